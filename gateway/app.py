@@ -1,0 +1,191 @@
+"""The ASGI application: ``/graphql``, ``/healthz`` and ``/readyz``.
+
+``create_app(settings)`` is the composition root: it builds the services in the lifespan
+and closes them on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from gateway.auth import bearer_token
+from gateway.services import Services
+from gateway.settings import Settings
+from resolvers.context import Principal, RequestContext
+from resolvers.schema import build_schema
+from schema.errors import EnclaveError
+from storage.base import Actor
+
+__all__ = ["create_app"]
+
+_SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cache-control", b"no-store"),
+]
+
+
+def error_response(exc: EnclaveError) -> Response:
+    body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
+    headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else None
+    return Response(
+        orjson.dumps(body), status_code=exc.http_status, media_type="application/json",
+        headers=headers,
+    )
+
+
+class EnclaveGraphQL(GraphQL[RequestContext, None]):
+    """Strawberry's ASGI app, given the principal the endpoint authenticated."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__(build_schema(), graphql_ide="graphiql", allow_queries_via_get=False)
+        self.services = services
+
+    async def get_context(self, request: Any, response: Any) -> RequestContext:
+        principal: Principal = request.scope["enclave.principal"]
+        settings = self.services.settings
+        client = request.client.host if request.client else None
+        return RequestContext(
+            principal=principal,
+            store=self.services.store.for_tenant(principal.tenant_id),
+            actor=Actor(
+                user_id=principal.user_id,
+                roles=principal.roles,
+                kind=principal.kind,
+                ip=client,
+                user_agent=request.headers.get("user-agent"),
+                request_id=request.scope["enclave.request_id"],
+            ),
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+        )
+
+
+class GraphQLEndpoint:
+    """Authenticates, bounds the body, then hands over to Strawberry."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.graphql = EnclaveGraphQL(services)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+            await self.graphql(scope, receive, send)  # the GraphiQL page needs no token
+            return
+        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        try:
+            body = await self._read_body(request)
+            principal = await self.authenticate(request)
+        except EnclaveError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        scope["enclave.principal"] = principal
+        scope["enclave.request_id"] = request_id
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [
+                    *message.get("headers", []), *_SECURITY_HEADERS,
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        await self.graphql(scope, replay, send_with_headers)
+
+    async def _read_body(self, request: Request) -> bytes:
+        limit = self.services.settings.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLargeError(limit)
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLargeError(limit)
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def authenticate(self, request: Request) -> Principal:
+        principal = self.services.tokens.verify(bearer_token(request.headers.get("authorization")))
+        await self.services.tenants.require_active(principal.tenant_id)
+        return principal
+
+
+class PayloadTooLargeError(EnclaveError):
+    code = "PAYLOAD_TOO_LARGE"
+    http_status = 413
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"request body larger than {limit} bytes")
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    services: Services = request.app.state.services
+    checks: dict[str, str] = {}
+
+    async def check(name: str, probe: Any) -> None:
+        try:
+            await asyncio.wait_for(probe, timeout=3.0)
+            checks[name] = "ok"
+        except (EnclaveError, OSError, TimeoutError, Exception):
+            checks[name] = "unavailable"
+
+    await asyncio.gather(
+        *(check(f"region:{r}", services.store.ping(r)) for r in services.store.regions),
+        check("redis", services.redis.ping()),
+    )
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks},
+                        status_code=200 if ok else 503)
+
+
+def create_app(settings: Settings | None = None, *, background: bool = True) -> Starlette:
+    """The gateway. *settings* default to the environment's."""
+    resolved = settings or Settings()  # type: ignore[call-arg]
+    services = Services.from_settings(resolved)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if background:
+            services.start_background()
+        try:
+            yield
+        finally:
+            await services.aclose()
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

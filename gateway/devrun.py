@@ -1,0 +1,125 @@
+"""``enclave dev``: the whole stack on this machine, for trying Enclave out.
+
+Starts FerretDB for each region and Redis (unless ``ENCLAVE_EU__MONGODB_URI``,
+``ENCLAVE_US__MONGODB_URI`` or ``ENCLAVE_REDIS_URL`` point at servers of your own),
+generates local master keys and a JWT secret under the state folder, creates a demo
+tenant per region once, prints an admin token for each, and serves the gateway with
+GraphiQL until interrupted. Child processes are stopped on the way out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from gateway.devservers import LocalStack
+from gateway.services import Services
+from gateway.settings import Settings
+from regions.catalog import RegionConfig, write_local_master_key
+from schema.datasheets import datasheet
+from schema.errors import EnclaveError
+from storage.base import Actor
+
+__all__ = ["run_dev"]
+
+DEV_PORTS = (27117, 27217, 6479)
+DEMO = {"eu": ("Demo GmbH", "DE", "admin@demo-eu.example"),
+        "us": ("Demo Inc.", "US", "admin@demo-us.example")}
+
+
+def _secret_file(path: Path) -> Path:
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, secrets.token_urlsafe(48).encode())
+        os.close(fd)
+    return path
+
+
+def dev_settings(state: Path, stack: LocalStack | None) -> Settings:
+    regions: dict[str, RegionConfig] = {}
+    for region in ("eu", "us"):
+        key = state / "keys" / f"{region}-master.key"
+        write_local_master_key(key)
+        uri = os.environ.get(f"ENCLAVE_{region.upper()}__MONGODB_URI") or (
+            stack.uri(region) if stack else ""
+        )
+        regions[region] = RegionConfig(mongodb_uri=uri, local_master_key_file=key)  # type: ignore[arg-type]
+    redis_url = os.environ.get("ENCLAVE_REDIS_URL") or (stack.redis_url if stack else "")
+    return Settings(
+        eu=regions["eu"], us=regions["us"], redis_url=redis_url,  # type: ignore[arg-type]
+        jwt_secret_file=_secret_file(state / "jwt-secret"),
+    )
+
+
+async def _seed(services: Services, tenant_id: str, admin_id: str) -> None:
+    store = services.store.for_tenant(tenant_id)
+    actor = Actor(user_id=admin_id, roles=("admin",))
+    people = [("Ada", "Lovelace", "Engineering"), ("Grace", "Hopper", "Engineering"),
+              ("Alan", "Turing", "Research"), ("Katherine", "Johnson", "Sales")]
+    for first, last, dept in people:
+        await store.create(datasheet("employees"), {
+            "firstName": first, "lastName": last, "status": "ACTIVE", "department": dept,
+            "workEmail": f"{first.lower()}.{last.lower()}@demo.example",
+            "jobTitle": "Engineer", "salary": 70000,
+        }, actor)
+
+
+async def ensure_demo_tenants(services: Services, state: Path) -> dict[str, Any]:
+    path = state / "demo.json"
+    demo: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    for region, (name, country, email) in DEMO.items():
+        known = demo.get(region)
+        if known and await services.store.get_tenant(known["tenant"]) is not None:
+            continue
+        info, admin = await services.store.create_tenant(name, country, email)
+        await _seed(services, info.id, admin.id)
+        demo[region] = {"tenant": info.id, "admin": admin.id}
+    path.write_text(json.dumps(demo, indent=2))
+    return demo
+
+
+def run_dev(state: Path, port: int) -> None:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    state.mkdir(parents=True, exist_ok=True, mode=0o700)
+    external = all(os.environ.get(v) for v in
+                   ("ENCLAVE_EU__MONGODB_URI", "ENCLAVE_US__MONGODB_URI", "ENCLAVE_REDIS_URL"))
+    stack = None if external else LocalStack.create(state, DEV_PORTS)
+    if stack:
+        print(f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
+              f":{stack.redis.port} under {state}", flush=True)
+        stack.start()
+    try:
+        settings = dev_settings(state, stack)
+
+        async def prepare() -> dict[str, Any]:
+            services = Services.from_settings(settings)
+            try:
+                demo = await ensure_demo_tenants(services, state)
+                for region, entry in demo.items():
+                    entry["token"] = services.tokens.issue(entry["tenant"], entry["admin"],
+                                                           ["admin"])
+                return demo
+            finally:
+                await services.aclose()
+
+        try:
+            demo = asyncio.run(prepare())
+        except EnclaveError as exc:
+            raise SystemExit(f"could not prepare demo tenants: {exc.message}") from None
+        print("\nGraphiQL: http://127.0.0.1:%d/graphql" % port)
+        for region, entry in demo.items():
+            print(f"\n{region.upper()} demo tenant {entry['tenant']} — admin token "
+                  f"(send as 'Authorization: Bearer <token>'):\n{entry['token']}")
+        print(flush=True)
+        uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="info")
+    finally:
+        if stack:
+            stack.stop()

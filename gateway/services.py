@@ -1,0 +1,82 @@
+"""The long-lived resources of one gateway process, built from settings and closed together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+
+from gateway.auth import TenantCache, TokenIssuer
+from gateway.settings import Settings
+from regions.clients import RegionRegistry
+from schema.errors import EnclaveError
+from storage.mongo import MongoStore
+from storage.mongo.writes import LEASE
+
+__all__ = ["Services"]
+
+log = logging.getLogger("enclave.gateway")
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    store: MongoStore
+    redis: aioredis.Redis
+    tokens: TokenIssuer
+    tenants: TenantCache
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Services:
+        store = MongoStore(RegionRegistry.from_configs(settings.regions()))
+        tokens = TokenIssuer(
+            settings.jwt_key(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            leeway=settings.jwt_leeway_seconds,
+            ttl=settings.token_ttl_seconds,
+        )
+        redis = aioredis.Redis.from_url(
+            settings.redis_url.get_secret_value(), socket_timeout=1.0, socket_connect_timeout=1.0
+        )
+        return cls(settings, store, redis, tokens, TenantCache(store))
+
+    async def reconcile_all(self) -> int:
+        """Settle pending audit intents of every active tenant whose region answers."""
+        settled = 0
+        for region in self.store.regions:
+            try:
+                tenants = [t for t in await self.store.list_tenants_in(region) if t.status == "active"]
+            except EnclaveError:
+                log.warning("reconcile: region %s unavailable", region)
+                continue
+            for tenant in tenants:
+                try:
+                    settled += await self.store.for_tenant(tenant.id).reconcile(older_than=LEASE)
+                except EnclaveError:
+                    log.warning("reconcile: tenant %s failed", tenant.id)
+        return settled
+
+    async def _reconcile_forever(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                if settled := await self.reconcile_all():
+                    log.info("reconciled %d pending audit intents", settled)
+            await asyncio.sleep(self.settings.reconcile_interval_seconds)
+
+    def start_background(self) -> None:
+        self._tasks.append(asyncio.create_task(self._reconcile_forever()))
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.store.aclose()
+        await self.redis.aclose()
+

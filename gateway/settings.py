@@ -1,0 +1,65 @@
+"""Settings, read once from the environment (prefix ``ENCLAVE_``) into a typed object.
+
+Nested settings use ``__``: ``ENCLAVE_EU__MONGODB_URI``, ``ENCLAVE_US__MONGODB_URI``,
+``ENCLAVE_EU__LOCAL_MASTER_KEY_FILE``, ``ENCLAVE_EU__KMS_PROVIDER`` and so on (see
+``regions.catalog.RegionConfig``). A ``.env`` file is not read: secrets come from the
+environment or from files the operator points at.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from regions.catalog import RegionConfig
+from regions.countries import RegionName
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENCLAVE_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    eu: RegionConfig
+    us: RegionConfig
+    redis_url: SecretStr = SecretStr("redis://127.0.0.1:6379/0")
+
+    #: HS256 secret for development tokens, or a file holding it.
+    jwt_secret: SecretStr | None = None
+    jwt_secret_file: Path | None = None
+    jwt_issuer: str = "enclave"
+    jwt_audience: str = "enclave"
+    jwt_leeway_seconds: int = 30
+    token_ttl_seconds: int = 8 * 3600
+
+    #: Largest page a list query may ask for, and the default.
+    max_page_size: int = Field(default=500, ge=1, le=10_000)
+    default_page_size: int = Field(default=50, ge=1)
+    #: Largest request body, in bytes.
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    graphiql: bool = True
+    #: Reconcile pending audit intents older than this, at start-up and periodically.
+    reconcile_interval_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _one_jwt_secret(self) -> Settings:
+        if (self.jwt_secret is None) == (self.jwt_secret_file is None):
+            raise ValueError("set exactly one of ENCLAVE_JWT_SECRET and ENCLAVE_JWT_SECRET_FILE")
+        return self
+
+    def jwt_key(self) -> str:
+        if self.jwt_secret is not None:
+            secret = self.jwt_secret.get_secret_value()
+        else:
+            assert self.jwt_secret_file is not None
+            secret = self.jwt_secret_file.read_text().strip()
+        if len(secret) < 32:
+            raise ValueError("the JWT secret must be at least 32 characters")
+        return secret
+
+    def regions(self) -> dict[RegionName, RegionConfig]:
+        return {"eu": self.eu, "us": self.us}

@@ -1,0 +1,115 @@
+"""One set of MongoDB clients per region, built once at start-up and shared by its tenants.
+
+Each region has:
+
+- ``data``: the client for tenant databases, with automatic *decryption* on
+  (``bypass_auto_encryption=True``: it works with any server and needs no mongocryptd);
+- ``plain``: a client with no encryption for the key vault and the control database,
+  which hold no personal data; libmongocrypt also fetches data keys through it;
+- ``encryption``: the ``AsyncClientEncryption`` that writes use for explicit encryption.
+
+A region's clients only ever connect to that region's URI: nothing in a tenant's path can
+reach the other region, because the tenant id picks the registry entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bson.binary import STANDARD
+from bson.codec_options import CodecOptions
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.encryption import AsyncClientEncryption
+from pymongo.encryption_options import AutoEncryptionOpts
+
+from regions.catalog import RegionConfig
+from regions.countries import RegionName
+from regions.routing import region_of
+
+__all__ = ["KEY_VAULT_NAMESPACE", "RegionClient", "RegionRegistry"]
+
+KEY_VAULT_NAMESPACE = "encryption.__keyVault"
+CODEC_OPTIONS: CodecOptions[dict[str, Any]] = CodecOptions(
+    uuid_representation=STANDARD, tz_aware=True
+)
+
+
+@dataclass(slots=True)
+class RegionClient:
+    """The clients of one region."""
+
+    name: RegionName
+    config: RegionConfig
+    data: AsyncMongoClient[dict[str, Any]]
+    plain: AsyncMongoClient[dict[str, Any]]
+    encryption: AsyncClientEncryption[dict[str, Any]]
+
+    @classmethod
+    def from_config(cls, name: RegionName, config: RegionConfig) -> RegionClient:
+        uri = config.mongodb_uri.get_secret_value()
+        timeouts: dict[str, Any] = {
+            "serverSelectionTimeoutMS": config.server_selection_timeout_ms,
+            "connectTimeoutMS": config.server_selection_timeout_ms,
+            "socketTimeoutMS": 20_000,
+            "appname": f"enclave-{name}",
+        }
+        kms = config.kms_provider_settings()
+        plain: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            uri, document_class=dict, tz_aware=True, uuidRepresentation="standard", **timeouts
+        )
+        auto = AutoEncryptionOpts(
+            kms,
+            KEY_VAULT_NAMESPACE,
+            key_vault_client=plain,
+            bypass_auto_encryption=True,
+            key_expiration_ms=config.key_cache_ms,
+        )
+        data: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+            uri,
+            document_class=dict,
+            tz_aware=True,
+            uuidRepresentation="standard",
+            auto_encryption_opts=auto,
+            **timeouts,
+        )
+        encryption = AsyncClientEncryption(kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS)
+        return cls(name=name, config=config, data=data, plain=plain, encryption=encryption)
+
+    @property
+    def master_key(self) -> dict[str, Any] | None:
+        return None if self.config.kms_provider == "local" else self.config.master_key
+
+    async def aclose(self) -> None:
+        await self.encryption.close()
+        await self.data.close()
+        await self.plain.close()
+
+
+class RegionRegistry(Mapping[RegionName, RegionClient]):
+    """Regions by name, built once from configuration; routes tenant ids to their region."""
+
+    def __init__(self, clients: Mapping[RegionName, RegionClient]) -> None:
+        self._clients = dict(clients)
+
+    @classmethod
+    def from_configs(cls, configs: Mapping[RegionName, RegionConfig]) -> RegionRegistry:
+        return cls({name: RegionClient.from_config(name, cfg) for name, cfg in configs.items()})
+
+    def for_tenant(self, tenant_id: str) -> RegionClient:
+        """The region a tenant lives in, from its id alone."""
+        return self._clients[region_of(tenant_id)]
+
+    def __getitem__(self, name: RegionName) -> RegionClient:
+        return self._clients[name]
+
+    def __iter__(self) -> Iterator[RegionName]:
+        return iter(self._clients)
+
+    def __len__(self) -> int:
+        return len(self._clients)
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()

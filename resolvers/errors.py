@@ -1,0 +1,82 @@
+"""Every error leaves with an ``extensions.code``, and none carries a stored value.
+
+- Errors raised on purpose (``EnclaveError``) keep their message and extensions; the bare
+  base class means "internal" and is masked.
+- Errors before execution (syntax, validation, variable coercion) are ``BAD_USER_INPUT``.
+  graphql-core quotes the offending value in some of these messages; since a value may be
+  personal data, quoted values are cut from them.
+- Anything else is a bug: masked as ``INTERNAL``, logged by class only.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+from collections.abc import Iterator
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from graphql.error import GraphQLError
+from strawberry.extensions import SchemaExtension
+from strawberry.types.execution import ExecutionResult
+
+from schema.errors import EnclaveError
+
+__all__ = ["ErrorCodes", "format_error", "sanitize_message"]
+
+log = logging.getLogger("enclave.graphql")
+
+_VALUE_FRAGMENTS = [
+    # "got invalid value {…} at 'input.x'" / "got invalid value 'x'; …"
+    (re.compile(r"got invalid value .*?(?=( at '|; |$))"), "got an invalid value"),
+    # "… cannot represent …: <value>" (scalar coercion)
+    (re.compile(r"(cannot represent[^:]*):\s.*$", re.S), r"\1."),
+    # "Expected value of type 'X', found <value>; …" / "found <value>."
+    (re.compile(r"found .*?(?=(; |\.$|$))", re.S), "found an invalid value"),
+    # "Value 'X' does not exist in 'Y' enum."
+    (re.compile(r"^Value .*? does not exist in"), "The value does not exist in"),
+    # Syntax errors echo string tokens: Unexpected String "…".
+    (re.compile(r'"(?:[^"\\]|\\.)*"'), '"…"'),
+    (re.compile(r'""".*?"""', re.S), '"…"'),
+]
+
+
+def sanitize_message(message: str) -> str:
+    for pattern, replacement in _VALUE_FRAGMENTS:
+        message = pattern.sub(replacement, message)
+    return message
+
+
+def format_error(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, EnclaveError) and type(original) is not EnclaveError:
+        message, extensions = original.message, original.extensions
+    elif error.path is None and (
+        original is None or isinstance(original, GraphQLError | ValueError | TypeError)
+    ):
+        message, extensions = sanitize_message(error.message), {"code": "BAD_USER_INPUT"}
+    else:
+        if original is not None:
+            # Frames only: an exception's message may quote a value.
+            frames = "".join(traceback.format_tb(original.__traceback__))
+            log.error("internal error at %s: %s\n%s", error.path, type(original).__name__, frames)
+        message, extensions = "internal error", {"code": "INTERNAL"}
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions=extensions,
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Rewrites the result's errors with :func:`format_error`."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
+            result.errors = [format_error(e) for e in result.errors]

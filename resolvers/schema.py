@@ -1,0 +1,52 @@
+"""The Strawberry schema: query and mutation roots over every datasheet."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import strawberry
+from graphql.error import GraphQLError
+from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
+
+from resolvers.errors import ErrorCodes
+from resolvers.records import mutation_fields, query_fields
+from schema.types import sheet_types
+
+__all__ = ["EnclaveSchema", "build_schema"]
+
+log = logging.getLogger("enclave.graphql")
+
+
+class EnclaveSchema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        # Strawberry logs each error with its message and traceback; ours are logged, without
+        # values, by ErrorCodes. Client errors need no log line of their own.
+        return None
+
+
+def _root(name: str, fields: dict[str, Any]) -> type[Any]:
+    cls = type(name, (), dict(fields))
+    return strawberry.type(cls, name=name)  # type: ignore[no-any-return]
+
+
+def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema:
+    query: dict[str, Any] = {}
+    mutation: dict[str, Any] = {}
+    for types in sheet_types().values():
+        query.update(query_fields(types))
+        mutation.update(mutation_fields(types))
+    return EnclaveSchema(
+        query=_root("Query", query),
+        mutation=_root("Mutation", mutation),
+        config=StrawberryConfig(disable_field_suggestions=True),
+        extensions=[
+            ErrorCodes,
+            QueryDepthLimiter(max_depth=max_depth),
+            MaxAliasesLimiter(max_alias_count=max_aliases),
+        ],
+    )

@@ -1,0 +1,45 @@
+"""Which datasheet fields a query selects, so storage fetches and decrypts only those."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
+from graphql.language import SelectionSetNode
+from strawberry.types import Info
+
+__all__ = ["selected_fields"]
+
+
+def _walk(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    names: set[str],
+    seen: set[str],
+) -> None:
+    if selection_set is None:
+        return
+    for sel in selection_set.selections:
+        if isinstance(sel, FieldNode):
+            names.add(sel.name.value)
+            _walk(sel.selection_set, fragments, names, seen)
+        elif isinstance(sel, InlineFragmentNode):
+            _walk(sel.selection_set, fragments, names, seen)
+        elif isinstance(sel, FragmentSpreadNode) and sel.name.value not in seen:
+            seen.add(sel.name.value)
+            fragment = fragments.get(sel.name.value)
+            if fragment is not None:
+                _walk(fragment.selection_set, fragments, names, seen)
+
+
+def selected_fields(info: Info, candidates: Iterable[str]) -> list[str]:
+    """The *candidates* named anywhere under the current field, fragments included.
+
+    Over-approximates (a name under ``@skip`` still counts): it decides what is fetched,
+    never what may be seen.
+    """
+    raw = info._raw_info  # graphql-core's ResolveInfo: field nodes and fragments
+    names: set[str] = set()
+    for node in raw.field_nodes:
+        _walk(node.selection_set, dict(raw.fragments), names, set())
+    return [c for c in candidates if c in names]

@@ -1,0 +1,188 @@
+"""The one declaration of every datasheet.
+
+A datasheet is a kind of personal-data record (employees, contacts, job applicants).
+Each field is declared once here, as plain data: its name (used both as the GraphQL
+field name and as the stored key), its type, whether it is required on create, and how
+it is kept at rest. Everything else is derived from these declarations: the GraphQL
+types and inputs (:mod:`schema.types`), the storage projection and encryption
+(:mod:`storage`), and export columns.
+
+Sensitivity decides storage:
+
+- ``PLAINTEXT``: stored as is; filterable and sortable. Only for non-personal
+  organisational facts (department, job title, stage...).
+- ``DETERMINISTIC``: encrypted with AEAD_AES_256_CBC_HMAC_SHA_512-Deterministic, so the
+  same value gives the same ciphertext and equality filters work (emails, last names,
+  national ids).
+- ``RANDOM``: encrypted with the randomized algorithm; never filterable.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DATASHEETS",
+    "Datasheet",
+    "Field",
+    "FieldType",
+    "Sensitivity",
+    "datasheet",
+]
+
+
+class Sensitivity(enum.Enum):
+    PLAINTEXT = "plaintext"
+    DETERMINISTIC = "deterministic"
+    RANDOM = "random"
+
+
+class FieldType(enum.Enum):
+    STRING = "String"
+    EMAIL = "Email"
+    INT = "Int"
+    DATE = "Date"
+    ENUM = "Enum"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One field of a datasheet."""
+
+    name: str
+    type: FieldType
+    sensitivity: Sensitivity
+    required: bool = False
+    description: str = ""
+    #: For ``FieldType.ENUM``: the GraphQL enum's name and its values.
+    enum_name: str | None = None
+    enum_values: tuple[str, ...] = ()
+    #: Longest accepted string, in characters (strings and emails only).
+    max_length: int = 200
+
+    @property
+    def encrypted(self) -> bool:
+        return self.sensitivity is not Sensitivity.PLAINTEXT
+
+    @property
+    def filterable(self) -> bool:
+        """Equality filters work on plaintext and deterministic-encrypted fields only."""
+        return self.sensitivity is not Sensitivity.RANDOM
+
+
+@dataclass(frozen=True, slots=True)
+class Datasheet:
+    """A kind of record: its collection, GraphQL names and fields."""
+
+    name: str  # collection name and plural GraphQL query field, e.g. "employees"
+    type_name: str  # GraphQL object type, e.g. "Employee"
+    singular: str  # GraphQL single-record query field, e.g. "employee"
+    description: str
+    fields: tuple[Field, ...]
+    by_name: Mapping[str, Field] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise ValueError(f"datasheet {self.name}: duplicate field names")
+        reserved = {"id", "version", "archived", "createdAt", "updatedAt"}
+        if clash := reserved.intersection(names):
+            raise ValueError(f"datasheet {self.name}: reserved field names {sorted(clash)}")
+        object.__setattr__(self, "by_name", {f.name: f for f in self.fields})
+
+    @property
+    def encrypted_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.encrypted)
+
+
+P, D, R = Sensitivity.PLAINTEXT, Sensitivity.DETERMINISTIC, Sensitivity.RANDOM
+S, E, I, DT, EN = FieldType.STRING, FieldType.EMAIL, FieldType.INT, FieldType.DATE, FieldType.ENUM
+
+EMPLOYEES = Datasheet(
+    name="employees",
+    type_name="Employee",
+    singular="employee",
+    description="People employed by the client organisation.",
+    fields=(
+        Field("firstName", S, R, required=True),
+        Field("lastName", S, D, required=True, description="Searchable by equality."),
+        Field("workEmail", E, D, required=True, max_length=254),
+        Field("personalEmail", E, D, max_length=254),
+        Field("phone", S, R, max_length=40),
+        Field("dateOfBirth", DT, R),
+        Field("nationalId", S, D, max_length=40, description="Searchable by equality."),
+        Field("address", S, R, max_length=500),
+        Field("jobTitle", S, P),
+        Field("department", S, P),
+        Field("salary", I, R, description="Gross yearly salary, whole currency units."),
+        Field("startDate", DT, P),
+        Field(
+            "status",
+            EN,
+            P,
+            required=True,
+            enum_name="EmploymentStatus",
+            enum_values=("ACTIVE", "ON_LEAVE", "TERMINATED"),
+        ),
+    ),
+)
+
+CONTACTS = Datasheet(
+    name="contacts",
+    type_name="Contact",
+    singular="contact",
+    description="People at customers, suppliers and partners.",
+    fields=(
+        Field("firstName", S, R, required=True),
+        Field("lastName", S, D, required=True),
+        Field("email", E, D, max_length=254),
+        Field("phone", S, R, max_length=40),
+        Field("company", S, P),
+        Field("jobTitle", S, P),
+        Field("address", S, R, max_length=500),
+        Field("notes", S, R, max_length=5000),
+        Field(
+            "kind",
+            EN,
+            P,
+            required=True,
+            enum_name="ContactKind",
+            enum_values=("CUSTOMER", "SUPPLIER", "PARTNER", "OTHER"),
+        ),
+    ),
+)
+
+APPLICANTS = Datasheet(
+    name="applicants",
+    type_name="JobApplicant",
+    singular="applicant",
+    description="People who applied for a position.",
+    fields=(
+        Field("firstName", S, R, required=True),
+        Field("lastName", S, D, required=True),
+        Field("email", E, D, required=True, max_length=254),
+        Field("phone", S, R, max_length=40),
+        Field("position", S, P, required=True),
+        Field(
+            "stage",
+            EN,
+            P,
+            required=True,
+            enum_name="ApplicationStage",
+            enum_values=("APPLIED", "SCREENING", "INTERVIEW", "OFFER", "HIRED", "REJECTED"),
+        ),
+        Field("source", S, P),
+        Field("appliedOn", DT, P),
+        Field("expectedSalary", I, R),
+        Field("cvText", S, R, max_length=20000, description="The CV as plain text."),
+    ),
+)
+
+DATASHEETS: Mapping[str, Datasheet] = {d.name: d for d in (EMPLOYEES, CONTACTS, APPLICANTS)}
+
+
+def datasheet(name: str) -> Datasheet:
+    """The datasheet called *name*; ``KeyError`` if there is none."""
+    return DATASHEETS[name]

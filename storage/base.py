@@ -1,0 +1,181 @@
+"""The storage contract: what resolvers and the CLI may ask of a store.
+
+Everything is scoped by tenant here, never in resolvers: ``store.for_tenant(tenant_id)``
+returns a handle that knows the tenant's region, database and data key. A handle can
+only ever reach its own tenant's database in its own region.
+
+Values cross this boundary as plain Python (``str``, ``int``, ``datetime.date``) keyed by
+the datasheet's field names; encryption and the stored representation are the store's
+business.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from regions.countries import RegionName
+from schema.datasheets import Datasheet
+
+__all__ = [
+    "Actor",
+    "Page",
+    "Record",
+    "Store",
+    "TenantInfo",
+    "TenantStatus",
+    "TenantStore",
+    "User",
+]
+
+TenantStatus = Literal["provisioning", "active", "suspended", "terminated", "purged"]
+Value = str | int | dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is making a change, as the audit log records it."""
+
+    user_id: str
+    roles: tuple[str, ...] = ()
+    kind: Literal["user", "api_key", "operator"] = "user"
+    ip: str | None = None
+    user_agent: str | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record of a datasheet, with the values that were asked for."""
+
+    id: str
+    version: int
+    archived: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    owner: str | None
+    values: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    records: Sequence[Record]
+    cursors: Sequence[str]  # one opaque cursor per record
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    """A tenant's control record: no personal data."""
+
+    id: str
+    name: str
+    country: str
+    region: RegionName
+    status: TenantStatus
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    email: str
+    roles: tuple[str, ...]
+
+
+class TenantStore(ABC):
+    """One tenant's data, in its own database in its own region."""
+
+    tenant_id: str
+
+    @abstractmethod
+    async def get(self, sheet: Datasheet, record_id: str, fields: Sequence[str]) -> Record | None:
+        """The record with *record_id*, with only *fields* fetched and decrypted."""
+
+    @abstractmethod
+    async def list(
+        self,
+        sheet: Datasheet,
+        fields: Sequence[str],
+        *,
+        first: int,
+        after: str | None = None,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+    ) -> Page:
+        """Up to *first* records after the cursor *after*, in a stable order (keyset paging)."""
+
+    @abstractmethod
+    async def create(
+        self, sheet: Datasheet, values: Mapping[str, Value], actor: Actor
+    ) -> Record:
+        """Create a record; audited."""
+
+    @abstractmethod
+    async def update(
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        expected_version: int,
+        values: Mapping[str, Value],
+        actor: Actor,
+    ) -> Record:
+        """Change *values* if the record is still at *expected_version*, else ``ConflictError``."""
+
+    @abstractmethod
+    async def set_archived(
+        self, sheet: Datasheet, record_id: str, expected_version: int, archived: bool, actor: Actor
+    ) -> Record:
+        """Archive or restore a record; versioned and audited like an update."""
+
+    @abstractmethod
+    async def delete(
+        self, sheet: Datasheet, record_id: str, expected_version: int, actor: Actor
+    ) -> Record:
+        """Delete a record; returns its last metadata (no values)."""
+
+    @abstractmethod
+    async def create_user(self, email: str, roles: Sequence[str], actor: Actor) -> User:
+        """Create a user of this tenant; ``ConflictError`` if the email is taken."""
+
+    @abstractmethod
+    async def get_user(self, user_id: str) -> User | None:
+        """A user by id."""
+
+    @abstractmethod
+    async def reconcile(self, *, older_than: dt.timedelta) -> int:
+        """Settle audit intents left pending by a crash; returns how many were settled."""
+
+
+class Store(ABC):
+    """All tenants of all regions."""
+
+    @abstractmethod
+    def for_tenant(self, tenant_id: str) -> TenantStore:
+        """The handle for one tenant; routes by the region in its id."""
+
+    @abstractmethod
+    async def create_tenant(self, name: str, country: str, admin_email: str) -> tuple[TenantInfo, User]:
+        """Provision a tenant in its country's region: control record, database, indexes,
+        data key, and a first admin user."""
+
+    @abstractmethod
+    async def get_tenant(self, tenant_id: str) -> TenantInfo | None:
+        """A tenant's control record."""
+
+    @abstractmethod
+    async def list_tenants(self) -> list[TenantInfo]:
+        """Every tenant of every region."""
+
+    @abstractmethod
+    async def ping(self, region: RegionName) -> None:
+        """Raise ``RegionUnavailableError`` unless *region*'s cluster answers."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Close every connection."""
+

@@ -1,0 +1,53 @@
+"""Driver errors translated at the boundary: no ``PyMongoError`` reaches a resolver."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    EncryptionError,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
+
+from schema.errors import EnclaveError, RegionUnavailableError
+
+__all__ = ["mongo_errors"]
+
+log = logging.getLogger("enclave.storage")
+_UNREACHABLE = (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    # Auto-decryption and explicit encryption wrap the key vault's network errors.
+    while exc is not None:
+        if isinstance(exc, _UNREACHABLE):
+            return True
+        if isinstance(exc, EncryptionError):
+            exc = exc.cause  # type: ignore[assignment]
+            continue
+        exc = exc.__cause__  # type: ignore[assignment]
+    return False
+
+
+@contextmanager
+def mongo_errors(region: str) -> Iterator[None]:
+    """Map the most specific driver failure to an ``EnclaveError``."""
+    try:
+        yield
+    except EnclaveError:
+        raise
+    except PyMongoError as exc:
+        if _unreachable(exc):
+            raise RegionUnavailableError(
+                f"the {region.upper()} data region is unavailable; try again shortly",
+                region=region,
+            ) from exc
+        # The driver's message may quote a document: log only its class and code.
+        log.error("storage error in region %s: %s code=%s", region, type(exc).__name__,
+                  getattr(exc, "code", None))
+        raise EnclaveError("storage error") from exc

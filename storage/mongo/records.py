@@ -1,0 +1,266 @@
+"""One tenant's records, users and write path, in its own database in its own region."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from ulid import ULID
+
+from regions.clients import RegionClient
+from regions.routing import database_name
+from schema.datasheets import Datasheet, Field, FieldType, Sensitivity
+from schema.errors import BadUserInputError, ConflictError, NotFoundError
+from storage.base import Actor, Page, Record, TenantStore, User, Value
+from storage.mongo.codec import FieldCodec, decode, encode
+from storage.mongo.errors import mongo_errors
+from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes
+
+__all__ = ["MongoTenantStore", "decode_cursor", "encode_cursor", "ensure_tenant_indexes"]
+
+_META = {"_v": 1, "_archived": 1, "_created": 1, "_updated": 1, "_owner": 1}
+USERS = "users"
+_USER_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
+
+
+def encode_cursor(record_id: str) -> str:
+    return base64.urlsafe_b64encode(f"k1:{record_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> str:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raw = ""
+    if not raw.startswith("k1:") or len(raw) > 64:
+        raise BadUserInputError("malformed cursor", argument="after")
+    return raw[3:]
+
+
+def new_record_id() -> str:
+    return str(ULID())
+
+
+def _record(sheet: Datasheet, doc: Mapping[str, Any], fields: Sequence[str]) -> Record:
+    return Record(
+        id=doc["_id"],
+        version=int(doc["_v"]),
+        archived=bool(doc.get("_archived", False)),
+        created_at=doc["_created"],
+        updated_at=doc["_updated"],
+        owner=doc.get("_owner"),
+        values={name: decode(sheet.by_name[name], doc.get(name)) for name in fields},
+    )
+
+
+class MongoTenantStore(TenantStore):
+    """The storage handle for one tenant; built only by ``MongoStore.for_tenant``."""
+
+    def __init__(self, tenant_id: str, region: RegionClient, hints: SequenceHints) -> None:
+        self.tenant_id = tenant_id
+        self._region = region
+        self._db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
+        self._codec = FieldCodec(region.encryption, tenant_id)
+        self._writes = WritePath(self._db, self._codec, hints)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _projection(self, sheet: Datasheet, fields: Sequence[str]) -> dict[str, int]:
+        return {**_META, **{name: 1 for name in fields if name in sheet.by_name}}
+
+    async def get(self, sheet: Datasheet, record_id: str, fields: Sequence[str]) -> Record | None:
+        with mongo_errors(self._region.name):
+            doc = await self._db[sheet.name].find_one(
+                {"_id": record_id}, self._projection(sheet, fields)
+            )
+        return None if doc is None else _record(sheet, doc, fields)
+
+    async def _equality_filter(
+        self, sheet: Datasheet, equals: Mapping[str, Value]
+    ) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        for name, value in equals.items():
+            field = sheet.by_name.get(name)
+            if field is None or not field.filterable:
+                raise BadUserInputError(f"cannot filter {sheet.name} by {name}", field=name)
+            query[name] = await self._codec.encrypt(field, encode(field, value))
+        return query
+
+    async def list(
+        self,
+        sheet: Datasheet,
+        fields: Sequence[str],
+        *,
+        first: int,
+        after: str | None = None,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+    ) -> Page:
+        query: dict[str, Any] = {}
+        with mongo_errors(self._region.name):
+            if equals:
+                query.update(await self._equality_filter(sheet, equals))
+            if not include_archived:
+                query["_archived"] = {"$ne": True}
+            if after is not None:
+                query["_id"] = {"$gt": decode_cursor(after)}
+            cursor = self._db[sheet.name].find(
+                query, self._projection(sheet, fields), sort=[("_id", 1)], limit=first + 1
+            )
+            docs = await cursor.to_list(length=first + 1)
+        records = [_record(sheet, doc, fields) for doc in docs[:first]]
+        return Page(
+            records=records,
+            cursors=[encode_cursor(r.id) for r in records],
+            has_next_page=len(docs) > first,
+            end_cursor=encode_cursor(records[-1].id) if records else None,
+        )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def _current(self, sheet: Datasheet, record_id: str) -> dict[str, Any]:
+        doc = await self._db[sheet.name].find_one({"_id": record_id})
+        if doc is None:
+            raise NotFoundError(f"no {sheet.singular} with this id", id=record_id)
+        return doc
+
+    async def _write(self, change: Change, actor: Actor) -> tuple[int, dt.datetime]:
+        with mongo_errors(self._region.name):
+            return await self._writes.write(change, actor)
+
+    async def create(self, sheet: Datasheet, values: Mapping[str, Value], actor: Actor) -> Record:
+        after = {
+            name: encode(sheet.by_name[name], v) for name, v in values.items() if v is not None
+        }
+        change = Change(
+            op="create",
+            sheet=sheet,
+            record_id=new_record_id(),
+            version=1,
+            after=after,
+            meta={"_archived": False, "_owner": actor.user_id},
+        )
+        _, at = await self._write(change, actor)
+        return Record(
+            id=change.record_id,
+            version=1,
+            archived=False,
+            created_at=at,
+            updated_at=at,
+            owner=actor.user_id,
+            values={f.name: values.get(f.name) for f in sheet.fields},
+        )
+
+    async def _change(
+        self,
+        op: Op,
+        sheet: Datasheet,
+        record_id: str,
+        expected_version: int,
+        actor: Actor,
+        values: Mapping[str, Value] | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> Record:
+        with mongo_errors(self._region.name):
+            doc = await self._current(sheet, record_id)
+        if int(doc["_v"]) != expected_version:
+            raise ConflictError(
+                f"the {sheet.singular} is at version {doc['_v']}, not {expected_version}",
+                id=record_id,
+                currentVersion=int(doc["_v"]),
+            )
+        after = {name: encode(sheet.by_name[name], v) for name, v in (values or {}).items()}
+        before = {name: doc.get(name) for name in after}
+        change = Change(
+            op=op,
+            sheet=sheet,
+            record_id=record_id,
+            version=expected_version + 1,
+            before=before,
+            after=after,
+            meta=meta or {},
+        )
+        _, at = await self._write(change, actor)
+        current = _record(sheet, doc, [f.name for f in sheet.fields])
+        merged = {**current.values, **(values or {})}
+        return Record(
+            id=record_id,
+            version=change.version,
+            archived=bool((meta or {}).get("_archived", current.archived)),
+            created_at=current.created_at,
+            updated_at=at,
+            owner=current.owner,
+            values={} if op == "delete" else merged,
+        )
+
+    async def update(
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        expected_version: int,
+        values: Mapping[str, Value],
+        actor: Actor,
+    ) -> Record:
+        if not values:
+            raise BadUserInputError("nothing to update", argument="input")
+        return await self._change("update", sheet, record_id, expected_version, actor, values)
+
+    async def set_archived(
+        self, sheet: Datasheet, record_id: str, expected_version: int, archived: bool, actor: Actor
+    ) -> Record:
+        op: Op = "archive" if archived else "restore"
+        return await self._change(
+            op, sheet, record_id, expected_version, actor, meta={"_archived": archived}
+        )
+
+    async def delete(
+        self, sheet: Datasheet, record_id: str, expected_version: int, actor: Actor
+    ) -> Record:
+        return await self._change("delete", sheet, record_id, expected_version, actor)
+
+    async def reconcile(self, *, older_than: dt.timedelta) -> int:
+        with mongo_errors(self._region.name):
+            return await self._writes.reconcile(older_than)
+
+    # -- users -----------------------------------------------------------------------------
+
+    async def create_user(self, email: str, roles: Sequence[str], actor: Actor) -> User:
+        user = User(id=str(ULID()), email=email.strip().lower(), roles=tuple(roles))
+        with mongo_errors(self._region.name):
+            try:
+                await self._db[USERS].insert_one(
+                    {
+                        "_id": user.id,
+                        "email": await self._codec.encrypt(_USER_EMAIL, user.email),
+                        "roles": list(user.roles),
+                        "createdAt": dt.datetime.now(dt.UTC),
+                        "createdBy": actor.user_id,
+                    }
+                )
+            except DuplicateKeyError:
+                raise ConflictError("a user with this email exists") from None
+        return user
+
+    async def get_user(self, user_id: str) -> User | None:
+        with mongo_errors(self._region.name):
+            doc = await self._db[USERS].find_one({"_id": user_id})
+        if doc is None:
+            return None
+        return User(id=doc["_id"], email=doc["email"], roles=tuple(doc.get("roles", ())))
+
+
+async def ensure_tenant_indexes(db: AsyncDatabase[dict[str, Any]], sheets: Sequence[Datasheet]) -> None:
+    """The indexes of a tenant database; idempotent."""
+    await ensure_indexes(db)
+    await db[USERS].create_index("email", unique=True)
+    for sheet in sheets:
+        coll = db[sheet.name]
+        await coll.create_index("_archived")
+        for field in sheet.fields:
+            if field.filterable:
+                await coll.create_index(field.name)

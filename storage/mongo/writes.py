@@ -1,0 +1,249 @@
+"""The audited write path, without multi-document transactions.
+
+Every change to a tenant's data goes through here, in three steps:
+
+1. **Intent.** Insert an entry into ``audit`` with ``_id`` = the tenant's next sequence
+   number and ``claim`` = ``"<collection>/<record id>/<new version>"`` under a unique index.
+   Inserting under a unique index is the one primitive that is atomic on every server we
+   support (FerretDB 1.x re-reads and rewrites on update, so a conditional update or an
+   ``$inc`` can lose a concurrent change): the claim *is* the lock, so of many writers
+   with the same expected version exactly one gets it and the rest get ``CONFLICT``.
+   The entry holds the change itself, encrypted as one blob under the tenant key, so it
+   can be rolled forward.
+2. **Apply** the change to the record, tagged with the entry's sequence (``_seq``).
+3. **Outcome.** Insert ``{_id: seq, outcome: "committed"}`` into ``audit_outcomes``
+   (insert-only, like ``audit``: the gateway's database user needs no update right there).
+
+A crash can stop this anywhere. The reconciler settles every intent that has no outcome
+and whose lease has run out: if the record already shows the change it is marked
+committed, otherwise the change is rolled forward from the intent and then marked. So
+no data change exists without an audit entry, and no entry without its change.
+
+The server gives no ``DuplicateKeyError`` detail saying which unique index was hit (FerretDB
+names only the collection), so a duplicate is told apart by looking: if an entry with our
+sequence number exists, the sequence was taken and we retry with the next; if not, the
+claim was taken. Entries are never deleted, so that look is conclusive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from schema.errors import ConflictError, EnclaveError
+from storage.base import Actor
+from schema.datasheets import DATASHEETS, Datasheet
+from storage.mongo.codec import FieldCodec
+
+__all__ = ["AUDIT", "OUTCOMES", "Change", "SequenceHints", "WritePath"]
+
+log = logging.getLogger("enclave.storage.writes")
+
+AUDIT = "audit"
+OUTCOMES = "audit_outcomes"
+#: How long a writer may take between its intent and its data change before the
+#: reconciler may settle the intent for it. A writer past its lease leaves the apply to
+#: the reconciler rather than racing it.
+LEASE = dt.timedelta(seconds=10)
+_MAX_SEQUENCE_RETRIES = 64
+
+Op = Literal["create", "update", "archive", "restore", "delete"]
+
+
+@dataclass(slots=True)
+class Change:
+    """One change to one record. Values are plain (dates as ISO strings): the write path
+    encrypts them for the record, and keeps them encrypted as one blob in the intent."""
+
+    op: Op
+    sheet: Datasheet
+    record_id: str
+    version: int  # the version the record has after the change
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)  # None unsets a field
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"_archived": True}
+
+    @property
+    def fields(self) -> list[str]:
+        return sorted(set(self.before) | set(self.after))
+
+
+class SequenceHints:
+    """Per-process guesses of each tenant's next audit sequence number."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+
+    def get(self, db_name: str) -> int | None:
+        return self._next.get(db_name)
+
+    def set(self, db_name: str, value: int) -> None:
+        self._next[db_name] = value
+
+
+def now() -> dt.datetime:
+    # Mongo stores milliseconds: truncate so what we return equals what we read back.
+    t = dt.datetime.now(dt.UTC)
+    return t.replace(microsecond=t.microsecond // 1000 * 1000)
+
+
+def actor_doc(actor: Actor) -> dict[str, Any]:
+    return {
+        "kind": actor.kind,
+        "id": actor.user_id,
+        "roles": list(actor.roles),
+        "requestId": actor.request_id,
+    }
+
+
+def client_doc(actor: Actor) -> dict[str, Any]:
+    """The actor's IP address and user agent: personal data, so kept inside the encrypted blob."""
+    return {"ip": actor.ip, "userAgent": actor.user_agent}
+
+
+class WritePath:
+    """Writes one tenant's changes with their audit entries."""
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, hints: SequenceHints):
+        self._db = db
+        self._codec = codec
+        self._hints = hints
+
+    async def _max_sequence(self) -> int:
+        last = await self._db[AUDIT].find_one({}, {"_id": 1}, sort=[("_id", -1)])
+        return int(last["_id"]) if last else 0
+
+    async def _insert_intent(self, entry: dict[str, Any]) -> int:
+        """Insert *entry* under the next free sequence number; ``ConflictError`` if its
+        claim is taken."""
+        audit = self._db[AUDIT]
+        seq = self._hints.get(self._db.name) or await self._max_sequence() + 1
+        for _ in range(_MAX_SEQUENCE_RETRIES):
+            entry["_id"] = seq
+            try:
+                await audit.insert_one(entry)
+            except DuplicateKeyError:
+                if await audit.find_one({"_id": seq}, {"_id": 1}) is None:
+                    raise ConflictError(
+                        "the record was changed by someone else; read it again and retry",
+                        record=entry.get("record"),
+                    ) from None
+                seq = max(seq + 1, await self._max_sequence() + 1)
+                continue
+            self._hints.set(self._db.name, seq + 1)
+            return seq
+        raise EnclaveError("could not allocate an audit sequence number")
+
+    async def write(self, change: Change, actor: Actor) -> tuple[int, dt.datetime]:
+        """Run the three steps for *change*; returns its sequence number and time."""
+        at = now()
+        entry: dict[str, Any] = {
+            "claim": f"{change.sheet.name}/{change.record_id}/{change.version}",
+            "at": at,
+            "leaseUntil": at + LEASE,
+            "actor": actor_doc(actor),
+            "op": change.op,
+            "datasheet": change.sheet.name,
+            "record": change.record_id,
+            "version": change.version,
+            "fields": change.fields,
+            "change": await self._codec.encrypt_blob(
+                {
+                    "before": change.before,
+                    "after": change.after,
+                    "meta": change.meta,
+                    "client": client_doc(actor),
+                }
+            ),
+        }
+        seq = await self._insert_intent(entry)
+        if now() > at + LEASE:
+            # Too slow: the reconciler may already be rolling this intent forward.
+            log.warning("write lease expired for seq %s; leaving it to the reconciler", seq)
+            raise EnclaveError("the write took too long; it will be completed by the gateway")
+        await self.apply(change, seq, at)
+        await self._record_outcome(seq, "committed")
+        return seq, at
+
+    async def apply(self, change: Change, seq: int, at: dt.datetime) -> None:
+        """Make the record show *change*; idempotent, so the reconciler can repeat it."""
+        coll = self._db[change.sheet.name]
+        if change.op == "delete":
+            await coll.delete_one({"_id": change.record_id, "_v": change.version - 1})
+            return
+        stored = {
+            name: await self._codec.encrypt(change.sheet.by_name[name], value)
+            for name, value in change.after.items()
+            if value is not None
+        }
+        meta = {**change.meta, "_v": change.version, "_seq": seq, "_updated": at}
+        if change.op == "create":
+            try:
+                await coll.insert_one({"_id": change.record_id, **stored, **meta, "_created": at})
+            except DuplicateKeyError:
+                pass  # already applied (the reconciler, or a crash after the insert)
+            return
+        update: dict[str, Any] = {"$set": {**stored, **meta}}
+        if unset := [name for name, value in change.after.items() if value is None]:
+            update["$unset"] = dict.fromkeys(unset, "")
+        # On MongoDB the version in the filter is checked atomically; on FerretDB the claim
+        # already made us the only writer of this version.
+        await coll.update_one({"_id": change.record_id, "_v": change.version - 1}, update)
+
+    async def _record_outcome(self, seq: int, outcome: str) -> None:
+        try:
+            await self._db[OUTCOMES].insert_one({"_id": seq, "outcome": outcome, "at": now()})
+        except DuplicateKeyError:
+            pass  # settled already
+
+    async def reconcile(self, older_than: dt.timedelta) -> int:
+        """Settle intents without an outcome whose lease ended more than *older_than* ago."""
+        cutoff = now() - older_than
+        settled = await self._db[OUTCOMES].distinct("_id")
+        pending = self._db[AUDIT].find(
+            {"_id": {"$nin": settled}, "leaseUntil": {"$lt": cutoff}}, sort=[("_id", ASCENDING)]
+        )
+        count = 0
+        async for entry in pending:
+            await self._settle(entry)
+            count += 1
+        return count
+
+    async def _settle(self, entry: Mapping[str, Any]) -> None:
+        seq = int(entry["_id"])
+        blob = entry.get("change")
+        sheet = DATASHEETS.get(entry.get("datasheet", ""))
+        if not isinstance(blob, dict) or sheet is None:
+            await self._record_outcome(seq, "aborted")
+            return
+        change = Change(
+            op=entry["op"],
+            sheet=sheet,
+            record_id=entry["record"],
+            version=int(entry["version"]),
+            before=blob.get("before", {}),
+            after=blob.get("after", {}),
+            meta=blob.get("meta", {}),
+        )
+        record = await self._db[sheet.name].find_one({"_id": change.record_id}, {"_v": 1})
+        current = None if record is None else int(record["_v"])
+        if change.op == "delete":
+            done = current is None or current >= change.version
+        else:
+            done = current is not None and current >= change.version
+        if not done:
+            # Roll forward: the intent carries the change; apply it again.
+            await self.apply(change, seq, entry["at"])
+        await self._record_outcome(seq, "committed")
+
+
+async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    await db[AUDIT].create_index("claim", unique=True)
+    await db[AUDIT].create_index("leaseUntil")
