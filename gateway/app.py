@@ -25,7 +25,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.context import Principal, RequestContext
 from resolvers.schema import build_schema
-from schema.errors import EnclaveError
+from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor
 
 __all__ = ["create_app"]
@@ -84,12 +84,14 @@ class GraphQLEndpoint:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
-            await self.graphql(scope, receive, send)  # the GraphiQL page needs no token
+            # The GraphiQL page holds no data and needs no token; queries from it do.
+            await (await self.graphql.render_graphql_ide(request))(scope, receive, send)
             return
         request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
         try:
             body = await self._read_body(request)
             principal = await self.authenticate(request)
+            _check_json(request, body)
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
@@ -131,6 +133,18 @@ class GraphQLEndpoint:
         principal = self.services.tokens.verify(bearer_token(request.headers.get("authorization")))
         await self.services.tenants.require_active(principal.tenant_id)
         return principal
+
+
+def _check_json(request: Request, body: bytes) -> None:
+    """A JSON body that does not parse gets a GraphQL-shaped error, not a plain-text one."""
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    try:
+        parsed = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise BadUserInputError("the request body is not valid JSON") from None
+    if not isinstance(parsed, dict | list):
+        raise BadUserInputError("the request body must be a JSON object")
 
 
 class PayloadTooLargeError(EnclaveError):

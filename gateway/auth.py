@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import jwt
 
 from resolvers.context import Principal
-from schema.errors import BadUserInputError, UnauthenticatedError
+from schema.errors import BadUserInputError, RegionUnavailableError, UnauthenticatedError
 from storage.base import Store, TenantInfo
 
 __all__ = ["TenantCache", "TokenIssuer", "bearer_token"]
@@ -79,24 +79,35 @@ class TokenIssuer:
 
 
 class TenantCache:
-    """Tenant control records, cached briefly: a suspended tenant is locked out within *ttl*."""
+    """Tenant control records, cached briefly: a suspended tenant is locked out within *ttl*.
 
-    def __init__(self, store: Store, ttl: float = 5.0) -> None:
+    While a region is unreachable, an entry up to *stale_ttl* old is still used, so that
+    the tenant's requests get ``REGION_UNAVAILABLE`` from the operation itself, in the
+    GraphQL response, like every other error of an authenticated caller.
+    """
+
+    def __init__(self, store: Store, ttl: float = 5.0, stale_ttl: float = 600.0) -> None:
         self._store = store
         self._ttl = ttl
+        self._stale_ttl = stale_ttl
         self._entries: dict[str, tuple[float, TenantInfo | None]] = {}
 
     async def require_active(self, tenant_id: str) -> TenantInfo:
         now = time.monotonic()
         hit = self._entries.get(tenant_id)
-        if hit is None or hit[0] < now:
+        if hit is None or hit[0] + self._ttl < now:
             try:
                 info = await self._store.get_tenant(tenant_id)
             except BadUserInputError:
                 info = None
-            if len(self._entries) > 10_000:
-                self._entries.clear()
-            self._entries[tenant_id] = (now + self._ttl, info)
+            except RegionUnavailableError:
+                if hit is None or hit[0] + self._stale_ttl < now:
+                    raise
+                info = hit[1]
+            else:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[tenant_id] = (now, info)
         else:
             info = hit[1]
         if info is None or info.status != "active":

@@ -34,7 +34,7 @@ _VALUE_FRAGMENTS = [
     # "Expected value of type 'X', found <value>; …" / "found <value>."
     (re.compile(r"found .*?(?=(; |\.$|$))", re.S), "found an invalid value"),
     # "Value 'X' does not exist in 'Y' enum."
-    (re.compile(r"^Value .*? does not exist in"), "The value does not exist in"),
+    (re.compile(r"\bValue .*? does not exist in"), "the value does not exist in"),
     # Syntax errors echo string tokens: Unexpected String "…".
     (re.compile(r'"(?:[^"\\]|\\.)*"'), '"…"'),
     (re.compile(r'""".*?"""', re.S), '"…"'),

@@ -46,7 +46,7 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,
-            QueryDepthLimiter(max_depth=max_depth),
-            MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         ],
     )

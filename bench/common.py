@@ -1,0 +1,329 @@
+"""Shared pieces of the benchmarks: the load loop, latency figures, child servers, and the
+read-path floor (the same find through the raw driver, shaped as the gateway's JSON).
+
+``python -m bench.common --port P`` serves that floor over HTTP (uvicorn, as ``enclave
+serve`` runs the gateway) with settings from the ``ENCLAVE_`` environment and the tenant in
+``BENCH_TENANT_ID``: it reads the request body, ignores it, and answers with the floor's
+JSON. It authenticates nothing and parses no GraphQL: it is only a floor to compare with.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from pymongo.asynchronous.collection import AsyncCollection
+
+__all__ = [
+    "FIELDS",
+    "FILTER",
+    "PAGE",
+    "PROJECTION",
+    "QUERY",
+    "ChildServer",
+    "Collection",
+    "Measurement",
+    "floor_body",
+    "machine",
+    "run_load",
+]
+
+#: The page size and selection of the measured list query: 10 fields, of which
+#: firstName, lastName and workEmail are encrypted; the other seven are plaintext.
+PAGE = 50
+QUERY = (
+    f"query {{ employees(first: {PAGE}) {{ nodes {{ id firstName lastName workEmail jobTitle "
+    "department startDate status version archived } } }"
+)
+#: The datasheet fields the query selects, in the order the floor emits them.
+FIELDS = ("firstName", "lastName", "workEmail", "jobTitle", "department", "startDate", "status")
+#: The find the gateway runs for that query (see storage.mongo.records: the record
+#: meta fields plus the selected datasheet fields; non-archived only; by _id).
+PROJECTION: dict[str, int] = {
+    "_v": 1,
+    "_archived": 1,
+    "_created": 1,
+    "_updated": 1,
+    "_owner": 1,
+    **dict.fromkeys(FIELDS, 1),
+}
+FILTER: dict[str, Any] = {"_archived": {"$ne": True}}
+
+Collection = AsyncCollection[dict[str, Any]]
+
+
+async def floor_body(collection: Collection, page: int = PAGE) -> bytes:
+    """The floor of one list request: find, auto-decrypt, shape as the gateway's JSON."""
+    cursor = collection.find(FILTER, PROJECTION, sort=[("_id", 1)], limit=page + 1)
+    docs = await cursor.to_list(length=page + 1)
+    nodes = [
+        {
+            "id": doc["_id"],
+            **{name: doc.get(name) for name in FIELDS},
+            "version": int(doc["_v"]),
+            "archived": bool(doc.get("_archived", False)),
+        }
+        for doc in docs[:page]
+    ]
+    return orjson.dumps({"data": {"employees": {"nodes": nodes}}})
+
+
+# -- the load loop --------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Measurement:
+    """Latencies of one path, in milliseconds, and the wall time they took."""
+
+    name: str
+    requests: int
+    concurrency: int
+    seconds: float
+    latencies_ms: list[float] = field(repr=False)
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, p: int) -> float:
+        if len(self.latencies_ms) < 2:
+            return self.latencies_ms[0]
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[p - 1]
+
+    @property
+    def p50(self) -> float:
+        return self.percentile(50)
+
+    @property
+    def p99(self) -> float:
+        return self.percentile(99)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.latencies_ms)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "requests": self.requests,
+            "concurrency": self.concurrency,
+            "seconds": round(self.seconds, 4),
+            "rps": round(self.rps, 2),
+            "p50_ms": round(self.p50, 3),
+            "p99_ms": round(self.p99, 3),
+            "mean_ms": round(self.mean, 3),
+        }
+
+
+async def run_load(
+    name: str, once: Callable[[], Awaitable[None]], requests: int, concurrency: int
+) -> Measurement:
+    """*requests* calls of *once*, at most *concurrency* at a time (closed loop)."""
+    remaining = requests
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            start = time.perf_counter()
+            await once()
+            latencies.append((time.perf_counter() - start) * 1000.0)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
+    return Measurement(name, requests, concurrency, time.perf_counter() - started, latencies)
+
+
+# -- child servers ----------------------------------------------------------------------------
+
+
+@dataclass
+class ChildServer:
+    """An HTTP server in its own session (process group), stopped by its PID."""
+
+    name: str
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(
+        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60.0
+    ) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                list(argv),
+                cwd=cwd,
+                env=dict(env),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
+                    return
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"{self.name} not healthy after {timeout:.0f}s:\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the process group led by our child (``uv run`` and what it runs), then
+        SIGKILL if it lingers."""
+        process, self.process = self.process, None
+        if process is None:
+            return
+        _signal_group(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+        # uv run has exited; what it ran may still be shutting down.
+        deadline = time.monotonic() + timeout
+        while _group_alive(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if _group_alive(process.pid):
+            _signal_group(process.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a member we may not signal
+        return True
+    return True
+
+
+# -- the machine ------------------------------------------------------------------------------
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "?"
+
+
+def machine() -> dict[str, Any]:
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "nproc": usable or os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "packages": {
+            d: _version(d)
+            for d in (
+                "pymongo",
+                "pymongocrypt",
+                "strawberry-graphql",
+                "starlette",
+                "uvicorn",
+                "httpx",
+                "orjson",
+            )
+        },
+    }
+
+
+# -- the HTTP floor server --------------------------------------------------------------------
+
+
+def http_floor_app() -> Any:
+    """A Starlette app answering POST /graphql with the floor's JSON (see the module doc)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from gateway.settings import Settings
+    from regions.clients import RegionClient
+    from regions.routing import database_name
+
+    tenant_id = os.environ["BENCH_TENANT_ID"]
+    settings = Settings()
+    region = RegionClient.from_config("eu", settings.eu)
+    collection: Collection = region.data[database_name(tenant_id)]["employees"]
+
+    async def graphql(request: Request) -> Response:
+        await request.body()
+        return Response(await floor_body(collection), media_type="application/json")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await region.aclose()
+
+    return Starlette(
+        routes=[Route("/graphql", graphql, methods=["POST"]), Route("/healthz", healthz)],
+        lifespan=lifespan,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description="Serve the read-path floor over HTTP.")
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args(argv)
+    # As `enclave serve` runs the gateway.
+    uvicorn.run(
+        http_floor_app(), host="127.0.0.1", port=args.port, log_level="info", proxy_headers=False
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,501 @@
+"""Read-path benchmark: the gateway over HTTP against the raw-driver floor.
+
+Run as ``uv run python -m bench.read_path [--requests N] [--concurrency C] [--records 50]``.
+
+It starts its own FerretDB (EU, US) and Redis in a temporary folder, creates one EU tenant
+with an admin token, seeds employee records, and starts ``enclave serve`` in a child
+process. It then times the same 50-record list (10 fields, 3 of them encrypted) along:
+
+- ``gateway``: POST /graphql over HTTP (httpx, 127.0.0.1), through authentication,
+  Strawberry and the store, as a client sees it;
+- ``http-floor`` (unless ``--no-http-floor``): the same find and JSON behind a bare
+  Starlette route on uvicorn, no authentication, no GraphQL;
+- ``floor``: in this process, the same find (filter, projection, sort, limit) through the
+  auto-decrypting ``AsyncMongoClient`` and the same JSON built with orjson: no HTTP.
+
+Every path gets the same warm-up, number of requests and concurrency (a closed loop of C
+workers). All load goes to 127.0.0.1 and is bounded; every child process is stopped by its
+PID at the end, on error and on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import random
+import secrets
+import shlex
+import signal
+import sys
+import tempfile
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.common import (
+    FIELDS,
+    PAGE,
+    QUERY,
+    ChildServer,
+    Collection,
+    Measurement,
+    floor_body,
+    machine,
+    run_load,
+)
+from gateway.devservers import LocalStack, free_port
+from gateway.services import Services
+from gateway.settings import Settings
+from regions.catalog import RegionConfig, write_local_master_key
+from regions.clients import RegionClient
+from regions.routing import database_name
+from schema.datasheets import datasheet
+from storage.base import Actor, Value
+
+ROOT = Path(__file__).resolve().parent.parent
+ENCRYPTED = ("firstName", "lastName", "workEmail")
+
+
+# -- set-up -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fixture:
+    tenant_id: str
+    admin_id: str
+    token: str
+
+
+def make_settings(root: Path, stack: LocalStack) -> tuple[Settings, dict[str, str]]:
+    """Settings for this process, and the same as ``ENCLAVE_`` variables for the children."""
+    keys = root / "keys"
+    secret = secrets.token_urlsafe(48)
+    secret_file = root / "jwt-secret"
+    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secret.encode())
+    finally:
+        os.close(fd)
+    regions: dict[str, RegionConfig] = {}
+    env = {"ENCLAVE_JWT_SECRET": secret, "ENCLAVE_REDIS_URL": stack.redis_url}
+    for region in ("eu", "us"):
+        key = keys / f"{region}-master.key"
+        write_local_master_key(key)
+        regions[region] = RegionConfig(
+            mongodb_uri=stack.uri(region),
+            local_master_key_file=key,
+        )
+        env[f"ENCLAVE_{region.upper()}__MONGODB_URI"] = stack.uri(region)
+        env[f"ENCLAVE_{region.upper()}__LOCAL_MASTER_KEY_FILE"] = str(key)
+    settings = Settings(
+        eu=regions["eu"],
+        us=regions["us"],
+        redis_url=stack.redis_url,
+        jwt_secret=secret,
+    )
+    return settings, env
+
+
+FIRST = [
+    "Anna",
+    "Lukas",
+    "Sofia",
+    "Jonas",
+    "Marie",
+    "Matteo",
+    "Léa",
+    "Noah",
+    "Emma",
+    "Elias",
+    "Chiara",
+    "Mateusz",
+    "Zoë",
+    "Finn",
+    "Ingrid",
+    "Pablo",
+    "Aisha",
+    "Henrik",
+    "Clara",
+    "Tomás",
+    "Ewa",
+    "Oskar",
+    "Nina",
+    "Daniel",
+    "Freya",
+    "Luca",
+    "Amélie",
+    "Jan",
+]
+LAST = [
+    "Müller",
+    "Schmidt",
+    "Rossi",
+    "Dubois",
+    "Kowalski",
+    "Jansen",
+    "García",
+    "Nielsen",
+    "Novák",
+    "Fischer",
+    "Bianchi",
+    "Lefèvre",
+    "Andersson",
+    "Weber",
+    "O'Connor",
+    "Silva",
+    "Horvat",
+    "Becker",
+    "Martin",
+    "Virtanen",
+    "Schneider",
+    "Costa",
+    "Wagner",
+    "Hoffmann",
+]
+ROLES = {
+    "Engineering": [
+        "Software Engineer",
+        "Senior Software Engineer",
+        "Staff Engineer",
+        "Engineering Manager",
+        "QA Engineer",
+    ],
+    "Sales": ["Account Executive", "Sales Development Representative", "Sales Manager"],
+    "Finance": ["Accountant", "Financial Controller", "Payroll Specialist"],
+    "People": ["HR Business Partner", "Recruiter", "People Operations Lead"],
+    "Operations": ["Operations Analyst", "Office Manager", "Logistics Coordinator"],
+    "Marketing": ["Content Marketing Manager", "Product Marketing Manager", "Designer"],
+}
+STREETS = [
+    "Hauptstraße",
+    "Bahnhofstraße",
+    "Lindenallee",
+    "Rue de la Paix",
+    "Via Roma",
+    "Kastanienweg",
+    "Keizersgracht",
+    "Gartenstraße",
+]
+CITIES = [
+    ("10115", "Berlin"),
+    ("80331", "München"),
+    ("20095", "Hamburg"),
+    ("75002", "Paris"),
+    ("00184", "Roma"),
+    ("1015 CJ", "Amsterdam"),
+    ("50667", "Köln"),
+]
+
+
+def _ascii(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c for c in folded.lower() if c.isalnum())
+
+
+def employee_values(rng: random.Random, index: int) -> dict[str, Value]:
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    department = rng.choice(list(ROLES))
+    postcode, city = rng.choice(CITIES)
+    born = dt.date(1962, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 40))
+    started = dt.date(2009, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 16))
+    handle = f"{_ascii(first)}.{_ascii(last)}"
+    return {
+        "firstName": first,
+        "lastName": last,
+        "workEmail": f"{handle}{index:02d}@northwind-gmbh.example",
+        "personalEmail": f"{handle}{rng.randrange(10, 99)}@mail.example",
+        "phone": f"+49 {rng.randrange(151, 179)} {rng.randrange(1_000_000, 9_999_999)}",
+        "dateOfBirth": born,
+        "nationalId": f"{rng.randrange(10, 99)}{rng.randrange(100000, 999999)}"
+        f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{rng.randrange(100, 999)}",
+        "address": f"{rng.choice(STREETS)} {rng.randrange(1, 180)}, {postcode} {city}",
+        "jobTitle": rng.choice(ROLES[department]),
+        "department": department,
+        "salary": rng.randrange(42, 140) * 1000,
+        "startDate": started,
+        "status": rng.choices(["ACTIVE", "ON_LEAVE", "TERMINATED"], [90, 7, 3])[0],
+    }
+
+
+async def prepare(settings: Settings, records: int) -> Fixture:
+    """One EU tenant, its admin token, and *records* employees."""
+    services = Services.from_settings(settings)
+    try:
+        info, admin = await services.store.create_tenant(
+            "Northwind GmbH", "DE", "admin@northwind-gmbh.example"
+        )
+        token = services.tokens.issue(info.id, admin.id, ["admin"])
+        store = services.store.for_tenant(info.id)
+        actor = Actor(user_id=admin.id, roles=("admin",))
+        rng = random.Random(20240601)
+        sheet = datasheet("employees")
+        for index in range(records):
+            await store.create(sheet, employee_values(rng, index), actor)
+        return Fixture(info.id, admin.id, token)
+    finally:
+        await services.aclose()
+
+
+def child_env(enclave: dict[str, str], **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ENCLAVE_")}
+    env.update(enclave)
+    env.update(extra)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+# -- measuring --------------------------------------------------------------------------------
+
+
+def check_body(body: dict[str, Any], expected: int, path: str) -> list[dict[str, Any]]:
+    if body.get("errors"):
+        raise RuntimeError(f"{path}: errors in the response: {body['errors']}")
+    nodes: list[dict[str, Any]] = body["data"]["employees"]["nodes"]
+    if len(nodes) != expected:
+        raise RuntimeError(f"{path}: {len(nodes)} nodes, expected {expected}")
+    first = nodes[0]
+    if sorted(first) != sorted(["id", *FIELDS, "version", "archived"]):
+        raise RuntimeError(f"{path}: unexpected fields {sorted(first)}")
+    for name in ENCRYPTED:
+        if not isinstance(first[name], str) or not first[name]:
+            raise RuntimeError(f"{path}: {name} was not decrypted: {first[name]!r}")
+    return nodes
+
+
+async def over_http(
+    name: str, url: str, token: str, args: argparse.Namespace, expected: int
+) -> tuple[Measurement, list[dict[str, Any]]]:
+    content = orjson.dumps({"query": QUERY})
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    limits = httpx.Limits(
+        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
+    )
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
+        first = await client.post("/graphql", content=content, headers=headers)
+        if first.status_code != 200:
+            raise RuntimeError(f"{name}: HTTP {first.status_code}: {first.text[:500]}")
+        nodes = check_body(first.json(), expected, name)
+
+        async def once() -> None:
+            response = await client.post("/graphql", content=content, headers=headers)
+            if response.status_code != 200 or b'"errors"' in response.content:
+                raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:500]}")
+
+        await run_load(name, once, args.warmup, args.concurrency)
+        return await run_load(name, once, args.requests, args.concurrency), nodes
+
+
+async def in_process(
+    settings: Settings, tenant_id: str, args: argparse.Namespace, expected: int
+) -> tuple[Measurement, list[dict[str, Any]]]:
+    region = RegionClient.from_config("eu", settings.eu)
+    try:
+        collection: Collection = region.data[database_name(tenant_id)]["employees"]
+        nodes = check_body(orjson.loads(await floor_body(collection)), expected, "floor")
+
+        async def once() -> None:
+            await floor_body(collection)
+
+        await run_load("floor", once, args.warmup, args.concurrency)
+        return await run_load("floor", once, args.requests, args.concurrency), nodes
+    finally:
+        await region.aclose()
+
+
+async def measure(
+    args: argparse.Namespace, settings: Settings, fixture: Fixture, servers: dict[str, str]
+) -> list[Measurement]:
+    expected = min(args.records, PAGE)
+    results: list[Measurement] = []
+    reference: list[dict[str, Any]] | None = None
+    for name, url in servers.items():
+        result, nodes = await over_http(name, url, fixture.token, args, expected)
+        results.append(result)
+        reference = reference or nodes
+        if nodes != reference:
+            raise RuntimeError(f"{name} answered differently from the gateway")
+    result, nodes = await in_process(settings, fixture.tenant_id, args, expected)
+    if reference is not None and nodes != reference:
+        raise RuntimeError("the floor's JSON differs from the gateway's")
+    results.append(result)
+    return results
+
+
+# -- reporting --------------------------------------------------------------------------------
+
+
+def ratios(results: Sequence[Measurement]) -> dict[str, dict[str, float]]:
+    by_name = {r.name: r for r in results}
+    floor = by_name["floor"]
+    out: dict[str, dict[str, float]] = {}
+    for r in results:
+        if r.name != "floor":
+            out[r.name] = {
+                "throughput_x_floor": r.rps / floor.rps,
+                "p50_x_floor": r.p50 / floor.p50,
+                "p99_x_floor": r.p99 / floor.p99,
+            }
+    if "http-floor" in by_name and "gateway" in by_name:
+        hf, gw = by_name["http-floor"], by_name["gateway"]
+        out["gateway_vs_http_floor"] = {
+            "throughput_x": gw.rps / hf.rps,
+            "p50_x": gw.p50 / hf.p50,
+            "p99_x": gw.p99 / hf.p99,
+        }
+    return out
+
+
+def report(
+    command: str, info: dict[str, Any], args: argparse.Namespace, results: Sequence[Measurement]
+) -> dict[str, Any]:
+    print(f"command: {command}")
+    print(
+        f"machine: nproc={info['nproc']}  cpu={info['cpu']}  python={info['python']} "
+        f"({info['implementation']})  {info['platform']}"
+    )
+    print("packages: " + "  ".join(f"{k}={v}" for k, v in info["packages"].items()))
+    print(
+        f"workload: employees(first: {PAGE}), 10 fields ({len(ENCRYPTED)} encrypted: "
+        f"{', '.join(ENCRYPTED)}); {args.records} records seeded; {args.requests} requests "
+        f"per path after {args.warmup} warm-up; concurrency {args.concurrency}; "
+        "client, gateway and FerretDB (sqlite) share this machine"
+    )
+    print()
+    print(f"{'path':<12} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    for r in results:
+        print(
+            f"{r.name:<12} {r.requests:>8} {r.rps:>9.1f} {r.p50:>8.2f} {r.p99:>8.2f} {r.mean:>8.2f}"
+        )
+    figures = ratios(results)
+    print()
+    for name, f in figures.items():
+        if name == "gateway_vs_http_floor":
+            print(
+                f"gateway vs http-floor: throughput = {f['throughput_x']:.2f}x, "
+                f"p50 = {f['p50_x']:.2f}x, p99 = {f['p99_x']:.2f}x"
+            )
+        else:
+            print(
+                f"{name} throughput = {f['throughput_x_floor']:.2f}x floor; "
+                f"p50 latency = {f['p50_x_floor']:.2f}x floor; "
+                f"p99 latency = {f['p99_x_floor']:.2f}x floor"
+            )
+    return {
+        "command": command,
+        "machine": info,
+        "workload": {
+            "query": QUERY,
+            "records": args.records,
+            "requests": args.requests,
+            "warmup": args.warmup,
+            "concurrency": args.concurrency,
+            "encrypted_fields": list(ENCRYPTED),
+        },
+        "results": [r.as_dict() for r in results],
+        "ratios": {k: {n: round(v, 4) for n, v in f.items()} for k, f in figures.items()},
+    }
+
+
+# -- main -------------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.read_path",
+        description="Time the 50-record list query through the gateway over HTTP against "
+        "the raw-driver floor.",
+    )
+    parser.add_argument("--requests", type=int, default=400, help="timed requests per path")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--records", type=int, default=50, help="employee records to seed")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed requests per path")
+    parser.add_argument(
+        "--no-http-floor", action="store_true", help="skip the bare Starlette floor over HTTP"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    args = parser.parse_args(argv)
+    if not 1 <= args.requests <= 100_000:
+        parser.error("--requests must be between 1 and 100000")
+    if not 1 <= args.concurrency <= 256:
+        parser.error("--concurrency must be between 1 and 256")
+    if not 1 <= args.records <= 10_000:
+        parser.error("--records must be between 1 and 10000")
+    if not 0 <= args.warmup <= 10_000:
+        parser.error("--warmup must be between 0 and 10000")
+    return args
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> list[Measurement]:
+    stack = LocalStack.create(root)
+    print(
+        f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
+        f":{stack.redis.port} under {root}",
+        file=sys.stderr,
+        flush=True,
+    )
+    stack.start()
+    cleanup.callback(stack.stop)
+    settings, enclave_env = make_settings(root, stack)
+    print(f"creating an EU tenant and {args.records} employees", file=sys.stderr, flush=True)
+    fixture = asyncio.run(prepare(settings, args.records))
+
+    servers: dict[str, str] = {}
+    gateway = ChildServer("gateway", free_port(), root / "logs" / "gateway.log")
+    cleanup.callback(gateway.stop)
+    print(f"starting the gateway on :{gateway.port}", file=sys.stderr, flush=True)
+    gateway.start(
+        ["uv", "run", "enclave", "serve", "--port", str(gateway.port)], child_env(enclave_env), ROOT
+    )
+    servers["gateway"] = gateway.url
+    if not args.no_http_floor:
+        floor = ChildServer("http-floor", free_port(), root / "logs" / "http-floor.log")
+        cleanup.callback(floor.stop)
+        print(f"starting the HTTP floor on :{floor.port}", file=sys.stderr, flush=True)
+        floor.start(
+            ["uv", "run", "python", "-m", "bench.common", "--port", str(floor.port)],
+            child_env(enclave_env, BENCH_TENANT_ID=fixture.tenant_id),
+            ROOT,
+        )
+        servers["http-floor"] = floor.url
+    print("measuring", file=sys.stderr, flush=True)
+    return asyncio.run(measure(args, settings, fixture, servers))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = shlex.join(
+        ["uv", "run", "python", "-m", "bench.read_path", *(sys.argv[1:] if argv is None else argv)]
+    )
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="enclave-bench-") as tmp,
+            contextlib.ExitStack() as cleanup,
+        ):
+            results = run(args, Path(tmp), cleanup)
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+    figures = report(command, machine(), args, results)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

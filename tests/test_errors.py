@@ -1,0 +1,72 @@
+"""Every failure a client can cause has a code, and no error message repeats a value."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from resolvers.errors import sanitize_message
+from tests.conftest import GraphQLClient
+from tests.helpers import employee_input, marker
+
+CREATE = "mutation($i: EmployeeCreateInput!) { createEmployee(input: $i) { id } }"
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "{ employees { nodes { id ",  # syntax
+        "{ employees { nodes { nosuchfield } } }",  # validation
+        "{ employee { id } }",  # missing argument
+        'query { employees(first: "SECRETVALUE") { nodes { id } } }',
+        'mutation { createEmployee(input: {firstName: "SECRETVALUE"}) { id } }',
+        'mutation { createEmployee(input: {firstName: "a", lastName: "b", '
+        'workEmail: "c@d.example", status: SECRETVALUE}) { id } }',
+        '{ employees { nodes { id } } } { "SECRETVALUE" }',
+        "subscription { x }",
+    ],
+)
+async def test_bad_documents_get_bad_user_input_without_values(
+    eu: GraphQLClient, document: str
+) -> None:
+    body = await eu(document)
+    assert body.get("data") is None
+    assert body["errors"], body
+    for error in body["errors"]:
+        assert error["extensions"]["code"] == "BAD_USER_INPUT", error
+        assert "SECRETVALUE" not in error["message"]
+
+
+async def test_bad_variables_do_not_echo_values(eu: GraphQLClient) -> None:
+    secret = marker("SECRET")
+    for override in ({"salary": secret}, {"status": secret}, {"dateOfBirth": secret},
+                     {"firstName": {"$ne": secret}}, {"lastName": [secret]}):
+        body = await eu(CREATE, {"i": employee_input(**override)})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert secret not in str(body), body
+
+
+async def test_operator_objects_never_reach_the_database(eu: GraphQLClient) -> None:
+    for value in ({"$ne": None}, {"$regex": ".*"}, ["x"]):
+        body = await eu("query($f: EmployeeFilter) { employees(filter: $f) { nodes { id } } }",
+                        {"f": {"lastName": value}})
+        assert body["data"] is None
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+def test_sanitizer_cuts_quoted_values() -> None:
+    msg = "Variable '$i' got invalid value \"alice@example.com\" at 'i.salary'; Int cannot represent non-integer value: \"alice@example.com\""
+    cleaned = sanitize_message(msg)
+    assert "alice" not in cleaned and "'$i'" in cleaned and "i.salary" in cleaned
+
+
+async def test_graphiql_page_is_served(http: httpx.AsyncClient) -> None:
+    page = await http.get("/graphql", headers={"accept": "text/html"})
+    assert page.status_code == 200 and "graphiql" in page.text.lower()
+
+
+async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
+    assert (await http.get("/healthz")).json() == {"status": "ok"}
+    ready = await http.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"region:eu": "ok", "region:us": "ok", "redis": "ok"}
