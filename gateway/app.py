@@ -42,7 +42,9 @@ def error_response(exc: EnclaveError) -> Response:
     body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
     headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else None
     return Response(
-        orjson.dumps(body), status_code=exc.http_status, media_type="application/json",
+        orjson.dumps(body),
+        status_code=exc.http_status,
+        media_type="application/json",
         headers=headers,
     )
 
@@ -109,7 +111,8 @@ class GraphQLEndpoint:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [
-                    *message.get("headers", []), *_SECURITY_HEADERS,
+                    *message.get("headers", []),
+                    *_SECURITY_HEADERS,
                     (b"x-request-id", request_id.encode()),
                 ]
             await send(message)
@@ -175,13 +178,14 @@ async def readyz(request: Request) -> Response:
         check("redis", services.redis.ping()),
     )
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"status": "ok" if ok else "degraded", "checks": checks},
-                        status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503
+    )
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> Starlette:
     """The gateway. *settings* default to the environment's."""
-    resolved = settings or Settings()  # type: ignore[call-arg]
+    resolved = settings or Settings()
     services = Services.from_settings(resolved)
 
     @contextlib.asynccontextmanager

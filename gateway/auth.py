@@ -41,7 +41,9 @@ class TokenIssuer:
         self._leeway = leeway
         self._ttl = ttl
 
-    def issue(self, tenant_id: str, user_id: str, roles: Sequence[str], ttl: int | None = None) -> str:
+    def issue(
+        self, tenant_id: str, user_id: str, roles: Sequence[str], ttl: int | None = None
+    ) -> str:
         now = int(time.time())
         claims = {
             "tid": tenant_id,
@@ -113,4 +115,3 @@ class TenantCache:
         if info is None or info.status != "active":
             raise UnauthenticatedError("invalid or expired token")
         return info
-

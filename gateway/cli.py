@@ -15,7 +15,9 @@ from schema.errors import EnclaveError
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(help="Enclave: a GraphQL gateway for personal-data records.", no_args_is_help=True)
+app = typer.Typer(
+    help="Enclave: a GraphQL gateway for personal-data records.", no_args_is_help=True
+)
 tenants = typer.Typer(help="Create and list tenants (platform operators).", no_args_is_help=True)
 keys = typer.Typer(help="Local master keys for development.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
@@ -24,7 +26,7 @@ app.add_typer(keys, name="keys")
 
 def _settings() -> Settings:
     try:
-        return Settings()  # type: ignore[call-arg]
+        return Settings()
     except ValueError as exc:
         typer.echo(f"configuration error: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -40,8 +42,9 @@ def serve(
 
     from gateway.app import create_app
 
-    uvicorn.run(create_app(_settings()), host=host, port=port, log_level="info",
-                proxy_headers=False)
+    uvicorn.run(
+        create_app(_settings()), host=host, port=port, log_level="info", proxy_headers=False
+    )
 
 
 @app.command()
@@ -86,8 +89,17 @@ def tenants_create(
             token = services.tokens.issue(info.id, admin.id, admin.roles)
         finally:
             await services.aclose()
-        typer.echo(json.dumps({"tenant": info.id, "region": info.region, "adminUser": admin.id,
-                               "adminToken": token}, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "tenant": info.id,
+                    "region": info.region,
+                    "adminUser": admin.id,
+                    "adminToken": token,
+                },
+                indent=2,
+            )
+        )
 
     _run(run())
 

@@ -13,6 +13,8 @@ import asyncio
 import json
 import os
 import secrets
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +29,10 @@ from storage.base import Actor
 __all__ = ["run_dev"]
 
 DEV_PORTS = (27117, 27217, 6479)
-DEMO = {"eu": ("Demo GmbH", "DE", "admin@demo-eu.example"),
-        "us": ("Demo Inc.", "US", "admin@demo-us.example")}
+DEMO = {
+    "eu": ("Demo GmbH", "DE", "admin@demo-eu.example"),
+    "us": ("Demo Inc.", "US", "admin@demo-us.example"),
+}
 
 
 def _secret_file(path: Path) -> Path:
@@ -48,10 +52,12 @@ def dev_settings(state: Path, stack: LocalStack | None) -> Settings:
         uri = os.environ.get(f"ENCLAVE_{region.upper()}__MONGODB_URI") or (
             stack.uri(region) if stack else ""
         )
-        regions[region] = RegionConfig(mongodb_uri=uri, local_master_key_file=key)  # type: ignore[arg-type]
+        regions[region] = RegionConfig(mongodb_uri=uri, local_master_key_file=key)
     redis_url = os.environ.get("ENCLAVE_REDIS_URL") or (stack.redis_url if stack else "")
     return Settings(
-        eu=regions["eu"], us=regions["us"], redis_url=redis_url,  # type: ignore[arg-type]
+        eu=regions["eu"],
+        us=regions["us"],
+        redis_url=redis_url,
         jwt_secret_file=_secret_file(state / "jwt-secret"),
     )
 
@@ -59,14 +65,26 @@ def dev_settings(state: Path, stack: LocalStack | None) -> Settings:
 async def _seed(services: Services, tenant_id: str, admin_id: str) -> None:
     store = services.store.for_tenant(tenant_id)
     actor = Actor(user_id=admin_id, roles=("admin",))
-    people = [("Ada", "Lovelace", "Engineering"), ("Grace", "Hopper", "Engineering"),
-              ("Alan", "Turing", "Research"), ("Katherine", "Johnson", "Sales")]
+    people = [
+        ("Ada", "Lovelace", "Engineering"),
+        ("Grace", "Hopper", "Engineering"),
+        ("Alan", "Turing", "Research"),
+        ("Katherine", "Johnson", "Sales"),
+    ]
     for first, last, dept in people:
-        await store.create(datasheet("employees"), {
-            "firstName": first, "lastName": last, "status": "ACTIVE", "department": dept,
-            "workEmail": f"{first.lower()}.{last.lower()}@demo.example",
-            "jobTitle": "Engineer", "salary": 70000,
-        }, actor)
+        await store.create(
+            datasheet("employees"),
+            {
+                "firstName": first,
+                "lastName": last,
+                "status": "ACTIVE",
+                "department": dept,
+                "workEmail": f"{first.lower()}.{last.lower()}@demo.example",
+                "jobTitle": "Engineer",
+                "salary": 70000,
+            },
+            actor,
+        )
 
 
 async def ensure_demo_tenants(services: Services, state: Path) -> dict[str, Any]:
@@ -88,13 +106,21 @@ def run_dev(state: Path, port: int) -> None:
 
     from gateway.app import create_app
 
+    # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exit that runs
+    # the `finally` below, so the servers started here are stopped by their PIDs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
-    external = all(os.environ.get(v) for v in
-                   ("ENCLAVE_EU__MONGODB_URI", "ENCLAVE_US__MONGODB_URI", "ENCLAVE_REDIS_URL"))
+    external = all(
+        os.environ.get(v)
+        for v in ("ENCLAVE_EU__MONGODB_URI", "ENCLAVE_US__MONGODB_URI", "ENCLAVE_REDIS_URL")
+    )
     stack = None if external else LocalStack.create(state, DEV_PORTS)
     if stack:
-        print(f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
-              f":{stack.redis.port} under {state}", flush=True)
+        print(
+            f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
+            f":{stack.redis.port} under {state}",
+            flush=True,
+        )
         stack.start()
     try:
         settings = dev_settings(state, stack)
@@ -103,9 +129,10 @@ def run_dev(state: Path, port: int) -> None:
             services = Services.from_settings(settings)
             try:
                 demo = await ensure_demo_tenants(services, state)
-                for region, entry in demo.items():
-                    entry["token"] = services.tokens.issue(entry["tenant"], entry["admin"],
-                                                           ["admin"])
+                for entry in demo.values():
+                    entry["token"] = services.tokens.issue(
+                        entry["tenant"], entry["admin"], ["admin"]
+                    )
                 return demo
             finally:
                 await services.aclose()
@@ -114,10 +141,12 @@ def run_dev(state: Path, port: int) -> None:
             demo = asyncio.run(prepare())
         except EnclaveError as exc:
             raise SystemExit(f"could not prepare demo tenants: {exc.message}") from None
-        print("\nGraphiQL: http://127.0.0.1:%d/graphql" % port)
+        print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql")
         for region, entry in demo.items():
-            print(f"\n{region.upper()} demo tenant {entry['tenant']} — admin token "
-                  f"(send as 'Authorization: Bearer <token>'):\n{entry['token']}")
+            print(
+                f"\n{region.upper()} demo tenant {entry['tenant']} — admin token "
+                f"(send as 'Authorization: Bearer <token>'):\n{entry['token']}"
+            )
         print(flush=True)
         uvicorn.run(create_app(settings), host="127.0.0.1", port=port, log_level="info")
     finally:

@@ -7,6 +7,7 @@ binaries; this module only finds and runs them.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -30,14 +31,26 @@ def free_port() -> int:
 def find_binary(name: str) -> str:
     """*name* on PATH, in Go's bin folder, or in the project's tool cache."""
     env = os.environ.get(f"ENCLAVE_{name.upper().replace('-', '_')}_BIN")
-    candidates = [env] if env else []
-    candidates += [shutil.which(name)]
+    candidates: list[str | None] = [env, shutil.which(name)]
     gopath = os.environ.get("GOPATH") or str(Path.home() / "go")
     candidates += [str(Path(gopath) / "bin" / name), str(Path.home() / ".cache/enclave/bin" / name)]
     for candidate in candidates:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     raise FileNotFoundError(f"{name} not found: run scripts/bootstrap first")
+
+
+try:
+    _LIBC: ctypes.CDLL | None = ctypes.CDLL("libc.so.6", use_errno=True)
+except OSError:  # not glibc Linux
+    _LIBC = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM when the process that started it dies, however
+    it dies, so a killed ``enclave dev`` or test run leaves no servers behind (Linux)."""
+    if _LIBC is not None:
+        _LIBC.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
 
 
 def _listening(port: int) -> bool:
@@ -62,7 +75,10 @@ class DevServer:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
             self.process = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
                 start_new_session=True,
             )
         deadline = time.monotonic() + timeout
@@ -71,7 +87,9 @@ class DevServer:
                 raise RuntimeError(f"{self.name} exited; see {self.log_path}")
             if time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"{self.name} did not listen on {self.port}; see {self.log_path}")
+                raise RuntimeError(
+                    f"{self.name} did not listen on {self.port}; see {self.log_path}"
+                )
             time.sleep(0.05)
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -113,8 +131,17 @@ def ferretdb(region: str, root: Path, port: int) -> DevServer:
 
 def redis_server(root: Path, port: int) -> DevServer:
     argv = [
-        find_binary("redis-server"), "--bind", "127.0.0.1", "--port", str(port),
-        "--save", "", "--appendonly", "no", "--protected-mode", "yes",
+        find_binary("redis-server"),
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--protected-mode",
+        "yes",
     ]
     return DevServer("redis", argv, port, root / "logs" / "redis.log")
 
@@ -131,8 +158,12 @@ class LocalStack:
     @classmethod
     def create(cls, root: Path, ports: tuple[int, int, int] | None = None) -> LocalStack:
         eu_port, us_port, redis_port = ports or (free_port(), free_port(), free_port())
-        return cls(root, ferretdb("eu", root, eu_port), ferretdb("us", root, us_port),
-                   redis_server(root, redis_port))
+        return cls(
+            root,
+            ferretdb("eu", root, eu_port),
+            ferretdb("us", root, us_port),
+            redis_server(root, redis_port),
+        )
 
     def servers(self) -> list[DevServer]:
         return [self.eu, self.us, self.redis]

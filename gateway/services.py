@@ -50,7 +50,9 @@ class Services:
         settled = 0
         for region in self.store.regions:
             try:
-                tenants = [t for t in await self.store.list_tenants_in(region) if t.status == "active"]
+                tenants = [
+                    t for t in await self.store.list_tenants_in(region) if t.status == "active"
+                ]
             except EnclaveError:
                 log.warning("reconcile: region %s unavailable", region)
                 continue
@@ -79,4 +81,3 @@ class Services:
                 await task
         await self.store.aclose()
         await self.redis.aclose()
-

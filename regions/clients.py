@@ -74,7 +74,9 @@ class RegionClient:
             auto_encryption_opts=auto,
             **timeouts,
         )
-        encryption = AsyncClientEncryption(kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS)
+        encryption: AsyncClientEncryption[dict[str, Any]] = AsyncClientEncryption(
+            kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS
+        )
         return cls(name=name, config=config, data=data, plain=plain, encryption=encryption)
 
     @property

@@ -31,7 +31,7 @@ class EnclaveSchema(strawberry.Schema):
 
 def _root(name: str, fields: dict[str, Any]) -> type[Any]:
     cls = type(name, (), dict(fields))
-    return strawberry.type(cls, name=name)  # type: ignore[no-any-return]
+    return strawberry.type(cls, name=name)
 
 
 def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema:

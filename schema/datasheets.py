@@ -98,7 +98,7 @@ class Datasheet:
 
 
 P, D, R = Sensitivity.PLAINTEXT, Sensitivity.DETERMINISTIC, Sensitivity.RANDOM
-S, E, I, DT, EN = FieldType.STRING, FieldType.EMAIL, FieldType.INT, FieldType.DATE, FieldType.ENUM
+S, E, INT, DT, EN = FieldType.STRING, FieldType.EMAIL, FieldType.INT, FieldType.DATE, FieldType.ENUM
 
 EMPLOYEES = Datasheet(
     name="employees",
@@ -116,7 +116,7 @@ EMPLOYEES = Datasheet(
         Field("address", S, R, max_length=500),
         Field("jobTitle", S, P),
         Field("department", S, P),
-        Field("salary", I, R, description="Gross yearly salary, whole currency units."),
+        Field("salary", INT, R, description="Gross yearly salary, whole currency units."),
         Field("startDate", DT, P),
         Field(
             "status",
@@ -175,7 +175,7 @@ APPLICANTS = Datasheet(
         ),
         Field("source", S, P),
         Field("appliedOn", DT, P),
-        Field("expectedSalary", I, R),
+        Field("expectedSalary", INT, R),
         Field("cvText", S, R, max_length=20000, description="The CV as plain text."),
     ),
 )

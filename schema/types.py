@@ -50,7 +50,8 @@ class SheetTypes:
 
 @cache
 def _enum(name: str, values: tuple[str, ...]) -> type[enum.Enum]:
-    return strawberry.enum(enum.Enum(name, {v: v for v in values}))  # type: ignore[return-value]
+    python_enum: type[enum.Enum] = enum.Enum(name, {v: v for v in values})  # type: ignore[misc]
+    return strawberry.enum(python_enum)
 
 
 def scalar_type(field: Field) -> Any:
@@ -67,13 +68,17 @@ def scalar_type(field: Field) -> Any:
 
 
 def _make(
-    name: str, annotations: Mapping[str, Any], defaults: Mapping[str, Any], *, input: bool,
+    name: str,
+    annotations: Mapping[str, Any],
+    defaults: Mapping[str, Any],
+    *,
+    input: bool,
     description: str,
 ) -> type[Any]:
     namespace: dict[str, Any] = {"__annotations__": dict(annotations), **defaults}
     cls = type(name, (), namespace)
     decorate = strawberry.input if input else strawberry.type
-    return decorate(cls, name=name, description=description)  # type: ignore[no-any-return]
+    return decorate(cls, name=name, description=description)
 
 
 def _described(field: Field, default: Any) -> Any:
@@ -96,7 +101,10 @@ def _build(sheet: Datasheet) -> SheetTypes:
     obj = _make(t, obj_ann, obj_defaults, input=False, description=sheet.description)
 
     edge = _make(
-        f"{t}Edge", {"cursor": str, "node": obj}, {}, input=False,
+        f"{t}Edge",
+        {"cursor": str, "node": obj},
+        {},
+        input=False,
         description=f"One {sheet.singular} and its cursor.",
     )
     connection = _make(
@@ -114,7 +122,10 @@ def _build(sheet: Datasheet) -> SheetTypes:
         if not f.required:
             create_defaults[f.name] = _described(f, None)
     create_input = _make(
-        f"{t}CreateInput", create_ann, create_defaults, input=True,
+        f"{t}CreateInput",
+        create_ann,
+        create_defaults,
+        input=True,
         description=f"A new {sheet.singular}.",
     )
 

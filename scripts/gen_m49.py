@@ -130,9 +130,7 @@ def _check_versions() -> list[str]:
     for dist, expected in EXPECTED_VERSIONS.items():
         found = importlib.metadata.version(dist)
         if found != expected:
-            notes.append(
-                f"warning: {dist} {found} installed, table was generated with {expected}"
-            )
+            notes.append(f"warning: {dist} {found} installed, table was generated with {expected}")
     return notes
 
 
@@ -174,17 +172,13 @@ def build(hdx_csv: Path) -> tuple[list[Row], list[str]]:
             )
         m49_code = record["m49 numerical code"].strip()
         if m49_code and int(m49_code) != int(country.numeric):
-            raise SystemExit(
-                f"{code}: M49 code {m49_code} != ISO numeric {country.numeric}"
-            )
+            raise SystemExit(f"{code}: M49 code {m49_code} != ISO numeric {country.numeric}")
         region = record["Region Name"].strip()
         sub_region = record["Sub-region Name"].strip()
         intermediate = record["Intermediate Region Name"].strip()
         if code in NO_M49_REGION:
             if region or sub_region or intermediate:
-                raise SystemExit(
-                    f"{code}: expected no M49 region, HDX has {region}/{sub_region}"
-                )
+                raise SystemExit(f"{code}: expected no M49 region, HDX has {region}/{sub_region}")
         elif code in NOT_IN_UN_TABLE:
             assigned = NOT_IN_UN_TABLE[code]
             if (region, sub_region, intermediate) != assigned:
@@ -225,9 +219,7 @@ def cross_check(rows: list[Row]) -> list[str]:
     by_code = {row.alpha2: row for row in rows}
     western_asia = {row.alpha2 for row in rows if row.sub_region == "Western Asia"}
     if western_asia != WESTERN_ASIA:
-        raise SystemExit(
-            f"Western Asia mismatch: {sorted(western_asia ^ WESTERN_ASIA)}"
-        )
+        raise SystemExit(f"Western Asia mismatch: {sorted(western_asia ^ WESTERN_ASIA)}")
     spot = {
         "RU": ("Europe", "Eastern Europe"),
         "MX": ("Americas", "Latin America and the Caribbean"),
@@ -275,9 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         help="path to the HDX taxonomy CSV (default: from the installed wheel)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the file on disk differs"
-    )
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file on disk differs")
     args = parser.parse_args(argv)
 
     notes = _check_versions()

@@ -15,7 +15,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 from regions.countries import RegionName
 from schema.datasheets import Datasheet
@@ -110,9 +110,7 @@ class TenantStore(ABC):
         """Up to *first* records after the cursor *after*, in a stable order (keyset paging)."""
 
     @abstractmethod
-    async def create(
-        self, sheet: Datasheet, values: Mapping[str, Value], actor: Actor
-    ) -> Record:
+    async def create(self, sheet: Datasheet, values: Mapping[str, Value], actor: Actor) -> Record:
         """Create a record; audited."""
 
     @abstractmethod
@@ -159,7 +157,9 @@ class Store(ABC):
         """The handle for one tenant; routes by the region in its id."""
 
     @abstractmethod
-    async def create_tenant(self, name: str, country: str, admin_email: str) -> tuple[TenantInfo, User]:
+    async def create_tenant(
+        self, name: str, country: str, admin_email: str
+    ) -> tuple[TenantInfo, User]:
         """Provision a tenant in its country's region: control record, database, indexes,
         data key, and a first admin user."""
 
@@ -178,4 +178,3 @@ class Store(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Close every connection."""
-

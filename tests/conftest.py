@@ -50,7 +50,7 @@ def settings(stack: LocalStack | None, tmp_path_factory: pytest.TempPathFactory)
             stack.uri(region) if stack else ""
         )
         regions[region] = RegionConfig(
-            mongodb_uri=uri,  # type: ignore[arg-type]
+            mongodb_uri=uri,
             local_master_key_file=key,
             server_selection_timeout_ms=1500,
         )
@@ -58,8 +58,8 @@ def settings(stack: LocalStack | None, tmp_path_factory: pytest.TempPathFactory)
     return Settings(
         eu=regions["eu"],
         us=regions["us"],
-        redis_url=redis_url,  # type: ignore[arg-type]
-        jwt_secret="test-secret-" + "x" * 40,  # type: ignore[arg-type]
+        redis_url=redis_url,
+        jwt_secret="test-secret-" + "x" * 40,
     )
 
 

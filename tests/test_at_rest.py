@@ -16,8 +16,17 @@ from tests.conftest import GraphQLClient, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee, employee_input, marker
 from tests.raw import all_documents, is_ciphertext, plain_client, raw_bytes
 
-SENSITIVE = ("firstName", "lastName", "workEmail", "personalEmail", "phone", "dateOfBirth",
-             "nationalId", "address", "salary")
+SENSITIVE = (
+    "firstName",
+    "lastName",
+    "workEmail",
+    "personalEmail",
+    "phone",
+    "dateOfBirth",
+    "nationalId",
+    "address",
+    "salary",
+)
 
 
 async def _write_markers(client: GraphQLClient, tag: str) -> list[str]:
@@ -70,9 +79,7 @@ async def test_sensitive_values_are_ciphertext_and_no_plaintext_is_anywhere(
                     assert m.encode() not in content, f"plaintext {m} in {path}"
 
 
-async def test_each_tenant_lives_only_in_its_region(
-    services: Services, settings: Settings
-) -> None:
+async def test_each_tenant_lives_only_in_its_region(services: Services, settings: Settings) -> None:
     tenants = {
         "eu": [await make_tenant(services, c) for c in ("FR", "NG", "TR")],
         "us": [await make_tenant(services, c) for c in ("BR", "JP", "AU")],
@@ -98,7 +105,9 @@ async def test_each_tenant_lives_only_in_its_region(
             async for db, coll, doc in all_documents(client):
                 blob = raw_bytes(doc)
                 for tenant in tenants[other]:
-                    assert tenant.id.encode() not in blob, f"{tenant.id} found in {region}:{db}.{coll}"
+                    assert tenant.id.encode() not in blob, (
+                        f"{tenant.id} found in {region}:{db}.{coll}"
+                    )
             vault = client["encryption"]["__keyVault"]
             alt_names = {n async for d in vault.find({}) for n in d.get("keyAltNames", [])}
             assert all(n.startswith(f"{region}_") for n in alt_names)

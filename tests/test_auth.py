@@ -21,8 +21,14 @@ async def _status(http: httpx.AsyncClient, headers: dict[str, str]) -> httpx.Res
 
 
 def _forge(claims: dict[str, object], key: str = "test-secret-" + "x" * 40) -> str:
-    base: dict[str, object] = {"iss": "enclave", "aud": "enclave", "iat": int(time.time()),
-                               "exp": int(time.time()) + 60, "roles": ["admin"], "sub": "u"}
+    base: dict[str, object] = {
+        "iss": "enclave",
+        "aud": "enclave",
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 60,
+        "roles": ["admin"],
+        "sub": "u",
+    }
     return jwt.encode({**base, **claims}, key, algorithm="HS256")
 
 
@@ -50,7 +56,8 @@ async def test_forged_expired_and_foreign_tokens_are_401(
         _forge({"tid": new_tenant_id("eu")}),  # a tenant that does not exist
         _forge({"tid": "../../admin"}),
         _forge({"tid": tid, "roles": "admin"}),  # roles must be a list
-        jwt.encode({"tid": tid, "sub": "u"}, None, algorithm="none"),  # alg none
+        # alg none
+        jwt.encode({"tid": tid, "sub": "u"}, None, algorithm="none"),  # type: ignore[arg-type]
     ]
     bodies = set()
     for token in bad:
@@ -78,7 +85,9 @@ async def test_a_tenant_cannot_reach_another_tenants_records(
         assert got["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         changed = await eu(UPDATE_EMPLOYEE, {"id": record["id"], "v": 1, "input": {"salary": 1}})
         assert changed["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-        deleted = await eu(f'mutation {{ deleteEmployee(id: "{record["id"]}", expectedVersion: 1) {{ id }} }}')
+        deleted = await eu(
+            f'mutation {{ deleteEmployee(id: "{record["id"]}", expectedVersion: 1) {{ id }} }}'
+        )
         assert deleted["errors"][0]["extensions"]["code"] == "NOT_FOUND"
         assert record["lastName"] not in str(got) + str(changed) + str(deleted)
     # The owners still see their records unchanged.
@@ -102,8 +111,9 @@ async def test_oversized_body_is_413_and_changes_nothing(
 
 async def test_malformed_json_is_a_clear_400(http: httpx.AsyncClient, eu_tenant: Tenant) -> None:
     response = await http.post(
-        "/graphql", content=b'{"query": "{ employees', headers={
-            "authorization": f"Bearer {eu_tenant.token}", "content-type": "application/json"}
+        "/graphql",
+        content=b'{"query": "{ employees',
+        headers={"authorization": f"Bearer {eu_tenant.token}", "content-type": "application/json"},
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

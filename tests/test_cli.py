@@ -29,15 +29,31 @@ def _env(settings: Settings) -> dict[str, str]:
 
 def _enclave(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["uv", "run", "--frozen", "enclave", *args], env=env, cwd=project_root(),
-        capture_output=True, text=True, timeout=120, check=False,
+        ["uv", "run", "--frozen", "enclave", *args],
+        env=env,
+        cwd=project_root(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
 async def test_tenants_create_and_list(settings: Settings) -> None:
     env = _env(settings)
-    made = _enclave(["tenants", "create", "--name", "Acme Ltd", "--country", "gb",
-                     "--admin-email", "boss@acme.example"], env)
+    made = _enclave(
+        [
+            "tenants",
+            "create",
+            "--name",
+            "Acme Ltd",
+            "--country",
+            "gb",
+            "--admin-email",
+            "boss@acme.example",
+        ],
+        env,
+    )
     assert made.returncode == 0, made.stderr
     out = json.loads(made.stdout)
     assert out["tenant"].startswith("eu_") and out["region"] == "eu"

@@ -39,8 +39,13 @@ async def test_bad_documents_get_bad_user_input_without_values(
 
 async def test_bad_variables_do_not_echo_values(eu: GraphQLClient) -> None:
     secret = marker("SECRET")
-    for override in ({"salary": secret}, {"status": secret}, {"dateOfBirth": secret},
-                     {"firstName": {"$ne": secret}}, {"lastName": [secret]}):
+    for override in (
+        {"salary": secret},
+        {"status": secret},
+        {"dateOfBirth": secret},
+        {"firstName": {"$ne": secret}},
+        {"lastName": [secret]},
+    ):
         body = await eu(CREATE, {"i": employee_input(**override)})
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
         assert secret not in str(body), body
@@ -48,14 +53,19 @@ async def test_bad_variables_do_not_echo_values(eu: GraphQLClient) -> None:
 
 async def test_operator_objects_never_reach_the_database(eu: GraphQLClient) -> None:
     for value in ({"$ne": None}, {"$regex": ".*"}, ["x"]):
-        body = await eu("query($f: EmployeeFilter) { employees(filter: $f) { nodes { id } } }",
-                        {"f": {"lastName": value}})
+        body = await eu(
+            "query($f: EmployeeFilter) { employees(filter: $f) { nodes { id } } }",
+            {"f": {"lastName": value}},
+        )
         assert body["data"] is None
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 
 
 def test_sanitizer_cuts_quoted_values() -> None:
-    msg = "Variable '$i' got invalid value \"alice@example.com\" at 'i.salary'; Int cannot represent non-integer value: \"alice@example.com\""
+    msg = (
+        "Variable '$i' got invalid value \"alice@example.com\" at 'i.salary'; "
+        'Int cannot represent non-integer value: "alice@example.com"'
+    )
     cleaned = sanitize_message(msg)
     assert "alice" not in cleaned and "'$i'" in cleaned and "i.salary" in cleaned
 

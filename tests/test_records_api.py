@@ -83,7 +83,8 @@ async def test_archived_records_are_left_out_unless_asked_for(eu: GraphQLClient)
     dept = marker("archive")
     rec = await create_employee(eu, department=dept)
     archived = await eu.ok(
-        f'mutation {{ archiveEmployee(id: "{rec["id"]}", expectedVersion: 1) {{ version archived }} }}'
+        f'mutation {{ archiveEmployee(id: "{rec["id"]}", expectedVersion: 1) '
+        "{ version archived } }"
     )
     assert archived["archiveEmployee"] == {"version": 2, "archived": True}
     flt = {"department": dept}
@@ -91,7 +92,8 @@ async def test_archived_records_are_left_out_unless_asked_for(eu: GraphQLClient)
     listed = await eu.ok(LIST, {"filter": flt, "arch": True})
     assert [n["id"] for n in listed["employees"]["nodes"]] == [rec["id"]]
     restored = await eu.ok(
-        f'mutation {{ restoreEmployee(id: "{rec["id"]}", expectedVersion: 2) {{ version archived }} }}'
+        f'mutation {{ restoreEmployee(id: "{rec["id"]}", expectedVersion: 2) '
+        "{ version archived } }"
     )
     assert restored["restoreEmployee"] == {"version": 3, "archived": False}
     assert len((await eu.ok(LIST, {"filter": flt}))["employees"]["nodes"]) == 1

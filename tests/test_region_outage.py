@@ -38,7 +38,7 @@ async def test_one_region_down_the_other_keeps_working(
         assert body["data"] is None
         assert body["errors"][0]["extensions"] == {"code": "REGION_UNAVAILABLE", "region": "eu"}
         write = await eu(
-            "mutation { createContact(input: {firstName: \"a\", lastName: \"b\", kind: OTHER}) { id } }"
+            'mutation { createContact(input: {firstName: "a", lastName: "b", kind: OTHER}) { id } }'
         )
         assert write["errors"][0]["extensions"]["code"] == "REGION_UNAVAILABLE"
         assert "a" not in write["errors"][0]["message"].split()

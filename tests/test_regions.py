@@ -17,12 +17,34 @@ def test_every_iso_country_maps_to_exactly_one_region() -> None:
 @pytest.mark.parametrize(
     ("code", "region"),
     [
-        ("DE", "eu"), ("fr", "eu"), ("RU", "eu"), ("NG", "eu"), ("EG", "eu"), ("ZA", "eu"),
+        ("DE", "eu"),
+        ("fr", "eu"),
+        ("RU", "eu"),
+        ("NG", "eu"),
+        ("EG", "eu"),
+        ("ZA", "eu"),
         # Western Asia goes with Europe; the rest of Asia does not.
-        ("TR", "eu"), ("SA", "eu"), ("IL", "eu"), ("AE", "eu"), ("GE", "eu"), ("CY", "eu"),
-        ("KZ", "us"), ("IN", "us"), ("JP", "us"), ("CN", "us"), ("SG", "us"), ("IR", "us"),
-        ("US", "us"), ("CA", "us"), ("MX", "us"), ("BR", "us"), ("GL", "us"),
-        ("AU", "us"), ("NZ", "us"), ("FJ", "us"), ("TW", "us"),
+        ("TR", "eu"),
+        ("SA", "eu"),
+        ("IL", "eu"),
+        ("AE", "eu"),
+        ("GE", "eu"),
+        ("CY", "eu"),
+        ("KZ", "us"),
+        ("IN", "us"),
+        ("JP", "us"),
+        ("CN", "us"),
+        ("SG", "us"),
+        ("IR", "us"),
+        ("US", "us"),
+        ("CA", "us"),
+        ("MX", "us"),
+        ("BR", "us"),
+        ("GL", "us"),
+        ("AU", "us"),
+        ("NZ", "us"),
+        ("FJ", "us"),
+        ("TW", "us"),
         ("AQ", "eu"),
     ],
 )
@@ -40,15 +62,22 @@ def test_unknown_country_is_a_clear_error(code: str) -> None:
 
 def test_tenant_ids_carry_their_region() -> None:
     for region in ("eu", "us"):
-        tenant = new_tenant_id(region)  # type: ignore[arg-type]
+        tenant = new_tenant_id(region)
         assert tenant.startswith(f"{region}_")
         assert region_of(tenant) == region
         assert database_name(tenant) == f"tenant_{tenant}"
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "eu", "xx_01m81ktk24z6hd50cy4acs6m2j", "eu_01M81KTK24Z6HD50CY4ACS6M2J",
-            "eu_01m81ktk24z6hd50cy4acs6m2j/../x", "eu_01m81ktk24z6hd50cy4acs6m2"],
+    "bad",
+    [
+        "",
+        "eu",
+        "xx_01m81ktk24z6hd50cy4acs6m2j",
+        "eu_01M81KTK24Z6HD50CY4ACS6M2J",
+        "eu_01m81ktk24z6hd50cy4acs6m2j/../x",
+        "eu_01m81ktk24z6hd50cy4acs6m2",
+    ],
 )
 def test_malformed_tenant_ids_are_refused(bad: str) -> None:
     with pytest.raises(BadUserInputError):

@@ -31,8 +31,10 @@ async def test_concurrent_updates_of_one_version_exactly_one_wins(
     contenders = 24
 
     async def attempt(i: int) -> dict[str, Any]:
-        return await eu(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1,
-                                          "input": {"salary": 1000 + i, "jobTitle": f"T{i}"}})
+        return await eu(
+            UPDATE_EMPLOYEE,
+            {"id": rec["id"], "v": 1, "input": {"salary": 1000 + i, "jobTitle": f"T{i}"}},
+        )
 
     results = await asyncio.gather(*(attempt(i) for i in range(contenders)))
     winners = [r["data"]["updateEmployee"] for r in results if r.get("data")]
@@ -40,9 +42,12 @@ async def test_concurrent_updates_of_one_version_exactly_one_wins(
     assert len(winners) == 1
     assert len(conflicts) == contenders - 1
     assert all(r["errors"][0]["extensions"]["code"] == "CONFLICT" for r in conflicts)
-    stored = (await eu.ok(f'{{ employee(id: "{rec["id"]}") {{ version salary jobTitle }} }}'))
-    assert stored["employee"] == {"version": 2, "salary": winners[0]["salary"],
-                                  "jobTitle": winners[0]["jobTitle"]}
+    stored = await eu.ok(f'{{ employee(id: "{rec["id"]}") {{ version salary jobTitle }} }}')
+    assert stored["employee"] == {
+        "version": 2,
+        "salary": winners[0]["salary"],
+        "jobTitle": winners[0]["jobTitle"],
+    }
 
     client = plain_client(settings, "eu")
     try:
@@ -78,19 +83,34 @@ async def test_reconciler_rolls_forward_an_intent_left_by_a_crash(
 ) -> None:
     store = services.store.for_tenant(eu_tenant.id)
     actor = Actor(user_id=eu_tenant.admin_id)
-    record = await store.create(EMPLOYEES, {"firstName": "A", "lastName": "B",
-                                            "workEmail": "a.b@example.com", "status": "ACTIVE"}, actor)
+    record = await store.create(
+        EMPLOYEES,
+        {"firstName": "A", "lastName": "B", "workEmail": "a.b@example.com", "status": "ACTIVE"},
+        actor,
+    )
     writes = _write_path(services, eu_tenant.id)
-    change = Change(op="update", sheet=EMPLOYEES, record_id=record.id, version=2,
-                    before={"salary": None}, after={"salary": 4242})
+    change = Change(
+        op="update",
+        sheet=EMPLOYEES,
+        record_id=record.id,
+        version=2,
+        before={"salary": None},
+        after={"salary": 4242},
+    )
     # Crash after the intent, before the data change: insert the intent only.
     entry = {
-        "claim": f"employees/{record.id}/2", "at": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
-        "leaseUntil": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4), "actor": {"id": "x"},
-        "op": "update", "datasheet": "employees", "record": record.id, "version": 2,
+        "claim": f"employees/{record.id}/2",
+        "at": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
+        "leaseUntil": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4),
+        "actor": {"id": "x"},
+        "op": "update",
+        "datasheet": "employees",
+        "record": record.id,
+        "version": 2,
         "fields": ["salary"],
-        "change": await FieldCodec(services.store.regions["eu"].encryption, eu_tenant.id)
-        .encrypt_blob({"before": change.before, "after": change.after, "meta": {}}),
+        "change": await FieldCodec(
+            services.store.regions["eu"].encryption, eu_tenant.id
+        ).encrypt_blob({"before": change.before, "after": change.after, "meta": {}}),
     }
     seq = await writes._insert_intent(entry)
     # Meanwhile the pending intent holds version 2: another writer gets CONFLICT.
@@ -113,16 +133,21 @@ async def test_reconciler_commits_an_applied_change_missing_its_outcome(
 ) -> None:
     store = services.store.for_tenant(eu_tenant.id)
     actor = Actor(user_id=eu_tenant.admin_id)
-    record = await store.create(EMPLOYEES, {"firstName": "C", "lastName": "D",
-                                            "workEmail": "c.d@example.com", "status": "ACTIVE"}, actor)
+    record = await store.create(
+        EMPLOYEES,
+        {"firstName": "C", "lastName": "D", "workEmail": "c.d@example.com", "status": "ACTIVE"},
+        actor,
+    )
     region = services.store.regions["eu"]
     db = region.data[database_name(eu_tenant.id)]
     # Crash after the data change, before the outcome: remove the outcome the write made.
     entry = await db[AUDIT].find_one({"record": record.id})
     assert entry is not None
     await db[OUTCOMES].delete_one({"_id": entry["_id"]})
-    await db[AUDIT].update_one({"_id": entry["_id"]}, {"$set": {
-        "leaseUntil": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)}})
+    await db[AUDIT].update_one(
+        {"_id": entry["_id"]},
+        {"$set": {"leaseUntil": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)}},
+    )
     assert await store.reconcile(older_than=dt.timedelta(0)) == 1
     outcome = await db[OUTCOMES].find_one({"_id": entry["_id"]})
     assert outcome is not None and outcome["outcome"] == "committed"

@@ -13,7 +13,7 @@ from typing import Any
 
 from bson.binary import Binary
 from pymongo.asynchronous.encryption import AsyncClientEncryption
-from pymongo.encryption import Algorithm
+from pymongo.encryption_shared import Algorithm
 
 from schema.datasheets import Field, FieldType, Sensitivity
 from storage.base import Value

@@ -28,7 +28,7 @@ def _unreachable(exc: BaseException) -> bool:
         if isinstance(exc, _UNREACHABLE):
             return True
         if isinstance(exc, EncryptionError):
-            exc = exc.cause  # type: ignore[assignment]
+            exc = exc.cause
             continue
         exc = exc.__cause__  # type: ignore[assignment]
     return False
@@ -48,6 +48,10 @@ def mongo_errors(region: str) -> Iterator[None]:
                 region=region,
             ) from exc
         # The driver's message may quote a document: log only its class and code.
-        log.error("storage error in region %s: %s code=%s", region, type(exc).__name__,
-                  getattr(exc, "code", None))
+        log.error(
+            "storage error in region %s: %s code=%s",
+            region,
+            type(exc).__name__,
+            getattr(exc, "code", None),
+        )
         raise EnclaveError("storage error") from exc

@@ -254,7 +254,9 @@ class MongoTenantStore(TenantStore):
         return User(id=doc["_id"], email=doc["email"], roles=tuple(doc.get("roles", ())))
 
 
-async def ensure_tenant_indexes(db: AsyncDatabase[dict[str, Any]], sheets: Sequence[Datasheet]) -> None:
+async def ensure_tenant_indexes(
+    db: AsyncDatabase[dict[str, Any]], sheets: Sequence[Datasheet]
+) -> None:
     """The indexes of a tenant database; idempotent."""
     await ensure_indexes(db)
     await db[USERS].create_index("email", unique=True)

@@ -88,7 +88,9 @@ class MongoStore(Store):
                 )
             except DuplicateKeyError:  # pragma: no cover - ULIDs do not repeat
                 raise EnclaveError("data key exists for a new tenant id") from None
-            await ensure_tenant_indexes(client.data[database_name(tenant_id)], list(DATASHEETS.values()))
+            await ensure_tenant_indexes(
+                client.data[database_name(tenant_id)], list(DATASHEETS.values())
+            )
             operator = Actor(user_id="operator", kind="operator")
             admin = await self.for_tenant(tenant_id).create_user(admin_email, ["admin"], operator)
             await control.update_one(

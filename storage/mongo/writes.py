@@ -27,6 +27,7 @@ claim was taken. Entries are never deleted, so that look is conclusive.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 from collections.abc import Mapping
@@ -37,9 +38,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from schema.datasheets import DATASHEETS, Datasheet
 from schema.errors import ConflictError, EnclaveError
 from storage.base import Actor
-from schema.datasheets import DATASHEETS, Datasheet
 from storage.mongo.codec import FieldCodec
 
 __all__ = ["AUDIT", "OUTCOMES", "Change", "SequenceHints", "WritePath"]
@@ -185,10 +186,9 @@ class WritePath:
         }
         meta = {**change.meta, "_v": change.version, "_seq": seq, "_updated": at}
         if change.op == "create":
-            try:
+            # A duplicate means it was applied already (the reconciler, or before a crash).
+            with contextlib.suppress(DuplicateKeyError):
                 await coll.insert_one({"_id": change.record_id, **stored, **meta, "_created": at})
-            except DuplicateKeyError:
-                pass  # already applied (the reconciler, or a crash after the insert)
             return
         update: dict[str, Any] = {"$set": {**stored, **meta}}
         if unset := [name for name, value in change.after.items() if value is None]:
@@ -198,10 +198,8 @@ class WritePath:
         await coll.update_one({"_id": change.record_id, "_v": change.version - 1}, update)
 
     async def _record_outcome(self, seq: int, outcome: str) -> None:
-        try:
+        with contextlib.suppress(DuplicateKeyError):  # settled already
             await self._db[OUTCOMES].insert_one({"_id": seq, "outcome": outcome, "at": now()})
-        except DuplicateKeyError:
-            pass  # settled already
 
     async def reconcile(self, older_than: dt.timedelta) -> int:
         """Settle intents without an outcome whose lease ended more than *older_than* ago."""
