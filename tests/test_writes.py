@@ -91,7 +91,7 @@ async def test_reconciler_rolls_forward_an_intent_left_by_a_crash(
     writes = _write_path(services, eu_tenant.id)
     change = Change(
         op="update",
-        sheet=EMPLOYEES,
+        collection="employees",
         record_id=record.id,
         version=2,
         before={"salary": None},

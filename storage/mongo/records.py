@@ -139,7 +139,7 @@ class MongoTenantStore(TenantStore):
         }
         change = Change(
             op="create",
-            sheet=sheet,
+            collection=sheet.name,
             record_id=new_record_id(),
             version=1,
             after=after,
@@ -178,7 +178,7 @@ class MongoTenantStore(TenantStore):
         before = {name: doc.get(name) for name in after}
         change = Change(
             op=op,
-            sheet=sheet,
+            collection=sheet.name,
             record_id=record_id,
             version=expected_version + 1,
             before=before,

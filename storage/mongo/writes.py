@@ -38,7 +38,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from schema.datasheets import DATASHEETS, Datasheet
+from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
 from schema.errors import ConflictError, EnclaveError
 from storage.base import Actor
 from storage.mongo.codec import FieldCodec
@@ -56,6 +56,7 @@ LEASE = dt.timedelta(seconds=10)
 _MAX_SEQUENCE_RETRIES = 64
 
 Op = Literal["create", "update", "archive", "restore", "delete"]
+_OPS = frozenset(("create", "update", "archive", "restore", "delete"))
 
 
 @dataclass(slots=True)
@@ -64,7 +65,7 @@ class Change:
     encrypts them for the record, and keeps them encrypted as one blob in the intent."""
 
     op: Op
-    sheet: Datasheet
+    collection: str
     record_id: str
     version: int  # the version the record has after the change
     before: dict[str, Any] = field(default_factory=dict)
@@ -76,17 +77,37 @@ class Change:
         return sorted(set(self.before) | set(self.after))
 
 
+#: Fields that are encrypted outside the datasheets; anything undeclared is stored plain.
+_OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
+    "users": {"email": Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)},
+}
+
+
+def declared_fields(collection: str) -> Mapping[str, Field]:
+    """The field declarations that decide how *collection*'s values are stored."""
+    sheet = DATASHEETS.get(collection)
+    return sheet.by_name if sheet is not None else _OTHER_FIELDS.get(collection, {})
+
+
 class SequenceHints:
-    """Per-process guesses of each tenant's next audit sequence number."""
+    """Per-process guesses of each tenant's next audit sequence number, and of the highest
+    sequence number below which every intent is settled (where the reconciler starts)."""
 
     def __init__(self) -> None:
         self._next: dict[str, int] = {}
+        self._settled: dict[str, int] = {}
 
     def get(self, db_name: str) -> int | None:
         return self._next.get(db_name)
 
     def set(self, db_name: str, value: int) -> None:
         self._next[db_name] = value
+
+    def settled(self, db_name: str) -> int:
+        return self._settled.get(db_name, 0)
+
+    def set_settled(self, db_name: str, value: int) -> None:
+        self._settled[db_name] = max(value, self.settled(db_name))
 
 
 def now() -> dt.datetime:
@@ -142,16 +163,22 @@ class WritePath:
             return seq
         raise EnclaveError("could not allocate an audit sequence number")
 
-    async def write(self, change: Change, actor: Actor) -> tuple[int, dt.datetime]:
-        """Run the three steps for *change*; returns its sequence number and time."""
+    async def write(
+        self, change: Change, actor: Actor, *, claim: str | None = None
+    ) -> tuple[int, dt.datetime]:
+        """Run the three steps for *change*; returns its sequence number and time.
+
+        *claim* replaces the default ``collection/record/version`` claim when a change must
+        also exclude others (e.g. one that could take the last admin's role).
+        """
         at = now()
         entry: dict[str, Any] = {
-            "claim": f"{change.sheet.name}/{change.record_id}/{change.version}",
+            "claim": claim or f"{change.collection}/{change.record_id}/{change.version}",
             "at": at,
             "leaseUntil": at + LEASE,
             "actor": actor_doc(actor),
             "op": change.op,
-            "datasheet": change.sheet.name,
+            "datasheet": change.collection,
             "record": change.record_id,
             "version": change.version,
             "fields": change.fields,
@@ -175,12 +202,13 @@ class WritePath:
 
     async def apply(self, change: Change, seq: int, at: dt.datetime) -> None:
         """Make the record show *change*; idempotent, so the reconciler can repeat it."""
-        coll = self._db[change.sheet.name]
+        coll = self._db[change.collection]
+        declared = declared_fields(change.collection)
         if change.op == "delete":
             await coll.delete_one({"_id": change.record_id, "_v": change.version - 1})
             return
         stored = {
-            name: await self._codec.encrypt(change.sheet.by_name[name], value)
+            name: await self._codec.encrypt(declared[name], value) if name in declared else value
             for name, value in change.after.items()
             if value is not None
         }
@@ -202,35 +230,50 @@ class WritePath:
             await self._db[OUTCOMES].insert_one({"_id": seq, "outcome": outcome, "at": now()})
 
     async def reconcile(self, older_than: dt.timedelta) -> int:
-        """Settle intents without an outcome whose lease ended more than *older_than* ago."""
+        """Settle intents without an outcome whose lease ended more than *older_than* ago.
+
+        Starts after the highest sequence number below which everything is known to be
+        settled, so a periodic run costs little however long the log grows.
+        """
         cutoff = now() - older_than
-        settled = await self._db[OUTCOMES].distinct("_id")
-        pending = self._db[AUDIT].find(
-            {"_id": {"$nin": settled}, "leaseUntil": {"$lt": cutoff}}, sort=[("_id", ASCENDING)]
+        start = self._hints.settled(self._db.name)
+        entries = (
+            await self._db[AUDIT].find({"_id": {"$gt": start}}, sort=[("_id", ASCENDING)]).to_list()
         )
-        count = 0
-        async for entry in pending:
-            await self._settle(entry)
-            count += 1
+        if not entries:
+            return 0
+        ids = [e["_id"] for e in entries]
+        done = set(await self._db[OUTCOMES].distinct("_id", {"_id": {"$in": ids}}))
+        count, watermark, contiguous = 0, start, True
+        for entry in entries:
+            seq = int(entry["_id"])
+            if seq not in done:
+                if entry["leaseUntil"] >= cutoff:
+                    contiguous = False  # still within its writer's lease
+                    continue
+                await self._settle(entry)
+                count += 1
+            if contiguous:
+                watermark = seq
+        self._hints.set_settled(self._db.name, watermark)
         return count
 
     async def _settle(self, entry: Mapping[str, Any]) -> None:
         seq = int(entry["_id"])
         blob = entry.get("change")
-        sheet = DATASHEETS.get(entry.get("datasheet", ""))
-        if not isinstance(blob, dict) or sheet is None:
+        if not isinstance(blob, dict) or entry.get("op") not in _OPS:
             await self._record_outcome(seq, "aborted")
             return
         change = Change(
             op=entry["op"],
-            sheet=sheet,
+            collection=entry["datasheet"],
             record_id=entry["record"],
             version=int(entry["version"]),
             before=blob.get("before", {}),
             after=blob.get("after", {}),
             meta=blob.get("meta", {}),
         )
-        record = await self._db[sheet.name].find_one({"_id": change.record_id}, {"_v": 1})
+        record = await self._db[change.collection].find_one({"_id": change.record_id}, {"_v": 1})
         current = None if record is None else int(record["_v"])
         if change.op == "delete":
             done = current is None or current >= change.version
