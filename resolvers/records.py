@@ -64,7 +64,7 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
             for name, value in vars(filter).items():
                 if value is not strawberry.UNSET and value is not None:
                     equals[name] = check_value(sheet.by_name[name], value)
-        page = await ctx.store.list(
+        page = await ctx.store.page(
             sheet,
             selected_fields(info, names),
             first=size,

@@ -19,11 +19,14 @@ from typing import Literal
 
 from regions.countries import RegionName
 from schema.datasheets import Datasheet
+from schema.roles import RoleDefinition
 
 __all__ = [
     "Actor",
     "Page",
     "Record",
+    "Role",
+    "RoleVersion",
     "Store",
     "TenantInfo",
     "TenantStatus",
@@ -85,6 +88,29 @@ class User:
     id: str
     email: str
     roles: tuple[str, ...]
+    can_export: bool = False
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Role:
+    """A stored role and the version it is at."""
+
+    definition: RoleDefinition
+    version: int
+    updated_at: dt.datetime
+    updated_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RoleVersion:
+    """One committed version of a role; *definition* is None where the change deleted it."""
+
+    name: str
+    version: int
+    definition: RoleDefinition | None
+    at: dt.datetime
+    by: str
 
 
 class TenantStore(ABC):
@@ -97,7 +123,7 @@ class TenantStore(ABC):
         """The record with *record_id*, with only *fields* fetched and decrypted."""
 
     @abstractmethod
-    async def list(
+    async def page(
         self,
         sheet: Datasheet,
         fields: Sequence[str],
@@ -137,12 +163,52 @@ class TenantStore(ABC):
         """Delete a record; returns its last metadata (no values)."""
 
     @abstractmethod
-    async def create_user(self, email: str, roles: Sequence[str], actor: Actor) -> User:
+    async def create_user(
+        self, email: str, roles: Sequence[str], actor: Actor, *, can_export: bool = False
+    ) -> User:
         """Create a user of this tenant; ``ConflictError`` if the email is taken."""
 
     @abstractmethod
     async def get_user(self, user_id: str) -> User | None:
         """A user by id."""
+
+    @abstractmethod
+    async def list_users(self) -> list[User]:
+        """Every user of the tenant."""
+
+    @abstractmethod
+    async def update_user(
+        self,
+        user_id: str,
+        expected_version: int,
+        actor: Actor,
+        *,
+        roles: Sequence[str] | None = None,
+        can_export: bool | None = None,
+    ) -> User:
+        """Change a user's roles or export permission; never takes the last admin's role."""
+
+    @abstractmethod
+    async def list_roles(self) -> list[Role]:
+        """The tenant's stored roles (the built-in admin role is not among them)."""
+
+    @abstractmethod
+    async def put_role(
+        self, definition: RoleDefinition, expected_version: int | None, actor: Actor
+    ) -> Role:
+        """Create a role (*expected_version* None) or replace one at *expected_version*."""
+
+    @abstractmethod
+    async def delete_role(self, name: str, expected_version: int, actor: Actor) -> Role:
+        """Delete a role; ``CONFLICT`` while a user holds it."""
+
+    @abstractmethod
+    async def role_versions(self, name: str) -> list[RoleVersion]:
+        """Every committed version of a role, oldest first."""
+
+    @abstractmethod
+    async def policy_version(self) -> int:
+        """A number that grows whenever a role or a user's roles change."""
 
     @abstractmethod
     async def reconcile(self, *, older_than: dt.timedelta) -> int:

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.devservers import LocalStack
 from gateway.services import Services
+from schema.errors import RegionUnavailableError
 from tests.conftest import EXTERNAL, GraphQLClient
 from tests.helpers import create_employee
 
@@ -27,7 +28,7 @@ def test_regions_give_up_in_seconds_not_the_drivers_30(services: Services) -> No
 
 
 async def test_one_region_down_the_other_keeps_working(
-    eu: GraphQLClient, us: GraphQLClient, stack: LocalStack | None
+    eu: GraphQLClient, us: GraphQLClient, stack: LocalStack | None, services: Services
 ) -> None:
     assert stack is not None
     eu_rec = await create_employee(eu)
@@ -54,3 +55,10 @@ async def test_one_region_down_the_other_keeps_working(
             break
         await asyncio.sleep(0.2)
     assert body["data"]["employee"] == {"id": eu_rec["id"], "firstName": eu_rec["firstName"]}
+    # Other clients of the session (the tests' own) drop their dead pooled connections too.
+    for _ in range(5):
+        try:
+            await services.store.ping("eu")
+            break
+        except RegionUnavailableError:
+            await asyncio.sleep(0.2)

@@ -9,14 +9,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
 from regions.clients import RegionClient
 from regions.routing import database_name
-from schema.datasheets import Datasheet, Field, FieldType, Sensitivity
+from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ConflictError, NotFoundError
-from storage.base import Actor, Page, Record, TenantStore, User, Value
+from schema.roles import RoleDefinition
+from storage.base import Actor, Page, Record, Role, RoleVersion, TenantStore, User, Value
+from storage.mongo.access import AccessRepository, ensure_access_indexes
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.errors import mongo_errors
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes
@@ -24,8 +25,6 @@ from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_in
 __all__ = ["MongoTenantStore", "decode_cursor", "encode_cursor", "ensure_tenant_indexes"]
 
 _META = {"_v": 1, "_archived": 1, "_created": 1, "_updated": 1, "_owner": 1}
-USERS = "users"
-_USER_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 
 
 def encode_cursor(record_id: str) -> str:
@@ -67,6 +66,7 @@ class MongoTenantStore(TenantStore):
         self._db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
         self._codec = FieldCodec(region.encryption, tenant_id)
         self._writes = WritePath(self._db, self._codec, hints)
+        self._access = AccessRepository(self._db, self._codec, self._writes)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -91,7 +91,7 @@ class MongoTenantStore(TenantStore):
             query[name] = await self._codec.encrypt(field, encode(field, value))
         return query
 
-    async def list(
+    async def page(
         self,
         sheet: Datasheet,
         fields: Sequence[str],
@@ -227,31 +227,57 @@ class MongoTenantStore(TenantStore):
         with mongo_errors(self._region.name):
             return await self._writes.reconcile(older_than)
 
-    # -- users -----------------------------------------------------------------------------
+    # -- roles and users ---------------------------------------------------------------------
 
-    async def create_user(self, email: str, roles: Sequence[str], actor: Actor) -> User:
-        user = User(id=str(ULID()), email=email.strip().lower(), roles=tuple(roles))
+    async def create_user(
+        self, email: str, roles: Sequence[str], actor: Actor, *, can_export: bool = False
+    ) -> User:
         with mongo_errors(self._region.name):
-            try:
-                await self._db[USERS].insert_one(
-                    {
-                        "_id": user.id,
-                        "email": await self._codec.encrypt(_USER_EMAIL, user.email),
-                        "roles": list(user.roles),
-                        "createdAt": dt.datetime.now(dt.UTC),
-                        "createdBy": actor.user_id,
-                    }
-                )
-            except DuplicateKeyError:
-                raise ConflictError("a user with this email exists") from None
-        return user
+            return await self._access.create_user(email, roles, actor, can_export)
 
     async def get_user(self, user_id: str) -> User | None:
         with mongo_errors(self._region.name):
-            doc = await self._db[USERS].find_one({"_id": user_id})
-        if doc is None:
-            return None
-        return User(id=doc["_id"], email=doc["email"], roles=tuple(doc.get("roles", ())))
+            return await self._access.get_user(user_id)
+
+    async def list_users(self) -> list[User]:
+        with mongo_errors(self._region.name):
+            return await self._access.list_users()
+
+    async def update_user(
+        self,
+        user_id: str,
+        expected_version: int,
+        actor: Actor,
+        *,
+        roles: Sequence[str] | None = None,
+        can_export: bool | None = None,
+    ) -> User:
+        with mongo_errors(self._region.name):
+            return await self._access.update_user(
+                user_id, expected_version, actor, roles, can_export
+            )
+
+    async def list_roles(self) -> list[Role]:
+        with mongo_errors(self._region.name):
+            return await self._access.list_roles()
+
+    async def put_role(
+        self, definition: RoleDefinition, expected_version: int | None, actor: Actor
+    ) -> Role:
+        with mongo_errors(self._region.name):
+            return await self._access.put_role(definition, expected_version, actor)
+
+    async def delete_role(self, name: str, expected_version: int, actor: Actor) -> Role:
+        with mongo_errors(self._region.name):
+            return await self._access.delete_role(name, expected_version, actor)
+
+    async def role_versions(self, name: str) -> list[RoleVersion]:
+        with mongo_errors(self._region.name):
+            return await self._access.role_versions(name)
+
+    async def policy_version(self) -> int:
+        with mongo_errors(self._region.name):
+            return await self._access.policy_version()
 
 
 async def ensure_tenant_indexes(
@@ -259,7 +285,7 @@ async def ensure_tenant_indexes(
 ) -> None:
     """The indexes of a tenant database; idempotent."""
     await ensure_indexes(db)
-    await db[USERS].create_index("email", unique=True)
+    await ensure_access_indexes(db)
     for sheet in sheets:
         coll = db[sheet.name]
         await coll.create_index("_archived")

@@ -119,8 +119,10 @@ class MongoStore(Store):
             return [_tenant(doc) async for doc in control.find({}, sort=[("_id", 1)])]
 
     async def ping(self, region: RegionName) -> None:
+        client = self.regions[region]
         with mongo_errors(region):
-            await self.regions[region].plain.admin.command("ping")
+            await client.plain.admin.command("ping")
+            await client.data.admin.command("ping")
 
     async def aclose(self) -> None:
         await self.regions.aclose()

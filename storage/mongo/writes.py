@@ -196,7 +196,11 @@ class WritePath:
             # Too slow: the reconciler may already be rolling this intent forward.
             log.warning("write lease expired for seq %s; leaving it to the reconciler", seq)
             raise EnclaveError("the write took too long; it will be completed by the gateway")
-        await self.apply(change, seq, at)
+        try:
+            await self.apply(change, seq, at)
+        except ConflictError:
+            await self._record_outcome(seq, "failed")
+            raise
         await self._record_outcome(seq, "committed")
         return seq, at
 
@@ -214,9 +218,13 @@ class WritePath:
         }
         meta = {**change.meta, "_v": change.version, "_seq": seq, "_updated": at}
         if change.op == "create":
-            # A duplicate means it was applied already (the reconciler, or before a crash).
-            with contextlib.suppress(DuplicateKeyError):
+            try:
                 await coll.insert_one({"_id": change.record_id, **stored, **meta, "_created": at})
+            except DuplicateKeyError:
+                # Applied already (by the reconciler, or before a crash) if the id is there;
+                # otherwise another unique value (a user's email) is taken.
+                if await coll.find_one({"_id": change.record_id}, {"_id": 1}) is None:
+                    raise ConflictError("a unique value of this record is taken") from None
             return
         update: dict[str, Any] = {"$set": {**stored, **meta}}
         if unset := [name for name, value in change.after.items() if value is None]:
@@ -281,7 +289,11 @@ class WritePath:
             done = current is not None and current >= change.version
         if not done:
             # Roll forward: the intent carries the change; apply it again.
-            await self.apply(change, seq, entry["at"])
+            try:
+                await self.apply(change, seq, entry["at"])
+            except ConflictError:
+                await self._record_outcome(seq, "failed")
+                return
         await self._record_outcome(seq, "committed")
 
 
