@@ -24,6 +24,7 @@ from gateway.auth import bearer_token
 from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.context import Principal, RequestContext
+from resolvers.policy import Policy
 from resolvers.schema import build_schema
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor
@@ -58,6 +59,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         principal: Principal = request.scope["enclave.principal"]
+        policy: Policy = request.scope["enclave.policy"]
         settings = self.services.settings
         client = request.client.host if request.client else None
         return RequestContext(
@@ -65,12 +67,15 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             store=self.services.store.for_tenant(principal.tenant_id),
             actor=Actor(
                 user_id=principal.user_id,
-                roles=principal.roles,
+                roles=policy.roles,
                 kind=principal.kind,
                 ip=client,
                 user_agent=request.headers.get("user-agent"),
                 request_id=request.scope["enclave.request_id"],
             ),
+            policy=policy,
+            authorization_cache=self.services.authorization,
+            policies=self.services.policies,
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
         )
@@ -93,11 +98,13 @@ class GraphQLEndpoint:
         try:
             body = await self._read_body(request)
             principal = await self.authenticate(request)
+            policy = await self.services.policies.policy_for(principal)
             _check_json(request, body)
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
         scope["enclave.principal"] = principal
+        scope["enclave.policy"] = policy
         scope["enclave.request_id"] = request_id
         sent = False
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 
 from gateway.auth import TenantCache, TokenIssuer
+from gateway.policies import PolicyCache
 from gateway.settings import Settings
 from regions.clients import RegionRegistry
+from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
 from storage.mongo import MongoStore
 from storage.mongo.writes import LEASE
@@ -28,6 +30,8 @@ class Services:
     redis: aioredis.Redis
     tokens: TokenIssuer
     tenants: TenantCache
+    policies: PolicyCache
+    authorization: AuthorizationCache
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -43,7 +47,10 @@ class Services:
         redis = aioredis.Redis.from_url(
             settings.redis_url.get_secret_value(), socket_timeout=1.0, socket_connect_timeout=1.0
         )
-        return cls(settings, store, redis, tokens, TenantCache(store))
+        policies = PolicyCache(store, redis, recheck_seconds=settings.policy_recheck_seconds)
+        return cls(
+            settings, store, redis, tokens, TenantCache(store), policies, AuthorizationCache()
+        )
 
     async def reconcile_all(self) -> int:
         """Settle pending audit intents of every active tenant whose region answers."""
@@ -72,6 +79,7 @@ class Services:
 
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self._reconcile_forever()))
+        self._tasks.append(asyncio.create_task(self.policies.listen()))
 
     async def aclose(self) -> None:
         for task in self._tasks:

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     graphiql: bool = True
     #: Reconcile pending audit intents older than this, at start-up and periodically.
     reconcile_interval_seconds: float = 30.0
+    #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
+    policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _one_jwt_secret(self) -> Settings:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from storage.base import Actor, TenantStore
 
-__all__ = ["Principal", "RequestContext"]
+if TYPE_CHECKING:
+    from resolvers.authorize import AuthorizationCache
+    from resolvers.policy import Policy
+
+__all__ = ["PolicyNotifier", "Principal", "RequestContext"]
+
+
+class PolicyNotifier(Protocol):
+    async def changed(self, tenant_id: str) -> None:
+        """Roles or users of *tenant_id* changed: every process must recompile."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,5 +34,8 @@ class RequestContext:
     principal: Principal
     store: TenantStore
     actor: Actor
+    policy: Policy
+    authorization_cache: AuthorizationCache
+    policies: PolicyNotifier
     default_page_size: int
     max_page_size: int

@@ -1,21 +1,29 @@
 """Query and mutation fields for every datasheet, made from its declaration.
 
+The document was authorised before any of these run (resolvers.authorize): a resolver here
+only sees fields the caller may read. What the document cannot show, because it arrives in
+variables, is checked here before anything is read or written: filter fields must be
+readable, input fields writable, and rows within the caller's row filter.
+
 Not ``from __future__ import annotations``: Strawberry reads these resolvers' annotations
 at runtime, and they name types built at runtime.
 """
 
+from collections.abc import Iterable
 from typing import Any, Optional
 
 import strawberry
 from strawberry.types import Info
 
 from resolvers.context import RequestContext
+from resolvers.masking import mask
+from resolvers.policy import SheetPolicy
 from resolvers.selection import selected_fields
 from resolvers.values import check_value, input_values
 from schema.datasheets import Datasheet
-from schema.errors import BadUserInputError, NotFoundError
+from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.types import Deleted, PageInfo, SheetTypes
-from storage.base import Record
+from storage.base import Record, RowScope
 
 __all__ = ["mutation_fields", "query_fields"]
 
@@ -24,27 +32,54 @@ def _ctx(info: Info) -> RequestContext:
     return info.context  # type: ignore[no-any-return]
 
 
-def to_object(types: SheetTypes, record: Record) -> Any:
+def _grant(ctx: RequestContext, sheet: Datasheet) -> SheetPolicy:
+    grant = ctx.policy.sheet(sheet.name)
+    if grant is None:  # authorisation refuses this earlier; never rely on that alone
+        raise ForbiddenError(f"you may not use {sheet.name}", field=sheet.name)
+    return grant
+
+
+def _scope(ctx: RequestContext, grant: SheetPolicy) -> RowScope:
+    return RowScope(rows=grant.rows, caller=ctx.principal.user_id)
+
+
+def _require(names: Iterable[str], allowed: frozenset[str], sheet: Datasheet, what: str) -> None:
+    for name in sorted(names):
+        if name not in allowed:
+            field = f"{sheet.type_name}.{name}"
+            raise ForbiddenError(f"you may not {what} {field}", field=field)
+
+
+def to_object(types: SheetTypes, record: Record, grant: SheetPolicy) -> Any:
+    values: dict[str, object] = dict(record.values)
+    for name in grant.mask.intersection(values):
+        values[name] = mask(types.sheet.by_name[name], values[name])
     return types.object(
         id=strawberry.ID(record.id),
         version=record.version,
         archived=record.archived,
         created_at=record.created_at,
         updated_at=record.updated_at,
-        **record.values,
+        **values,
     )
+
+
+def _visible(info: Info, sheet: Datasheet, grant: SheetPolicy) -> list[str]:
+    return [f for f in selected_fields(info, grant.visible) if f in sheet.by_name]
 
 
 def query_fields(types: SheetTypes) -> dict[str, Any]:
     sheet: Datasheet = types.sheet
-    names = [f.name for f in sheet.fields]
 
     async def get_one(info: Info, id: strawberry.ID) -> Any:
         ctx = _ctx(info)
-        record = await ctx.store.get(sheet, str(id), selected_fields(info, names))
+        grant = _grant(ctx, sheet)
+        record = await ctx.store.get(
+            sheet, str(id), _visible(info, sheet, grant), scope=_scope(ctx, grant)
+        )
         if record is None:
             raise NotFoundError(f"no {sheet.singular} with this id", id=str(id))
-        return to_object(types, record)
+        return to_object(types, record, grant)
 
     async def get_many(
         info: Info,
@@ -54,6 +89,7 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
         include_archived: bool = False,
     ) -> Any:
         ctx = _ctx(info)
+        grant = _grant(ctx, sheet)
         size = ctx.default_page_size if first is None else first
         if not 0 < size <= ctx.max_page_size:
             raise BadUserInputError(
@@ -64,15 +100,18 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
             for name, value in vars(filter).items():
                 if value is not strawberry.UNSET and value is not None:
                     equals[name] = check_value(sheet.by_name[name], value)
+        # Filtering by a field reveals its values: only fields the caller may read in full.
+        _require(equals, grant.read, sheet, "filter by")
         page = await ctx.store.page(
             sheet,
-            selected_fields(info, names),
+            _visible(info, sheet, grant),
             first=size,
             after=after,
             equals=equals,
             include_archived=include_archived,
+            scope=_scope(ctx, grant),
         )
-        nodes = [to_object(types, r) for r in page.records]
+        nodes = [to_object(types, r, grant) for r in page.records]
         edges = [types.edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
         return types.connection(
             nodes=nodes,
@@ -109,28 +148,54 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def create(info: Info, input: Any) -> Any:
         ctx = _ctx(info)
+        grant = _grant(ctx, sheet)
         values = input_values(sheet, input)
-        return to_object(types, await ctx.store.create(sheet, values, ctx.actor))
+        _require((k for k, v in values.items() if v is not None), grant.write, sheet, "write")
+        record = await ctx.store.create(sheet, values, ctx.actor, scope=_scope(ctx, grant))
+        return to_object(types, record, grant)
 
     async def update(info: Info, id: strawberry.ID, expected_version: int, input: Any) -> Any:
         ctx = _ctx(info)
+        grant = _grant(ctx, sheet)
         values = input_values(sheet, input)
-        record = await ctx.store.update(sheet, str(id), expected_version, values, ctx.actor)
-        return to_object(types, record)
+        _require(values, grant.write, sheet, "write")
+        record = await ctx.store.update(
+            sheet,
+            str(id),
+            expected_version,
+            values,
+            ctx.actor,
+            fields=_visible(info, sheet, grant),
+            scope=_scope(ctx, grant),
+        )
+        return to_object(types, record, grant)
+
+    async def set_archived(info: Info, id: strawberry.ID, version: int, archived: bool) -> Any:
+        ctx = _ctx(info)
+        grant = _grant(ctx, sheet)
+        record = await ctx.store.set_archived(
+            sheet,
+            str(id),
+            version,
+            archived,
+            ctx.actor,
+            fields=_visible(info, sheet, grant),
+            scope=_scope(ctx, grant),
+        )
+        return to_object(types, record, grant)
 
     async def archive(info: Info, id: strawberry.ID, expected_version: int) -> Any:
-        ctx = _ctx(info)
-        record = await ctx.store.set_archived(sheet, str(id), expected_version, True, ctx.actor)
-        return to_object(types, record)
+        return await set_archived(info, id, expected_version, True)
 
     async def restore(info: Info, id: strawberry.ID, expected_version: int) -> Any:
-        ctx = _ctx(info)
-        record = await ctx.store.set_archived(sheet, str(id), expected_version, False, ctx.actor)
-        return to_object(types, record)
+        return await set_archived(info, id, expected_version, False)
 
     async def delete(info: Info, id: strawberry.ID, expected_version: int) -> Deleted:
         ctx = _ctx(info)
-        record = await ctx.store.delete(sheet, str(id), expected_version, ctx.actor)
+        grant = _grant(ctx, sheet)
+        record = await ctx.store.delete(
+            sheet, str(id), expected_version, ctx.actor, scope=_scope(ctx, grant)
+        )
         return Deleted(id=strawberry.ID(record.id), version=record.version)
 
     versioned = {"info": Info, "id": strawberry.ID, "expected_version": int}

@@ -11,7 +11,9 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
+from resolvers.introspection import install_introspection_filter
 from resolvers.records import mutation_fields, query_fields
 from schema.types import sheet_types
 
@@ -35,6 +37,7 @@ def _root(name: str, fields: dict[str, Any]) -> type[Any]:
 
 
 def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema:
+    install_introspection_filter()
     query: dict[str, Any] = {}
     mutation: dict[str, Any] = {}
     for types in sheet_types().values():
@@ -46,6 +49,7 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,
+            AuthorizationExtension,
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
         ],

@@ -27,6 +27,7 @@ __all__ = [
     "RoleDefinition",
     "RowFilter",
     "SheetGrant",
+    "row_matches",
     "validate_role",
 ]
 
@@ -121,3 +122,18 @@ def _validate_grant(sheet_name: str, grant: SheetGrant) -> None:
                     "fields",
                     field=f"{sheet_name}.rowFilter",
                 )
+
+
+def row_matches(
+    rows: tuple[RowFilter, ...] | None,
+    values: Mapping[str, object],
+    owner: str | None,
+    caller: str,
+) -> bool:
+    """Does a record with *values* (plain) and *owner* fall within *rows* for *caller*?"""
+    if rows is None:
+        return True
+    return any(
+        all(values.get(k) == v for k, v in f.equals.items()) and (not f.own_only or owner == caller)
+        for f in rows
+    )

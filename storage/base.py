@@ -19,7 +19,7 @@ from typing import Literal
 
 from regions.countries import RegionName
 from schema.datasheets import Datasheet
-from schema.roles import RoleDefinition
+from schema.roles import RoleDefinition, RowFilter
 
 __all__ = [
     "Actor",
@@ -27,6 +27,7 @@ __all__ = [
     "Record",
     "Role",
     "RoleVersion",
+    "RowScope",
     "Store",
     "TenantInfo",
     "TenantStatus",
@@ -61,6 +62,16 @@ class Record:
     updated_at: dt.datetime
     owner: str | None
     values: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RowScope:
+    """The rows a caller may reach: any of *rows* (None: all), *caller* owning "own" rows.
+
+    Storage puts it into the database query, so rows outside it are never fetched."""
+
+    rows: tuple[RowFilter, ...] | None
+    caller: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,8 +130,16 @@ class TenantStore(ABC):
     tenant_id: str
 
     @abstractmethod
-    async def get(self, sheet: Datasheet, record_id: str, fields: Sequence[str]) -> Record | None:
-        """The record with *record_id*, with only *fields* fetched and decrypted."""
+    async def get(
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        fields: Sequence[str],
+        *,
+        scope: RowScope | None = None,
+    ) -> Record | None:
+        """The record with *record_id* within *scope*, with only *fields* fetched and
+        decrypted."""
 
     @abstractmethod
     async def page(
@@ -132,12 +151,21 @@ class TenantStore(ABC):
         after: str | None = None,
         equals: Mapping[str, Value] | None = None,
         include_archived: bool = False,
+        scope: RowScope | None = None,
     ) -> Page:
-        """Up to *first* records after the cursor *after*, in a stable order (keyset paging)."""
+        """Up to *first* records after the cursor *after*, in a stable order (keyset paging),
+        within *scope*."""
 
     @abstractmethod
-    async def create(self, sheet: Datasheet, values: Mapping[str, Value], actor: Actor) -> Record:
-        """Create a record; audited."""
+    async def create(
+        self,
+        sheet: Datasheet,
+        values: Mapping[str, Value],
+        actor: Actor,
+        *,
+        scope: RowScope | None = None,
+    ) -> Record:
+        """Create a record; audited. ``FORBIDDEN`` if it would fall outside *scope*."""
 
     @abstractmethod
     async def update(
@@ -147,18 +175,36 @@ class TenantStore(ABC):
         expected_version: int,
         values: Mapping[str, Value],
         actor: Actor,
+        *,
+        fields: Sequence[str] = (),
+        scope: RowScope | None = None,
     ) -> Record:
-        """Change *values* if the record is still at *expected_version*, else ``ConflictError``."""
+        """Change *values* if the record is still at *expected_version*, else ``CONFLICT``;
+        the result carries *fields*. Only records within *scope*, and they must stay in it."""
 
     @abstractmethod
     async def set_archived(
-        self, sheet: Datasheet, record_id: str, expected_version: int, archived: bool, actor: Actor
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        expected_version: int,
+        archived: bool,
+        actor: Actor,
+        *,
+        fields: Sequence[str] = (),
+        scope: RowScope | None = None,
     ) -> Record:
         """Archive or restore a record; versioned and audited like an update."""
 
     @abstractmethod
     async def delete(
-        self, sheet: Datasheet, record_id: str, expected_version: int, actor: Actor
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        expected_version: int,
+        actor: Actor,
+        *,
+        scope: RowScope | None = None,
     ) -> Record:
         """Delete a record; returns its last metadata (no values)."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -14,9 +14,19 @@ from ulid import ULID
 from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import Datasheet
-from schema.errors import BadUserInputError, ConflictError, NotFoundError
-from schema.roles import RoleDefinition
-from storage.base import Actor, Page, Record, Role, RoleVersion, TenantStore, User, Value
+from schema.errors import BadUserInputError, ConflictError, ForbiddenError, NotFoundError
+from schema.roles import RoleDefinition, row_matches
+from storage.base import (
+    Actor,
+    Page,
+    Record,
+    Role,
+    RoleVersion,
+    RowScope,
+    TenantStore,
+    User,
+    Value,
+)
 from storage.mongo.access import AccessRepository, ensure_access_indexes
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.errors import mongo_errors
@@ -57,6 +67,25 @@ def _record(sheet: Datasheet, doc: Mapping[str, Any], fields: Sequence[str]) -> 
     )
 
 
+def _row_query(scope: RowScope | None) -> dict[str, Any]:
+    """The row filter as part of the database query: rows outside it are never fetched."""
+    if scope is None or scope.rows is None:
+        return {}
+    branches = [
+        {**f.equals, **({"_owner": scope.caller} if f.own_only else {})} for f in scope.rows
+    ]
+    if not branches:
+        return {"_id": {"$in": []}}
+    return branches[0] if len(branches) == 1 else {"$or": branches}
+
+
+def _and(*queries: dict[str, Any]) -> dict[str, Any]:
+    parts = [q for q in queries if q]
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
+    return {"$and": parts}
+
+
 class MongoTenantStore(TenantStore):
     """The storage handle for one tenant; built only by ``MongoStore.for_tenant``."""
 
@@ -70,14 +99,20 @@ class MongoTenantStore(TenantStore):
 
     # -- reads -----------------------------------------------------------------------------
 
-    def _projection(self, sheet: Datasheet, fields: Sequence[str]) -> dict[str, int]:
+    def _projection(self, sheet: Datasheet, fields: Iterable[str]) -> dict[str, int]:
         return {**_META, **{name: 1 for name in fields if name in sheet.by_name}}
 
-    async def get(self, sheet: Datasheet, record_id: str, fields: Sequence[str]) -> Record | None:
+    async def get(
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        fields: Sequence[str],
+        *,
+        scope: RowScope | None = None,
+    ) -> Record | None:
+        query = _and({"_id": record_id}, _row_query(scope))
         with mongo_errors(self._region.name):
-            doc = await self._db[sheet.name].find_one(
-                {"_id": record_id}, self._projection(sheet, fields)
-            )
+            doc = await self._db[sheet.name].find_one(query, self._projection(sheet, fields))
         return None if doc is None else _record(sheet, doc, fields)
 
     async def _equality_filter(
@@ -100,6 +135,7 @@ class MongoTenantStore(TenantStore):
         after: str | None = None,
         equals: Mapping[str, Value] | None = None,
         include_archived: bool = False,
+        scope: RowScope | None = None,
     ) -> Page:
         query: dict[str, Any] = {}
         with mongo_errors(self._region.name):
@@ -110,7 +146,10 @@ class MongoTenantStore(TenantStore):
             if after is not None:
                 query["_id"] = {"$gt": decode_cursor(after)}
             cursor = self._db[sheet.name].find(
-                query, self._projection(sheet, fields), sort=[("_id", 1)], limit=first + 1
+                _and(query, _row_query(scope)),
+                self._projection(sheet, fields),
+                sort=[("_id", 1)],
+                limit=first + 1,
             )
             docs = await cursor.to_list(length=first + 1)
         records = [_record(sheet, doc, fields) for doc in docs[:first]]
@@ -123,17 +162,22 @@ class MongoTenantStore(TenantStore):
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def _current(self, sheet: Datasheet, record_id: str) -> dict[str, Any]:
-        doc = await self._db[sheet.name].find_one({"_id": record_id})
-        if doc is None:
-            raise NotFoundError(f"no {sheet.singular} with this id", id=record_id)
-        return doc
-
     async def _write(self, change: Change, actor: Actor) -> tuple[int, dt.datetime]:
         with mongo_errors(self._region.name):
             return await self._writes.write(change, actor)
 
-    async def create(self, sheet: Datasheet, values: Mapping[str, Value], actor: Actor) -> Record:
+    async def create(
+        self,
+        sheet: Datasheet,
+        values: Mapping[str, Value],
+        actor: Actor,
+        *,
+        scope: RowScope | None = None,
+    ) -> Record:
+        if scope is not None and not row_matches(scope.rows, values, actor.user_id, scope.caller):
+            raise ForbiddenError(
+                f"you may not create this {sheet.singular}: it is outside the rows your role covers"
+            )
         after = {
             name: encode(sheet.by_name[name], v) for name, v in values.items() if v is not None
         }
@@ -163,31 +207,44 @@ class MongoTenantStore(TenantStore):
         record_id: str,
         expected_version: int,
         actor: Actor,
+        *,
+        fields: Sequence[str],
+        scope: RowScope | None,
         values: Mapping[str, Value] | None = None,
         meta: dict[str, Any] | None = None,
     ) -> Record:
+        values = values or {}
+        rows = scope.rows if scope is not None else None
+        # Fetch (and decrypt) only what the change and the answer need.
+        needed = {*values, *fields, *(k for f in rows or () for k in f.equals)}
+        query = _and({"_id": record_id}, _row_query(scope))
         with mongo_errors(self._region.name):
-            doc = await self._current(sheet, record_id)
+            doc = await self._db[sheet.name].find_one(query, self._projection(sheet, needed))
+        if doc is None:
+            raise NotFoundError(f"no {sheet.singular} with this id", id=record_id)
         if int(doc["_v"]) != expected_version:
             raise ConflictError(
                 f"the {sheet.singular} is at version {doc['_v']}, not {expected_version}",
                 id=record_id,
                 currentVersion=int(doc["_v"]),
             )
-        after = {name: encode(sheet.by_name[name], v) for name, v in (values or {}).items()}
-        before = {name: doc.get(name) for name in after}
+        current = _record(sheet, doc, sorted(needed & sheet.by_name.keys()))
+        merged = {**current.values, **values}
+        if scope is not None and not row_matches(rows, merged, current.owner, scope.caller):
+            raise ForbiddenError(
+                f"this change would move the {sheet.singular} outside the rows your role covers"
+            )
+        after = {name: encode(sheet.by_name[name], v) for name, v in values.items()}
         change = Change(
             op=op,
             collection=sheet.name,
             record_id=record_id,
             version=expected_version + 1,
-            before=before,
+            before={name: doc.get(name) for name in after},
             after=after,
             meta=meta or {},
         )
         _, at = await self._write(change, actor)
-        current = _record(sheet, doc, [f.name for f in sheet.fields])
-        merged = {**current.values, **(values or {})}
         return Record(
             id=record_id,
             version=change.version,
@@ -195,7 +252,7 @@ class MongoTenantStore(TenantStore):
             created_at=current.created_at,
             updated_at=at,
             owner=current.owner,
-            values={} if op == "delete" else merged,
+            values={} if op == "delete" else {f: merged.get(f) for f in fields},
         )
 
     async def update(
@@ -205,23 +262,58 @@ class MongoTenantStore(TenantStore):
         expected_version: int,
         values: Mapping[str, Value],
         actor: Actor,
+        *,
+        fields: Sequence[str] = (),
+        scope: RowScope | None = None,
     ) -> Record:
         if not values:
             raise BadUserInputError("nothing to update", argument="input")
-        return await self._change("update", sheet, record_id, expected_version, actor, values)
+        return await self._change(
+            "update",
+            sheet,
+            record_id,
+            expected_version,
+            actor,
+            fields=fields,
+            scope=scope,
+            values=values,
+        )
 
     async def set_archived(
-        self, sheet: Datasheet, record_id: str, expected_version: int, archived: bool, actor: Actor
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        expected_version: int,
+        archived: bool,
+        actor: Actor,
+        *,
+        fields: Sequence[str] = (),
+        scope: RowScope | None = None,
     ) -> Record:
         op: Op = "archive" if archived else "restore"
         return await self._change(
-            op, sheet, record_id, expected_version, actor, meta={"_archived": archived}
+            op,
+            sheet,
+            record_id,
+            expected_version,
+            actor,
+            fields=fields,
+            scope=scope,
+            meta={"_archived": archived},
         )
 
     async def delete(
-        self, sheet: Datasheet, record_id: str, expected_version: int, actor: Actor
+        self,
+        sheet: Datasheet,
+        record_id: str,
+        expected_version: int,
+        actor: Actor,
+        *,
+        scope: RowScope | None = None,
     ) -> Record:
-        return await self._change("delete", sheet, record_id, expected_version, actor)
+        return await self._change(
+            "delete", sheet, record_id, expected_version, actor, fields=(), scope=scope
+        )
 
     async def reconcile(self, *, older_than: dt.timedelta) -> int:
         with mongo_errors(self._region.name):

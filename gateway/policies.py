@@ -1,0 +1,149 @@
+"""Compiled policies, cached per process and kept current across processes.
+
+Each process keeps, per tenant, the roles and users it has loaded and the policy version
+they were loaded at. A role or user change publishes the tenant id on the Redis channel
+``enclave:policy``; every process listening drops its copy for that tenant at once, so a
+change reaches every gateway within a second.
+
+Without Redis (unreachable, or the subscription broken) a process re-reads the tenant's
+policy version at most ``recheck_seconds`` (default 2 s) after it last did, so a change is
+in force everywhere within that bound plus one request. While the subscription is healthy
+the version is still re-read every ``healthy_recheck_seconds`` (30 s), since pub/sub may
+drop a message across a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from resolvers.context import Principal
+from resolvers.policy import Policy, compile_policy
+from schema.errors import RegionUnavailableError, UnauthenticatedError
+from schema.roles import RoleDefinition
+from storage.base import Store, User
+
+__all__ = ["CHANNEL", "PolicyCache"]
+
+log = logging.getLogger("enclave.policies")
+CHANNEL = "enclave:policy"
+
+
+@dataclass
+class _TenantPolicies:
+    version: int
+    checked: float
+    roles: dict[str, RoleDefinition]
+    users: dict[str, User | None] = field(default_factory=dict)
+    compiled: dict[tuple[tuple[str, ...], bool], Policy] = field(default_factory=dict)
+
+
+class PolicyCache:
+    def __init__(
+        self,
+        store: Store,
+        redis: aioredis.Redis,
+        *,
+        recheck_seconds: float = 2.0,
+        healthy_recheck_seconds: float = 30.0,
+    ) -> None:
+        self._store = store
+        self._redis = redis
+        self._recheck = recheck_seconds
+        self._healthy_recheck = healthy_recheck_seconds
+        self._tenants: dict[str, _TenantPolicies] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.listening = False
+
+    async def _state(self, tenant_id: str) -> _TenantPolicies:
+        state = self._tenants.get(tenant_id)
+        interval = self._healthy_recheck if self.listening else self._recheck
+        if state is not None and time.monotonic() - state.checked < interval:
+            return state
+        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+        async with lock:
+            state = self._tenants.get(tenant_id)
+            if state is not None and time.monotonic() - state.checked < interval:
+                return state
+            tenant = self._store.for_tenant(tenant_id)
+            try:
+                version = await tenant.policy_version()
+            except RegionUnavailableError:
+                if state is None:
+                    raise
+                # The region is down: nothing can change there either. Keep the policy, so
+                # the operation itself answers REGION_UNAVAILABLE in the GraphQL response.
+                return state
+            if state is None or state.version != version:
+                roles = {r.definition.name: r.definition for r in await tenant.list_roles()}
+                state = _TenantPolicies(version, time.monotonic(), roles)
+            else:
+                state.checked = time.monotonic()
+            self._tenants[tenant_id] = state
+            return state
+
+    async def policy_for(self, principal: Principal) -> Policy:
+        """The caller's current policy; ``UNAUTHENTICATED`` if the user no longer exists."""
+        state = await self._state(principal.tenant_id)
+        if principal.user_id not in state.users:
+            if len(state.users) > 50_000:
+                state.users.clear()
+            user = await self._store.for_tenant(principal.tenant_id).get_user(principal.user_id)
+            state.users[principal.user_id] = user
+        user = state.users[principal.user_id]
+        if user is None:
+            raise UnauthenticatedError("invalid or expired token")
+        key = (tuple(sorted(user.roles)), user.can_export)
+        policy = state.compiled.get(key)
+        if policy is None:
+            policy = compile_policy(
+                user.roles, state.roles, version=state.version, can_export=user.can_export
+            )
+            state.compiled[key] = policy
+        return policy
+
+    def forget(self, tenant_id: str) -> None:
+        self._tenants.pop(tenant_id, None)
+
+    async def changed(self, tenant_id: str) -> None:
+        """After a role or user change: forget it here, and tell the other processes."""
+        self.forget(tenant_id)
+        try:
+            await self._redis.publish(CHANNEL, tenant_id)
+        except (RedisError, OSError):
+            log.warning(
+                "could not publish a policy change; other gateways see it within %.0f s",
+                self._recheck,
+            )
+
+    async def listen(self) -> None:
+        """Forget tenants whose policies others changed; reconnects until cancelled."""
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                self.listening = True
+                while True:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                    if message and isinstance(message.get("data"), bytes):
+                        self.forget(message["data"].decode())
+            except (RedisError, OSError):
+                if self.listening:
+                    log.warning(
+                        "policy change channel lost; rechecking every %.0f s", self._recheck
+                    )
+                    # Policies may change while we are not listening: check them again.
+                    for state in self._tenants.values():
+                        state.checked = 0.0
+                self.listening = False
+                await asyncio.sleep(1.0)
+            finally:
+                self.listening = False
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]

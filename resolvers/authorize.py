@@ -1,0 +1,184 @@
+"""Document authorisation: every selected field checked against the caller's policy, once,
+before any resolver runs.
+
+The cost is one walk of the document: it grows with the size of the query, never with the
+number of records returned. The outcome is cached per (document, operation name, tenant,
+role set, policy version): the same document sent by another role, or after a role
+change, is authorised again. Standard GraphQL validation does not depend on the caller and
+is cached per document alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLNamedType,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    get_named_type,
+)
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
+
+from resolvers.policy import Policy, type_sheet
+from schema.errors import ForbiddenError
+
+__all__ = ["Authorization", "AuthorizationCache", "authorize"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class LRU(Generic[K, V]):
+    """A small bounded mapping that forgets the least recently used entry."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._data: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        value = self._data.get(key)
+        if value is not None:
+            self._data.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> None:
+        self._data[key] = value
+        self._data.move_to_end(key)
+        while len(self._data) > self._size:
+            self._data.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+
+@dataclass(frozen=True, slots=True)
+class Authorization:
+    errors: tuple[GraphQLError, ...] = ()
+    #: Masked fields the document selects, per GraphQL type: for the response extensions.
+    masked: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _forbidden(type_name: str, field_name: str, path: list[str], node: FieldNode) -> GraphQLError:
+    what = f"{type_name}.{field_name}"
+    error = ForbiddenError(f"you may not use {what}", field=what, path=".".join(path))
+    return GraphQLError(error.message, nodes=[node], path=path, original_error=error)
+
+
+class _Walker:
+    def __init__(self, schema: GraphQLSchema, document: DocumentNode, policy: Policy) -> None:
+        self.schema = schema
+        self.policy = policy
+        self.fragments = {
+            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+        }
+        self.errors: list[GraphQLError] = []
+        self.masked: dict[str, set[str]] = {}
+
+    def walk(self, selections: SelectionSetNode, parent: GraphQLNamedType, path: list[str]) -> None:
+        for sel in selections.selections:
+            if isinstance(sel, FieldNode):
+                self._field(sel, parent, path)
+            elif isinstance(sel, InlineFragmentNode):
+                cond = sel.type_condition
+                target = self.schema.get_type(cond.name.value) if cond else parent
+                if target is not None:
+                    self.walk(sel.selection_set, target, path)
+            elif isinstance(sel, FragmentSpreadNode):
+                fragment = self.fragments.get(sel.name.value)
+                if fragment is None:
+                    continue
+                spread = self.schema.get_type(fragment.type_condition.name.value)
+                if spread is not None:
+                    self.walk(fragment.selection_set, spread, path)
+
+    def _field(self, node: FieldNode, parent: GraphQLNamedType, path: list[str]) -> None:
+        name = node.name.value
+        if name.startswith("__"):
+            return  # __typename, and introspection, which is filtered per policy
+        here = [*path, node.alias.value if node.alias else name]
+        if not self.policy.allows(parent.name, name):
+            self.errors.append(_forbidden(parent.name, name, here, node))
+            return
+        sheet = type_sheet(parent.name)
+        if sheet is not None:
+            grant = self.policy.sheet(sheet.name)
+            if grant is not None and name in grant.mask:
+                self.masked.setdefault(parent.name, set()).add(name)
+        if node.selection_set is None or not isinstance(parent, GraphQLObjectType):
+            return
+        definition = parent.fields.get(name)
+        if definition is not None:
+            self.walk(node.selection_set, get_named_type(definition.type), here)
+
+
+def authorize(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, policy: Policy
+) -> Authorization:
+    walker = _Walker(schema, document, policy)
+    for op in document.definitions:
+        if not isinstance(op, OperationDefinitionNode):
+            continue
+        if operation_name is not None and (op.name is None or op.name.value != operation_name):
+            continue
+        root = schema.get_root_type(op.operation)
+        if root is not None:
+            walker.walk(op.selection_set, root, [])
+    return Authorization(
+        tuple(walker.errors), {t: sorted(f) for t, f in sorted(walker.masked.items())}
+    )
+
+
+class AuthorizationCache:
+    """Validation results per document, authorisation results per caller's policy."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.validated: LRU[str, tuple[GraphQLError, ...]] = LRU(size)
+        self.authorized: LRU[tuple[Any, ...], Authorization] = LRU(size)
+
+
+class AuthorizationExtension(SchemaExtension):
+    """Runs validation (cached) and authorisation (cached per policy) in the validation
+    step, so a refused document never reaches execution."""
+
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        context = ec.context
+        cache: AuthorizationCache = context.authorization_cache
+        policy: Policy = context.policy
+        document = ec.graphql_document
+        assert document is not None
+        digest = hashlib.sha256((ec.query or "").encode()).hexdigest()
+        errors = cache.validated.get(digest)
+        if errors is None:
+            errors = tuple(validate_document(ec.schema._schema, document, ec.validation_rules))
+            cache.validated.put(digest, errors)
+        if errors:
+            ec.pre_execution_errors = list(errors)
+            yield
+            return
+        key = (digest, ec.operation_name, context.principal.tenant_id, *policy.key)
+        result = cache.authorized.get(key)
+        if result is None:
+            result = authorize(ec.schema._schema, document, ec.operation_name, policy)
+            cache.authorized.put(key, result)
+        ec.pre_execution_errors = list(result.errors)
+        self._masked = result.masked
+        yield
+
+    def get_results(self) -> dict[str, Any]:
+        masked = getattr(self, "_masked", None)
+        return {"masked": masked} if masked else {}

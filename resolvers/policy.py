@@ -1,0 +1,202 @@
+"""A caller's compiled policy, and what it lets them see of the GraphQL schema.
+
+``compile_policy`` folds a user's roles into one ``Policy`` (the union of their grants).
+``Policy.allows(type_name, field_name)`` answers for any field of the schema, and is the
+single rule used by document authorisation, introspection and masking alike, so the
+three can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+
+from schema.datasheets import DATASHEETS, Datasheet
+from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant
+
+__all__ = ["ADMIN_FIELDS", "META_FIELDS", "Policy", "SheetPolicy", "compile_policy"]
+
+#: Fields every datasheet object type has besides its declared fields.
+META_FIELDS = frozenset({"id", "version", "archived", "createdAt", "updatedAt", "__typename"})
+#: Root fields only admins may use (role and user management; see resolvers.admin).
+ADMIN_FIELDS = frozenset(
+    {
+        "roles",
+        "roleVersions",
+        "roleDiff",
+        "users",
+        "effectivePermissions",
+        "createRole",
+        "updateRole",
+        "deleteRole",
+        "createUser",
+        "updateUser",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SheetPolicy:
+    read: frozenset[str] = frozenset()
+    mask: frozenset[str] = frozenset()
+    write: frozenset[str] = frozenset()
+    create: bool = False
+    archive: bool = False
+    delete: bool = False
+    export: bool = False
+    #: None: every row. Otherwise a row is visible if any of these filters matches it.
+    rows: tuple[RowFilter, ...] | None = None
+
+    @property
+    def visible(self) -> frozenset[str]:
+        return self.read | self.mask
+
+
+_FULL = {
+    name: SheetPolicy(
+        read=frozenset(sheet.by_name),
+        write=frozenset(sheet.by_name),
+        create=True,
+        archive=True,
+        delete=True,
+        export=True,
+    )
+    for name, sheet in DATASHEETS.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What one caller may do, compiled from their roles at one policy version."""
+
+    roles: tuple[str, ...]
+    version: int
+    admin: bool
+    can_export: bool
+    sheets: Mapping[str, SheetPolicy] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[tuple[str, ...], int, bool]:
+        """What a cached authorisation depends on: the role set and the policy version."""
+        return (self.roles, self.version, self.can_export)
+
+    def sheet(self, name: str) -> SheetPolicy | None:
+        return self.sheets.get(name)
+
+    def allows(self, type_name: str, field_name: str) -> bool:
+        """May this caller see *field_name* of GraphQL type *type_name*?"""
+        kind = _type_kinds().get(type_name)
+        if kind is None:
+            return True  # connection, edge, page info, introspection types…
+        role, sheet = kind
+        if role == "root":
+            return self._allows_root(type_name, field_name)
+        grant = self.sheets.get(sheet)
+        if grant is None:
+            return False
+        if role == "object":
+            return field_name in META_FIELDS or field_name in grant.visible
+        if role == "filter":
+            return field_name in grant.read
+        return field_name in grant.write  # create and update inputs
+
+    def _allows_root(self, type_name: str, field_name: str) -> bool:
+        if field_name in ADMIN_FIELDS:
+            return self.admin
+        target = _root_fields().get((type_name, field_name))
+        if target is None:
+            return True  # e.g. `me`
+        sheet, needs = target
+        grant = self.sheets.get(sheet)
+        if grant is None:
+            return False
+        return {
+            "read": True,
+            "create": grant.create,
+            "update": bool(grant.write),
+            "archive": grant.archive,
+            "delete": grant.delete,
+        }[needs]
+
+
+def _union(grants: Iterable[SheetGrant]) -> SheetPolicy | None:
+    grants = list(grants)
+    if not grants:
+        return None
+    read = frozenset().union(*(g.read for g in grants))
+    rows: tuple[RowFilter, ...] | None = tuple(
+        g.row_filter for g in grants if g.row_filter is not None
+    )
+    if any(g.row_filter is None for g in grants):
+        rows = None
+    return SheetPolicy(
+        read=read,
+        mask=frozenset().union(*(g.mask for g in grants)) - read,
+        write=frozenset().union(*(g.write for g in grants)),
+        create=any(g.create for g in grants),
+        archive=any(g.archive for g in grants),
+        delete=any(g.delete for g in grants),
+        export=any(g.export for g in grants),
+        rows=rows,
+    )
+
+
+def compile_policy(
+    role_names: Iterable[str],
+    roles: Mapping[str, RoleDefinition],
+    *,
+    version: int,
+    can_export: bool,
+) -> Policy:
+    """The union of the grants of *role_names*; unknown role names grant nothing."""
+    names = tuple(sorted(set(role_names)))
+    if ADMIN in names:
+        return Policy(names, version, admin=True, can_export=can_export, sheets=_FULL)
+    sheets = {}
+    for sheet in DATASHEETS:
+        merged = _union(
+            roles[n].sheets[sheet] for n in names if n in roles and sheet in roles[n].sheets
+        )
+        if merged is not None:
+            sheets[sheet] = merged
+    return Policy(names, version, admin=False, can_export=can_export, sheets=sheets)
+
+
+@cache
+def _type_kinds() -> Mapping[str, tuple[str, str]]:
+    kinds: dict[str, tuple[str, str]] = {"Query": ("root", ""), "Mutation": ("root", "")}
+    for sheet in DATASHEETS.values():
+        t = sheet.type_name
+        kinds[t] = ("object", sheet.name)
+        kinds[f"{t}Filter"] = ("filter", sheet.name)
+        kinds[f"{t}CreateInput"] = ("input", sheet.name)
+        kinds[f"{t}UpdateInput"] = ("input", sheet.name)
+    return kinds
+
+
+def _sheet_roots(sheet: Datasheet) -> dict[tuple[str, str], tuple[str, str]]:
+    t = sheet.type_name
+    return {
+        ("Query", sheet.singular): (sheet.name, "read"),
+        ("Query", sheet.name): (sheet.name, "read"),
+        ("Mutation", f"create{t}"): (sheet.name, "create"),
+        ("Mutation", f"update{t}"): (sheet.name, "update"),
+        ("Mutation", f"archive{t}"): (sheet.name, "archive"),
+        ("Mutation", f"restore{t}"): (sheet.name, "archive"),
+        ("Mutation", f"delete{t}"): (sheet.name, "delete"),
+    }
+
+
+@cache
+def _root_fields() -> Mapping[tuple[str, str], tuple[str, str]]:
+    roots: dict[tuple[str, str], tuple[str, str]] = {}
+    for sheet in DATASHEETS.values():
+        roots.update(_sheet_roots(sheet))
+    return roots
+
+
+def type_sheet(type_name: str) -> Datasheet | None:
+    """The datasheet whose object type is *type_name*."""
+    kind = _type_kinds().get(type_name)
+    return DATASHEETS[kind[1]] if kind and kind[0] == "object" else None
