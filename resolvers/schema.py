@@ -11,6 +11,7 @@ from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.admin import AdminMutation, AdminQuery, MeQuery
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.introspection import install_introspection_filter
@@ -31,8 +32,8 @@ class EnclaveSchema(strawberry.Schema):
         return None
 
 
-def _root(name: str, fields: dict[str, Any]) -> type[Any]:
-    cls = type(name, (), dict(fields))
+def _root(name: str, fields: dict[str, Any], bases: tuple[type, ...]) -> type[Any]:
+    cls = type(name, bases, dict(fields))
     return strawberry.type(cls, name=name)
 
 
@@ -44,8 +45,8 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema
         query.update(query_fields(types))
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
-        query=_root("Query", query),
-        mutation=_root("Mutation", mutation),
+        query=_root("Query", query, (MeQuery, AdminQuery)),
+        mutation=_root("Mutation", mutation, (AdminMutation,)),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,

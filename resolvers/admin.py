@@ -1,0 +1,422 @@
+"""Role and user management over GraphQL: admins only.
+
+Every change goes through the audited write path and is announced to every gateway
+process (``RequestContext.policies``), so it is in force everywhere within a second.
+Validation is strict: an unknown datasheet, field or role is ``BAD_USER_INPUT`` naming it.
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+import datetime as dt
+from typing import Optional
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.context import RequestContext
+from resolvers.policy import Policy, SheetPolicy, compile_policy
+from resolvers.values import check_value
+from schema.datasheets import Field, FieldType, Sensitivity
+from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
+from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant, validate_role
+from storage.base import Role, User
+
+__all__ = ["AdminMutation", "AdminQuery", "MeQuery"]
+
+_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=True, max_length=254)
+
+
+@strawberry.type
+class FieldEquals:
+    field: str
+    value: str
+
+
+@strawberry.type
+class RowFilterType:
+    equals: list[FieldEquals]
+    own_only: bool
+
+
+@strawberry.type
+class SheetGrantType:
+    datasheet: str
+    read: list[str]
+    mask: list[str]
+    write: list[str]
+    create: bool
+    archive: bool
+    delete: bool
+    export: bool
+    row_filter: Optional[RowFilterType]  # noqa: UP045
+
+
+@strawberry.type(name="Role")
+class RoleType:
+    name: str
+    description: str
+    version: int
+    updated_at: Optional[dt.datetime]  # noqa: UP045
+    sheets: list[SheetGrantType]
+
+
+@strawberry.type
+class RoleVersionType:
+    version: int
+    at: dt.datetime
+    by: str
+    deleted: bool
+    sheets: list[SheetGrantType]
+
+
+@strawberry.type
+class SheetDiff:
+    datasheet: str
+    gained_read: list[str]
+    lost_read: list[str]
+    gained_mask: list[str]
+    lost_mask: list[str]
+    gained_write: list[str]
+    lost_write: list[str]
+    changed: list[str] = strawberry.field(
+        description="Flags or row filter that differ: create, archive, delete, export, rowFilter."
+    )
+
+
+@strawberry.type
+class RoleDiffType:
+    name: str
+    from_version: int
+    to_version: int
+    sheets: list[SheetDiff]
+
+
+@strawberry.type(name="User")
+class UserType:
+    id: strawberry.ID
+    email: str
+    roles: list[str]
+    can_export: bool
+    version: int
+
+
+@strawberry.type
+class SheetPermission:
+    datasheet: str
+    read: list[str]
+    mask: list[str]
+    write: list[str]
+    create: bool
+    archive: bool
+    delete: bool
+    export: bool
+    all_rows: bool
+    row_filters: list[RowFilterType]
+
+
+@strawberry.type
+class EffectivePermissions:
+    user_id: strawberry.ID
+    roles: list[str]
+    admin: bool
+    can_export: bool
+    policy_version: int
+    sheets: list[SheetPermission]
+
+
+@strawberry.input
+class FieldEqualsInput:
+    field: str
+    value: str
+
+
+@strawberry.input
+class RowFilterInput:
+    equals: list[FieldEqualsInput] = strawberry.field(default_factory=list)
+    own_only: bool = False
+
+
+@strawberry.input
+class SheetGrantInput:
+    datasheet: str
+    read: list[str] = strawberry.field(default_factory=list)
+    mask: list[str] = strawberry.field(default_factory=list)
+    write: list[str] = strawberry.field(default_factory=list)
+    create: bool = False
+    archive: bool = False
+    delete: bool = False
+    export: bool = False
+    row_filter: Optional[RowFilterInput] = None  # noqa: UP045
+
+
+@strawberry.input
+class RoleInput:
+    name: str
+    description: str = ""
+    sheets: list[SheetGrantInput] = strawberry.field(default_factory=list)
+
+
+def _ctx(info: Info) -> RequestContext:
+    ctx: RequestContext = info.context
+    if not ctx.policy.admin:  # authorisation refuses these fields earlier; check again here
+        raise ForbiddenError("only admins manage roles and users")
+    return ctx
+
+
+def _row(f: RowFilter) -> RowFilterType:
+    return RowFilterType(
+        equals=[FieldEquals(field=k, value=v) for k, v in sorted(f.equals.items())],
+        own_only=f.own_only,
+    )
+
+
+def _grants(definition: RoleDefinition) -> list[SheetGrantType]:
+    return [
+        SheetGrantType(
+            datasheet=name,
+            read=sorted(g.read),
+            mask=sorted(g.mask),
+            write=sorted(g.write),
+            create=g.create,
+            archive=g.archive,
+            delete=g.delete,
+            export=g.export,
+            row_filter=None if g.row_filter is None else _row(g.row_filter),
+        )
+        for name, g in sorted(definition.sheets.items())
+    ]
+
+
+def _role(role: Role) -> RoleType:
+    d = role.definition
+    return RoleType(
+        name=d.name,
+        description=d.description,
+        version=role.version,
+        updated_at=role.updated_at,
+        sheets=_grants(d),
+    )
+
+
+def _user(user: User) -> UserType:
+    return UserType(
+        id=strawberry.ID(user.id),
+        email=user.email,
+        roles=list(user.roles),
+        can_export=user.can_export,
+        version=user.version,
+    )
+
+
+def _definition(data: RoleInput) -> RoleDefinition:
+    sheets: dict[str, SheetGrant] = {}
+    for g in data.sheets:
+        if g.datasheet in sheets:
+            raise BadUserInputError(f"datasheet {g.datasheet!r} appears twice", field="sheets")
+        row = None
+        if g.row_filter is not None:
+            equals = {e.field: e.value for e in g.row_filter.equals}
+            row = RowFilter(equals=equals, own_only=g.row_filter.own_only)
+        sheets[g.datasheet] = SheetGrant(
+            read=frozenset(g.read),
+            mask=frozenset(g.mask),
+            write=frozenset(g.write),
+            create=g.create,
+            archive=g.archive,
+            delete=g.delete,
+            export=g.export,
+            row_filter=row,
+        )
+    return validate_role(RoleDefinition(data.name.strip(), data.description.strip(), sheets))
+
+
+def _permission(name: str, p: SheetPolicy) -> SheetPermission:
+    return SheetPermission(
+        datasheet=name,
+        read=sorted(p.read),
+        mask=sorted(p.mask),
+        write=sorted(p.write),
+        create=p.create,
+        archive=p.archive,
+        delete=p.delete,
+        export=p.export,
+        all_rows=p.rows is None,
+        row_filters=[_row(f) for f in p.rows or ()],
+    )
+
+
+def _diff(a: RoleDefinition | None, b: RoleDefinition | None) -> list[SheetDiff]:
+    empty = SheetGrant()
+    sheets_a = a.sheets if a else {}
+    sheets_b = b.sheets if b else {}
+    out = []
+    for name in sorted(set(sheets_a) | set(sheets_b)):
+        x, y = sheets_a.get(name, empty), sheets_b.get(name, empty)
+        changed = [
+            flag
+            for flag in ("create", "archive", "delete", "export")
+            if getattr(x, flag) != getattr(y, flag)
+        ] + (["rowFilter"] if x.row_filter != y.row_filter else [])
+        diff = SheetDiff(
+            datasheet=name,
+            gained_read=sorted(y.read - x.read),
+            lost_read=sorted(x.read - y.read),
+            gained_mask=sorted(y.mask - x.mask),
+            lost_mask=sorted(x.mask - y.mask),
+            gained_write=sorted(y.write - x.write),
+            lost_write=sorted(x.write - y.write),
+            changed=changed,
+        )
+        if any(
+            (
+                diff.gained_read,
+                diff.lost_read,
+                diff.gained_mask,
+                diff.lost_mask,
+                diff.gained_write,
+                diff.lost_write,
+                changed,
+            )
+        ):
+            out.append(diff)
+    return out
+
+
+async def _policy_of(ctx: RequestContext, user: User) -> Policy:
+    roles = {r.definition.name: r.definition for r in await ctx.store.list_roles()}
+    version = await ctx.store.policy_version()
+    return compile_policy(user.roles, roles, version=version, can_export=user.can_export)
+
+
+@strawberry.type
+class AdminQuery:
+    @strawberry.field(description="Every role of the tenant (admin only).")
+    async def roles(self, info: Info) -> list[RoleType]:
+        return [_role(r) for r in await _ctx(info).store.list_roles()]
+
+    @strawberry.field(description="Every committed version of a role, oldest first.")
+    async def role_versions(self, info: Info, name: str) -> list[RoleVersionType]:
+        versions = await _ctx(info).store.role_versions(name)
+        return [
+            RoleVersionType(
+                version=v.version,
+                at=v.at,
+                by=v.by,
+                deleted=v.definition is None,
+                sheets=_grants(v.definition) if v.definition else [],
+            )
+            for v in versions
+        ]
+
+    @strawberry.field(description="Fields gained and lost per datasheet between two versions.")
+    async def role_diff(
+        self, info: Info, name: str, from_version: int, to_version: int
+    ) -> RoleDiffType:
+        versions = {v.version: v for v in await _ctx(info).store.role_versions(name)}
+        for argument, number in (("fromVersion", from_version), ("toVersion", to_version)):
+            if number not in versions:
+                raise NotFoundError(f"role {name!r} has no version {number}", argument=argument)
+        return RoleDiffType(
+            name=name,
+            from_version=from_version,
+            to_version=to_version,
+            sheets=_diff(versions[from_version].definition, versions[to_version].definition),
+        )
+
+    @strawberry.field(description="Every user of the tenant.")
+    async def users(self, info: Info) -> list[UserType]:
+        return [_user(u) for u in await _ctx(info).store.list_users()]
+
+    @strawberry.field(description="What a user can see and do right now.")
+    async def effective_permissions(
+        self, info: Info, user_id: strawberry.ID
+    ) -> EffectivePermissions:
+        ctx = _ctx(info)
+        user = await ctx.store.get_user(str(user_id))
+        if user is None:
+            raise NotFoundError("no user with this id", argument="userId")
+        policy = await _policy_of(ctx, user)
+        return EffectivePermissions(
+            user_id=user_id,
+            roles=list(policy.roles),
+            admin=policy.admin,
+            can_export=policy.can_export,
+            policy_version=policy.version,
+            sheets=[_permission(n, p) for n, p in sorted(policy.sheets.items())],
+        )
+
+
+@strawberry.type
+class AdminMutation:
+    @strawberry.mutation(description="Create a role.")
+    async def create_role(self, info: Info, input: RoleInput) -> RoleType:
+        ctx = _ctx(info)
+        role = await ctx.store.put_role(_definition(input), None, ctx.actor)
+        await ctx.policies.changed(ctx.principal.tenant_id)
+        return _role(role)
+
+    @strawberry.mutation(description="Replace a role's definition if it is at `expectedVersion`.")
+    async def update_role(self, info: Info, expected_version: int, input: RoleInput) -> RoleType:
+        ctx = _ctx(info)
+        role = await ctx.store.put_role(_definition(input), expected_version, ctx.actor)
+        await ctx.policies.changed(ctx.principal.tenant_id)
+        return _role(role)
+
+    @strawberry.mutation(description="Delete a role no user holds.")
+    async def delete_role(self, info: Info, name: str, expected_version: int) -> RoleType:
+        ctx = _ctx(info)
+        if name == ADMIN:
+            raise BadUserInputError("the admin role is built in", field="name")
+        role = await ctx.store.delete_role(name, expected_version, ctx.actor)
+        await ctx.policies.changed(ctx.principal.tenant_id)
+        return _role(role)
+
+    @strawberry.mutation(description="Create a user with roles and export permission.")
+    async def create_user(
+        self, info: Info, email: str, roles: list[str], can_export: bool = False
+    ) -> UserType:
+        ctx = _ctx(info)
+        address = check_value(_EMAIL, email)
+        assert isinstance(address, str)
+        user = await ctx.store.create_user(address, roles, ctx.actor, can_export=can_export)
+        await ctx.policies.changed(ctx.principal.tenant_id)
+        return _user(user)
+
+    @strawberry.mutation(
+        description="Change a user's roles and/or export permission (export is per user)."
+    )
+    async def update_user(
+        self,
+        info: Info,
+        id: strawberry.ID,
+        expected_version: int,
+        roles: Optional[list[str]] = None,  # noqa: UP045
+        can_export: Optional[bool] = None,  # noqa: UP045
+    ) -> UserType:
+        ctx = _ctx(info)
+        user = await ctx.store.update_user(
+            str(id), expected_version, ctx.actor, roles=roles, can_export=can_export
+        )
+        await ctx.policies.changed(ctx.principal.tenant_id)
+        return _user(user)
+
+
+@strawberry.type
+class Me:
+    id: strawberry.ID
+    roles: list[str]
+    can_export: bool
+    policy_version: int
+
+
+@strawberry.type
+class MeQuery:
+    @strawberry.field(description="The caller: their user id, roles and export permission.")
+    def me(self, info: Info) -> Me:
+        ctx: RequestContext = info.context
+        return Me(
+            id=strawberry.ID(ctx.principal.user_id),
+            roles=list(ctx.policy.roles),
+            can_export=ctx.policy.can_export,
+            policy_version=ctx.policy.version,
+        )
