@@ -64,7 +64,7 @@ async def test_sensitive_values_are_ciphertext_and_no_plaintext_is_anywhere(
                     seen_records += 1
                     for name in encrypted & doc.keys():
                         assert is_ciphertext(doc[name]), f"{db}.{coll}.{name} is not ciphertext"
-                if db.startswith("tenant_") and coll == "audit":
+                if db.startswith("tenant_") and coll == "audit_values":
                     assert is_ciphertext(doc["change"])
                 if db.startswith("tenant_") and coll == "users":
                     assert is_ciphertext(doc["email"])

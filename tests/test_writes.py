@@ -15,8 +15,7 @@ from regions.routing import database_name
 from schema.datasheets import datasheet
 from schema.errors import ConflictError
 from storage.base import Actor
-from storage.mongo.codec import FieldCodec
-from storage.mongo.writes import AUDIT, OUTCOMES, Change, SequenceHints, WritePath
+from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, WritePath
 from tests.conftest import GraphQLClient, Tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee
 from tests.raw import plain_client
@@ -72,60 +71,43 @@ async def test_audit_sequence_has_no_gaps_under_concurrency(
         await client.close()
 
 
-def _write_path(services: Services, tenant_id: str) -> WritePath:
-    region = services.store.regions.for_tenant(tenant_id)
-    db = region.data[database_name(tenant_id)]
-    return WritePath(db, FieldCodec(region.encryption, tenant_id), SequenceHints())
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs."""
 
 
 async def test_reconciler_rolls_forward_an_intent_left_by_a_crash(
-    services: Services, eu_tenant: Tenant
+    services: Services, eu_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = services.store.for_tenant(eu_tenant.id)
     actor = Actor(user_id=eu_tenant.admin_id)
-    record = await store.create(
-        EMPLOYEES,
-        {"firstName": "A", "lastName": "B", "workEmail": "a.b@example.com", "status": "ACTIVE"},
-        actor,
-    )
-    writes = _write_path(services, eu_tenant.id)
-    change = Change(
-        op="update",
-        collection="employees",
-        record_id=record.id,
-        version=2,
-        before={"salary": None},
-        after={"salary": 4242},
-    )
-    # Crash after the intent, before the data change: insert the intent only.
-    entry = {
-        "claim": f"employees/{record.id}/2",
-        "at": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5),
-        "leaseUntil": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=4),
-        "actor": {"id": "x"},
-        "op": "update",
-        "datasheet": "employees",
-        "record": record.id,
-        "version": 2,
-        "fields": ["salary"],
-        "change": await FieldCodec(
-            services.store.regions["eu"].encryption, eu_tenant.id
-        ).encrypt_blob({"before": change.before, "after": change.after, "meta": {}}),
-    }
-    seq = await writes._insert_intent(entry)
+    values = {"firstName": "A", "lastName": "B", "workEmail": "a.b@example.com", "status": "ACTIVE"}
+    record = await store.create(EMPLOYEES, values, actor)
+
+    async def crash(*args: object, **kwargs: object) -> None:
+        raise Crash
+
+    # Crash after the intent, before the data change.
+    with monkeypatch.context() as patch:
+        patch.setattr(WritePath, "apply", crash)
+        with pytest.raises(Crash):
+            await store.update(EMPLOYEES, record.id, 1, {"salary": 4242}, actor)
     # Meanwhile the pending intent holds version 2: another writer gets CONFLICT.
     with pytest.raises(ConflictError):
         await store.update(EMPLOYEES, record.id, 1, {"salary": 1}, actor)
     pending = await store.get(EMPLOYEES, record.id, ["salary"])
     assert pending is not None and pending.version == 1 and pending.values["salary"] is None
 
-    assert await store.reconcile(older_than=dt.timedelta(0)) == 1
+    # Within its writer's lease, the reconciler leaves the intent alone; after it, rolls it on.
+    assert await store.reconcile(older_than=dt.timedelta(0)) == 0
+    assert await store.reconcile(older_than=-LEASE - dt.timedelta(seconds=1)) == 1
     after = await store.get(EMPLOYEES, record.id, ["salary"])
     assert after is not None and after.version == 2 and after.values["salary"] == 4242
-    region = services.store.regions["eu"]
-    outcome = await region.data[database_name(eu_tenant.id)][OUTCOMES].find_one({"_id": seq})
+    db = services.store.regions["eu"].data[database_name(eu_tenant.id)]
+    entry = await db[AUDIT].find_one({"record": record.id, "version": 2})
+    assert entry is not None
+    outcome = await db[OUTCOMES].find_one({"_id": entry["_id"]})
     assert outcome is not None and outcome["outcome"] == "committed"
-    assert await store.reconcile(older_than=dt.timedelta(0)) == 0  # settled once
+    assert await store.reconcile(older_than=-LEASE - dt.timedelta(seconds=1)) == 0
 
 
 async def test_reconciler_commits_an_applied_change_missing_its_outcome(

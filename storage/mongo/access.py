@@ -24,7 +24,7 @@ from schema.errors import BadUserInputError, ConflictError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant
 from storage.base import Actor, Role, RoleVersion, User
 from storage.mongo.codec import FieldCodec
-from storage.mongo.writes import AUDIT, OUTCOMES, Change, WritePath, declared_fields
+from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, Change, WritePath, declared_fields
 
 __all__ = ["USERS", "AccessRepository", "role_from_doc", "role_to_doc"]
 
@@ -256,11 +256,18 @@ class AccessRepository:
                 "_id", {"_id": {"$in": [e["_id"] for e in entries]}, "outcome": "committed"}
             )
         )
+        values = {
+            v["_id"]: v.get("change")
+            async for v in self._db[VALUES].find(
+                {"_id": {"$in": [e.get("values") for e in entries]}}
+            )
+        }
         versions = []
         for e in entries:
-            if e["_id"] not in committed:
+            blob = values.get(e.get("values"))
+            if e["_id"] not in committed or not isinstance(blob, dict):
                 continue
-            after = e["change"]["after"]
+            after = blob["after"]
             definition = None if after.get("_deleted") else role_from_doc(name, after)
             versions.append(
                 RoleVersion(name, int(e["version"]), definition, e["at"], e["actor"]["id"])

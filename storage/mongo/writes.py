@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from typing import Any, Literal
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
+from ulid import ULID
 
 from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
 from schema.errors import ConflictError, EnclaveError
@@ -49,6 +51,10 @@ log = logging.getLogger("enclave.storage.writes")
 
 AUDIT = "audit"
 OUTCOMES = "audit_outcomes"
+#: The values of each entry (before, after, the caller's IP and user agent), encrypted as
+#: one blob, kept apart from the entry so that they can be redacted while the entry, which
+#: holds only a commitment to them (SHA-256 of the ciphertext), stays as it was sealed.
+VALUES = "audit_values"
 #: How long a writer may take between its intent and its data change before the
 #: reconciler may settle the intent for it. A writer past its lease leaves the apply to
 #: the reconciler rather than racing it.
@@ -116,6 +122,12 @@ def now() -> dt.datetime:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
+def commitment(ciphertext: bytes) -> str:
+    """A binding commitment to an entry's values: the hash of their ciphertext (which,
+    being randomized encryption, reveals nothing about them)."""
+    return hashlib.sha256(ciphertext).hexdigest()
+
+
 def actor_doc(actor: Actor) -> dict[str, Any]:
     return {
         "kind": actor.kind,
@@ -172,6 +184,17 @@ class WritePath:
         also exclude others (e.g. one that could take the last admin's role).
         """
         at = now()
+        blob = await self._codec.encrypt_blob(
+            {
+                "before": change.before,
+                "after": change.after,
+                "meta": change.meta,
+                "client": client_doc(actor),
+            }
+        )
+        values_id = str(ULID())
+        # Values first: if we crash before the intent, they are an orphan nobody points to.
+        await self._db[VALUES].insert_one({"_id": values_id, "change": blob})
         entry: dict[str, Any] = {
             "claim": claim or f"{change.collection}/{change.record_id}/{change.version}",
             "at": at,
@@ -182,16 +205,14 @@ class WritePath:
             "record": change.record_id,
             "version": change.version,
             "fields": change.fields,
-            "change": await self._codec.encrypt_blob(
-                {
-                    "before": change.before,
-                    "after": change.after,
-                    "meta": change.meta,
-                    "client": client_doc(actor),
-                }
-            ),
+            "values": values_id,
+            "commitment": commitment(blob),
         }
-        seq = await self._insert_intent(entry)
+        try:
+            seq = await self._insert_intent(entry)
+        except ConflictError:
+            await self._db[VALUES].delete_one({"_id": values_id})
+            raise
         if now() > at + LEASE:
             # Too slow: the reconciler may already be rolling this intent forward.
             log.warning("write lease expired for seq %s; leaving it to the reconciler", seq)
@@ -268,7 +289,8 @@ class WritePath:
 
     async def _settle(self, entry: Mapping[str, Any]) -> None:
         seq = int(entry["_id"])
-        blob = entry.get("change")
+        values = await self._db[VALUES].find_one({"_id": entry.get("values")})
+        blob = values.get("change") if values else None
         if not isinstance(blob, dict) or entry.get("op") not in _OPS:
             await self._record_outcome(seq, "aborted")
             return
