@@ -76,6 +76,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             policy=policy,
             authorization_cache=self.services.authorization,
             policies=self.services.policies,
+            seal_key=settings.seal_key,
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
         )

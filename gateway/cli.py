@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
 from gateway.settings import Settings
 from regions.catalog import write_local_master_key
 from schema.errors import EnclaveError
+from storage.signing import generate_seal_key_file
 
 __all__ = ["app", "main"]
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Enclave: a GraphQL gateway for personal-data records.", no_args_is_help=True
@@ -66,11 +70,14 @@ def keys_init(
         ".enclave/keys"
     ),
 ) -> None:
-    """Write a random 96-byte local master key per region (mode 0600); never overwrites."""
+    """Write a random 96-byte local master key per region and an Ed25519 audit seal key
+    (mode 0600); never overwrites."""
     for region in ("eu", "us"):
         path = directory / f"{region}-master.key"
         made = write_local_master_key(path)
         typer.echo(f"{'created' if made else 'kept existing'} {path}")
+    seal = directory / "audit-seal.pem"
+    typer.echo(f"{'created' if generate_seal_key_file(seal) else 'kept existing'} {seal}")
 
 
 @tenants.command("create")
@@ -120,9 +127,53 @@ def tenants_list() -> None:
     _run(run())
 
 
-def _run(coro: object) -> None:
+audit = typer.Typer(help="Seal and verify tenants' audit logs.", no_args_is_help=True)
+app.add_typer(audit, name="audit")
+
+
+@audit.command("verify")
+def audit_verify(
+    tenant: Annotated[str, typer.Option(help="The tenant id.")],
+    seal: Annotated[bool, typer.Option(help="Seal settled entries first.")] = False,
+) -> None:
+    """Recompute a tenant's audit chain; exit 1 naming the first entry that does not match."""
+    from gateway.services import Services
+
+    async def run() -> bool:
+        settings = _settings()
+        services = Services.from_settings(settings)
+        try:
+            store = services.store.for_tenant(tenant)
+            if seal:
+                await store.seal_audit(settings.seal_key())
+            report = await store.verify_audit(settings.seal_key())
+        finally:
+            await services.aclose()
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "entries": report.entries,
+                    "sealedThrough": report.sealed_through,
+                    "unsealed": report.unsealed,
+                    "firstBad": report.first_bad,
+                    "reason": report.reason,
+                },
+                indent=2,
+            )
+        )
+        return report.ok
+
+    if not _run(run()):
+        raise typer.Exit(1)
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
     try:
-        asyncio.run(coro)  # type: ignore[arg-type]
+        return asyncio.run(coro)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from None
     except EnclaveError as exc:
         typer.echo(f"error ({exc.code}): {exc.message}", err=True)
         raise typer.Exit(1) from None

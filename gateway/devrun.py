@@ -25,6 +25,7 @@ from regions.catalog import RegionConfig, write_local_master_key
 from schema.datasheets import datasheet
 from schema.errors import EnclaveError
 from storage.base import Actor
+from storage.signing import generate_seal_key_file
 
 __all__ = ["run_dev"]
 
@@ -44,6 +45,11 @@ def _secret_file(path: Path) -> Path:
     return path
 
 
+def _seal_key(path: Path) -> Path:
+    generate_seal_key_file(path)
+    return path
+
+
 def dev_settings(state: Path, stack: LocalStack | None) -> Settings:
     regions: dict[str, RegionConfig] = {}
     for region in ("eu", "us"):
@@ -59,6 +65,7 @@ def dev_settings(state: Path, stack: LocalStack | None) -> Settings:
         us=regions["us"],
         redis_url=redis_url,
         jwt_secret_file=_secret_file(state / "jwt-secret"),
+        audit_seal_key_file=_seal_key(state / "keys" / "audit-seal.pem"),
     )
 
 

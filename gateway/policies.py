@@ -128,6 +128,10 @@ class PolicyCache:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL)
+                # Whatever changed while we were not subscribed was announced to nobody:
+                # check every tenant's version again on its next request.
+                for state in self._tenants.values():
+                    state.checked = 0.0
                 self.listening = True
                 while True:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)

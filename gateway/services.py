@@ -8,6 +8,10 @@ import logging
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.policies import PolicyCache
@@ -45,7 +49,12 @@ class Services:
             ttl=settings.token_ttl_seconds,
         )
         redis = aioredis.Redis.from_url(
-            settings.redis_url.get_secret_value(), socket_timeout=1.0, socket_connect_timeout=1.0
+            settings.redis_url.get_secret_value(),
+            socket_timeout=1.0,
+            socket_connect_timeout=1.0,
+            # A pooled connection may be dead after a Redis restart: retry on a fresh one.
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         policies = PolicyCache(store, redis, recheck_seconds=settings.policy_recheck_seconds)
         return cls(
@@ -77,9 +86,37 @@ class Services:
                     log.info("reconciled %d pending audit intents", settled)
             await asyncio.sleep(self.settings.reconcile_interval_seconds)
 
+    async def seal_all(self) -> int:
+        """Seal new audit entries of every active tenant whose region answers."""
+        key = self.settings.seal_key()
+        sealed = 0
+        for region in self.store.regions:
+            try:
+                tenants = await self.store.list_tenants_in(region)
+            except EnclaveError:
+                continue
+            for tenant in tenants:
+                if tenant.status != "active":
+                    continue
+                try:
+                    sealed += await self.store.for_tenant(tenant.id).seal_audit(key)
+                except EnclaveError:
+                    log.warning("sealing: tenant %s failed", tenant.id)
+        return sealed
+
+    async def _seal_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.audit_seal_interval_seconds)
+            with contextlib.suppress(Exception):
+                await self.seal_all()
+
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self._reconcile_forever()))
         self._tasks.append(asyncio.create_task(self.policies.listen()))
+        if self.settings.audit_seal_key_file is not None:
+            self._tasks.append(asyncio.create_task(self._seal_forever()))
+        else:
+            log.warning("ENCLAVE_AUDIT_SEAL_KEY_FILE is not set: audit entries are not sealed")
 
     async def aclose(self) -> None:
         for task in self._tasks:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from regions.catalog import RegionConfig
 from regions.countries import RegionName
+from storage.signing import SealKey
 
 __all__ = ["Settings"]
 
@@ -44,6 +45,10 @@ class Settings(BaseSettings):
     graphiql: bool = True
     #: Reconcile pending audit intents older than this, at start-up and periodically.
     reconcile_interval_seconds: float = 30.0
+    #: Ed25519 private key (PEM) that signs audit checkpoints; ``enclave keys init`` makes one.
+    audit_seal_key_file: Path | None = None
+    #: How often each gateway seals its tenants' new audit entries.
+    audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
 
@@ -62,6 +67,11 @@ class Settings(BaseSettings):
         if len(secret) < 32:
             raise ValueError("the JWT secret must be at least 32 characters")
         return secret
+
+    def seal_key(self) -> SealKey:
+        if self.audit_seal_key_file is None:
+            raise ValueError("ENCLAVE_AUDIT_SEAL_KEY_FILE is not set: audit seals need a key")
+        return SealKey.from_file(self.audit_seal_key_file)
 
     def regions(self) -> dict[RegionName, RegionConfig]:
         return {"eu": self.eu, "us": self.us}

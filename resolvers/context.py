@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from storage.base import Actor, TenantStore
+from storage.signing import SealKey
 
 if TYPE_CHECKING:
     from resolvers.authorize import AuthorizationCache
@@ -37,5 +39,6 @@ class RequestContext:
     policy: Policy
     authorization_cache: AuthorizationCache
     policies: PolicyNotifier
+    seal_key: Callable[[], SealKey]
     default_page_size: int
     max_page_size: int

@@ -22,6 +22,7 @@ META_FIELDS = frozenset({"id", "version", "archived", "createdAt", "updatedAt", 
 #: Root fields only admins may use (role and user management; see resolvers.admin).
 ADMIN_FIELDS = frozenset(
     {
+        "auditVerify",
         "roles",
         "roleVersions",
         "roleDiff",

@@ -20,6 +20,7 @@ from typing import Literal
 from regions.countries import RegionName
 from schema.datasheets import Datasheet
 from schema.roles import RoleDefinition, RowFilter
+from storage.signing import SealKey
 
 __all__ = [
     "Actor",
@@ -33,6 +34,7 @@ __all__ = [
     "TenantStatus",
     "TenantStore",
     "User",
+    "VerifyReport",
 ]
 
 TenantStatus = Literal["provisioning", "active", "suspended", "terminated", "purged"]
@@ -62,6 +64,18 @@ class Record:
     updated_at: dt.datetime
     owner: str | None
     values: Mapping[str, Value] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """The outcome of checking a tenant's audit log against its signed checkpoints."""
+
+    ok: bool
+    entries: int
+    sealed_through: int
+    unsealed: int
+    first_bad: int | None = None
+    reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +269,14 @@ class TenantStore(ABC):
     @abstractmethod
     async def policy_version(self) -> int:
         """A number that grows whenever a role or a user's roles change."""
+
+    @abstractmethod
+    async def seal_audit(self, key: SealKey) -> int:
+        """Seal the settled audit entries after the last checkpoint; returns how many."""
+
+    @abstractmethod
+    async def verify_audit(self, key: SealKey) -> VerifyReport:
+        """Recompute the audit chain and name the first entry that does not match."""
 
     @abstractmethod
     async def reconcile(self, *, older_than: dt.timedelta) -> int:

@@ -19,6 +19,7 @@ from gateway.devservers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.catalog import RegionConfig, write_local_master_key
+from storage.signing import generate_seal_key_file
 
 EXTERNAL = all(
     os.environ.get(v)
@@ -55,7 +56,10 @@ def settings(stack: LocalStack | None, tmp_path_factory: pytest.TempPathFactory)
             server_selection_timeout_ms=1500,
         )
     redis_url = os.environ.get("ENCLAVE_REDIS_URL") or (stack.redis_url if stack else "")
+    seal_key = keys / "audit-seal.pem"
+    generate_seal_key_file(seal_key)
     return Settings(
+        audit_seal_key_file=seal_key,
         eu=regions["eu"],
         us=regions["us"],
         redis_url=redis_url,

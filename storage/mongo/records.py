@@ -26,11 +26,14 @@ from storage.base import (
     TenantStore,
     User,
     Value,
+    VerifyReport,
 )
 from storage.mongo.access import AccessRepository, ensure_access_indexes
+from storage.mongo.audit import AuditSealer
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.errors import mongo_errors
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes
+from storage.signing import SealKey
 
 __all__ = ["MongoTenantStore", "decode_cursor", "encode_cursor", "ensure_tenant_indexes"]
 
@@ -80,10 +83,17 @@ def _row_query(scope: RowScope | None) -> dict[str, Any]:
 
 
 def _and(*queries: dict[str, Any]) -> dict[str, Any]:
-    parts = [q for q in queries if q]
-    if len(parts) <= 1:
-        return parts[0] if parts else {}
-    return {"$and": parts}
+    """The conjunction of *queries*, as one flat document where their keys allow (simpler
+    for the server to plan than ``$and``)."""
+    merged: dict[str, Any] = {}
+    rest: list[dict[str, Any]] = []
+    for query in queries:
+        for key, value in query.items():
+            if key not in merged:
+                merged[key] = value
+            elif merged[key] != value:
+                rest.append({key: value})
+    return {"$and": [merged, *rest]} if rest else merged
 
 
 class MongoTenantStore(TenantStore):
@@ -314,6 +324,14 @@ class MongoTenantStore(TenantStore):
         return await self._change(
             "delete", sheet, record_id, expected_version, actor, fields=(), scope=scope
         )
+
+    async def seal_audit(self, key: SealKey) -> int:
+        with mongo_errors(self._region.name):
+            return await AuditSealer(self._region.plain[self._db.name], key).seal()
+
+    async def verify_audit(self, key: SealKey) -> VerifyReport:
+        with mongo_errors(self._region.name):
+            return await AuditSealer(self._region.plain[self._db.name], key).verify()
 
     async def reconcile(self, *, older_than: dt.timedelta) -> int:
         with mongo_errors(self._region.name):

@@ -27,6 +27,7 @@ claim was taken. Entries are never deleted, so that look is conclusive.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import hashlib
@@ -55,6 +56,8 @@ OUTCOMES = "audit_outcomes"
 #: one blob, kept apart from the entry so that they can be redacted while the entry, which
 #: holds only a commitment to them (SHA-256 of the ciphertext), stays as it was sealed.
 VALUES = "audit_values"
+#: Signed checkpoints of the hash chain over the entries (storage.mongo.audit).
+SEALS = "audit_seals"
 #: How long a writer may take between its intent and its data change before the
 #: reconciler may settle the intent for it. A writer past its lease leaves the apply to
 #: the reconciler rather than racing it.
@@ -102,12 +105,19 @@ class SequenceHints:
     def __init__(self) -> None:
         self._next: dict[str, int] = {}
         self._settled: dict[str, int] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
 
     def get(self, db_name: str) -> int | None:
         return self._next.get(db_name)
 
     def set(self, db_name: str, value: int) -> None:
         self._next[db_name] = value
+
+    def forget(self, db_name: str) -> None:
+        self._next.pop(db_name, None)
+
+    def lock(self, db_name: str) -> asyncio.Lock:
+        return self._locks.setdefault(db_name, asyncio.Lock())
 
     def settled(self, db_name: str) -> int:
         return self._settled.get(db_name, 0)
@@ -150,29 +160,55 @@ class WritePath:
         self._codec = codec
         self._hints = hints
 
+    async def _exists(self, seq: int) -> bool:
+        return await self._db[AUDIT].find_one({"_id": seq}, {"_id": 1}) is not None
+
     async def _max_sequence(self) -> int:
-        last = await self._db[AUDIT].find_one({}, {"_id": 1}, sort=[("_id", -1)])
-        return int(last["_id"]) if last else 0
+        """The highest sequence number in use, found with ``_id`` lookups only.
+
+        Sorting the whole log is a full scan on FerretDB, so gallop forward from the last
+        sealed sequence number instead, then bisect: O(log n) point lookups.
+        """
+        seal = await self._db[SEALS].find_one({}, {"to": 1}, sort=[("_id", -1)])
+        low = int(seal["to"]) if seal else 0  # known to exist (or 0)
+        step = 1
+        while await self._exists(low + step):
+            low, step = low + step, step * 2
+        high = low + step  # known to be free
+        while high - low > 1:
+            mid = (low + high) // 2
+            if await self._exists(mid):
+                low = mid
+            else:
+                high = mid
+        return low
 
     async def _insert_intent(self, entry: dict[str, Any]) -> int:
         """Insert *entry* under the next free sequence number; ``ConflictError`` if its
-        claim is taken."""
+        claim is taken.
+
+        Writers of one tenant in this process take turns (one insert each), so they never
+        race each other for a number; a writer in another process that took our number
+        makes us probe the next one.
+        """
         audit = self._db[AUDIT]
-        seq = self._hints.get(self._db.name) or await self._max_sequence() + 1
-        for _ in range(_MAX_SEQUENCE_RETRIES):
-            entry["_id"] = seq
-            try:
-                await audit.insert_one(entry)
-            except DuplicateKeyError:
-                if await audit.find_one({"_id": seq}, {"_id": 1}) is None:
-                    raise ConflictError(
-                        "the record was changed by someone else; read it again and retry",
-                        record=entry.get("record"),
-                    ) from None
-                seq = max(seq + 1, await self._max_sequence() + 1)
-                continue
-            self._hints.set(self._db.name, seq + 1)
-            return seq
+        async with self._hints.lock(self._db.name):
+            seq = self._hints.get(self._db.name) or await self._max_sequence() + 1
+            for _ in range(_MAX_SEQUENCE_RETRIES):
+                entry["_id"] = seq
+                try:
+                    await audit.insert_one(entry)
+                except DuplicateKeyError:
+                    if not await self._exists(seq):
+                        raise ConflictError(
+                            "the record was changed by someone else; read it again and retry",
+                            record=entry.get("record"),
+                        ) from None
+                    seq += 1
+                    continue
+                self._hints.set(self._db.name, seq + 1)
+                return seq
+            self._hints.forget(self._db.name)
         raise EnclaveError("could not allocate an audit sequence number")
 
     async def write(

@@ -1,0 +1,199 @@
+"""Sealing and verifying one tenant's audit log.
+
+**Sealing** takes the settled entries after the last seal, in sequence order, computes for
+each a digest over the entry and its outcome (the entry holds only a commitment to its
+values, so values can be redacted without touching it), chains the digests
+(``head = SHA-256(prev head ‖ digest)``), and stores a checkpoint in ``audit_seals``: the
+range, every digest, the previous and new head, and an Ed25519 signature over the tenant
+database name, range and heads. A checkpoint's ``_id`` is the first sequence number it
+covers, so two gateways sealing at once cannot both succeed.
+
+**Verifying** checks every checkpoint's signature and that they chain, then walks every
+entry in order: a missing, extra, reordered or altered entry or outcome, or values whose
+ciphertext no longer matches the entry's commitment, is reported with the first sequence
+number where it shows. Entries after the last checkpoint are reported as not yet sealed.
+
+What verification cannot see on its own: someone with write access to the database
+deleting the newest checkpoints together with the entries they cover. Anchor the heads
+elsewhere (the gateway logs each new head) to catch that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from storage.base import VerifyReport
+from storage.mongo.writes import AUDIT, OUTCOMES, SEALS, VALUES, commitment
+from storage.signing import SealKey
+
+__all__ = ["SEALS", "AuditSealer", "entry_digest"]
+
+_ZERO = "0" * 64
+_BATCH = 1000
+
+
+def _default(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot canonicalise {type(value).__name__}")
+
+
+def canonical(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=_default).encode()
+
+
+def entry_digest(entry: Mapping[str, Any], outcome: Mapping[str, Any] | None) -> str:
+    settled = (
+        None if outcome is None else {"outcome": outcome.get("outcome"), "at": outcome.get("at")}
+    )
+    return hashlib.sha256(canonical({"entry": dict(entry), "outcome": settled})).hexdigest()
+
+
+def _chain(prev: str, digest: str) -> str:
+    return hashlib.sha256(bytes.fromhex(prev) + bytes.fromhex(digest)).hexdigest()
+
+
+def _message(db_name: str, first: int, last: int, prev: str, head: str) -> bytes:
+    return f"enclave-audit-seal|{db_name}|{first}|{last}|{prev}|{head}".encode()
+
+
+class AuditSealer:
+    """Seals and verifies the audit log of one tenant database.
+
+    *db* must be a client *without* automatic decryption: verification hashes the values'
+    ciphertext as stored.
+    """
+
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], key: SealKey) -> None:
+        self._db = db
+        self._key = key
+
+    async def _last_seal(self) -> Mapping[str, Any] | None:
+        return await self._db[SEALS].find_one({}, sort=[("_id", -1)])
+
+    async def seal(self) -> int:
+        """Seal the settled entries after the last checkpoint; returns how many."""
+        last = await self._last_seal()
+        first = 1 if last is None else int(last["to"]) + 1
+        prev = _ZERO if last is None else str(last["head"])
+        entries = (
+            await self._db[AUDIT]
+            .find({"_id": {"$gte": first, "$lt": first + _BATCH}}, sort=[("_id", 1)])
+            .to_list()
+        )
+        outcomes = {
+            o["_id"]: o
+            async for o in self._db[OUTCOMES].find({"_id": {"$in": [e["_id"] for e in entries]}})
+        }
+        digests: list[str] = []
+        head = prev
+        for expected, entry in enumerate(entries, start=first):
+            # Stop at the first gap or unsettled entry: seals cover a contiguous, final range.
+            if entry["_id"] != expected or expected not in outcomes:
+                break
+            digest = entry_digest(entry, outcomes[expected])
+            digests.append(digest)
+            head = _chain(head, digest)
+        if not digests:
+            return 0
+        last_seq = first + len(digests) - 1
+        seal = {
+            "_id": first,
+            "to": last_seq,
+            "prev": prev,
+            "head": head,
+            "digests": digests,
+            "keyId": self._key.id,
+            "signature": self._key.sign(_message(self._db.name, first, last_seq, prev, head)),
+            "at": dt.datetime.now(dt.UTC),
+        }
+        try:
+            await self._db[SEALS].insert_one(seal)
+        except DuplicateKeyError:
+            return 0  # another gateway sealed this range first
+        return len(digests)
+
+    async def _check_seals(self) -> tuple[dict[int, str], VerifyReport | None]:
+        sealed: dict[int, str] = {}
+        expected, prev = 1, _ZERO
+        async for seal in self._db[SEALS].find({}, sort=[("_id", 1)]):
+            first, last = seal.get("_id"), seal.get("to")
+            digests = seal.get("digests") or []
+            if first != expected or not isinstance(last, int) or last - first + 1 != len(digests):
+                return sealed, _bad(expected, "a checkpoint is missing or out of place")
+            message = _message(
+                self._db.name, first, last, str(seal.get("prev")), str(seal.get("head"))
+            )
+            if not self._key.verify(
+                str(seal.get("keyId")), message, bytes(seal.get("signature", b""))
+            ):
+                return sealed, _bad(first, "a checkpoint's signature does not verify")
+            head = prev
+            for digest in digests:
+                head = _chain(head, digest)
+            if seal.get("prev") != prev or head != seal.get("head"):
+                return sealed, _bad(first, "a checkpoint does not chain to the one before")
+            sealed.update(zip(range(first, last + 1), digests, strict=True))
+            expected, prev = last + 1, head
+        return sealed, None
+
+    async def verify(self) -> VerifyReport:
+        sealed, broken = await self._check_seals()
+        if broken is not None:
+            return broken
+        sealed_through = max(sealed, default=0)
+        expected = 1
+        cursor = self._db[AUDIT].find({}, sort=[("_id", 1)], batch_size=_BATCH)
+        while batch := await cursor.to_list(_BATCH):
+            ids = [e["_id"] for e in batch]
+            outcomes = {o["_id"]: o async for o in self._db[OUTCOMES].find({"_id": {"$in": ids}})}
+            wanted = [e.get("values") for e in batch]
+            values = {v["_id"]: v async for v in self._db[VALUES].find({"_id": {"$in": wanted}})}
+            for entry in batch:
+                problem = self._check_entry(entry, expected, sealed, outcomes, values)
+                if problem is not None:
+                    return _bad(expected, problem, expected - 1, sealed_through)
+                expected += 1
+        if expected <= sealed_through:
+            return _bad(expected, "an entry is missing", expected - 1, sealed_through)
+        checked = expected - 1
+        return VerifyReport(True, checked, sealed_through, checked - sealed_through)
+
+    @staticmethod
+    def _check_entry(
+        entry: Mapping[str, Any],
+        expected: int,
+        sealed: Mapping[int, str],
+        outcomes: Mapping[Any, Mapping[str, Any]],
+        values: Mapping[Any, Mapping[str, Any]],
+    ) -> str | None:
+        seq = entry["_id"]
+        if seq != expected:
+            if isinstance(seq, int) and seq > expected:
+                return "an entry is missing"
+            return f"an entry that should not be there ({seq!r})"
+        if seq in sealed and entry_digest(entry, outcomes.get(seq)) != sealed[seq]:
+            return "the entry or its outcome was changed"
+        if entry.get("values") is None:
+            return None  # an entry with no values (a refused attempt)
+        kept = values.get(entry.get("values"))
+        if kept is None:
+            return "the entry's values are missing"
+        if not kept.get("redacted"):
+            blob = kept.get("change")
+            if not isinstance(blob, bytes) or commitment(blob) != entry.get("commitment"):
+                return "the entry's values were changed"
+        return None
+
+
+def _bad(seq: int, reason: str, checked: int = 0, sealed_through: int = 0) -> VerifyReport:
+    return VerifyReport(False, checked, sealed_through, 0, first_bad=seq, reason=reason)

@@ -1,0 +1,188 @@
+"""The audit log: every mutation recorded, sealed in a signed hash chain, and tampering
+done straight in the database detected and located."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from gateway.services import Services
+from gateway.settings import Settings
+from regions.routing import database_name
+from tests.conftest import GraphQLClient, Tenant, make_tenant
+from tests.helpers import UPDATE_EMPLOYEE, create_employee
+from tests.raw import plain_client
+
+Db = AsyncDatabase[dict[str, Any]]
+
+
+@pytest.fixture
+async def tenant(services: Services) -> Tenant:
+    return await make_tenant(services, "DE", "Audit Org")
+
+
+@pytest.fixture
+async def logged(
+    http: httpx.AsyncClient, tenant: Tenant, services: Services, settings: Settings
+) -> Tenant:
+    """A tenant with a handful of audited changes, all sealed."""
+    admin = GraphQLClient(http, tenant.token)
+    for _ in range(3):
+        rec = await create_employee(admin)
+    await admin.ok(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1, "input": {"salary": 1}})
+    await admin.ok(f'mutation {{ deleteEmployee(id: "{rec["id"]}", expectedVersion: 2) {{ id }} }}')
+    store = services.store.for_tenant(tenant.id)
+    assert await store.seal_audit(settings.seal_key()) >= 6
+    report = await store.verify_audit(settings.seal_key())
+    assert report.ok and report.unsealed == 0 and report.entries == report.sealed_through
+    return tenant
+
+
+async def _tamper(
+    settings: Settings, tenant: Tenant, change: Callable[[Db], Awaitable[Any]]
+) -> None:
+    client = plain_client(settings, "eu")
+    try:
+        await change(client[database_name(tenant.id)])
+    finally:
+        await client.close()
+
+
+async def _verify(services: Services, settings: Settings, tenant: Tenant) -> Any:
+    return await services.store.for_tenant(tenant.id).verify_audit(settings.seal_key())
+
+
+async def test_every_mutation_has_an_entry_with_encrypted_values(
+    logged: Tenant, settings: Settings
+) -> None:
+    async def check(db: Db) -> None:
+        entries = await db["audit"].find({}, sort=[("_id", 1)]).to_list()
+        ops = [(e["datasheet"], e["op"]) for e in entries]
+        assert ops.count(("employees", "create")) == 3
+        assert ("employees", "update") in ops and ("employees", "delete") in ops
+        update = next(e for e in entries if e["op"] == "update")
+        assert update["fields"] == ["salary"]
+        assert update["actor"]["id"] == logged.admin_id and update["actor"]["roles"] == ["admin"]
+        assert update["actor"]["requestId"]
+        values = await db["audit_values"].find_one({"_id": update["values"]})
+        assert values is not None and values["change"].subtype == 6
+
+    await _tamper(settings, logged, check)
+
+
+async def test_an_edited_entry_is_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    await _tamper(
+        settings,
+        logged,
+        lambda db: db["audit"].update_one({"_id": 3}, {"$set": {"fields": ["nothing"]}}),
+    )
+    report = await _verify(services, settings, logged)
+    assert not report.ok and report.first_bad == 3 and "changed" in report.reason
+
+
+async def test_a_deleted_entry_is_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    await _tamper(settings, logged, lambda db: db["audit"].delete_one({"_id": 4}))
+    report = await _verify(services, settings, logged)
+    assert not report.ok and report.first_bad == 4 and "missing" in report.reason
+
+
+async def test_the_last_sealed_entry_deleted_is_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    last = (await _verify(services, settings, logged)).sealed_through
+    await _tamper(settings, logged, lambda db: db["audit"].delete_one({"_id": last}))
+    report = await _verify(services, settings, logged)
+    assert not report.ok and report.first_bad == last
+
+
+async def test_reordered_entries_are_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    async def swap(db: Db) -> None:
+        a = await db["audit"].find_one({"_id": 2})
+        b = await db["audit"].find_one({"_id": 3})
+        assert a is not None and b is not None
+        await db["audit"].replace_one({"_id": 2}, {**b, "_id": 2, "claim": "moving"})
+        await db["audit"].replace_one({"_id": 3}, {**a, "_id": 3})
+        await db["audit"].update_one({"_id": 2}, {"$set": {"claim": b["claim"]}})
+
+    await _tamper(settings, logged, swap)
+    report = await _verify(services, settings, logged)
+    assert not report.ok and report.first_bad == 2
+
+
+async def test_an_inserted_entry_is_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    async def insert(db: Db) -> None:
+        forged = await db["audit"].find_one({"_id": 2})
+        assert forged is not None
+        await db["audit"].insert_one({**forged, "_id": 2.5, "claim": "forged"})
+
+    await _tamper(settings, logged, insert)
+    report = await _verify(services, settings, logged)
+    assert not report.ok and report.first_bad == 3 and "should not be there" in report.reason
+
+
+async def test_a_changed_outcome_is_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    await _tamper(
+        settings,
+        logged,
+        lambda db: db["audit_outcomes"].update_one({"_id": 5}, {"$set": {"outcome": "failed"}}),
+    )
+    report = await _verify(services, settings, logged)
+    assert not report.ok and report.first_bad == 5
+
+
+async def test_swapped_values_are_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    async def swap(db: Db) -> None:
+        e2 = await db["audit"].find_one({"_id": 2})
+        e3 = await db["audit"].find_one({"_id": 3})
+        assert e2 is not None and e3 is not None
+        v3 = await db["audit_values"].find_one({"_id": e3["values"]})
+        assert v3 is not None
+        await db["audit_values"].update_one(
+            {"_id": e2["values"]}, {"$set": {"change": v3["change"]}}
+        )
+
+    await _tamper(settings, logged, swap)
+    report = await _verify(services, settings, logged)
+    assert not report.ok and report.first_bad == 2 and "values" in report.reason
+
+
+async def test_a_forged_checkpoint_is_found(
+    logged: Tenant, services: Services, settings: Settings
+) -> None:
+    async def forge(db: Db) -> None:
+        seal = await db["audit_seals"].find_one({})
+        assert seal is not None
+        digests = list(seal["digests"])
+        digests[1] = "0" * 64
+        await db["audit_seals"].update_one({"_id": seal["_id"]}, {"$set": {"digests": digests}})
+
+    await _tamper(settings, logged, forge)
+    report = await _verify(services, settings, logged)
+    assert not report.ok and "checkpoint" in report.reason
+
+
+async def test_audit_verify_over_graphql_and_unsealed_entries(
+    logged: Tenant, http: httpx.AsyncClient
+) -> None:
+    admin = GraphQLClient(http, logged.token)
+    await create_employee(admin)
+    body = await admin.ok("{ auditVerify { ok entries sealedThrough unsealed firstBadSequence } }")
+    result = body["auditVerify"]
+    assert result["ok"] is True and result["firstBadSequence"] is None
+    assert result["unsealed"] == 1 and result["entries"] == result["sealedThrough"] + 1
