@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from resolvers.context import Principal
@@ -59,6 +60,7 @@ class PolicyCache:
         self._healthy_recheck = healthy_recheck_seconds
         self._tenants: dict[str, _TenantPolicies] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._publishing: set[asyncio.Task[None]] = set()
         self.listening = False
 
     async def _state(self, tenant_id: str) -> _TenantPolicies:
@@ -112,42 +114,69 @@ class PolicyCache:
         self._tenants.pop(tenant_id, None)
 
     async def changed(self, tenant_id: str) -> None:
-        """After a role or user change: forget it here, and tell the other processes."""
+        """After a role or user change: forget it here, and tell the other processes.
+
+        The announcement goes out in the background with a short time limit, so a slow or
+        hung Redis never holds up the mutation; if it is lost, the version recheck covers it.
+        """
         self.forget(tenant_id)
+        task = asyncio.create_task(self._publish(tenant_id))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, tenant_id: str) -> None:
         try:
-            await self._redis.publish(CHANNEL, tenant_id)
-        except (RedisError, OSError):
+            await asyncio.wait_for(self._redis.publish(CHANNEL, tenant_id), timeout=2.0)
+        except (RedisError, OSError, TimeoutError):
             log.warning(
-                "could not publish a policy change; other gateways see it within %.0f s",
+                "could not announce a policy change; other gateways see it within %.0f s",
                 self._recheck,
             )
 
     async def listen(self) -> None:
-        """Forget tenants whose policies others changed; reconnects until cancelled."""
+        """Forget tenants whose policies others changed; reconnects until cancelled.
+
+        The subscription counts as healthy only while Redis answers a ping every second: a
+        hung Redis (a network partition) looks like silence, not like an error.
+        """
         while True:
             pubsub = self._redis.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL)
                 # Whatever changed while we were not subscribed was announced to nobody:
                 # check every tenant's version again on its next request.
-                for state in self._tenants.values():
-                    state.checked = 0.0
+                self._mark_all_stale()
                 self.listening = True
-                while True:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-                    if message and isinstance(message.get("data"), bytes):
-                        self.forget(message["data"].decode())
-            except (RedisError, OSError):
+                await self._receive(pubsub)
+            except (RedisError, OSError, TimeoutError):
                 if self.listening:
                     log.warning(
                         "policy change channel lost; rechecking every %.0f s", self._recheck
                     )
                     # Policies may change while we are not listening: check them again.
-                    for state in self._tenants.values():
-                        state.checked = 0.0
+                    self._mark_all_stale()
                 self.listening = False
                 await asyncio.sleep(1.0)
             finally:
                 self.listening = False
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _receive(self, pubsub: PubSub) -> None:
+        heard = pinged = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now - pinged >= 1.0:
+                await asyncio.wait_for(pubsub.ping(), timeout=1.0)
+                pinged = now
+            message = await pubsub.get_message(timeout=0.5)
+            if message is not None:
+                heard = time.monotonic()
+                if message.get("type") == "message" and isinstance(message.get("data"), bytes):
+                    self.forget(message["data"].decode())
+            elif time.monotonic() - heard > 3.0:
+                raise TimeoutError("no answer from Redis on the policy channel")
+
+    def _mark_all_stale(self) -> None:
+        for state in self._tenants.values():
+            state.checked = 0.0

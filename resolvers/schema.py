@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from resolvers.admin import AdminMutation, AdminQuery, MeQuery
+from resolvers.attempts import AuditAttempts
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.introspection import install_introspection_filter
@@ -50,6 +51,7 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,
+            AuditAttempts,
             AuthorizationExtension,
             lambda: QueryDepthLimiter(max_depth=max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=max_aliases),

@@ -271,6 +271,19 @@ class TenantStore(ABC):
         """A number that grows whenever a role or a user's roles change."""
 
     @abstractmethod
+    async def record_attempt(
+        self,
+        operation: str,
+        actor: Actor,
+        code: str,
+        *,
+        datasheet: str | None = None,
+        record: str | None = None,
+        fields: Sequence[str] = (),
+    ) -> None:
+        """Audit a mutation that was refused or failed without changing anything."""
+
+    @abstractmethod
     async def seal_audit(self, key: SealKey) -> int:
         """Seal the settled audit entries after the last checkpoint; returns how many."""
 

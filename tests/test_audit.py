@@ -16,6 +16,7 @@ from regions.routing import database_name
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee
 from tests.raw import plain_client
+from tests.roles import make_user
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -186,3 +187,39 @@ async def test_audit_verify_over_graphql_and_unsealed_entries(
     result = body["auditVerify"]
     assert result["ok"] is True and result["firstBadSequence"] is None
     assert result["unsealed"] == 1 and result["entries"] == result["sealedThrough"] + 1
+
+
+async def test_refused_and_failed_attempts_are_audited(
+    tenant: Tenant, http: httpx.AsyncClient, settings: Settings, services: Services
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    rec = await create_employee(admin)
+    stale = await admin(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 7, "input": {"salary": 9}})
+    assert stale["errors"][0]["extensions"]["code"] == "CONFLICT"
+    missing = await admin(UPDATE_EMPLOYEE, {"id": "nope", "v": 1, "input": {"phone": "1"}})
+    assert missing["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    await admin.ok(
+        'mutation { createRole(input: {name: "ro", sheets: [{datasheet: "employees", '
+        'read: ["firstName"]}]}) { name } }'
+    )
+    ro, _ = await make_user(admin, services, tenant, "ro@example.com", ["ro"])
+    refused = await ro(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1, "input": {"salary": 1}})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    async def check(db: Db) -> None:
+        attempts = await db["audit"].find({"op": "attempt"}, sort=[("_id", 1)]).to_list()
+        seen = [(a["operation"], a["record"], a["fields"]) for a in attempts]
+        assert ("updateEmployee", rec["id"], ["salary"]) in seen
+        assert ("updateEmployee", "nope", ["phone"]) in seen
+        codes = {
+            o["code"]
+            async for o in db["audit_outcomes"].find({"_id": {"$in": [a["_id"] for a in attempts]}})
+        }
+        assert {"CONFLICT", "NOT_FOUND", "FORBIDDEN"} <= codes
+        for a in attempts:
+            assert "9" not in str(a["fields"])  # names only, never values
+
+    await _tamper(settings, tenant, check)
+    store = services.store.for_tenant(tenant.id)
+    await store.seal_audit(settings.seal_key())
+    assert (await store.verify_audit(settings.seal_key())).ok

@@ -51,8 +51,11 @@ async def test_concurrent_updates_of_one_version_exactly_one_wins(
     client = plain_client(settings, "eu")
     try:
         db = client[database_name(eu_tenant.id)]
-        entries = await db[AUDIT].find({"record": rec["id"]}).to_list()
+        entries = await db[AUDIT].find({"record": rec["id"], "op": {"$ne": "attempt"}}).to_list()
         assert sorted(e["version"] for e in entries) == [1, 2]
+        # Each loser's refused attempt is on record too.
+        attempts = await db[AUDIT].count_documents({"record": rec["id"], "op": "attempt"})
+        assert attempts == contenders - 1
         outcomes = await db[OUTCOMES].find({"_id": {"$in": [e["_id"] for e in entries]}}).to_list()
         assert {o["outcome"] for o in outcomes} == {"committed"} and len(outcomes) == 2
     finally:

@@ -325,6 +325,21 @@ class MongoTenantStore(TenantStore):
             "delete", sheet, record_id, expected_version, actor, fields=(), scope=scope
         )
 
+    async def record_attempt(
+        self,
+        operation: str,
+        actor: Actor,
+        code: str,
+        *,
+        datasheet: str | None = None,
+        record: str | None = None,
+        fields: Sequence[str] = (),
+    ) -> None:
+        with mongo_errors(self._region.name):
+            await self._writes.record_attempt(
+                operation, actor, code, datasheet=datasheet, record=record, fields=list(fields)
+            )
+
     async def seal_audit(self, key: SealKey) -> int:
         with mongo_errors(self._region.name):
             return await AuditSealer(self._region.plain[self._db.name], key).seal()

@@ -211,6 +211,40 @@ class WritePath:
             self._hints.forget(self._db.name)
         raise EnclaveError("could not allocate an audit sequence number")
 
+    async def record_attempt(
+        self,
+        operation: str,
+        actor: Actor,
+        code: str,
+        *,
+        datasheet: str | None,
+        record: str | None,
+        fields: list[str],
+    ) -> int:
+        """An entry for a mutation that was refused or failed before changing anything: who
+        tried what (field names only, never values), and why."""
+        at = now()
+        entry: dict[str, Any] = {
+            "claim": f"attempt/{ULID()}",
+            "at": at,
+            "leaseUntil": at,
+            "actor": actor_doc(actor),
+            "op": "attempt",
+            "operation": operation,
+            "datasheet": datasheet,
+            "record": record,
+            "version": None,
+            "fields": sorted(fields),
+            "values": None,
+            "commitment": None,
+        }
+        seq = await self._insert_intent(entry)
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db[OUTCOMES].insert_one(
+                {"_id": seq, "outcome": "refused", "code": code, "at": now()}
+            )
+        return seq
+
     async def write(
         self, change: Change, actor: Actor, *, claim: str | None = None
     ) -> tuple[int, dt.datetime]:
@@ -325,6 +359,9 @@ class WritePath:
 
     async def _settle(self, entry: Mapping[str, Any]) -> None:
         seq = int(entry["_id"])
+        if entry.get("op") == "attempt":  # crashed between an attempt and its outcome
+            await self._record_outcome(seq, "refused")
+            return
         values = await self._db[VALUES].find_one({"_id": entry.get("values")})
         blob = values.get("change") if values else None
         if not isinstance(blob, dict) or entry.get("op") not in _OPS:

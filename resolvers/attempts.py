@@ -1,0 +1,101 @@
+"""Refused and failed mutations are audited too.
+
+After a mutation operation that ended with errors, each root mutation field that did not
+succeed gets an audit entry: who tried it, the operation, the datasheet, the record id and
+the names of the input fields (never their values), and the error code. Changes that went
+through have their entries from the write path already.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType
+from graphql.language import ObjectValueNode, VariableNode
+from strawberry.extensions import SchemaExtension
+
+from resolvers.context import RequestContext
+from schema.datasheets import DATASHEETS
+from schema.errors import EnclaveError
+
+__all__ = ["AuditAttempts"]
+
+log = logging.getLogger("enclave.audit")
+
+_SHEET_BY_TYPE = {sheet.type_name: sheet.name for sheet in DATASHEETS.values()}
+
+
+def _code(error: GraphQLError) -> str:
+    code = (error.extensions or {}).get("code")
+    if isinstance(code, str):
+        return code  # already formatted by ErrorCodes
+    original = error.original_error
+    if isinstance(original, EnclaveError):
+        return original.code
+    return "BAD_USER_INPUT" if error.path is None else "INTERNAL"
+
+
+def _datasheet(field_name: str) -> str | None:
+    for prefix in ("create", "update", "archive", "restore", "delete"):
+        if field_name.startswith(prefix):
+            return _SHEET_BY_TYPE.get(field_name[len(prefix) :])
+    return None
+
+
+def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
+    for arg in node.arguments or ():
+        if arg.name.value != name:
+            continue
+        if isinstance(arg.value, VariableNode):
+            return variables.get(arg.value.name.value)
+        if isinstance(arg.value, ObjectValueNode):
+            return {f.name.value: None for f in arg.value.fields}
+        return getattr(arg.value, "value", None)
+    return None
+
+
+class AuditAttempts(SchemaExtension):
+    async def on_operation(self) -> AsyncIterator[None]:
+        yield
+        ec = self.execution_context
+        result = ec.result
+        errors = list(getattr(result, "errors", None) or ())
+        context = ec.context
+        if not errors or not isinstance(context, RequestContext) or ec.graphql_document is None:
+            return
+        operations = [
+            d
+            for d in ec.graphql_document.definitions
+            if isinstance(d, OperationDefinitionNode)
+            and d.operation is OperationType.MUTATION
+            and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))
+        ]
+        if not operations:
+            return
+        failed: dict[str | None, str] = {}
+        for error in errors:
+            key = error.path[0] if error.path else None
+            failed.setdefault(str(key) if key is not None else None, _code(error))
+        variables = ec.variables or {}
+        for node in operations[0].selection_set.selections:
+            if not isinstance(node, FieldNode):
+                continue
+            key = node.alias.value if node.alias else node.name.value
+            code = failed.get(key) or failed.get(None)
+            if code is None:
+                continue
+            record = _argument(node, "id", variables)
+            data = _argument(node, "input", variables)
+            try:
+                await context.store.record_attempt(
+                    node.name.value,
+                    context.actor,
+                    code,
+                    datasheet=_datasheet(node.name.value),
+                    record=str(record) if isinstance(record, str | int) else None,
+                    fields=sorted(data) if isinstance(data, dict) else [],
+                )
+            except EnclaveError:
+                log.warning("could not audit a refused %s", node.name.value)
