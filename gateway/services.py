@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
@@ -20,7 +21,6 @@ from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
 from storage.mongo import MongoStore
-from storage.mongo.writes import LEASE
 
 __all__ = ["Services"]
 
@@ -74,7 +74,9 @@ class Services:
                 continue
             for tenant in tenants:
                 try:
-                    settled += await self.store.for_tenant(tenant.id).reconcile(older_than=LEASE)
+                    # Intents whose writer's lease has ended: the writer will not apply them.
+                    store = self.store.for_tenant(tenant.id)
+                    settled += await store.reconcile(older_than=dt.timedelta(0))
                 except EnclaveError:
                     log.warning("reconcile: tenant %s failed", tenant.id)
         return settled
