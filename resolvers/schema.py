@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 
 from resolvers.admin import AdminMutation, AdminQuery, MeQuery
 from resolvers.attempts import AuditAttempts
+from resolvers.auditlog import AuditQueryRoot
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.introspection import install_introspection_filter
@@ -46,7 +47,7 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema
         query.update(query_fields(types))
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
-        query=_root("Query", query, (MeQuery, AdminQuery)),
+        query=_root("Query", query, (MeQuery, AuditQueryRoot, AdminQuery)),
         mutation=_root("Mutation", mutation, (AdminMutation,)),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[

@@ -15,7 +15,7 @@ import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from regions.countries import RegionName
 from schema.datasheets import Datasheet
@@ -24,6 +24,8 @@ from storage.signing import SealKey
 
 __all__ = [
     "Actor",
+    "AuditEntry",
+    "AuditQuery",
     "Page",
     "Record",
     "Role",
@@ -76,6 +78,40 @@ class VerifyReport:
     unsealed: int
     first_bad: int | None = None
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    """Filters of the audit log; all given ones must hold."""
+
+    actor: str | None = None
+    datasheet: str | None = None
+    record: str | None = None
+    operation: str | None = None
+    outcome: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit entry as a reader sees it; values only when asked for and not redacted."""
+
+    seq: int
+    at: dt.datetime
+    actor: Mapping[str, Any]
+    op: str
+    operation: str | None
+    datasheet: str | None
+    record: str | None
+    version: int | None
+    fields: Sequence[str]
+    outcome: str | None
+    code: str | None
+    before: Mapping[str, Any] | None = None
+    after: Mapping[str, Any] | None = None
+    client: Mapping[str, Any] | None = None
+    redacted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +318,23 @@ class TenantStore(ABC):
         fields: Sequence[str] = (),
     ) -> None:
         """Audit a mutation that was refused or failed without changing anything."""
+
+    @abstractmethod
+    async def audit_page(
+        self,
+        query: AuditQuery,
+        *,
+        first: int,
+        after: int | None = None,
+        with_values: bool = False,
+    ) -> tuple[list[AuditEntry], bool]:
+        """Entries matching *query*, newest first, before sequence number *after*; and
+        whether there are more."""
+
+    @abstractmethod
+    async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
+        """Redact the values of every audit entry about *record_ids* (erasure); the chain
+        still verifies. The redaction is itself audited. Returns how many were redacted."""
 
     @abstractmethod
     async def seal_audit(self, key: SealKey) -> int:

@@ -13,6 +13,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from storage.base import Actor
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee
 from tests.raw import plain_client
@@ -223,3 +224,85 @@ async def test_refused_and_failed_attempts_are_audited(
     store = services.store.for_tenant(tenant.id)
     await store.seal_audit(settings.seal_key())
     assert (await store.verify_audit(settings.seal_key())).ok
+
+
+LOG = """query($f: AuditFilter, $first: Int!, $after: String) {
+  auditLog(first: $first, after: $after, filter: $f) {
+    nodes { sequence operation datasheet record version fields outcome code redacted ip
+            actorId changes { field before after } }
+    pageInfo { hasNextPage endCursor } } }"""
+
+
+async def test_reading_the_log_with_filters_and_paging(
+    tenant: Tenant, http: httpx.AsyncClient, services: Services
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    rec = await create_employee(admin, salary=100)
+    await admin.ok(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1, "input": {"salary": 200}})
+    await admin(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1, "input": {"salary": 300}})  # stale
+    mine = await admin.ok(LOG, {"first": 10, "f": {"record": rec["id"]}})
+    nodes = mine["auditLog"]["nodes"]
+    assert [n["operation"] for n in nodes] == ["updateEmployee", "update", "create"]
+    assert [n["outcome"] for n in nodes] == ["refused", "committed", "committed"]
+    assert nodes[0]["code"] == "CONFLICT" and nodes[0]["changes"] == []
+    assert {"field": "salary", "before": 100, "after": 200} in nodes[1]["changes"]
+    assert nodes[1]["ip"] == "127.0.0.1"  # admins see where a change came from
+    refused = await admin.ok(LOG, {"first": 10, "f": {"outcome": "refused"}})
+    assert [n["sequence"] for n in refused["auditLog"]["nodes"]] == [nodes[0]["sequence"]]
+    # Keyset paging, one at a time, newest first, no repeats.
+    seen: list[int] = []
+    after = None
+    while True:
+        page = (await admin.ok(LOG, {"first": 1, "after": after}))["auditLog"]
+        seen += [n["sequence"] for n in page["nodes"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen)) == 4
+
+    await admin.ok(
+        'mutation { createRole(input: {name: "aud", sheets: [{datasheet: "employees", '
+        'read: ["firstName", "jobTitle"]}]}) { name } }'
+    )
+    reader, _ = await make_user(admin, services, tenant, "aud@example.com", ["aud"])
+    scoped = await reader.ok(
+        LOG, {"first": 10, "f": {"datasheet": "employees", "record": rec["id"]}}
+    )
+    create = scoped["auditLog"]["nodes"][-1]
+    assert {c["field"] for c in create["changes"]} <= {"firstName", "jobTitle"}
+    assert create["ip"] is None
+    assert "100" not in str(scoped)  # the salary the reader may not read
+    whole = await reader(LOG, {"first": 10})
+    assert whole["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_redacted_values_and_the_chain_still_verifies(
+    tenant: Tenant, http: httpx.AsyncClient, services: Services, settings: Settings
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    rec = await create_employee(admin)
+    await admin.ok(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1, "input": {"phone": "+1 555"}})
+    store = services.store.for_tenant(tenant.id)
+    await store.seal_audit(settings.seal_key())
+    actor = Actor(user_id=tenant.admin_id, roles=("admin",))
+    assert await store.redact_audit([rec["id"]], actor) == 2
+    await store.seal_audit(settings.seal_key())
+    report = await store.verify_audit(settings.seal_key())
+    assert report.ok, report
+    logged = await admin.ok(LOG, {"first": 10, "f": {"record": rec["id"]}})
+    assert all(n["redacted"] and n["changes"] == [] for n in logged["auditLog"]["nodes"])
+    assert rec["lastName"] not in str(logged)
+
+    # Values removed without a redaction entry are found.
+    other = await create_employee(admin)
+
+    async def strip(db: Db) -> None:
+        entry = await db["audit"].find_one({"record": other["id"]})
+        assert entry is not None
+        await db["audit_values"].update_one(
+            {"_id": entry["values"]}, {"$set": {"redacted": True}, "$unset": {"change": ""}}
+        )
+
+    await _tamper(settings, tenant, strip)
+    bad = await store.verify_audit(settings.seal_key())
+    assert not bad.ok and "without a redaction" in str(bad.reason)

@@ -150,6 +150,10 @@ class AuditSealer:
         sealed, broken = await self._check_seals()
         if broken is not None:
             return broken
+        redactions = {
+            int(e["_id"]): set((e.get("detail") or {}).get("redacted") or ())
+            async for e in self._db[AUDIT].find({"op": "redact"}, {"detail": 1})
+        }
         sealed_through = max(sealed, default=0)
         expected = 1
         cursor = self._db[AUDIT].find({}, sort=[("_id", 1)], batch_size=_BATCH)
@@ -159,7 +163,7 @@ class AuditSealer:
             wanted = [e.get("values") for e in batch]
             values = {v["_id"]: v async for v in self._db[VALUES].find({"_id": {"$in": wanted}})}
             for entry in batch:
-                problem = self._check_entry(entry, expected, sealed, outcomes, values)
+                problem = self._check_entry(entry, expected, sealed, outcomes, values, redactions)
                 if problem is not None:
                     return _bad(expected, problem, expected - 1, sealed_through)
                 expected += 1
@@ -175,6 +179,7 @@ class AuditSealer:
         sealed: Mapping[int, str],
         outcomes: Mapping[Any, Mapping[str, Any]],
         values: Mapping[Any, Mapping[str, Any]],
+        redactions: Mapping[int, set[int]],
     ) -> str | None:
         seq = entry["_id"]
         if seq != expected:
@@ -188,7 +193,10 @@ class AuditSealer:
         kept = values.get(entry.get("values"))
         if kept is None:
             return "the entry's values are missing"
-        if not kept.get("redacted"):
+        if kept.get("redacted"):
+            if seq not in redactions.get(kept.get("by"), set()):  # type: ignore[arg-type]
+                return "the entry's values were removed without a redaction entry"
+        else:
             blob = kept.get("change")
             if not isinstance(blob, bytes) or commitment(blob) != entry.get("commitment"):
                 return "the entry's values were changed"

@@ -18,6 +18,8 @@ from schema.errors import BadUserInputError, ConflictError, ForbiddenError, NotF
 from schema.roles import RoleDefinition, row_matches
 from storage.base import (
     Actor,
+    AuditEntry,
+    AuditQuery,
     Page,
     Record,
     Role,
@@ -30,6 +32,7 @@ from storage.base import (
 )
 from storage.mongo.access import AccessRepository, ensure_access_indexes
 from storage.mongo.audit import AuditSealer
+from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.errors import mongo_errors
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes
@@ -339,6 +342,21 @@ class MongoTenantStore(TenantStore):
             await self._writes.record_attempt(
                 operation, actor, code, datasheet=datasheet, record=record, fields=list(fields)
             )
+
+    async def audit_page(
+        self,
+        query: AuditQuery,
+        *,
+        first: int,
+        after: int | None = None,
+        with_values: bool = False,
+    ) -> tuple[list[AuditEntry], bool]:
+        with mongo_errors(self._region.name):
+            return await AuditLog(self._db, self._writes).page(query, first, after, with_values)
+
+    async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
+        with mongo_errors(self._region.name):
+            return await AuditLog(self._db, self._writes).redact(record_ids, actor)
 
     async def seal_audit(self, key: SealKey) -> int:
         with mongo_errors(self._region.name):

@@ -188,8 +188,8 @@ class WritePath:
         claim is taken.
 
         Writers of one tenant in this process take turns (one insert each), so they never
-        race each other for a number; a writer in another process that took our number
-        makes us probe the next one.
+        race each other for a number; when a writer in another process took our number,
+        we look for the end of the log again (O(log n) lookups).
         """
         audit = self._db[AUDIT]
         async with self._hints.lock(self._db.name):
@@ -204,12 +204,35 @@ class WritePath:
                             "the record was changed by someone else; read it again and retry",
                             record=entry.get("record"),
                         ) from None
-                    seq += 1
+                    # Another process wrote since our last guess, maybe a lot: find the end.
+                    seq = max(seq + 1, await self._max_sequence() + 1)
                     continue
                 self._hints.set(self._db.name, seq + 1)
                 return seq
             self._hints.forget(self._db.name)
         raise EnclaveError("could not allocate an audit sequence number")
+
+    async def _record_settled(
+        self, actor: Actor, outcome: dict[str, Any], at: dt.datetime, **fields: Any
+    ) -> int:
+        """An entry that changes no record, inserted with its outcome at once."""
+        entry: dict[str, Any] = {
+            "claim": f"{fields.get('op')}/{ULID()}",
+            "at": at,
+            "leaseUntil": at,
+            "actor": actor_doc(actor),
+            "datasheet": None,
+            "record": None,
+            "version": None,
+            "fields": [],
+            "values": None,
+            "commitment": None,
+            **fields,
+        }
+        seq = await self._insert_intent(entry)
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db[OUTCOMES].insert_one({"_id": seq, **outcome, "at": now()})
+        return seq
 
     async def record_attempt(
         self,
@@ -223,27 +246,22 @@ class WritePath:
     ) -> int:
         """An entry for a mutation that was refused or failed before changing anything: who
         tried what (field names only, never values), and why."""
-        at = now()
-        entry: dict[str, Any] = {
-            "claim": f"attempt/{ULID()}",
-            "at": at,
-            "leaseUntil": at,
-            "actor": actor_doc(actor),
-            "op": "attempt",
-            "operation": operation,
-            "datasheet": datasheet,
-            "record": record,
-            "version": None,
-            "fields": sorted(fields),
-            "values": None,
-            "commitment": None,
-        }
-        seq = await self._insert_intent(entry)
-        with contextlib.suppress(DuplicateKeyError):
-            await self._db[OUTCOMES].insert_one(
-                {"_id": seq, "outcome": "refused", "code": code, "at": now()}
-            )
-        return seq
+        return await self._record_settled(
+            actor,
+            {"outcome": "refused", "code": code},
+            now(),
+            op="attempt",
+            operation=operation,
+            datasheet=datasheet,
+            record=record,
+            fields=sorted(fields),
+        )
+
+    async def record_event(
+        self, op: str, actor: Actor, *, at: dt.datetime, detail: dict[str, Any]
+    ) -> int:
+        """An entry for an action that is not a record change (a redaction, an export...)."""
+        return await self._record_settled(actor, {"outcome": "committed"}, at, op=op, detail=detail)
 
     async def write(
         self, change: Change, actor: Actor, *, claim: str | None = None

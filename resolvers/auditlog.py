@@ -1,0 +1,164 @@
+"""Reading the audit log over GraphQL.
+
+Admins read every entry with its values and the caller's IP address and user agent. Any
+other user may read the entries of one datasheet on which their role covers all rows, with
+values only for the fields they may read in full; never role, user or redaction entries,
+nor IP addresses. No API updates or deletes an entry.
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+import base64
+import binascii
+import datetime as dt
+from typing import Any, Optional
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from resolvers.context import RequestContext
+from schema.datasheets import DATASHEETS
+from schema.errors import BadUserInputError, ForbiddenError
+from schema.types import PageInfo
+from storage.base import AuditEntry, AuditQuery
+
+__all__ = ["AuditQueryRoot"]
+
+
+@strawberry.type
+class FieldChange:
+    field: str
+    before: Optional[JSON]  # noqa: UP045
+    after: Optional[JSON]  # noqa: UP045
+
+
+@strawberry.type
+class AuditEntryType:
+    sequence: int
+    at: dt.datetime
+    actor_kind: str
+    actor_id: str
+    actor_roles: list[str]
+    request_id: Optional[str]  # noqa: UP045
+    ip: Optional[str] = strawberry.field(description="Admins only.")  # noqa: UP045
+    user_agent: Optional[str] = strawberry.field(description="Admins only.")  # noqa: UP045
+    operation: str
+    datasheet: Optional[str]  # noqa: UP045
+    record: Optional[strawberry.ID]  # noqa: UP045
+    version: Optional[int]  # noqa: UP045
+    fields: list[str]
+    outcome: Optional[str]  # noqa: UP045
+    code: Optional[str]  # noqa: UP045
+    redacted: bool
+    changes: list[FieldChange] = strawberry.field(
+        description="Before and after values of the fields you may read; empty if redacted."
+    )
+
+
+@strawberry.type
+class AuditConnection:
+    nodes: list[AuditEntryType]
+    page_info: PageInfo
+
+
+@strawberry.input
+class AuditFilter:
+    actor: Optional[strawberry.ID] = None  # noqa: UP045
+    datasheet: Optional[str] = None  # noqa: UP045
+    record: Optional[strawberry.ID] = None  # noqa: UP045
+    operation: Optional[str] = None  # noqa: UP045
+    outcome: Optional[str] = None  # noqa: UP045
+    since: Optional[dt.datetime] = None  # noqa: UP045
+    until: Optional[dt.datetime] = None  # noqa: UP045
+
+
+def _cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"a1:{seq}".encode()).decode().rstrip("=")
+
+
+def _seq(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw.startswith("a1:"):
+            return int(raw[3:])
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        pass
+    raise BadUserInputError("malformed cursor", argument="after")
+
+
+def _node(entry: AuditEntry, readable: frozenset[str] | None, admin: bool) -> AuditEntryType:
+    changes = []
+    if entry.before is not None or entry.after is not None:
+        before, after = entry.before or {}, entry.after or {}
+        for name in sorted(set(before) | set(after)):
+            if readable is None or name in readable:
+                changes.append(
+                    FieldChange(field=name, before=before.get(name), after=after.get(name))
+                )
+    client: dict[str, Any] = dict(entry.client or {}) if admin else {}
+    return AuditEntryType(
+        sequence=entry.seq,
+        at=entry.at,
+        actor_kind=str(entry.actor.get("kind")),
+        actor_id=str(entry.actor.get("id")),
+        actor_roles=list(entry.actor.get("roles") or ()),
+        request_id=entry.actor.get("requestId"),
+        ip=client.get("ip"),
+        user_agent=client.get("userAgent"),
+        operation=entry.operation or entry.op,
+        datasheet=entry.datasheet,
+        record=strawberry.ID(entry.record) if entry.record else None,
+        version=entry.version,
+        fields=list(entry.fields),
+        outcome=entry.outcome,
+        code=entry.code,
+        redacted=entry.redacted,
+        changes=changes,
+    )
+
+
+@strawberry.type
+class AuditQueryRoot:
+    @strawberry.field(
+        description="Audit entries, newest first. Non-admins must name a datasheet whose "
+        "rows their role covers in full, and see values only of fields they may read."
+    )
+    async def audit_log(
+        self,
+        info: Info,
+        first: int = 50,
+        after: Optional[str] = None,  # noqa: UP045
+        filter: Optional[AuditFilter] = None,  # noqa: UP045
+    ) -> AuditConnection:
+        ctx: RequestContext = info.context
+        if not 0 < first <= ctx.max_page_size:
+            raise BadUserInputError(
+                f"first must be between 1 and {ctx.max_page_size}", argument="first"
+            )
+        f = filter or AuditFilter()
+        readable: frozenset[str] | None = None
+        if not ctx.policy.admin:
+            sheet = f.datasheet if f.datasheet in DATASHEETS else None
+            grant = ctx.policy.sheet(sheet) if sheet is not None else None
+            if grant is None or grant.rows is not None:
+                raise ForbiddenError(
+                    "you may read the audit log only of a datasheet whose rows you may all read",
+                    argument="filter.datasheet",
+                )
+            readable = grant.read
+        query = AuditQuery(
+            actor=f.actor,
+            datasheet=f.datasheet,
+            record=f.record,
+            operation=f.operation,
+            outcome=f.outcome,
+            since=f.since,
+            until=f.until,
+        )
+        entries, more = await ctx.store.audit_page(
+            query, first=first, after=_seq(after) if after else None, with_values=True
+        )
+        nodes = [_node(e, readable, ctx.policy.admin) for e in entries]
+        end = _cursor(entries[-1].seq) if entries else None
+        return AuditConnection(nodes=nodes, page_info=PageInfo(has_next_page=more, end_cursor=end))
