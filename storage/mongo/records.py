@@ -107,7 +107,7 @@ class MongoTenantStore(TenantStore):
         self._region = region
         self._db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
         self._codec = FieldCodec(region.encryption, tenant_id)
-        self._writes = WritePath(self._db, self._codec, hints)
+        self._writes = WritePath(self._db, self._codec, hints, region.checks_update_filters)
         self._access = AccessRepository(self._db, self._codec, self._writes)
 
     # -- reads -----------------------------------------------------------------------------

@@ -32,7 +32,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -155,10 +155,25 @@ def client_doc(actor: Actor) -> dict[str, Any]:
 class WritePath:
     """Writes one tenant's changes with their audit entries."""
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, hints: SequenceHints):
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        codec: FieldCodec,
+        hints: SequenceHints,
+        atomic_filters: Callable[[], Awaitable[bool]] | None = None,
+    ):
         self._db = db
         self._codec = codec
         self._hints = hints
+        self._atomic_filters = atomic_filters
+
+    async def _version_filter(self, change: Change) -> dict[str, Any]:
+        # Where the server checks an update's filter atomically (MongoDB), the expected
+        # version guards the apply too; on FerretDB the claim already made us the only
+        # writer of this version, and the extra field would only turn a lookup into a scan.
+        if self._atomic_filters is None or await self._atomic_filters():
+            return {"_id": change.record_id, "_v": change.version - 1}
+        return {"_id": change.record_id}
 
     async def _exists(self, seq: int) -> bool:
         return await self._db[AUDIT].find_one({"_id": seq}, {"_id": 1}) is not None
@@ -318,7 +333,7 @@ class WritePath:
         coll = self._db[change.collection]
         declared = declared_fields(change.collection)
         if change.op == "delete":
-            await coll.delete_one({"_id": change.record_id, "_v": change.version - 1})
+            await coll.delete_one(await self._version_filter(change))
             return
         stored = {
             name: await self._codec.encrypt(declared[name], value) if name in declared else value
@@ -338,9 +353,7 @@ class WritePath:
         update: dict[str, Any] = {"$set": {**stored, **meta}}
         if unset := [name for name, value in change.after.items() if value is None]:
             update["$unset"] = dict.fromkeys(unset, "")
-        # On MongoDB the version in the filter is checked atomically; on FerretDB the claim
-        # already made us the only writer of this version.
-        await coll.update_one({"_id": change.record_id, "_v": change.version - 1}, update)
+        await coll.update_one(await self._version_filter(change), update)
 
     async def _record_outcome(self, seq: int, outcome: str) -> None:
         with contextlib.suppress(DuplicateKeyError):  # settled already
