@@ -20,6 +20,7 @@ from starlette.routing import Route
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
+from gateway.accesslog import RequestAccess
 from gateway.auth import bearer_token
 from gateway.services import Services
 from gateway.settings import Settings
@@ -77,6 +78,13 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             authorization_cache=self.services.authorization,
             policies=self.services.policies,
             seal_key=settings.seal_key,
+            access=RequestAccess(
+                self.services.access,
+                principal,
+                policy.roles,
+                (request.headers.get("x-purpose") or "")[:200] or None,
+                request.scope["enclave.request_id"],
+            ),
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
         )
@@ -100,6 +108,12 @@ class GraphQLEndpoint:
             body = await self._read_body(request)
             principal = await self.authenticate(request)
             policy = await self.services.policies.policy_for(principal)
+            await self.services.access.login(
+                principal,
+                bearer_token(request.headers.get("authorization")),
+                request.client.host if request.client else None,
+                request.headers.get("user-agent"),
+            )
             _check_json(request, body)
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)

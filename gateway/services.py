@@ -14,6 +14,7 @@ from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from gateway.accesslog import AccessRecorder
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.policies import PolicyCache
 from gateway.settings import Settings
@@ -36,6 +37,7 @@ class Services:
     tenants: TenantCache
     policies: PolicyCache
     authorization: AuthorizationCache
+    access: AccessRecorder
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -57,8 +59,16 @@ class Services:
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         policies = PolicyCache(store, redis, recheck_seconds=settings.policy_recheck_seconds)
+        access = AccessRecorder(store, redis, enabled=settings.access_log)
         return cls(
-            settings, store, redis, tokens, TenantCache(store), policies, AuthorizationCache()
+            settings,
+            store,
+            redis,
+            tokens,
+            TenantCache(store),
+            policies,
+            AuthorizationCache(),
+            access,
         )
 
     async def reconcile_all(self) -> int:
@@ -115,6 +125,7 @@ class Services:
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self._reconcile_forever()))
         self._tasks.append(asyncio.create_task(self.policies.listen()))
+        self._tasks.append(asyncio.create_task(self.access.run()))
         if self.settings.audit_seal_key_file is not None:
             self._tasks.append(asyncio.create_task(self._seal_forever()))
         else:
@@ -126,5 +137,7 @@ class Services:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        with contextlib.suppress(Exception):
+            await self.access.flush()
         await self.store.aclose()
         await self.redis.aclose()

@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     audit_seal_key_file: Path | None = None
     #: How often each gateway seals its tenants' new audit entries.
     audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
+    #: Record every read of personal data and every sign-in (issue: who saw what).
+    access_log: bool = True
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
 

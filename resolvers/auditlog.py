@@ -14,6 +14,8 @@ import datetime as dt
 from typing import Any, Optional
 
 import strawberry
+from bson import ObjectId
+from bson.errors import InvalidId
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
@@ -21,7 +23,7 @@ from resolvers.context import RequestContext
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, ForbiddenError
 from schema.types import PageInfo
-from storage.base import AuditEntry, AuditQuery
+from storage.base import AccessEvent, AccessQuery, AuditEntry, AuditQuery
 
 __all__ = ["AuditQueryRoot"]
 
@@ -119,7 +121,106 @@ def _node(entry: AuditEntry, readable: frozenset[str] | None, admin: bool) -> Au
 
 
 @strawberry.type
+class AccessEventType:
+    at: dt.datetime
+    kind: str
+    principal: strawberry.ID
+    roles: list[str]
+    datasheet: Optional[str]  # noqa: UP045
+    fields: list[str]
+    records: list[strawberry.ID]
+    purpose: Optional[str]  # noqa: UP045
+    request_id: Optional[str]  # noqa: UP045
+    ip: Optional[str]  # noqa: UP045
+    user_agent: Optional[str]  # noqa: UP045
+
+
+@strawberry.type
+class AccessConnection:
+    nodes: list[AccessEventType]
+    page_info: PageInfo
+
+
+def _access_node(e: AccessEvent) -> AccessEventType:
+    client = dict(e.client or {})
+    return AccessEventType(
+        at=e.at,
+        kind=e.kind,
+        principal=strawberry.ID(e.principal),
+        roles=list(e.roles),
+        datasheet=e.datasheet,
+        fields=list(e.fields),
+        records=[strawberry.ID(r) for r in e.records],
+        purpose=e.purpose,
+        request_id=e.request_id,
+        ip=client.get("ip"),
+        user_agent=client.get("userAgent"),
+    )
+
+
+async def _access(
+    info: Info,
+    query: AccessQuery,
+    first: int,
+    after: Optional[str],  # noqa: UP045
+) -> AccessConnection:
+    ctx: RequestContext = info.context
+    if not ctx.policy.admin:
+        raise ForbiddenError("only admins read the access log")
+    if not 0 < first <= ctx.max_page_size:
+        raise BadUserInputError(
+            f"first must be between 1 and {ctx.max_page_size}", argument="first"
+        )
+    try:
+        position = ObjectId(after) if after else None
+    except InvalidId:
+        raise BadUserInputError("malformed cursor", argument="after") from None
+    events, more = await ctx.store.access_page(query, first=first, after=position)
+    end = str(events[-1].id) if events else None
+    return AccessConnection(
+        nodes=[_access_node(e) for e in events],
+        page_info=PageInfo(has_next_page=more, end_cursor=end),
+    )
+
+
+@strawberry.type
 class AuditQueryRoot:
+    @strawberry.field(description="Who was given personal data of this record, newest first.")
+    async def record_access(
+        self,
+        info: Info,
+        datasheet: str,
+        id: strawberry.ID,
+        first: int = 50,
+        after: Optional[str] = None,  # noqa: UP045
+    ) -> AccessConnection:
+        query = AccessQuery(kind="read", datasheet=datasheet, record=str(id))
+        return await _access(info, query, first, after)
+
+    @strawberry.field(description="Which records a principal was given between two times.")
+    async def principal_access(
+        self,
+        info: Info,
+        principal: strawberry.ID,
+        since: dt.datetime,
+        until: dt.datetime,
+        first: int = 50,
+        after: Optional[str] = None,  # noqa: UP045
+    ) -> AccessConnection:
+        query = AccessQuery(kind="read", principal=str(principal), since=since, until=until)
+        return await _access(info, query, first, after)
+
+    @strawberry.field(description="Sign-ins, newest first; of one user if given.")
+    async def login_history(
+        self,
+        info: Info,
+        user_id: Optional[strawberry.ID] = None,  # noqa: UP045
+        first: int = 50,
+        after: Optional[str] = None,  # noqa: UP045
+    ) -> AccessConnection:
+        query = AccessQuery(kind="login", principal=str(user_id) if user_id else None)
+        return await _access(info, query, first, after)
+
     @strawberry.field(
         description="Audit entries, newest first. Non-admins must name a datasheet whose "
         "rows their role covers in full, and see values only of fields they may read."

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -13,7 +13,12 @@ if TYPE_CHECKING:
     from resolvers.authorize import AuthorizationCache
     from resolvers.policy import Policy
 
-__all__ = ["PolicyNotifier", "Principal", "RequestContext"]
+__all__ = ["AccessSink", "PolicyNotifier", "Principal", "RequestContext"]
+
+
+class AccessSink(Protocol):
+    def read(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
+        """The caller was given *fields* of *records*; recorded off the request path."""
 
 
 class PolicyNotifier(Protocol):
@@ -40,5 +45,6 @@ class RequestContext:
     authorization_cache: AuthorizationCache
     policies: PolicyNotifier
     seal_key: Callable[[], SealKey]
+    access: AccessSink
     default_page_size: int
     max_page_size: int

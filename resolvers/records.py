@@ -64,8 +64,23 @@ def to_object(types: SheetTypes, record: Record, grant: SheetPolicy) -> Any:
     )
 
 
+def _seen(
+    ctx: RequestContext,
+    types: SheetTypes,
+    record: Record,
+    grant: SheetPolicy,
+    fields: Optional[list[str]] = None,  # noqa: UP045
+) -> Any:
+    """The record as the caller gets it; its personal-data fields go to the access log."""
+    ctx.access.read(
+        types.sheet.name, fields if fields is not None else list(record.values), [record.id]
+    )
+    return to_object(types, record, grant)
+
+
 def _visible(info: Info, sheet: Datasheet, grant: SheetPolicy) -> list[str]:
-    return [f for f in selected_fields(info, grant.visible) if f in sheet.by_name]
+    """The selected fields the caller may see, in declaration order."""
+    return selected_fields(info, [f.name for f in sheet.fields if f.name in grant.visible])
 
 
 def query_fields(types: SheetTypes) -> dict[str, Any]:
@@ -79,7 +94,7 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
         )
         if record is None:
             raise NotFoundError(f"no {sheet.singular} with this id", id=str(id))
-        return to_object(types, record, grant)
+        return _seen(ctx, types, record, grant)
 
     async def get_many(
         info: Info,
@@ -111,6 +126,8 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
             include_archived=include_archived,
             scope=_scope(ctx, grant),
         )
+        fields = [f for f in page.records[0].values] if page.records else []
+        ctx.access.read(sheet.name, fields, [r.id for r in page.records])
         nodes = [to_object(types, r, grant) for r in page.records]
         edges = [types.edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
         return types.connection(
@@ -152,7 +169,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         values = input_values(sheet, input)
         _require((k for k, v in values.items() if v is not None), grant.write, sheet, "write")
         record = await ctx.store.create(sheet, values, ctx.actor, scope=_scope(ctx, grant))
-        return to_object(types, record, grant)
+        return _seen(ctx, types, record, grant, _visible(info, sheet, grant))
 
     async def update(info: Info, id: strawberry.ID, expected_version: int, input: Any) -> Any:
         ctx = _ctx(info)
@@ -168,7 +185,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
             fields=_visible(info, sheet, grant),
             scope=_scope(ctx, grant),
         )
-        return to_object(types, record, grant)
+        return _seen(ctx, types, record, grant)
 
     async def set_archived(info: Info, id: strawberry.ID, version: int, archived: bool) -> Any:
         ctx = _ctx(info)
@@ -182,7 +199,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
             fields=_visible(info, sheet, grant),
             scope=_scope(ctx, grant),
         )
-        return to_object(types, record, grant)
+        return _seen(ctx, types, record, grant)
 
     async def archive(info: Info, id: strawberry.ID, expected_version: int) -> Any:
         return await set_archived(info, id, expected_version, True)

@@ -23,6 +23,8 @@ from schema.roles import RoleDefinition, RowFilter
 from storage.signing import SealKey
 
 __all__ = [
+    "AccessEvent",
+    "AccessQuery",
     "Actor",
     "AuditEntry",
     "AuditQuery",
@@ -112,6 +114,37 @@ class AuditEntry:
     after: Mapping[str, Any] | None = None
     client: Mapping[str, Any] | None = None
     redacted: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AccessEvent:
+    """One access to personal data (``kind="read"``) or one sign-in (``kind="login"``).
+
+    Ids and field names only, never values; *client* (IP address, user agent) is personal
+    data and is stored encrypted."""
+
+    at: dt.datetime
+    kind: Literal["read", "login", "export"]
+    principal: str
+    roles: tuple[str, ...] = ()
+    datasheet: str | None = None
+    fields: tuple[str, ...] = ()
+    records: tuple[str, ...] = ()
+    purpose: str | None = None
+    request_id: str | None = None
+    client: Mapping[str, Any] | None = None
+    detail: Mapping[str, Any] | None = None
+    id: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class AccessQuery:
+    kind: str | None = None
+    principal: str | None = None
+    datasheet: str | None = None
+    record: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,6 +368,16 @@ class TenantStore(ABC):
     async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
         """Redact the values of every audit entry about *record_ids* (erasure); the chain
         still verifies. The redaction is itself audited. Returns how many were redacted."""
+
+    @abstractmethod
+    async def append_access(self, events: Sequence[AccessEvent]) -> None:
+        """Append access and login events (in one batch)."""
+
+    @abstractmethod
+    async def access_page(
+        self, query: AccessQuery, *, first: int, after: Any | None = None
+    ) -> tuple[list[AccessEvent], bool]:
+        """Access events matching *query*, newest first, before the event id *after*."""
 
     @abstractmethod
     async def seal_audit(self, key: SealKey) -> int:

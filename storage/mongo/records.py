@@ -17,6 +17,8 @@ from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ConflictError, ForbiddenError, NotFoundError
 from schema.roles import RoleDefinition, row_matches
 from storage.base import (
+    AccessEvent,
+    AccessQuery,
     Actor,
     AuditEntry,
     AuditQuery,
@@ -31,6 +33,7 @@ from storage.base import (
     VerifyReport,
 )
 from storage.mongo.access import AccessRepository, ensure_access_indexes
+from storage.mongo.accesslog import AccessLog, ensure_access_log_indexes
 from storage.mongo.audit import AuditSealer
 from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
@@ -358,6 +361,16 @@ class MongoTenantStore(TenantStore):
         with mongo_errors(self._region.name):
             return await AuditLog(self._db, self._writes).redact(record_ids, actor)
 
+    async def append_access(self, events: Sequence[AccessEvent]) -> None:
+        with mongo_errors(self._region.name):
+            await AccessLog(self._db, self._codec).append(events)
+
+    async def access_page(
+        self, query: AccessQuery, *, first: int, after: Any | None = None
+    ) -> tuple[list[AccessEvent], bool]:
+        with mongo_errors(self._region.name):
+            return await AccessLog(self._db, self._codec).page(query, first, after)
+
     async def seal_audit(self, key: SealKey) -> int:
         with mongo_errors(self._region.name):
             return await AuditSealer(self._region.plain[self._db.name], key).seal()
@@ -429,6 +442,7 @@ async def ensure_tenant_indexes(
     """The indexes of a tenant database; idempotent."""
     await ensure_indexes(db)
     await ensure_access_indexes(db)
+    await ensure_access_log_indexes(db)
     for sheet in sheets:
         coll = db[sheet.name]
         await coll.create_index("_archived")

@@ -1,0 +1,150 @@
+"""Recording who accessed personal data, off the request path.
+
+Resolvers hand events to a ``RequestAccess`` (cheap: an append to a list); a background task
+writes them per tenant in batches every ``flush_seconds``. A request never waits for the
+access log, and the queue is bounded: if storage is unavailable for long, the oldest
+events are dropped and counted, rather than memory growing without end.
+
+Sign-ins: the first request with a given token is recorded as a login event, once per
+token across all gateway processes (a Redis ``SET NX``; without Redis, once per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from resolvers.context import Principal
+from schema.errors import EnclaveError
+from storage.base import AccessEvent, Store
+
+__all__ = ["AccessRecorder", "RequestAccess"]
+
+log = logging.getLogger("enclave.access")
+
+
+class AccessRecorder:
+    def __init__(
+        self,
+        store: Store,
+        redis: aioredis.Redis,
+        *,
+        enabled: bool = True,
+        flush_seconds: float = 0.5,
+        max_queued: int = 100_000,
+    ) -> None:
+        self._store = store
+        self._redis = redis
+        self.enabled = enabled
+        self._flush_seconds = flush_seconds
+        self._max_queued = max_queued
+        self._queued: dict[str, list[AccessEvent]] = {}
+        self._count = 0
+        self.dropped = 0
+        self._seen_tokens: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, tenant_id: str, event: AccessEvent) -> None:
+        if not self.enabled:
+            return
+        if self._count >= self._max_queued:
+            self.dropped += 1
+            return
+        self._queued.setdefault(tenant_id, []).append(event)
+        self._count += 1
+
+    async def flush(self) -> int:
+        batches, self._queued, self._count = self._queued, {}, 0
+        written = 0
+        for tenant_id, events in batches.items():
+            try:
+                await self._store.for_tenant(tenant_id).append_access(events)
+                written += len(events)
+            except EnclaveError:
+                # Put them back once; a region that stays down loses the oldest ones.
+                for event in events:
+                    self.add(tenant_id, event)
+                log.warning("access log: %d events for %s deferred", len(events), tenant_id)
+        return written
+
+    async def run(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(self._flush_seconds)
+                await self.flush()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.flush()
+
+    async def login(
+        self, principal: Principal, token: str, ip: str | None, user_agent: str | None
+    ) -> None:
+        """Record a sign-in the first time a token is used."""
+        if not self.enabled:
+            return
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        if digest in self._seen_tokens:
+            return
+        self._seen_tokens[digest] = None
+        if len(self._seen_tokens) > 100_000:
+            self._seen_tokens.popitem(last=False)
+        try:
+            first = await self._redis.set(f"enclave:login:{digest}", 1, nx=True, ex=86_400)
+        except (RedisError, OSError):
+            first = True
+        if not first:
+            return
+        self.add(
+            principal.tenant_id,
+            AccessEvent(
+                at=dt.datetime.now(dt.UTC),
+                kind="login",
+                principal=principal.user_id,
+                roles=principal.roles,
+                client={"ip": ip, "userAgent": user_agent},
+                detail={"method": principal.kind},
+            ),
+        )
+
+
+class RequestAccess:
+    """The access sink of one request: knows who is asking, and why."""
+
+    def __init__(
+        self,
+        recorder: AccessRecorder,
+        principal: Principal,
+        roles: tuple[str, ...],
+        purpose: str | None,
+        request_id: str,
+    ) -> None:
+        self._recorder = recorder
+        self._principal = principal
+        self._roles = roles
+        self._purpose = purpose
+        self._request_id = request_id
+
+    def read(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
+        if not fields or not records or not self._recorder.enabled:
+            return
+        self._recorder.add(
+            self._principal.tenant_id,
+            AccessEvent(
+                at=dt.datetime.now(dt.UTC),
+                kind="read",
+                principal=self._principal.user_id,
+                roles=self._roles,
+                datasheet=datasheet,
+                fields=tuple(fields),
+                records=tuple(records),
+                purpose=self._purpose,
+                request_id=self._request_id,
+            ),
+        )

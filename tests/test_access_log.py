@@ -1,0 +1,113 @@
+"""Reads of personal data and sign-ins are recorded, off the request path: who saw what."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from gateway.services import Services
+from gateway.settings import Settings
+from regions.routing import database_name
+from tests.conftest import GraphQLClient, Tenant, make_tenant
+from tests.helpers import create_employee
+from tests.raw import is_ciphertext, plain_client, raw_bytes
+from tests.roles import make_role, make_user
+
+ACCESS = """query($sheet: String!, $id: ID!) { recordAccess(datasheet: $sheet, id: $id) {
+  nodes { kind principal fields records purpose requestId } } }"""
+
+
+@pytest.fixture
+async def tenant(services: Services) -> Tenant:
+    return await make_tenant(services, "DE", "Access Org")
+
+
+async def test_who_accessed_a_record_and_what_a_principal_accessed(
+    tenant: Tenant,
+    http: httpx.AsyncClient,
+    services: Services,
+    app: Starlette,
+    settings: Settings,
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    rec = await create_employee(admin)
+    other = await create_employee(admin)
+    await make_role(admin, "viewer", read=["firstName", "lastName", "salary"])
+    viewer, user = await make_user(
+        admin, services, tenant, f"{uuid.uuid4().hex[:6]}@x.example", ["viewer"]
+    )
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    response = await viewer.http.post(
+        "/graphql",
+        json={"query": f'{{ employee(id: "{rec["id"]}") {{ firstName salary }} }}'},
+        headers={"authorization": f"Bearer {viewer.token}", "x-purpose": "payroll review"},
+    )
+    assert "errors" not in response.json()
+    await viewer.ok("{ employees(first: 500) { nodes { id lastName } } }")
+    await viewer.ok("{ employees(first: 500) { nodes { id } } }")  # ids only: no personal data
+    await app.state.services.access.flush()
+
+    seen = await admin.ok(ACCESS, {"sheet": "employees", "id": rec["id"]})
+    mine = [n for n in seen["recordAccess"]["nodes"] if n["principal"] == user["id"]]
+    assert {(tuple(n["fields"]), n["purpose"]) for n in mine} == {
+        (("firstName", "salary"), "payroll review"),
+        (("lastName",), None),
+    }
+    assert all(n["requestId"] for n in mine)
+
+    between = await admin.ok(
+        """query($p: ID!, $s: DateTime!, $u: DateTime!) {
+             principalAccess(principal: $p, since: $s, until: $u) { nodes { records } } }""",
+        {
+            "p": user["id"],
+            "s": start.isoformat(),
+            "u": (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)).isoformat(),
+        },
+    )
+    records = {r for n in between["principalAccess"]["nodes"] for r in n["records"]}
+    assert {rec["id"], other["id"]} <= records
+    assert len(between["principalAccess"]["nodes"]) == 2  # the ids-only read is not logged
+
+    refused = await viewer(ACCESS, {"sheet": "employees", "id": rec["id"]})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    # Ids and field names only; the sign-in's IP and user agent encrypted.
+    client = plain_client(settings, "eu")
+    try:
+        db = client[database_name(tenant.id)]
+        purposes = []
+        async for doc in db["access_log"].find({}):
+            assert rec["firstName"].encode() not in raw_bytes(doc)
+            purposes.append(doc.get("purpose"))
+            if doc["kind"] == "login":
+                assert is_ciphertext(doc["client"])
+        assert "payroll review" in purposes
+    finally:
+        await client.close()
+
+
+async def test_each_token_signs_in_once(
+    tenant: Tenant, http: httpx.AsyncClient, services: Services, app: Starlette
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    await make_role(admin, "login", read=["firstName"])
+    person, user = await make_user(admin, services, tenant, "login@x.example", ["login"])
+    for _ in range(3):
+        await person.ok("{ me { id } }")
+    await app.state.services.access.flush()
+    history = await admin.ok(
+        f'{{ loginHistory(userId: "{user["id"]}") {{ nodes {{ kind principal ip userAgent }} }} }}'
+    )
+    assert history["loginHistory"]["nodes"] == [
+        {
+            "kind": "login",
+            "principal": user["id"],
+            "ip": "127.0.0.1",
+            "userAgent": history["loginHistory"]["nodes"][0]["userAgent"],
+        }
+    ]
+    assert history["loginHistory"]["nodes"][0]["userAgent"].startswith("python-httpx")
