@@ -41,12 +41,11 @@ const RECORD_COLLECTIONS = [
   "users",
   "api_keys",
   "exports",
+  // An audit entry's values: replaced by a marker when a data subject is erased.
   "audit_values",
-  "counters",
-  "claims",
 ];
 // Append-only: read and insert, never update or remove.
-const AUDIT_COLLECTIONS = ["audit", "audit_outcomes", "audit_seals"];
+const AUDIT_COLLECTIONS = ["audit", "audit_outcomes", "audit_seals", "access_log"];
 
 const READ_WRITE = ["find", "insert", "update", "remove", "createIndex", "createCollection"];
 const APPEND_ONLY = ["find", "insert", "createIndex"];
