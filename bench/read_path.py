@@ -3,19 +3,27 @@
 Run as ``uv run python -m bench.read_path [--requests N] [--concurrency C] [--records 50]``.
 
 It starts its own FerretDB (EU, US) and Redis in a temporary folder, creates one EU tenant
-with an admin token, seeds employee records, and starts ``enclave serve`` in a child
-process. It then times the same 50-record list (10 fields, 3 of them encrypted) along:
+with an admin token, seeds employee records, and starts ``enclave serve`` in child
+processes. It then times the same 50-record list (10 fields, 3 of them encrypted) along:
 
 - ``gateway``: POST /graphql over HTTP (httpx, 127.0.0.1), through authentication,
-  Strawberry and the store, as a client sees it;
+  Strawberry and the store, as a client sees it, with the access log on (the default);
+- ``gateway, access log off`` (unless ``--no-access-log-compare``): a second gateway
+  child, the same but with ``ENCLAVE_ACCESS_LOG=false``. The two are timed in alternating
+  rounds (``--rounds``, in the order on, off, off, on, on, off, ...) so that drift in the
+  machine affects both alike, and the report gives "access log on / off" (the issue asks
+  that a read cost at most 10 % more with the access log on);
 - ``http-floor`` (unless ``--no-http-floor``): the same find and JSON behind a bare
   Starlette route on uvicorn, no authentication, no GraphQL;
 - ``floor``: in this process, the same find (filter, projection, sort, limit) through the
   auto-decrypting ``AsyncMongoClient`` and the same JSON built with orjson: no HTTP.
 
 Every path gets the same warm-up, number of requests and concurrency (a closed loop of C
-workers). All load goes to 127.0.0.1 and is bounded; every child process is stopped by its
-PID at the end, on error and on Ctrl-C.
+workers). Each gateway's requests carry their own ``x-purpose`` header (``bench-on``,
+``bench-off``); after the run the tenant's ``access_log`` collection is counted by purpose
+to check that the "on" gateway wrote one read event per list request and the "off" one
+none (the exit status is 1 if not). All load goes to 127.0.0.1 and is bounded; every
+child process is stopped by its PID at the end, on error and on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -32,9 +40,10 @@ import shlex
 import signal
 import sys
 import tempfile
+import time
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -61,9 +70,13 @@ from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import datasheet
 from storage.base import Actor, Value
+from storage.mongo.accesslog import ACCESS
 
 ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = ("firstName", "lastName", "workEmail")
+OFF = "gateway, access log off"
+#: The issue's bound: a read costs at most 10 % more with the access log on.
+ACCESS_LOG_BOUND = 1.10
 
 
 # -- set-up -----------------------------------------------------------------------------------
@@ -272,27 +285,139 @@ def check_body(body: dict[str, Any], expected: int, path: str) -> list[dict[str,
     return nodes
 
 
+@dataclass(frozen=True)
+class Target:
+    """One server to time over HTTP, and the ``x-purpose`` its requests carry."""
+
+    name: str
+    url: str
+    purpose: str
+    #: Whether this server should record the reads in the access log (None: not a gateway).
+    access_log: bool | None = None
+
+
+@dataclass(frozen=True)
+class AccessCount:
+    """Read events one gateway wrote to the access log, against the list requests it got."""
+
+    name: str
+    purpose: str
+    enabled: bool
+    sent: int
+    written: int
+
+    @property
+    def ok(self) -> bool:
+        return self.written == (self.sent if self.enabled else 0)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "purpose": self.purpose,
+            "access_log": self.enabled,
+            "requests_sent": self.sent,
+            "read_events_written": self.written,
+            "ok": self.ok,
+        }
+
+
+@dataclass
+class Measured:
+    results: list[Measurement]
+    access: list[AccessCount] = field(default_factory=list)
+
+
+def merge(name: str, parts: Sequence[Measurement], concurrency: int) -> Measurement:
+    """The rounds of one path as one measurement: their requests, time and latencies."""
+    return Measurement(
+        name,
+        sum(p.requests for p in parts),
+        concurrency,
+        sum(p.seconds for p in parts),
+        [ms for p in parts for ms in p.latencies_ms],
+    )
+
+
 async def over_http(
-    name: str, url: str, token: str, args: argparse.Namespace, expected: int
-) -> tuple[Measurement, list[dict[str, Any]]]:
+    targets: Sequence[Target], token: str, args: argparse.Namespace, expected: int
+) -> list[tuple[Measurement, list[dict[str, Any]]]]:
+    """Time *targets* with the same query, requests and concurrency. With more than one,
+    in ``args.rounds`` alternating rounds (A B, B A, A B, ...), after all have warmed up."""
     content = orjson.dumps({"query": QUERY})
-    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30.0) as client:
-        first = await client.post("/graphql", content=content, headers=headers)
-        if first.status_code != 200:
-            raise RuntimeError(f"{name}: HTTP {first.status_code}: {first.text[:500]}")
-        nodes = check_body(first.json(), expected, name)
+    onces: dict[str, Callable[[], Awaitable[None]]] = {}
+    nodes: dict[str, list[dict[str, Any]]] = {}
+    async with contextlib.AsyncExitStack() as clients:
+        for target in targets:
+            client = await clients.enter_async_context(
+                httpx.AsyncClient(base_url=target.url, limits=limits, timeout=30.0)
+            )
+            headers = {
+                "authorization": f"Bearer {token}",
+                "content-type": "application/json",
+                "x-purpose": target.purpose,
+            }
+            first = await client.post("/graphql", content=content, headers=headers)
+            if first.status_code != 200:
+                raise RuntimeError(f"{target.name}: HTTP {first.status_code}: {first.text[:500]}")
+            nodes[target.name] = check_body(first.json(), expected, target.name)
+            onces[target.name] = _poster(target.name, client, content, headers)
+            await run_load(target.name, onces[target.name], args.warmup, args.concurrency)
 
-        async def once() -> None:
-            response = await client.post("/graphql", content=content, headers=headers)
-            if response.status_code != 200 or b'"errors"' in response.content:
-                raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:500]}")
+        rounds = min(args.rounds, args.requests) if len(targets) > 1 else 1
+        parts: dict[str, list[Measurement]] = {t.name: [] for t in targets}
+        for index in range(rounds):
+            size = args.requests // rounds + (1 if index < args.requests % rounds else 0)
+            for target in targets if index % 2 == 0 else list(reversed(targets)):
+                once = onces[target.name]
+                parts[target.name].append(await run_load(target.name, once, size, args.concurrency))
+    return [(merge(t.name, parts[t.name], args.concurrency), nodes[t.name]) for t in targets]
 
-        await run_load(name, once, args.warmup, args.concurrency)
-        return await run_load(name, once, args.requests, args.concurrency), nodes
+
+def _poster(
+    name: str, client: httpx.AsyncClient, content: bytes, headers: dict[str, str]
+) -> Callable[[], Awaitable[None]]:
+    async def once() -> None:
+        response = await client.post("/graphql", content=content, headers=headers)
+        if response.status_code != 200 or b'"errors"' in response.content:
+            raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:500]}")
+
+    return once
+
+
+async def count_reads(
+    settings: Settings, tenant_id: str, targets: Sequence[Target], sent: int
+) -> list[AccessCount]:
+    """Read events in the tenant's access log per gateway (by purpose), once the "on"
+    gateways' batches have landed (they flush every 0.5 s) or 15 s have passed."""
+    gateways = [t for t in targets if t.access_log is not None]
+    region = RegionClient.from_config("eu", settings.eu)
+    try:
+        log = region.data[database_name(tenant_id)][ACCESS]
+
+        async def counts() -> dict[str, int]:
+            return {
+                t.name: await log.count_documents({"kind": "read", "purpose": t.purpose})
+                for t in gateways
+            }
+
+        deadline = time.monotonic() + 15.0
+        seen = await counts()
+        while time.monotonic() < deadline and any(
+            t.access_log and seen[t.name] < sent for t in gateways
+        ):
+            await asyncio.sleep(0.25)
+            seen = await counts()
+        # Anything late (a batch beyond what was sent, or one from the "off" gateway).
+        await asyncio.sleep(1.0)
+        seen = await counts()
+    finally:
+        await region.aclose()
+    return [
+        AccessCount(t.name, t.purpose, bool(t.access_log), sent, seen[t.name]) for t in gateways
+    ]
 
 
 async def in_process(
@@ -313,22 +438,28 @@ async def in_process(
 
 
 async def measure(
-    args: argparse.Namespace, settings: Settings, fixture: Fixture, servers: dict[str, str]
-) -> list[Measurement]:
+    args: argparse.Namespace, settings: Settings, fixture: Fixture, targets: Sequence[Target]
+) -> Measured:
     expected = min(args.records, PAGE)
     results: list[Measurement] = []
     reference: list[dict[str, Any]] | None = None
-    for name, url in servers.items():
-        result, nodes = await over_http(name, url, fixture.token, args, expected)
-        results.append(result)
-        reference = reference or nodes
-        if nodes != reference:
-            raise RuntimeError(f"{name} answered differently from the gateway")
+    # The gateways together (interleaved), then each other server on its own.
+    gateways = [t for t in targets if t.access_log is not None]
+    groups = [gateways, *([t] for t in targets if t.access_log is None)]
+    for group in groups:
+        for result, nodes in await over_http(group, fixture.token, args, expected):
+            results.append(result)
+            reference = reference or nodes
+            if nodes != reference:
+                raise RuntimeError(f"{result.name} answered differently from the gateway")
+    # Each gateway got one checked request, the warm-up and the timed requests.
+    sent = 1 + args.warmup + args.requests
+    access = await count_reads(settings, fixture.tenant_id, gateways, sent)
     result, nodes = await in_process(settings, fixture.tenant_id, args, expected)
     if reference is not None and nodes != reference:
         raise RuntimeError("the floor's JSON differs from the gateway's")
     results.append(result)
-    return results
+    return Measured(results, access)
 
 
 # -- reporting --------------------------------------------------------------------------------
@@ -352,12 +483,24 @@ def ratios(results: Sequence[Measurement]) -> dict[str, dict[str, float]]:
             "p50_x": gw.p50 / hf.p50,
             "p99_x": gw.p99 / hf.p99,
         }
+    if OFF in by_name and "gateway" in by_name:
+        on, off = by_name["gateway"], by_name[OFF]
+        out["access_log_on_vs_off"] = {
+            "throughput_x": on.rps / off.rps,
+            "p50_x": on.p50 / off.p50,
+            "p99_x": on.p99 / off.p99,
+        }
     return out
 
 
+def within_bound(f: dict[str, float]) -> bool:
+    return f["throughput_x"] >= 1 / ACCESS_LOG_BOUND and f["p50_x"] <= ACCESS_LOG_BOUND
+
+
 def report(
-    command: str, info: dict[str, Any], args: argparse.Namespace, results: Sequence[Measurement]
+    command: str, info: dict[str, Any], args: argparse.Namespace, measured: Measured
 ) -> dict[str, Any]:
+    results = measured.results
     print(f"command: {command}")
     print(
         f"machine: nproc={info['nproc']}  cpu={info['cpu']}  python={info['python']} "
@@ -370,11 +513,18 @@ def report(
         f"per path after {args.warmup} warm-up; concurrency {args.concurrency}; "
         "client, gateway and FerretDB (sqlite) share this machine"
     )
+    if any(r.name == OFF for r in results):
+        print(
+            f"access log on / off: two gateway children, timed in {min(args.rounds, args.requests)}"
+            " alternating rounds (on, off, off, on, ...)"
+        )
     print()
-    print(f"{'path':<12} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
+    w = max(12, *(len(r.name) for r in results))
+    print(f"{'path':<{w}} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for r in results:
         print(
-            f"{r.name:<12} {r.requests:>8} {r.rps:>9.1f} {r.p50:>8.2f} {r.p99:>8.2f} {r.mean:>8.2f}"
+            f"{r.name:<{w}} {r.requests:>8} {r.rps:>9.1f} {r.p50:>8.2f} {r.p99:>8.2f} "
+            f"{r.mean:>8.2f}"
         )
     figures = ratios(results)
     print()
@@ -384,12 +534,28 @@ def report(
                 f"gateway vs http-floor: throughput = {f['throughput_x']:.2f}x, "
                 f"p50 = {f['p50_x']:.2f}x, p99 = {f['p99_x']:.2f}x"
             )
+        elif name == "access_log_on_vs_off":
+            verdict = "within" if within_bound(f) else "OVER"
+            print(
+                f"access log on / off: throughput = {f['throughput_x']:.2f}x "
+                f"(target >= {1 / ACCESS_LOG_BOUND:.2f}x), p50 = {f['p50_x']:.2f}x "
+                f"(target <= {ACCESS_LOG_BOUND:.2f}x), p99 = {f['p99_x']:.2f}x: "
+                f"{verdict} the 10 % bound"
+            )
         else:
             print(
                 f"{name} throughput = {f['throughput_x_floor']:.2f}x floor; "
                 f"p50 latency = {f['p50_x_floor']:.2f}x floor; "
                 f"p99 latency = {f['p99_x_floor']:.2f}x floor"
             )
+    if measured.access:
+        print()
+    for a in measured.access:
+        want = a.sent if a.enabled else 0
+        print(
+            f"access log: {a.name} (x-purpose {a.purpose}) wrote {a.written} read events "
+            f"for {a.sent} list requests (expected {want}): {'ok' if a.ok else 'MISMATCH'}"
+        )
     return {
         "command": command,
         "machine": info,
@@ -399,10 +565,12 @@ def report(
             "requests": args.requests,
             "warmup": args.warmup,
             "concurrency": args.concurrency,
+            "rounds": min(args.rounds, args.requests) if any(r.name == OFF for r in results) else 1,
             "encrypted_fields": list(ENCRYPTED),
         },
         "results": [r.as_dict() for r in results],
         "ratios": {k: {n: round(v, 4) for n, v in f.items()} for k, f in figures.items()},
+        "access_log": [a.as_dict() for a in measured.access],
     }
 
 
@@ -422,6 +590,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--no-http-floor", action="store_true", help="skip the bare Starlette floor over HTTP"
     )
+    parser.add_argument(
+        "--no-access-log-compare",
+        action="store_true",
+        help="skip the second gateway with ENCLAVE_ACCESS_LOG=false",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=8,
+        help="alternating rounds the timed requests of the two gateways are split into",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if not 1 <= args.requests <= 100_000:
@@ -432,6 +611,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--records must be between 1 and 10000")
     if not 0 <= args.warmup <= 10_000:
         parser.error("--warmup must be between 0 and 10000")
+    if not 1 <= args.rounds <= 1000:
+        parser.error("--rounds must be between 1 and 1000")
     return args
 
 
@@ -439,7 +620,7 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> list[Measurement]:
+def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Measured:
     stack = LocalStack.create(root)
     print(
         f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
@@ -453,14 +634,20 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
     print(f"creating an EU tenant and {args.records} employees", file=sys.stderr, flush=True)
     fixture = asyncio.run(prepare(settings, args.records))
 
-    servers: dict[str, str] = {}
-    gateway = ChildServer("gateway", free_port(), root / "logs" / "gateway.log")
-    cleanup.callback(gateway.stop)
-    print(f"starting the gateway on :{gateway.port}", file=sys.stderr, flush=True)
-    gateway.start(
-        ["uv", "run", "enclave", "serve", "--port", str(gateway.port)], child_env(enclave_env), ROOT
-    )
-    servers["gateway"] = gateway.url
+    targets: list[Target] = []
+    gateways = [("gateway", "gateway", True, "bench-on")]
+    if not args.no_access_log_compare:
+        gateways.append((OFF, "gateway-access-log-off", False, "bench-off"))
+    for name, slug, access_log, purpose in gateways:
+        gateway = ChildServer(name, free_port(), root / "logs" / f"{slug}.log")
+        cleanup.callback(gateway.stop)
+        print(f"starting the {name} on :{gateway.port}", file=sys.stderr, flush=True)
+        gateway.start(
+            ["uv", "run", "enclave", "serve", "--port", str(gateway.port)],
+            child_env(enclave_env, ENCLAVE_ACCESS_LOG="true" if access_log else "false"),
+            ROOT,
+        )
+        targets.append(Target(name, gateway.url, purpose, access_log))
     if not args.no_http_floor:
         floor = ChildServer("http-floor", free_port(), root / "logs" / "http-floor.log")
         cleanup.callback(floor.stop)
@@ -470,9 +657,9 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
             child_env(enclave_env, BENCH_TENANT_ID=fixture.tenant_id),
             ROOT,
         )
-        servers["http-floor"] = floor.url
+        targets.append(Target("http-floor", floor.url, "bench-http-floor"))
     print("measuring", file=sys.stderr, flush=True)
-    return asyncio.run(measure(args, settings, fixture, servers))
+    return asyncio.run(measure(args, settings, fixture, targets))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -486,15 +673,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             tempfile.TemporaryDirectory(prefix="enclave-bench-") as tmp,
             contextlib.ExitStack() as cleanup,
         ):
-            results = run(args, Path(tmp), cleanup)
+            measured = run(args, Path(tmp), cleanup)
     except KeyboardInterrupt:
         print("interrupted; servers stopped", file=sys.stderr)
         return 130
-    figures = report(command, machine(), args, results)
+    figures = report(command, machine(), args, measured)
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         print(f"\nwrote {args.json}")
-    return 0
+    # The access log must hold exactly the reads of the "on" gateway and none of the other.
+    return 0 if all(a.ok for a in measured.access) else 1
 
 
 if __name__ == "__main__":
