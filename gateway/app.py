@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -25,6 +27,7 @@ from gateway.auth import bearer_token
 from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.context import Principal, RequestContext
+from resolvers.limits import Limits
 from resolvers.policy import Policy
 from resolvers.schema import build_schema
 from schema.errors import BadUserInputError, EnclaveError
@@ -55,7 +58,19 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI app, given the principal the endpoint authenticated."""
 
     def __init__(self, services: Services) -> None:
-        super().__init__(build_schema(), graphql_ide="graphiql", allow_queries_via_get=False)
+        settings = services.settings
+        limits = Limits(
+            max_depth=settings.max_depth,
+            max_aliases=settings.max_aliases,
+            max_tokens=settings.max_tokens,
+            max_cost=settings.max_cost,
+            introspection=settings.introspection,
+        )
+        super().__init__(
+            build_schema(limits),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            allow_queries_via_get=False,
+        )
         self.services = services
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
@@ -87,6 +102,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             ),
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
+            max_cost=settings.max_cost,
         )
 
 
@@ -99,7 +115,12 @@ class GraphQLEndpoint:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        if request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        settings = self.services.settings
+        if (
+            settings.graphiql
+            and request.method == "GET"
+            and "text/html" in request.headers.get("accept", "")
+        ):
             # The GraphiQL page holds no data and needs no token; queries from it do.
             await (await self.graphql.render_graphql_ide(request))(scope, receive, send)
             return
@@ -219,7 +240,25 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         finally:
             await services.aclose()
 
+    middleware = []
+    if resolved.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=resolved.cors_origins,
+                allow_methods=["GET", "POST"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "x-request-id",
+                    "x-purpose",
+                    "idempotency-key",
+                ],
+                max_age=600,
+            )
+        )
     app = Starlette(
+        middleware=middleware,
         routes=[
             Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
             Route("/healthz", healthz),

@@ -43,6 +43,16 @@ class Settings(BaseSettings):
     #: Largest request body, in bytes.
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
     graphiql: bool = True
+    #: Document limits, each refused with BAD_USER_INPUT before execution.
+    max_depth: int = Field(default=12, ge=1)
+    max_aliases: int = Field(default=30, ge=0)
+    max_tokens: int = Field(default=2_000, ge=50)
+    #: Estimated cost: one per field per object, a list multiplying by its page size.
+    max_cost: int = Field(default=100_000, ge=100)
+    #: Whether clients may introspect the schema (each sees only what their role allows).
+    introspection: bool = True
+    #: Origins allowed to call the API from a browser (CORS); none by default.
+    cors_origins: list[str] = Field(default_factory=list)
     #: Reconcile pending audit intents older than this, at start-up and periodically.
     reconcile_interval_seconds: float = 30.0
     #: Ed25519 private key (PEM) that signs audit checkpoints; ``enclave keys init`` makes one.

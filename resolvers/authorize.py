@@ -33,10 +33,14 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from resolvers.limits import QueryTooCostlyError, estimate_cost
 from resolvers.policy import Policy, type_sheet
+from schema.datasheets import DATASHEETS
 from schema.errors import ForbiddenError
 
 __all__ = ["Authorization", "AuthorizationCache", "authorize"]
+
+_PAGE_FIELDS = frozenset(s.name for s in DATASHEETS.values())
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -175,7 +179,20 @@ class AuthorizationExtension(SchemaExtension):
         if result is None:
             result = authorize(ec.schema._schema, document, ec.operation_name, policy)
             cache.authorized.put(key, result)
-        ec.pre_execution_errors = list(result.errors)
+        errors_now = list(result.errors)
+        if not errors_now:
+            # Depends on variables (page sizes), so computed per request: one document walk.
+            cost = estimate_cost(
+                document,
+                ec.operation_name,
+                ec.variables or {},
+                default_page=context.default_page_size,
+                page_fields=_PAGE_FIELDS,
+            )
+            if cost > context.max_cost:
+                error = QueryTooCostlyError(cost, context.max_cost)
+                errors_now = [GraphQLError(error.message, original_error=error)]
+        ec.pre_execution_errors = errors_now
         self._masked = result.masked
         yield
 

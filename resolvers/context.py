@@ -48,3 +48,4 @@ class RequestContext:
     access: AccessSink
     default_page_size: int
     max_page_size: int
+    max_cost: int

@@ -7,7 +7,12 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -17,6 +22,7 @@ from resolvers.auditlog import AuditQueryRoot
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.introspection import install_introspection_filter
+from resolvers.limits import Limits
 from resolvers.records import mutation_fields, query_fields
 from schema.types import sheet_types
 
@@ -39,7 +45,8 @@ def _root(name: str, fields: dict[str, Any], bases: tuple[type, ...]) -> type[An
     return strawberry.type(cls, name=name)
 
 
-def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema:
+def build_schema(limits: Limits | None = None) -> EnclaveSchema:
+    limits = limits or Limits()
     install_introspection_filter()
     query: dict[str, Any] = {}
     mutation: dict[str, Any] = {}
@@ -54,7 +61,9 @@ def build_schema(*, max_depth: int = 12, max_aliases: int = 30) -> EnclaveSchema
             ErrorCodes,
             AuditAttempts,
             AuthorizationExtension,
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+            *([] if limits.introspection else [DisableIntrospection]),
         ],
     )
