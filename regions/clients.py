@@ -45,7 +45,6 @@ class RegionClient:
     data: AsyncMongoClient[dict[str, Any]]
     plain: AsyncMongoClient[dict[str, Any]]
     encryption: AsyncClientEncryption[dict[str, Any]]
-    _atomic_filters: bool | None = None
 
     @classmethod
     def from_config(cls, name: RegionName, config: RegionConfig) -> RegionClient:
@@ -79,15 +78,6 @@ class RegionClient:
             kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS
         )
         return cls(name=name, config=config, data=data, plain=plain, encryption=encryption)
-
-    async def checks_update_filters(self) -> bool:
-        """Whether the server applies an update's filter atomically (MongoDB does; FerretDB
-        1.x reads, computes and writes back by ``_id``, so extra filter fields there only
-        cost a scan). Asked once."""
-        if self._atomic_filters is None:
-            info = await self.plain.admin.command("buildInfo")
-            self._atomic_filters = "ferretdbVersion" not in info
-        return self._atomic_filters
 
     @property
     def master_key(self) -> dict[str, Any] | None:

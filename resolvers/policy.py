@@ -51,23 +51,34 @@ class SheetPolicy:
     export: bool = False
     #: None: every row. Otherwise a row is visible if any of these filters matches it.
     rows: tuple[RowFilter, ...] | None = None
+    #: Each role's own grant. The fields above are their union, which decides what a
+    #: document may name at all; what a request may read or change on which rows is
+    #: decided per grant (resolvers.scopes), so roles never combine into more than any
+    #: one of them allows on a row.
+    grants: tuple[SheetPolicy, ...] = ()
 
     @property
     def visible(self) -> frozenset[str]:
         return self.read | self.mask
 
 
-_FULL = {
-    name: SheetPolicy(
-        read=frozenset(sheet.by_name),
-        write=frozenset(sheet.by_name),
+def _full(sheet: Datasheet) -> SheetPolicy:
+    everything = frozenset(sheet.by_name)
+    one = SheetPolicy(
+        read=everything, write=everything, create=True, archive=True, delete=True, export=True
+    )
+    return SheetPolicy(
+        read=everything,
+        write=everything,
         create=True,
         archive=True,
         delete=True,
         export=True,
+        grants=(one,),
     )
-    for name, sheet in DATASHEETS.items()
-}
+
+
+_FULL = {name: _full(sheet) for name, sheet in DATASHEETS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +154,19 @@ def _union(grants: Iterable[SheetGrant]) -> SheetPolicy | None:
         delete=any(g.delete for g in grants),
         export=any(g.export for g in grants),
         rows=rows,
+        grants=tuple(
+            SheetPolicy(
+                read=g.read,
+                mask=g.mask - g.read,
+                write=g.write,
+                create=g.create,
+                archive=g.archive,
+                delete=g.delete,
+                export=g.export,
+                rows=None if g.row_filter is None else (g.row_filter,),
+            )
+            for g in grants
+        ),
     )
 
 

@@ -1,15 +1,15 @@
 """Query and mutation fields for every datasheet, made from its declaration.
 
 The document was authorised before any of these run (resolvers.authorize): a resolver here
-only sees fields the caller may read. What the document cannot show, because it arrives in
-variables, is checked here before anything is read or written: filter fields must be
-readable, input fields writable, and rows within the caller's row filter.
+only sees fields the caller may name. What depends on values (variables, and which role
+covers which record) is decided here before anything is read or written
+(resolvers.scopes): filters need fields readable in full, inputs fields writable, and
+every read or change is confined to the rows of a role that allows all of it.
 
 Not ``from __future__ import annotations``: Strawberry reads these resolvers' annotations
 at runtime, and they name types built at runtime.
 """
 
-from collections.abc import Iterable
 from typing import Any, Optional
 
 import strawberry
@@ -18,12 +18,13 @@ from strawberry.types import Info
 from resolvers.context import RequestContext
 from resolvers.masking import mask
 from resolvers.policy import SheetPolicy
+from resolvers.scopes import ReadPlan, read_plan, write_scope
 from resolvers.selection import selected_fields
 from resolvers.values import check_value, input_values
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.types import Deleted, PageInfo, SheetTypes
-from storage.base import Record, RowScope
+from storage.base import Record
 
 __all__ = ["mutation_fields", "query_fields"]
 
@@ -39,21 +40,15 @@ def _grant(ctx: RequestContext, sheet: Datasheet) -> SheetPolicy:
     return grant
 
 
-def _scope(ctx: RequestContext, grant: SheetPolicy) -> RowScope:
-    return RowScope(rows=grant.rows, caller=ctx.principal.user_id)
-
-
-def _require(names: Iterable[str], allowed: frozenset[str], sheet: Datasheet, what: str) -> None:
-    for name in sorted(names):
-        if name not in allowed:
-            field = f"{sheet.type_name}.{name}"
-            raise ForbiddenError(f"you may not {what} {field}", field=field)
-
-
-def to_object(types: SheetTypes, record: Record, grant: SheetPolicy) -> Any:
-    values: dict[str, object] = dict(record.values)
-    for name in grant.mask.intersection(values):
-        values[name] = mask(types.sheet.by_name[name], values[name])
+def _shown(ctx: RequestContext, types: SheetTypes, record: Record, plan: ReadPlan) -> Any:
+    """The record as the caller gets it: only the planned fields, masked where no role
+    covering this record reads them in full; they go to the access log."""
+    fields = [f for f in record.values if f in plan.fields]
+    hidden = plan.masked(record.values, record.owner)
+    values: dict[str, object] = {}
+    for name in fields:
+        value = record.values[name]
+        values[name] = mask(types.sheet.by_name[name], value) if name in hidden else value
     return types.object(
         id=strawberry.ID(record.id),
         version=record.version,
@@ -64,23 +59,20 @@ def to_object(types: SheetTypes, record: Record, grant: SheetPolicy) -> Any:
     )
 
 
-def _seen(
+def _plan(
+    info: Info,
     ctx: RequestContext,
-    types: SheetTypes,
-    record: Record,
+    sheet: Datasheet,
     grant: SheetPolicy,
-    fields: Optional[list[str]] = None,  # noqa: UP045
-) -> Any:
-    """The record as the caller gets it; its personal-data fields go to the access log."""
-    ctx.access.read(
-        types.sheet.name, fields if fields is not None else list(record.values), [record.id]
-    )
-    return to_object(types, record, grant)
+    full: frozenset[str] = frozenset(),
+) -> ReadPlan:
+    selected = selected_fields(info, [f.name for f in sheet.fields if f.name in grant.visible])
+    return read_plan(sheet, grant, selected, ctx.principal.user_id, full=full)
 
 
-def _visible(info: Info, sheet: Datasheet, grant: SheetPolicy) -> list[str]:
-    """The selected fields the caller may see, in declaration order."""
-    return selected_fields(info, [f.name for f in sheet.fields if f.name in grant.visible])
+def _fetch(plan: ReadPlan, sheet: Datasheet) -> list[str]:
+    """What to fetch: the planned fields and those that tell which role covers a record."""
+    return [f.name for f in sheet.fields if f.name in plan.fields | plan.row_fields]
 
 
 def query_fields(types: SheetTypes) -> dict[str, Any]:
@@ -88,13 +80,12 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def get_one(info: Info, id: strawberry.ID) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
-        record = await ctx.store.get(
-            sheet, str(id), _visible(info, sheet, grant), scope=_scope(ctx, grant)
-        )
+        plan = _plan(info, ctx, sheet, _grant(ctx, sheet))
+        record = await ctx.store.get(sheet, str(id), _fetch(plan, sheet), scope=plan.scope)
         if record is None:
-            raise NotFoundError(f"no {sheet.singular} with this id", id=str(id))
-        return _seen(ctx, types, record, grant)
+            raise NotFoundError(f"no {sheet.singular} with this id")
+        ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
+        return _shown(ctx, types, record, plan)
 
     async def get_many(
         info: Info,
@@ -115,20 +106,19 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
             for name, value in vars(filter).items():
                 if value is not strawberry.UNSET and value is not None:
                     equals[name] = check_value(sheet.by_name[name], value)
-        # Filtering by a field reveals its values: only fields the caller may read in full.
-        _require(equals, grant.read, sheet, "filter by")
+        # Filtering by a field reveals its values: only fields readable in full (read_plan).
+        plan = _plan(info, ctx, sheet, grant, full=frozenset(equals))
         page = await ctx.store.page(
             sheet,
-            _visible(info, sheet, grant),
+            _fetch(plan, sheet),
             first=size,
             after=after,
             equals=equals,
             include_archived=include_archived,
-            scope=_scope(ctx, grant),
+            scope=plan.scope,
         )
-        fields = [f for f in page.records[0].values] if page.records else []
-        ctx.access.read(sheet.name, fields, [r.id for r in page.records])
-        nodes = [to_object(types, r, grant) for r in page.records]
+        ctx.access.read(sheet.name, sorted(plan.fields), [r.id for r in page.records])
+        nodes = [_shown(ctx, types, r, plan) for r in page.records]
         edges = [types.edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
         return types.connection(
             nodes=nodes,
@@ -163,43 +153,54 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
     sheet = types.sheet
     t = sheet.type_name
 
+    def _done(ctx: RequestContext, record: Record, plan: ReadPlan) -> Any:
+        ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
+        return _shown(ctx, types, record, plan)
+
     async def create(info: Info, input: Any) -> Any:
         ctx = _ctx(info)
         grant = _grant(ctx, sheet)
         values = input_values(sheet, input)
-        _require((k for k, v in values.items() if v is not None), grant.write, sheet, "write")
-        record = await ctx.store.create(sheet, values, ctx.actor, scope=_scope(ctx, grant))
-        return _seen(ctx, types, record, grant, _visible(info, sheet, grant))
+        plan = _plan(info, ctx, sheet, grant)
+        written = [k for k, v in values.items() if v is not None]
+        scope = write_scope(
+            sheet, grant, written, ctx.principal.user_id, needs="create", reading=plan
+        )
+        record = await ctx.store.create(sheet, values, ctx.actor, scope=scope)
+        return _done(ctx, record, plan)
 
     async def update(info: Info, id: strawberry.ID, expected_version: int, input: Any) -> Any:
         ctx = _ctx(info)
         grant = _grant(ctx, sheet)
         values = input_values(sheet, input)
-        _require(values, grant.write, sheet, "write")
+        plan = _plan(info, ctx, sheet, grant)
+        scope = write_scope(sheet, grant, values, ctx.principal.user_id, reading=plan)
         record = await ctx.store.update(
             sheet,
             str(id),
             expected_version,
             values,
             ctx.actor,
-            fields=_visible(info, sheet, grant),
-            scope=_scope(ctx, grant),
+            fields=_fetch(plan, sheet),
+            scope=scope,
         )
-        return _seen(ctx, types, record, grant)
+        return _done(ctx, record, plan)
 
     async def set_archived(info: Info, id: strawberry.ID, version: int, archived: bool) -> Any:
         ctx = _ctx(info)
         grant = _grant(ctx, sheet)
+        plan = _plan(info, ctx, sheet, grant)
+        scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="archive", reading=plan)
         record = await ctx.store.set_archived(
             sheet,
             str(id),
             version,
             archived,
             ctx.actor,
-            fields=_visible(info, sheet, grant),
-            scope=_scope(ctx, grant),
+            fields=_fetch(plan, sheet),
+            scope=scope,
         )
-        return _seen(ctx, types, record, grant)
+        return _done(ctx, record, plan)
 
     async def archive(info: Info, id: strawberry.ID, expected_version: int) -> Any:
         return await set_archived(info, id, expected_version, True)
@@ -207,20 +208,22 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
     async def restore(info: Info, id: strawberry.ID, expected_version: int) -> Any:
         return await set_archived(info, id, expected_version, False)
 
-    async def delete(info: Info, id: strawberry.ID, expected_version: int) -> Deleted:
+    async def delete(info: Info, id: strawberry.ID, expected_version: int) -> Any:
         ctx = _ctx(info)
         grant = _grant(ctx, sheet)
-        record = await ctx.store.delete(
-            sheet, str(id), expected_version, ctx.actor, scope=_scope(ctx, grant)
-        )
+        scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="delete")
+        record = await ctx.store.delete(sheet, str(id), expected_version, ctx.actor, scope=scope)
         return Deleted(id=strawberry.ID(record.id), version=record.version)
 
+    # Mutation results are nullable: one failed mutation among several in a document
+    # nulls only its own field, so the caller still sees the ones that were written.
+    result: Any = Optional.__getitem__(types.object)
     versioned = {"info": Info, "id": strawberry.ID, "expected_version": int}
-    create.__annotations__ = {"info": Info, "input": types.create_input, "return": types.object}
-    update.__annotations__ = {**versioned, "input": types.update_input, "return": types.object}
-    archive.__annotations__ = {**versioned, "return": types.object}
-    restore.__annotations__ = {**versioned, "return": types.object}
-    delete.__annotations__ = {**versioned, "return": Deleted}
+    create.__annotations__ = {"info": Info, "input": types.create_input, "return": result}
+    update.__annotations__ = {**versioned, "input": types.update_input, "return": result}
+    archive.__annotations__ = {**versioned, "return": result}
+    restore.__annotations__ = {**versioned, "return": result}
+    delete.__annotations__ = {**versioned, "return": Optional[Deleted]}  # noqa: UP045
     return {
         f"create_{t}": strawberry.field(resolver=create, name=f"create{t}"),
         f"update_{t}": strawberry.field(

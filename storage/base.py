@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from regions.countries import RegionName
 from schema.datasheets import Datasheet
-from schema.roles import RoleDefinition, RowFilter
+from schema.roles import RoleDefinition, RowFilter, row_matches
 from storage.signing import SealKey
 
 __all__ = [
@@ -155,6 +155,18 @@ class RowScope:
 
     rows: tuple[RowFilter, ...] | None
     caller: str
+    #: A second condition, of the same form, that must hold as well (None: none).
+    also: tuple[RowFilter, ...] | None = None
+
+    def matches(self, values: Mapping[str, object], owner: str | None) -> bool:
+        return row_matches(self.rows, values, owner, self.caller) and row_matches(
+            self.also, values, owner, self.caller
+        )
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The fields the conditions look at."""
+        return frozenset(k for f in (*(self.rows or ()), *(self.also or ())) for k in f.equals)
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,9 +112,13 @@ async def test_reordered_entries_are_found(
         a = await db["audit"].find_one({"_id": 2})
         b = await db["audit"].find_one({"_id": 3})
         assert a is not None and b is not None
-        await db["audit"].replace_one({"_id": 2}, {**b, "_id": 2, "claim": "moving"})
+        await db["audit"].replace_one(
+            {"_id": 2}, {**b, "_id": 2, "claim": "moving", "guard": "moving"}
+        )
         await db["audit"].replace_one({"_id": 3}, {**a, "_id": 3})
-        await db["audit"].update_one({"_id": 2}, {"$set": {"claim": b["claim"]}})
+        await db["audit"].update_one(
+            {"_id": 2}, {"$set": {"claim": b["claim"], "guard": b["guard"]}}
+        )
 
     await _tamper(settings, logged, swap)
     report = await _verify(services, settings, logged)
@@ -127,7 +131,7 @@ async def test_an_inserted_entry_is_found(
     async def insert(db: Db) -> None:
         forged = await db["audit"].find_one({"_id": 2})
         assert forged is not None
-        await db["audit"].insert_one({**forged, "_id": 2.5, "claim": "forged"})
+        await db["audit"].insert_one({**forged, "_id": 2.5, "claim": "forged", "guard": "forged"})
 
     await _tamper(settings, logged, insert)
     report = await _verify(services, settings, logged)

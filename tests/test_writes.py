@@ -36,7 +36,9 @@ async def test_concurrent_updates_of_one_version_exactly_one_wins(
         )
 
     results = await asyncio.gather(*(attempt(i) for i in range(contenders)))
-    winners = [r["data"]["updateEmployee"] for r in results if r.get("data")]
+    winners = [
+        r["data"]["updateEmployee"] for r in results if (r.get("data") or {}).get("updateEmployee")
+    ]
     conflicts = [r for r in results if r.get("errors")]
     assert len(winners) == 1
     assert len(conflicts) == contenders - 1

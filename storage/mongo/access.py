@@ -157,7 +157,7 @@ class AccessRepository:
             )
         after: dict[str, Any] = {}
         before: dict[str, Any] = {}
-        claim = None
+        guard = None
         if roles is not None:
             await self._check_roles_exist(roles)
             new_roles = list(dict.fromkeys(roles))
@@ -171,7 +171,7 @@ class AccessRepository:
                 # Of two changes that each take admin from a different user, only one may
                 # pass: both claim the same admin set, versions included.
                 state = ",".join(sorted(f"{a['_id']}:{a['_v']}" for a in admins))
-                claim = "admins/" + hashlib.sha256(state.encode()).hexdigest()
+                guard = "admins/" + hashlib.sha256(state.encode()).hexdigest()
         if can_export is not None:
             before["canExport"], after["canExport"] = current.can_export, can_export
         if not after:
@@ -184,7 +184,7 @@ class AccessRepository:
             before=before,
             after=after,
         )
-        await self._writes.write(change, actor, claim=claim)
+        await self._writes.write(change, actor, guard=guard)
         return User(
             id=user_id,
             email=current.email,

@@ -15,7 +15,7 @@ from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ConflictError, ForbiddenError, NotFoundError
-from schema.roles import RoleDefinition, row_matches
+from schema.roles import RoleDefinition, RowFilter
 from storage.base import (
     AccessEvent,
     AccessQuery,
@@ -76,16 +76,20 @@ def _record(sheet: Datasheet, doc: Mapping[str, Any], fields: Sequence[str]) -> 
     )
 
 
-def _row_query(scope: RowScope | None) -> dict[str, Any]:
-    """The row filter as part of the database query: rows outside it are never fetched."""
-    if scope is None or scope.rows is None:
+def _any_of(rows: tuple[RowFilter, ...] | None, caller: str) -> dict[str, Any]:
+    if rows is None:
         return {}
-    branches = [
-        {**f.equals, **({"_owner": scope.caller} if f.own_only else {})} for f in scope.rows
-    ]
+    branches = [{**f.equals, **({"_owner": caller} if f.own_only else {})} for f in rows]
     if not branches:
         return {"_id": {"$in": []}}
     return branches[0] if len(branches) == 1 else {"$or": branches}
+
+
+def _row_query(scope: RowScope | None) -> dict[str, Any]:
+    """The row filter as part of the database query: rows outside it are never fetched."""
+    if scope is None:
+        return {}
+    return _and(_any_of(scope.rows, scope.caller), _any_of(scope.also, scope.caller))
 
 
 def _and(*queries: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +114,7 @@ class MongoTenantStore(TenantStore):
         self._region = region
         self._db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
         self._codec = FieldCodec(region.encryption, tenant_id)
-        self._writes = WritePath(self._db, self._codec, hints, region.checks_update_filters)
+        self._writes = WritePath(self._db, self._codec, hints)
         self._access = AccessRepository(self._db, self._codec, self._writes)
 
     # -- reads -----------------------------------------------------------------------------
@@ -190,7 +194,7 @@ class MongoTenantStore(TenantStore):
         *,
         scope: RowScope | None = None,
     ) -> Record:
-        if scope is not None and not row_matches(scope.rows, values, actor.user_id, scope.caller):
+        if scope is not None and not scope.matches(values, actor.user_id):
             raise ForbiddenError(
                 f"you may not create this {sheet.singular}: it is outside the rows your role covers"
             )
@@ -230,9 +234,8 @@ class MongoTenantStore(TenantStore):
         meta: dict[str, Any] | None = None,
     ) -> Record:
         values = values or {}
-        rows = scope.rows if scope is not None else None
         # Fetch (and decrypt) only what the change and the answer need.
-        needed = {*values, *fields, *(k for f in rows or () for k in f.equals)}
+        needed = {*values, *fields, *(scope.fields if scope is not None else ())}
         query = _and({"_id": record_id}, _row_query(scope))
         with mongo_errors(self._region.name):
             doc = await self._db[sheet.name].find_one(query, self._projection(sheet, needed))
@@ -246,7 +249,7 @@ class MongoTenantStore(TenantStore):
             )
         current = _record(sheet, doc, sorted(needed & sheet.by_name.keys()))
         merged = {**current.values, **values}
-        if scope is not None and not row_matches(rows, merged, current.owner, scope.caller):
+        if scope is not None and not scope.matches(merged, current.owner):
             raise ForbiddenError(
                 f"this change would move the {sheet.singular} outside the rows your role covers"
             )

@@ -32,7 +32,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -132,6 +132,17 @@ def now() -> dt.datetime:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
+class AlreadyApplied(Exception):
+    """An update found its record no longer at the version it was claimed from."""
+
+
+def _version_filter(change: Change) -> dict[str, Any]:
+    # Kept on every server: FerretDB checks the filter when it reads the record, so a late
+    # repeat of an applied change (two reconcilers, a stalled writer) matches nothing
+    # instead of overwriting a newer version.
+    return {"_id": change.record_id, "_v": change.version - 1}
+
+
 def commitment(ciphertext: bytes) -> str:
     """A binding commitment to an entry's values: the hash of their ciphertext (which,
     being randomized encryption, reveals nothing about them)."""
@@ -160,20 +171,10 @@ class WritePath:
         db: AsyncDatabase[dict[str, Any]],
         codec: FieldCodec,
         hints: SequenceHints,
-        atomic_filters: Callable[[], Awaitable[bool]] | None = None,
     ):
         self._db = db
         self._codec = codec
         self._hints = hints
-        self._atomic_filters = atomic_filters
-
-    async def _version_filter(self, change: Change) -> dict[str, Any]:
-        # Where the server checks an update's filter atomically (MongoDB), the expected
-        # version guards the apply too; on FerretDB the claim already made us the only
-        # writer of this version, and the extra field would only turn a lookup into a scan.
-        if self._atomic_filters is None or await self._atomic_filters():
-            return {"_id": change.record_id, "_v": change.version - 1}
-        return {"_id": change.record_id}
 
     async def _exists(self, seq: int) -> bool:
         return await self._db[AUDIT].find_one({"_id": seq}, {"_id": 1}) is not None
@@ -233,6 +234,7 @@ class WritePath:
         """An entry that changes no record, inserted with its outcome at once."""
         entry: dict[str, Any] = {
             "claim": f"{fields.get('op')}/{ULID()}",
+            "guard": f"unique/{ULID()}",
             "at": at,
             "leaseUntil": at,
             "actor": actor_doc(actor),
@@ -279,12 +281,13 @@ class WritePath:
         return await self._record_settled(actor, {"outcome": "committed"}, at, op=op, detail=detail)
 
     async def write(
-        self, change: Change, actor: Actor, *, claim: str | None = None
+        self, change: Change, actor: Actor, *, guard: str | None = None
     ) -> tuple[int, dt.datetime]:
         """Run the three steps for *change*; returns its sequence number and time.
 
-        *claim* replaces the default ``collection/record/version`` claim when a change must
-        also exclude others (e.g. one that could take the last admin's role).
+        Besides the ``collection/record/version`` claim, *guard* is a second unique key a
+        change may take, to exclude other changes too (e.g. one that could take the last
+        admin's role claims the whole admin set).
         """
         at = now()
         blob = await self._codec.encrypt_blob(
@@ -299,7 +302,9 @@ class WritePath:
         # Values first: if we crash before the intent, they are an orphan nobody points to.
         await self._db[VALUES].insert_one({"_id": values_id, "change": blob})
         entry: dict[str, Any] = {
-            "claim": claim or f"{change.collection}/{change.record_id}/{change.version}",
+            "claim": f"{change.collection}/{change.record_id}/{change.version}",
+            # A second exclusion where one is needed (e.g. the admin set), else unique.
+            "guard": guard or f"unique/{ULID()}",
             "at": at,
             "leaseUntil": at + LEASE,
             "actor": actor_doc(actor),
@@ -322,6 +327,10 @@ class WritePath:
             raise EnclaveError("the write took too long; it will be completed by the gateway")
         try:
             await self.apply(change, seq, at)
+        except AlreadyApplied:
+            # Only the reconciler can have applied our claimed change meanwhile (we passed
+            # our lease): it is committed either way, and it did happen.
+            pass
         except ConflictError:
             await self._record_outcome(seq, "failed")
             raise
@@ -333,7 +342,7 @@ class WritePath:
         coll = self._db[change.collection]
         declared = declared_fields(change.collection)
         if change.op == "delete":
-            await coll.delete_one(await self._version_filter(change))
+            await coll.delete_one(_version_filter(change))
             return
         stored = {
             name: await self._codec.encrypt(declared[name], value) if name in declared else value
@@ -353,7 +362,11 @@ class WritePath:
         update: dict[str, Any] = {"$set": {**stored, **meta}}
         if unset := [name for name, value in change.after.items() if value is None]:
             update["$unset"] = dict.fromkeys(unset, "")
-        await coll.update_one(await self._version_filter(change), update)
+        result = await coll.update_one(_version_filter(change), update)
+        if result.matched_count == 0:
+            # The record is not at the version this change was claimed from: applied
+            # already (a repeat by the reconciler), or moved on. Never overwrite it.
+            raise AlreadyApplied
 
     async def _record_outcome(self, seq: int, outcome: str) -> None:
         with contextlib.suppress(DuplicateKeyError):  # settled already
@@ -417,6 +430,8 @@ class WritePath:
             # Roll forward: the intent carries the change; apply it again.
             try:
                 await self.apply(change, seq, entry["at"])
+            except AlreadyApplied:
+                pass  # another reconciler, or the writer, got there first
             except ConflictError:
                 await self._record_outcome(seq, "failed")
                 return
@@ -425,4 +440,5 @@ class WritePath:
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[AUDIT].create_index("claim", unique=True)
+    await db[AUDIT].create_index("guard", unique=True)
     await db[AUDIT].create_index("leaseUntil")
