@@ -52,9 +52,9 @@ class SheetPolicy:
     #: None: every row. Otherwise a row is visible if any of these filters matches it.
     rows: tuple[RowFilter, ...] | None = None
     #: Each role's own grant. The fields above are their union, which decides what a
-    #: document may name at all; what a request may read or change on which rows is
-    #: decided per grant (resolvers.scopes), so roles never combine into more than any
-    #: one of them allows on a row.
+    #: document may name at all; on which rows each field may be read or changed is
+    #: decided from the grants (resolvers.scopes), so a field granted on some rows is
+    #: never shown on others.
     grants: tuple[SheetPolicy, ...] = ()
 
     @property

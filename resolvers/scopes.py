@@ -1,11 +1,12 @@
-"""What one request may read or change, and on which rows, decided per role.
+"""What one request may read or change, and on which rows, field by field.
 
-A user's roles are never blended field by field: a record is read with a set of fields
-only under a role that grants all of them, on the rows that role covers; a field is shown
-in full on a record only if a role that covers that record reads it in full (otherwise
-masked). Writes likewise need one role that may write every field given, and only on
-that role's rows. So adding a narrow role (salary, Sales rows) to a broad one (names, all
-rows) never shows salary on other rows.
+A user's roles are combined per field, never blended across rows: a field may be read on
+the rows of the roles that grant it, so a record comes back with a set of fields only if
+every one of them is granted on that record by some role; a field is shown in full only
+where a role covering the record reads it in full (otherwise masked). Writes likewise: each
+field written, and the create, archive or delete permission, must be granted on the
+record's rows. So adding a narrow role (salary on Sales rows) to a broad one (names on all
+rows) shows salary on Sales rows only, however the query is shaped.
 """
 
 from __future__ import annotations
@@ -21,38 +22,54 @@ from storage.base import RowScope
 
 __all__ = ["ReadPlan", "read_plan", "write_scope"]
 
+Rows = tuple[RowFilter, ...] | None  # None: every row
 
-def _rows(grants: Iterable[SheetPolicy]) -> tuple[RowFilter, ...] | None:
+
+def _rows(grants: Iterable[SheetPolicy]) -> Rows:
     grants = list(grants)
     if any(g.rows is None for g in grants):
         return None
     return tuple(f for g in grants for f in g.rows or ())
 
 
+def _scope(conditions: Iterable[Rows], caller: str) -> RowScope:
+    """Rows satisfying every one of *conditions* (each: any of its filters)."""
+    required: list[tuple[RowFilter, ...]] = []
+    for condition in conditions:
+        if condition is not None and condition not in required:
+            required.append(condition)
+    if not required:
+        return RowScope(rows=None, caller=caller)
+    return RowScope(rows=required[0], caller=caller, also=tuple(required[1:]))
+
+
 @dataclass(frozen=True, slots=True)
 class ReadPlan:
-    """The grants under which a request reads *fields*, and the rows that gives."""
+    """The fields a request reads, the rows it may read them on, and how to tell per record
+    which are to be masked."""
 
     fields: frozenset[str]
+    scope: RowScope
     grants: tuple[SheetPolicy, ...]
     caller: str
 
     @property
-    def scope(self) -> RowScope:
-        return RowScope(rows=_rows(self.grants), caller=self.caller)
-
-    @property
     def row_fields(self) -> frozenset[str]:
-        """Fields needed to tell which grant covers a record (plaintext filter fields)."""
+        """Fields needed to tell which roles cover a record (plaintext filter fields)."""
         return frozenset(k for g in self.grants for f in g.rows or () for k in f.equals)
 
     def masked(self, values: Mapping[str, object], owner: str | None) -> frozenset[str]:
         """The fields to show masked on a record with *values* and *owner*."""
         full: set[str] = set()
         for g in self.grants:
-            if row_matches(g.rows, values, owner, self.caller):
+            if g.read & self.fields and row_matches(g.rows, values, owner, self.caller):
                 full |= g.read
         return self.fields - full
+
+
+def _forbid(sheet: Datasheet, what: str, name: str) -> ForbiddenError:
+    field = f"{sheet.type_name}.{name}"
+    return ForbiddenError(f"you may not {what} {field}", field=field)
 
 
 def read_plan(
@@ -63,18 +80,16 @@ def read_plan(
     *,
     full: Iterable[str] = (),
 ) -> ReadPlan:
-    """How to read *fields* (and *full*, which must be readable unmasked, e.g. filters)."""
+    """How to read *fields* (and *full*, which must be readable unmasked: filters)."""
     wanted, unmasked = frozenset(fields), frozenset(full)
     for name in sorted(unmasked - policy.read):
-        field = f"{sheet.type_name}.{name}"
-        raise ForbiddenError(f"you may not filter by {field}", field=field)
-    grants = tuple(g for g in policy.grants if wanted <= g.visible and unmasked <= g.read)
-    if not grants:
-        names = ", ".join(f"{sheet.type_name}.{f}" for f in sorted(wanted | unmasked))
-        raise ForbiddenError(
-            f"none of your roles lets you read these together: {names}", field=sheet.type_name
-        )
-    return ReadPlan(wanted | unmasked, grants, caller)
+        raise _forbid(sheet, "filter by", name)
+    for name in sorted(wanted - policy.visible):
+        raise _forbid(sheet, "read", name)
+    conditions: list[Rows] = [_rows(policy.grants)]  # the sheet itself, for bare ids
+    conditions += [_rows(g for g in policy.grants if name in g.visible) for name in wanted]
+    conditions += [_rows(g for g in policy.grants if name in g.read) for name in unmasked]
+    return ReadPlan(wanted | unmasked, _scope(conditions, caller), policy.grants, caller)
 
 
 def write_scope(
@@ -86,19 +101,22 @@ def write_scope(
     needs: str | None = None,
     reading: ReadPlan | None = None,
 ) -> RowScope:
-    """The rows on which one role may write all *fields* (and has the flag *needs*:
-    "create", "archive" or "delete"); the answer's fields must be readable there too."""
+    """The rows on which the caller may write every one of *fields* (and has the permission
+    *needs*: "create", "archive" or "delete"), and read what the answer selects."""
     written = frozenset(fields)
     for name in sorted(written - policy.write):
-        field = f"{sheet.type_name}.{name}"
-        raise ForbiddenError(f"you may not write {field}", field=field)
-    grants = [
-        g for g in policy.grants if written <= g.write and (needs is None or getattr(g, needs))
-    ]
-    if not grants:
-        what = ", ".join(f"{sheet.type_name}.{f}" for f in sorted(written)) or sheet.type_name
+        raise _forbid(sheet, "write", name)
+    if needs is not None and not getattr(policy, needs):
         raise ForbiddenError(
-            f"none of your roles lets you {needs or 'write'} {what}", field=sheet.type_name
+            f"you may not {needs} {sheet.type_name} records", field=sheet.type_name
         )
-    also = reading.scope.rows if reading is not None else None
-    return RowScope(rows=_rows(grants), caller=caller, also=also)
+    conditions: list[Rows] = [
+        _rows(g for g in policy.grants if name in g.write) for name in written
+    ]
+    if needs is not None:
+        conditions.append(_rows(g for g in policy.grants if getattr(g, needs)))
+    if reading is not None:
+        conditions += [reading.scope.rows, *reading.scope.also]
+    else:
+        conditions.append(_rows(policy.grants))
+    return _scope(conditions, caller)

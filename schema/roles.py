@@ -6,8 +6,10 @@ write, whether it may create, archive, delete and export records, and an optiona
 filter. The built-in ``admin`` role may do everything and manage roles and users; it is
 not stored and cannot be redefined.
 
-A user with several roles gets the union of their grants, per datasheet: the union of
-field sets and flags, and the union of rows (a role without a row filter opens every row).
+A user with several roles gets the union of their grants, field by field: each field may
+be read (or written) on the rows of the roles that grant it, so a record comes back with a
+set of fields only where every one of them is granted on it (resolvers.scopes). A role
+without a row filter opens every row.
 
 Row filters are equality on plaintext fields (``department == "Sales"``) and/or "only
 records I own" (the user who created the record); a filter's conditions must all hold.

@@ -155,18 +155,20 @@ class RowScope:
 
     rows: tuple[RowFilter, ...] | None
     caller: str
-    #: A second condition, of the same form, that must hold as well (None: none).
-    also: tuple[RowFilter, ...] | None = None
+    #: Further conditions of the same form, each of which must hold as well.
+    also: tuple[tuple[RowFilter, ...], ...] = ()
 
     def matches(self, values: Mapping[str, object], owner: str | None) -> bool:
-        return row_matches(self.rows, values, owner, self.caller) and row_matches(
-            self.also, values, owner, self.caller
+        return all(
+            row_matches(rows, values, owner, self.caller) for rows in (self.rows, *self.also)
         )
 
     @property
     def fields(self) -> frozenset[str]:
         """The fields the conditions look at."""
-        return frozenset(k for f in (*(self.rows or ()), *(self.also or ())) for k in f.equals)
+        return frozenset(
+            k for rows in (self.rows, *self.also) for f in rows or () for k in f.equals
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -383,3 +383,44 @@ async def test_a_role_change_applies_to_the_next_request(
     )
     body = await flip(document)
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_roles_do_not_combine_into_more_than_one_allows_on_a_row(
+    admin: GraphQLClient, services: Services, tenant: Tenant
+) -> None:
+    sales = await create_employee(admin, department="Sales", phone="+49 30 1111 2222")
+    eng = await create_employee(admin, department="Engineering", phone="+49 30 3333 4444")
+    await make_role(admin, "names-all", read=["firstName"])
+    await make_role(
+        admin,
+        "sales-pay",
+        read=["salary", "department"],
+        rowFilter={"equals": [{"field": "department", "value": "Sales"}]},
+    )
+    both, _ = await make_user(admin, services, tenant, _email(), ["names-all", "sales-pay"])
+    names = await both.ok("{ employees(first: 500) { nodes { id firstName } } }")
+    ids = {n["id"] for n in names["employees"]["nodes"]}
+    assert {sales["id"], eng["id"]} <= ids
+    pay = await both.ok("{ employees(first: 500) { nodes { id firstName salary } } }")
+    assert {n["id"] for n in pay["employees"]["nodes"]} == {sales["id"]}
+    got = await both(f'{{ employee(id: "{eng["id"]}") {{ firstName salary }} }}')
+    assert (
+        got["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+        or got["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    )
+    assert str(eng["salary"]) not in str(got)
+
+    await make_role(admin, "phone-masked-all", read=["firstName"], mask=["phone"])
+    await make_role(
+        admin,
+        "phone-sales",
+        read=["phone", "department"],
+        rowFilter={"equals": [{"field": "department", "value": "Sales"}]},
+    )
+    mixed, _ = await make_user(
+        admin, services, tenant, _email(), ["phone-masked-all", "phone-sales"]
+    )
+    phones = await mixed.ok("{ employees(first: 500) { nodes { id phone } } }")
+    by_id = {n["id"]: n["phone"] for n in phones["employees"]["nodes"]}
+    assert by_id[sales["id"]] == "+49 30 1111 2222"
+    assert by_id[eng["id"]] == "•••4444"

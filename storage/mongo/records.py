@@ -89,7 +89,7 @@ def _row_query(scope: RowScope | None) -> dict[str, Any]:
     """The row filter as part of the database query: rows outside it are never fetched."""
     if scope is None:
         return {}
-    return _and(_any_of(scope.rows, scope.caller), _any_of(scope.also, scope.caller))
+    return _and(*(_any_of(rows, scope.caller) for rows in (scope.rows, *scope.also)))
 
 
 def _and(*queries: dict[str, Any]) -> dict[str, Any]:
