@@ -84,7 +84,12 @@ class AccessRecorder:
                 await self.flush()
 
     async def login(
-        self, principal: Principal, token: str, ip: str | None, user_agent: str | None
+        self,
+        principal: Principal,
+        roles: tuple[str, ...],
+        token: str,
+        ip: str | None,
+        user_agent: str | None,
     ) -> None:
         """Record a sign-in the first time a token is used."""
         if not self.enabled:
@@ -107,7 +112,7 @@ class AccessRecorder:
                 at=dt.datetime.now(dt.UTC),
                 kind="login",
                 principal=principal.user_id,
-                roles=principal.roles,
+                roles=roles,
                 client={"ip": ip, "userAgent": user_agent},
                 detail={"method": principal.kind},
             ),

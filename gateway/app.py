@@ -131,6 +131,7 @@ class GraphQLEndpoint:
             policy = await self.services.policies.policy_for(principal)
             await self.services.access.login(
                 principal,
+                policy.roles,
                 bearer_token(request.headers.get("authorization")),
                 request.client.host if request.client else None,
                 request.headers.get("user-agent"),
@@ -181,16 +182,42 @@ class GraphQLEndpoint:
         return principal
 
 
+class UnsupportedRequestError(BadUserInputError):
+    http_status = 415
+
+
+class MethodNotAllowedError(BadUserInputError):
+    http_status = 405
+
+
 def _check_json(request: Request, body: bytes) -> None:
-    """A JSON body that does not parse gets a GraphQL-shaped error, not a plain-text one."""
-    if "json" not in request.headers.get("content-type", ""):
-        return
+    """A request Strawberry would answer with a plain-text 400 gets a GraphQL-shaped error
+    with a code instead: GraphQL goes as a JSON object in a POST."""
+    if request.method != "POST":
+        raise MethodNotAllowedError("send GraphQL operations as JSON in a POST request")
+    if "application/json" not in request.headers.get("content-type", ""):
+        raise UnsupportedRequestError("the request body must be application/json")
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise BadUserInputError("the request body is not valid JSON") from None
-    if not isinstance(parsed, dict | list):
+    if isinstance(parsed, list):
+        raise BadUserInputError("batched requests are not supported: send one operation")
+    if not isinstance(parsed, dict):
         raise BadUserInputError("the request body must be a JSON object")
+    for key, kinds, what in (
+        ("query", (str,), "a string"),
+        ("operationName", (str, type(None)), "a string or null"),
+        ("variables", (dict, type(None)), "an object or null"),
+        ("extensions", (dict, type(None)), "an object or null"),
+    ):
+        if key in parsed and not isinstance(parsed[key], kinds):
+            raise BadUserInputError(f"{key} must be {what}", field=key)
+    if not isinstance(parsed.get("query"), str):
+        raise BadUserInputError("the request has no query", field="query")
+    name = parsed.get("operationName")
+    if isinstance(name, str) and len(name) > 200:
+        raise BadUserInputError("operationName is too long", field="operationName")
 
 
 class PayloadTooLargeError(EnclaveError):

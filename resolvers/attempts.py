@@ -9,10 +9,20 @@ through have their entries from the write path already.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+)
 from graphql.language import ObjectValueNode, VariableNode
 from strawberry.extensions import SchemaExtension
 
@@ -42,6 +52,22 @@ def _datasheet(field_name: str) -> str | None:
         if field_name.startswith(prefix):
             return _SHEET_BY_TYPE.get(field_name[len(prefix) :])
     return None
+
+
+_ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+def _root_fields(
+    selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]
+) -> Iterator[FieldNode]:
+    """The mutation fields of an operation, through inline fragments and fragment spreads."""
+    for sel in selections.selections:
+        if isinstance(sel, FieldNode):
+            yield sel
+        elif isinstance(sel, InlineFragmentNode):
+            yield from _root_fields(sel.selection_set, fragments)
+        elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
+            yield from _root_fields(fragments.pop(sel.name.value).selection_set, fragments)
 
 
 def _argument(node: FieldNode, name: str, variables: dict[str, Any]) -> Any:
@@ -79,23 +105,32 @@ class AuditAttempts(SchemaExtension):
             key = error.path[0] if error.path else None
             failed.setdefault(str(key) if key is not None else None, _code(error))
         variables = ec.variables or {}
-        for node in operations[0].selection_set.selections:
-            if not isinstance(node, FieldNode):
-                continue
+        fragments = {
+            d.name.value: d
+            for d in ec.graphql_document.definitions
+            if isinstance(d, FragmentDefinitionNode)
+        }
+        for node in _root_fields(operations[0].selection_set, fragments):
             key = node.alias.value if node.alias else node.name.value
             code = failed.get(key) or failed.get(None)
             if code is None:
                 continue
             record = _argument(node, "id", variables)
             data = _argument(node, "input", variables)
+            datasheet = _datasheet(node.name.value)
+            # Only what we recognise is kept: a well-formed id, declared field names. The
+            # caller's own text could be anything, and entries cannot be redacted.
+            declared = DATASHEETS[datasheet].by_name if datasheet else {}
             try:
                 await context.store.record_attempt(
                     node.name.value,
                     context.actor,
                     code,
-                    datasheet=_datasheet(node.name.value),
-                    record=str(record) if isinstance(record, str | int) else None,
-                    fields=sorted(data) if isinstance(data, dict) else [],
+                    datasheet=datasheet,
+                    record=record if isinstance(record, str) and _ID.match(record) else None,
+                    fields=sorted(k for k in data if k in declared)
+                    if isinstance(data, dict)
+                    else [],
                 )
             except EnclaveError:
                 log.warning("could not audit a refused %s", node.name.value)

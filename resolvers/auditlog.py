@@ -82,7 +82,7 @@ def _cursor(seq: int) -> str:
 def _seq(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith("a1:"):
+        if raw.startswith("a1:") and raw[3:].isdigit() and len(raw) <= 24:
             return int(raw[3:])
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -112,7 +112,7 @@ def _node(entry: AuditEntry, readable: frozenset[str] | None, admin: bool) -> Au
         datasheet=entry.datasheet,
         record=strawberry.ID(entry.record) if entry.record else None,
         version=entry.version,
-        fields=list(entry.fields),
+        fields=[f for f in entry.fields if readable is None or f in readable],
         outcome=entry.outcome,
         code=entry.code,
         redacted=entry.redacted,

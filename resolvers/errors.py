@@ -41,10 +41,20 @@ _VALUE_FRAGMENTS = [
 ]
 
 
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?", re.S)
+_FOUND = re.compile(r"(?i)\b(found):?\s.*$", re.S)
+_UNKNOWN_OPERATION = re.compile(r"(?i)unknown operation named .*$", re.S)
+
+
 def sanitize_message(message: str) -> str:
+    """*message* without any value it quotes and without suggestions of field names (which
+    could name fields the caller may not see); short."""
+    message = _SUGGESTION.sub("", message)
+    message = _UNKNOWN_OPERATION.sub("Unknown operation name.", message)
     for pattern, replacement in _VALUE_FRAGMENTS:
         message = pattern.sub(replacement, message)
-    return message
+    message = _FOUND.sub(r"\1 an invalid value.", message)
+    return message if len(message) <= 300 else message[:297] + "..."
 
 
 def format_error(error: GraphQLError) -> GraphQLError:

@@ -215,7 +215,7 @@ async def test_refused_and_failed_attempts_are_audited(
         attempts = await db["audit"].find({"op": "attempt"}, sort=[("_id", 1)]).to_list()
         seen = [(a["operation"], a["record"], a["fields"]) for a in attempts]
         assert ("updateEmployee", rec["id"], ["salary"]) in seen
-        assert ("updateEmployee", "nope", ["phone"]) in seen
+        assert ("updateEmployee", None, ["phone"]) in seen  # "nope" is no record id
         codes = {
             o["code"]
             async for o in db["audit_outcomes"].find({"_id": {"$in": [a["_id"] for a in attempts]}})
@@ -310,3 +310,34 @@ async def test_redacted_values_and_the_chain_still_verifies(
     await _tamper(settings, tenant, strip)
     bad = await store.verify_audit(settings.seal_key())
     assert not bad.ok and "without a redaction" in str(bad.reason)
+
+
+async def test_refused_mutations_inside_fragments_are_audited(
+    tenant: Tenant, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    missing = "01M81KTK58R9JDRYNZ7F3HPA00"
+    inline = await admin(
+        f'mutation {{ ... on Mutation {{ updateEmployee(id: "{missing}", expectedVersion: 1, '
+        'input: {jobTitle: "x"}) { id } } }'
+    )
+    named = await admin(
+        f'mutation {{ ...M }} fragment M on Mutation {{ deleteEmployee(id: "{missing}", '
+        "expectedVersion: 1) { id } }"
+    )
+    odd = await admin(
+        'mutation { updateEmployee(id: "jane.doe@example.com", expectedVersion: 1, '
+        'input: {jobTitle: "x"}) { id } }'
+    )
+    for body in (inline, named, odd):
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+
+    async def check(db: Db) -> None:
+        attempts = await db["audit"].find({"op": "attempt"}).to_list()
+        seen = {(a["operation"], a["record"]) for a in attempts}
+        assert ("updateEmployee", missing) in seen and ("deleteEmployee", missing) in seen
+        # Caller text that is not a record id is not kept (entries cannot be redacted).
+        assert ("updateEmployee", None) in seen
+        assert all("jane.doe" not in str(a) for a in attempts)
+
+    await _tamper(settings, tenant, check)

@@ -36,12 +36,15 @@ class AccessLog:
                 "datasheet": e.datasheet,
                 "fields": list(e.fields),
                 "records": list(e.records),
-                "purpose": e.purpose,
                 "requestId": e.request_id,
                 "detail": e.detail,
             }
+            # Free text from the caller (the declared purpose) and the client's IP address
+            # and user agent may be personal data: encrypted, like values.
             if e.client:
                 doc["client"] = await self._codec.encrypt_blob(e.client)
+            if e.purpose:
+                doc["purpose"] = await self._codec.encrypt_blob({"text": e.purpose})
             docs.append(doc)
         if docs:
             await self._db[ACCESS].insert_many(docs, ordered=False)
@@ -76,7 +79,7 @@ class AccessLog:
                 datasheet=d.get("datasheet"),
                 fields=tuple(d.get("fields") or ()),
                 records=tuple(d.get("records") or ()),
-                purpose=d.get("purpose"),
+                purpose=d["purpose"].get("text") if isinstance(d.get("purpose"), dict) else None,
                 request_id=d.get("requestId"),
                 client=d.get("client") if isinstance(d.get("client"), dict) else None,
                 detail=d.get("detail"),

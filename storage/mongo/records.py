@@ -240,11 +240,10 @@ class MongoTenantStore(TenantStore):
         with mongo_errors(self._region.name):
             doc = await self._db[sheet.name].find_one(query, self._projection(sheet, needed))
         if doc is None:
-            raise NotFoundError(f"no {sheet.singular} with this id", id=record_id)
+            raise NotFoundError(f"no {sheet.singular} with this id")
         if int(doc["_v"]) != expected_version:
             raise ConflictError(
                 f"the {sheet.singular} is at version {doc['_v']}, not {expected_version}",
-                id=record_id,
                 currentVersion=int(doc["_v"]),
             )
         current = _record(sheet, doc, sorted(needed & sheet.by_name.keys()))
