@@ -8,6 +8,7 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from ulid import ULID
 
 from gateway.services import Services
 from gateway.settings import Settings
@@ -15,7 +16,7 @@ from regions.routing import database_name
 from schema.datasheets import datasheet
 from schema.errors import ConflictError
 from storage.base import Actor
-from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, WritePath
+from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, VALUES, WritePath
 from tests.conftest import GraphQLClient, Tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee
 from tests.raw import plain_client
@@ -140,3 +141,26 @@ async def test_reconciler_commits_an_applied_change_missing_its_outcome(
     assert outcome is not None and outcome["outcome"] == "committed"
     again = await store.get(EMPLOYEES, record.id, ["firstName"])
     assert again is not None and again.version == 1 and again.values["firstName"] == "C"
+
+
+async def test_orphaned_values_are_collected(
+    services: Services, eu_tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values written by a write that then failed to claim its version (or crashed before)
+    are deleted once no write can still point to them, and only then."""
+    store = services.store.for_tenant(eu_tenant.id)
+    db = services.store.regions["eu"].data[database_name(eu_tenant.id)]
+    old = str(ULID.from_datetime(dt.datetime.now(dt.UTC) - 3 * LEASE))
+    fresh = str(ULID())
+    await db[VALUES].insert_many([{"_id": old, "change": None}, {"_id": fresh, "change": None}])
+    await store.reconcile(older_than=dt.timedelta(0))
+    assert await db[VALUES].find_one({"_id": old}) is None
+    assert await db[VALUES].find_one({"_id": fresh}) is not None
+    # Values an entry points to are kept, however old.
+    record = await store.create(
+        EMPLOYEES,
+        {"firstName": "K", "lastName": "L", "workEmail": "k.l@example.com", "status": "ACTIVE"},
+        Actor(user_id=eu_tenant.admin_id),
+    )
+    entry = await db[AUDIT].find_one({"record": record.id})
+    assert entry is not None and await db[VALUES].find_one({"_id": entry["values"]}) is not None

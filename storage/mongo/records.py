@@ -383,7 +383,9 @@ class MongoTenantStore(TenantStore):
 
     async def reconcile(self, *, older_than: dt.timedelta) -> int:
         with mongo_errors(self._region.name):
-            return await self._writes.reconcile(older_than)
+            settled = await self._writes.reconcile(older_than)
+            await self._writes.collect_orphans()
+            return settled
 
     # -- roles and users ---------------------------------------------------------------------
 

@@ -106,6 +106,7 @@ class SequenceHints:
         self._next: dict[str, int] = {}
         self._settled: dict[str, int] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._orphans: dict[str, str] = {}
 
     def get(self, db_name: str) -> int | None:
         return self._next.get(db_name)
@@ -118,6 +119,12 @@ class SequenceHints:
 
     def lock(self, db_name: str) -> asyncio.Lock:
         return self._locks.setdefault(db_name, asyncio.Lock())
+
+    def orphans_checked(self, db_name: str) -> str:
+        return self._orphans.get(db_name, "")
+
+    def set_orphans_checked(self, db_name: str, value: str) -> None:
+        self._orphans[db_name] = value
 
     def settled(self, db_name: str) -> int:
         return self._settled.get(db_name, 0)
@@ -199,7 +206,9 @@ class WritePath:
                 high = mid
         return low
 
-    async def _insert_intent(self, entry: dict[str, Any]) -> int:
+    async def _insert_intent(
+        self, entry: dict[str, Any], deadline: dt.datetime | None = None
+    ) -> int:
         """Insert *entry* under the next free sequence number; ``ConflictError`` if its
         claim is taken.
 
@@ -211,6 +220,9 @@ class WritePath:
         async with self._hints.lock(self._db.name):
             seq = self._hints.get(self._db.name) or await self._max_sequence() + 1
             for _ in range(_MAX_SEQUENCE_RETRIES):
+                if deadline is not None and now() > deadline:
+                    # Too late to start: the values may be collected as an orphan by now.
+                    raise EnclaveError("the write waited too long to start; nothing was changed")
                 entry["_id"] = seq
                 try:
                     await audit.insert_one(entry)
@@ -317,7 +329,7 @@ class WritePath:
             "commitment": commitment(blob),
         }
         try:
-            seq = await self._insert_intent(entry)
+            seq = await self._insert_intent(entry, deadline=entry["leaseUntil"])
         except ConflictError:
             await self._db[VALUES].delete_one({"_id": values_id})
             raise
@@ -371,6 +383,27 @@ class WritePath:
     async def _record_outcome(self, seq: int, outcome: str) -> None:
         with contextlib.suppress(DuplicateKeyError):  # settled already
             await self._db[OUTCOMES].insert_one({"_id": seq, "outcome": outcome, "at": now()})
+
+    async def collect_orphans(self) -> int:
+        """Delete values that no entry points to, left by writes that failed or crashed
+        between the values and the intent. A write never starts its intent after its lease
+        (``_insert_intent``), so values older than two leases without an entry are final."""
+        cutoff = str(ULID.from_datetime(now() - 2 * LEASE))
+        start = self._hints.orphans_checked(self._db.name)
+        found = (
+            await self._db[VALUES]
+            .find({"_id": {"$gt": start, "$lt": cutoff}}, {"_id": 1}, sort=[("_id", 1)], limit=1000)
+            .to_list()
+        )
+        candidates = [d["_id"] for d in found]
+        if not candidates:
+            return 0
+        self._hints.set_orphans_checked(self._db.name, candidates[-1])
+        kept = set(await self._db[AUDIT].distinct("values", {"values": {"$in": candidates}}))
+        orphans = [c for c in candidates if c not in kept]
+        if orphans:
+            await self._db[VALUES].delete_many({"_id": {"$in": orphans}})
+        return len(orphans)
 
     async def reconcile(self, older_than: dt.timedelta) -> int:
         """Settle intents without an outcome whose lease ended more than *older_than* ago.
@@ -441,4 +474,5 @@ class WritePath:
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[AUDIT].create_index("claim", unique=True)
     await db[AUDIT].create_index("guard", unique=True)
+    await db[AUDIT].create_index("values")
     await db[AUDIT].create_index("leaseUntil")
