@@ -24,6 +24,7 @@ from strawberry.asgi import GraphQL
 
 from gateway.accesslog import RequestAccess
 from gateway.auth import bearer_token
+from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.context import Principal, RequestContext
@@ -45,7 +46,9 @@ _SECURITY_HEADERS = [
 
 def error_response(exc: EnclaveError) -> Response:
     body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
-    headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else None
+    headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else {}
+    if isinstance(exc, RateLimitedError):
+        headers["retry-after"] = str(exc.retry_after)
     return Response(
         orjson.dumps(body),
         status_code=exc.http_status,
@@ -128,6 +131,7 @@ class GraphQLEndpoint:
         try:
             body = await self._read_body(request)
             principal = await self.authenticate(request)
+            await self.services.limits.check(principal)
             policy = await self.services.policies.policy_for(principal)
             await self.services.access.login(
                 principal,

@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.accesslog import AccessRecorder
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.policies import PolicyCache
+from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
@@ -38,6 +39,7 @@ class Services:
     policies: PolicyCache
     authorization: AuthorizationCache
     access: AccessRecorder
+    limits: RateLimiter
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -60,6 +62,12 @@ class Services:
         )
         policies = PolicyCache(store, redis, recheck_seconds=settings.policy_recheck_seconds)
         access = AccessRecorder(store, redis, enabled=settings.access_log)
+        limits = RateLimiter(
+            redis,
+            per_principal=settings.rate_limit_per_principal,
+            per_tenant=settings.rate_limit_per_tenant,
+            window_seconds=settings.rate_limit_window_seconds,
+        )
         return cls(
             settings,
             store,
@@ -69,6 +77,7 @@ class Services:
             policies,
             AuthorizationCache(),
             access,
+            limits,
         )
 
     async def reconcile_all(self) -> int:

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     max_cost: int = Field(default=100_000, ge=100)
     #: Whether clients may introspect the schema (each sees only what their role allows).
     introspection: bool = True
+    #: Requests per window per principal and per tenant (0: no limit), counted in Redis.
+    rate_limit_per_principal: int = Field(default=600, ge=0)
+    rate_limit_per_tenant: int = Field(default=6_000, ge=0)
+    rate_limit_window_seconds: int = Field(default=60, ge=1)
+    #: How long a mutation's result is kept for retries with the same Idempotency-Key.
+    idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     #: Origins allowed to call the API from a browser (CORS); none by default.
     cors_origins: list[str] = Field(default_factory=list)
     #: Reconcile pending audit intents older than this, at start-up and periodically.

@@ -59,6 +59,9 @@ def settings(stack: LocalStack | None, tmp_path_factory: pytest.TempPathFactory)
     seal_key = keys / "audit-seal.pem"
     generate_seal_key_file(seal_key)
     return Settings(
+        # The suite sends far more than a user would; limits are tested on their own app.
+        rate_limit_per_principal=0,
+        rate_limit_per_tenant=0,
         audit_seal_key_file=seal_key,
         eu=regions["eu"],
         us=regions["us"],
