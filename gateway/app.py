@@ -24,6 +24,7 @@ from strawberry.asgi import GraphQL
 
 from gateway.accesslog import RequestAccess
 from gateway.auth import bearer_token
+from gateway.idempotency import did_not_happen
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
@@ -165,7 +166,60 @@ class GraphQLEndpoint:
                 ]
             await send(message)
 
-        await self.graphql(scope, replay, send_with_headers)
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            await self.graphql(scope, replay, send_with_headers)
+        else:
+            await self._idempotent(key, principal, body, scope, replay, send_with_headers)
+
+    async def _idempotent(
+        self,
+        key: str,
+        principal: Principal,
+        body: bytes,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        """Run the request once per Idempotency-Key; a retry gets the first answer."""
+        keys = self.services.idempotency
+        store = self.services.store.for_tenant(principal.tenant_id)
+        try:
+            stored = await keys.claim(principal, key, body)
+            if stored is not None:
+                answer = await store.decrypt_document(stored.ciphertext)
+                replayed = Response(
+                    answer["body"].encode(),
+                    status_code=stored.status,
+                    media_type="application/json",
+                    headers={"idempotent-replayed": "true"},
+                )
+                await replayed(scope, receive, send)
+                return
+        except EnclaveError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        status, chunks = 500, list[bytes]()
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.graphql(scope, receive, capture)
+            result = b"".join(chunks)
+            if status != 200 or did_not_happen(result):
+                await keys.release(principal, key)
+                return
+            sealed = await store.encrypt_document({"body": result.decode()})
+            await keys.complete(principal, key, body, status, sealed)
+        except BaseException:
+            await keys.release(principal, key)
+            raise
 
     async def _read_body(self, request: Request) -> bytes:
         limit = self.services.settings.max_body_bytes

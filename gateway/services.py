@@ -16,6 +16,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.accesslog import AccessRecorder
 from gateway.auth import TenantCache, TokenIssuer
+from gateway.idempotency import IdempotencyStore
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -40,6 +41,7 @@ class Services:
     authorization: AuthorizationCache
     access: AccessRecorder
     limits: RateLimiter
+    idempotency: IdempotencyStore
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -78,6 +80,7 @@ class Services:
             AuthorizationCache(),
             access,
             limits,
+            IdempotencyStore(redis, settings.idempotency_ttl_seconds),
         )
 
     async def reconcile_all(self) -> int:

@@ -394,6 +394,14 @@ class TenantStore(ABC):
         """Access events matching *query*, newest first, before the event id *after*."""
 
     @abstractmethod
+    async def encrypt_document(self, document: Mapping[str, Any]) -> bytes:
+        """*document* encrypted (randomized) under the tenant's data key."""
+
+    @abstractmethod
+    async def decrypt_document(self, ciphertext: bytes) -> dict[str, Any]:
+        """The document :meth:`encrypt_document` encrypted."""
+
+    @abstractmethod
     async def seal_audit(self, key: SealKey) -> int:
         """Seal the settled audit entries after the last checkpoint; returns how many."""
 

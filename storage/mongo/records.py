@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from bson.binary import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -372,6 +373,15 @@ class MongoTenantStore(TenantStore):
     ) -> tuple[list[AccessEvent], bool]:
         with mongo_errors(self._region.name):
             return await AccessLog(self._db, self._codec).page(query, first, after)
+
+    async def encrypt_document(self, document: Mapping[str, Any]) -> bytes:
+        with mongo_errors(self._region.name):
+            return bytes(await self._codec.encrypt_blob(document))
+
+    async def decrypt_document(self, ciphertext: bytes) -> dict[str, Any]:
+        with mongo_errors(self._region.name):
+            value = await self._region.encryption.decrypt(Binary(ciphertext, 6))
+        return dict(value)
 
     async def seal_audit(self, key: SealKey) -> int:
         with mongo_errors(self._region.name):
