@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import jwt
 import orjson
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +26,7 @@ from strawberry.asgi import GraphQL
 from gateway.accesslog import RequestAccess
 from gateway.auth import bearer_token
 from gateway.idempotency import did_not_happen
+from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
@@ -32,7 +34,7 @@ from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
 from resolvers.policy import Policy
 from resolvers.schema import build_schema
-from schema.errors import BadUserInputError, EnclaveError
+from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
 from storage.base import Actor
 
 __all__ = ["create_app"]
@@ -128,7 +130,8 @@ class GraphQLEndpoint:
             # The GraphiQL page holds no data and needs no token; queries from it do.
             await (await self.graphql.render_graphql_ide(request))(scope, receive, send)
             return
-        request_id = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex
+        # Ours, always: a caller's own id would be free text stored in audit entries.
+        request_id = uuid.uuid4().hex
         try:
             body = await self._read_body(request)
             principal = await self.authenticate(request)
@@ -235,7 +238,16 @@ class GraphQLEndpoint:
         return b"".join(chunks)
 
     async def authenticate(self, request: Request) -> Principal:
-        principal = self.services.tokens.verify(bearer_token(request.headers.get("authorization")))
+        token = bearer_token(request.headers.get("authorization"))
+        external = self.services.external
+        try:
+            algorithm = jwt.get_unverified_header(token).get("alg")
+        except jwt.PyJWTError:
+            raise UnauthenticatedError("invalid or expired token") from None
+        if external is not None and algorithm in EXTERNAL_ALGORITHMS:
+            principal = await external.verify(token)
+        else:
+            principal = self.services.tokens.verify(token)
         await self.services.tenants.require_active(principal.tenant_id)
         return principal
 

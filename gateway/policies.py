@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from resolvers.context import Principal
 from resolvers.policy import Policy, compile_policy
 from schema.errors import RegionUnavailableError, UnauthenticatedError
-from schema.roles import RoleDefinition
+from schema.roles import ADMIN, RoleDefinition
 from storage.base import Store, User
 
 __all__ = ["CHANNEL", "PolicyCache"]
@@ -99,13 +99,19 @@ class PolicyCache:
             user = await self._store.for_tenant(principal.tenant_id).get_user(principal.user_id)
             state.users[principal.user_id] = user
         user = state.users[principal.user_id]
-        if user is None:
+        if principal.external:
+            # The identity provider decides the roles; only those the tenant defines count.
+            known = [r for r in principal.roles if r in state.roles or r == ADMIN]
+            roles, can_export = tuple(known), bool(user and user.can_export)
+        elif user is None:
             raise UnauthenticatedError("invalid or expired token")
-        key = (tuple(sorted(user.roles)), user.can_export)
+        else:
+            roles, can_export = user.roles, user.can_export
+        key = (tuple(sorted(roles)), can_export)
         policy = state.compiled.get(key)
         if policy is None:
             policy = compile_policy(
-                user.roles, state.roles, version=state.version, can_export=user.can_export
+                roles, state.roles, version=state.version, can_export=can_export
             )
             state.compiled[key] = policy
         return policy

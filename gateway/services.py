@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.accesslog import AccessRecorder
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.idempotency import IdempotencyStore
+from gateway.jwks import ExternalTokens
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -28,6 +29,26 @@ from storage.mongo import MongoStore
 __all__ = ["Services"]
 
 log = logging.getLogger("enclave.gateway")
+
+
+def _external(settings: Settings) -> ExternalTokens | None:
+    if settings.jwt_jwks_file is None and settings.jwt_jwks_url is None:
+        return None
+    if not (settings.jwt_external_issuer and settings.jwt_external_audience):
+        raise ValueError(
+            "an external identity provider needs ENCLAVE_JWT_EXTERNAL_ISSUER and "
+            "ENCLAVE_JWT_EXTERNAL_AUDIENCE"
+        )
+    return ExternalTokens(
+        jwks_file=settings.jwt_jwks_file,
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_external_issuer,
+        audience=settings.jwt_external_audience,
+        leeway=settings.jwt_leeway_seconds,
+        tenant_claim=settings.jwt_tenant_claim,
+        subject_claim=settings.jwt_subject_claim,
+        roles_claim=settings.jwt_roles_claim,
+    )
 
 
 @dataclass(slots=True)
@@ -42,6 +63,7 @@ class Services:
     access: AccessRecorder
     limits: RateLimiter
     idempotency: IdempotencyStore
+    external: ExternalTokens | None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -81,6 +103,7 @@ class Services:
             access,
             limits,
             IdempotencyStore(redis, settings.idempotency_ttl_seconds),
+            _external(settings),
         )
 
     async def reconcile_all(self) -> int:

@@ -36,6 +36,15 @@ class Settings(BaseSettings):
     jwt_audience: str = "enclave"
     jwt_leeway_seconds: int = 30
     token_ttl_seconds: int = 8 * 3600
+    #: An external identity provider (RS256/ES256): its JWKS, issuer and audience, and the
+    #: names of its tenant, subject and roles claims.
+    jwt_jwks_file: Path | None = None
+    jwt_jwks_url: str | None = None
+    jwt_external_issuer: str | None = None
+    jwt_external_audience: str | None = None
+    jwt_tenant_claim: str = "tid"
+    jwt_subject_claim: str = "sub"
+    jwt_roles_claim: str = "roles"
 
     #: Largest page a list query may ask for, and the default.
     max_page_size: int = Field(default=500, ge=1, le=10_000)

@@ -55,6 +55,7 @@ def _datasheet(field_name: str) -> str | None:
 
 
 _ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_MUTATION = re.compile(r"^\s*(#[^\n]*\n\s*)*mutation\b")
 
 
 def _root_fields(
@@ -89,7 +90,13 @@ class AuditAttempts(SchemaExtension):
         result = ec.result
         errors = list(getattr(result, "errors", None) or ())
         context = ec.context
-        if not errors or not isinstance(context, RequestContext) or ec.graphql_document is None:
+        if not errors or not isinstance(context, RequestContext):
+            return
+        if ec.graphql_document is None:
+            # It did not parse (or was over the token limit): if it claims to be a
+            # mutation, record that someone tried one, without anything from its text.
+            if _MUTATION.match(ec.query or ""):
+                await self._record(context, "unparsable", _code(errors[0]), None, None, [])
             return
         operations = [
             d
@@ -121,16 +128,29 @@ class AuditAttempts(SchemaExtension):
             # Only what we recognise is kept: a well-formed id, declared field names. The
             # caller's own text could be anything, and entries cannot be redacted.
             declared = DATASHEETS[datasheet].by_name if datasheet else {}
-            try:
-                await context.store.record_attempt(
-                    node.name.value,
-                    context.actor,
-                    code,
-                    datasheet=datasheet,
-                    record=record if isinstance(record, str) and _ID.match(record) else None,
-                    fields=sorted(k for k in data if k in declared)
-                    if isinstance(data, dict)
-                    else [],
-                )
-            except EnclaveError:
-                log.warning("could not audit a refused %s", node.name.value)
+            mutation_type = ec.schema._schema.mutation_type
+            known = mutation_type is not None and node.name.value in mutation_type.fields
+            await self._record(
+                context,
+                node.name.value if known else "unknown",
+                code,
+                datasheet,
+                record if isinstance(record, str) and _ID.match(record) else None,
+                sorted(k for k in data if k in declared) if isinstance(data, dict) else [],
+            )
+
+    async def _record(
+        self,
+        context: RequestContext,
+        operation: str,
+        code: str,
+        datasheet: str | None,
+        record: str | None,
+        fields: list[str],
+    ) -> None:
+        try:
+            await context.store.record_attempt(
+                operation, context.actor, code, datasheet=datasheet, record=record, fields=fields
+            )
+        except EnclaveError:
+            log.warning("could not audit a refused %s", operation)

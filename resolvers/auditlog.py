@@ -82,7 +82,7 @@ def _cursor(seq: int) -> str:
 def _seq(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if raw.startswith("a1:") and raw[3:].isdigit() and len(raw) <= 24:
+        if raw.startswith("a1:") and raw[3:].isdigit() and int(raw[3:]) < 2**63:
             return int(raw[3:])
     except (binascii.Error, UnicodeDecodeError, ValueError):
         pass
@@ -247,7 +247,9 @@ class AuditQueryRoot:
                     "you may read the audit log only of a datasheet whose rows you may all read",
                     argument="filter.datasheet",
                 )
-            readable = grant.read
+            # Values only of fields some role reads in full on every row: an entry's values
+            # may come from any row, before or after the change.
+            readable = frozenset().union(*(g.read for g in grant.grants if g.rows is None))
         query = AuditQuery(
             actor=f.actor,
             datasheet=f.datasheet,

@@ -197,5 +197,6 @@ class AuthorizationExtension(SchemaExtension):
         yield
 
     def get_results(self) -> dict[str, Any]:
-        masked = getattr(self, "_masked", None)
-        return {"masked": masked} if masked else {}
+        # The fields actually given masked, record by record (resolvers.records).
+        masked = getattr(self.execution_context.context, "masked", None) or {}
+        return {"masked": {t: sorted(f) for t, f in sorted(masked.items())}} if masked else {}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from storage.base import Actor, TenantStore
@@ -34,6 +34,8 @@ class Principal:
     user_id: str
     roles: tuple[str, ...]
     kind: Literal["user", "api_key"] = "user"
+    #: Signed by an external identity provider, whose roles claim decides the roles.
+    external: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,3 +51,5 @@ class RequestContext:
     default_page_size: int
     max_page_size: int
     max_cost: int
+    #: Fields given masked in this response, per GraphQL type (for extensions.masked).
+    masked: dict[str, set[str]] = field(default_factory=dict)

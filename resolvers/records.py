@@ -40,11 +40,19 @@ def _grant(ctx: RequestContext, sheet: Datasheet) -> SheetPolicy:
     return grant
 
 
-def _shown(ctx: RequestContext, types: SheetTypes, record: Record, plan: ReadPlan) -> Any:
+def _shown(
+    ctx: RequestContext,
+    types: SheetTypes,
+    record: Record,
+    plan: ReadPlan,
+    also_hidden: frozenset[str] = frozenset(),
+) -> Any:
     """The record as the caller gets it: only the planned fields, masked where no role
-    covering this record reads them in full; they go to the access log."""
+    covering this record reads them in full (and *also_hidden*)."""
     fields = [f for f in record.values if f in plan.fields]
-    hidden = plan.masked(record.values, record.owner)
+    hidden = (plan.masked(record.values, record.owner) | also_hidden) & set(fields)
+    if hidden:
+        ctx.masked.setdefault(types.sheet.type_name, set()).update(hidden)
     values: dict[str, object] = {}
     for name in fields:
         value = record.values[name]
@@ -153,9 +161,14 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
     sheet = types.sheet
     t = sheet.type_name
 
-    def _done(ctx: RequestContext, record: Record, plan: ReadPlan) -> Any:
+    def _done(
+        ctx: RequestContext,
+        record: Record,
+        plan: ReadPlan,
+        also_hidden: frozenset[str] = frozenset(),
+    ) -> Any:
         ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
-        return _shown(ctx, types, record, plan)
+        return _shown(ctx, types, record, plan, also_hidden)
 
     async def create(info: Info, input: Any) -> Any:
         ctx = _ctx(info)
@@ -175,6 +188,13 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         values = input_values(sheet, input)
         plan = _plan(info, ctx, sheet, grant)
         scope = write_scope(sheet, grant, values, ctx.principal.user_id, reading=plan)
+        before_hidden: frozenset[str] = frozenset()
+        if plan.row_fields & values.keys():
+            # The change moves the record between rows: what was masked where it stood
+            # stays masked in the answer, so moving a record cannot unmask it.
+            before = await ctx.store.get(sheet, str(id), _fetch(plan, sheet), scope=plan.scope)
+            if before is not None:
+                before_hidden = plan.masked(before.values, before.owner)
         record = await ctx.store.update(
             sheet,
             str(id),
@@ -184,7 +204,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
             fields=_fetch(plan, sheet),
             scope=scope,
         )
-        return _done(ctx, record, plan)
+        return _done(ctx, record, plan, before_hidden)
 
     async def set_archived(info: Info, id: strawberry.ID, version: int, archived: bool) -> Any:
         ctx = _ctx(info)

@@ -136,6 +136,13 @@ def row_matches(
     if rows is None:
         return True
     return any(
-        all(values.get(k) == v for k, v in f.equals.items()) and (not f.own_only or owner == caller)
+        all(_plain(values.get(k)) == v for k, v in f.equals.items())
+        and (not f.own_only or owner == caller)
         for f in rows
     )
+
+
+def _plain(value: object) -> object:
+    """A value as row filters state it: dates as ISO strings, as they are stored."""
+    iso = getattr(value, "isoformat", None)
+    return iso() if callable(iso) else value

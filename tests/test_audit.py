@@ -341,3 +341,49 @@ async def test_refused_mutations_inside_fragments_are_audited(
         assert all("jane.doe" not in str(a) for a in attempts)
 
     await _tamper(settings, tenant, check)
+
+
+async def test_attempts_keep_no_free_text_from_the_caller(
+    tenant: Tenant, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    response = await http.post(
+        "/graphql",
+        json={"query": "mutation { janeDoeSECRET(id: 1) }"},
+        headers={"authorization": f"Bearer {tenant.token}", "x-request-id": "SSN-SECRET-RID"},
+    )
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert response.headers["x-request-id"] != "SSN-SECRET-RID"
+    broken = await admin("mutation { deleteEmployee(id: ")
+    assert broken["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+    async def check(db: Db) -> None:
+        attempts = await db["audit"].find({"op": "attempt"}).to_list()
+        operations = {a["operation"] for a in attempts}
+        assert {"unknown", "unparsable"} <= operations
+        assert "SECRET" not in str(attempts)
+
+    await _tamper(settings, tenant, check)
+
+
+async def test_audit_values_only_of_fields_readable_on_every_row(
+    tenant: Tenant, http: httpx.AsyncClient, services: Services
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    eng = await create_employee(admin, department="Engineering", salary=65432)
+    await admin.ok(
+        'mutation { createRole(input: {name: "names-all", sheets: [{datasheet: "employees", '
+        'read: ["firstName"]}]}) { name } }'
+    )
+    await admin.ok(
+        'mutation { createRole(input: {name: "sales-pay", sheets: [{datasheet: "employees", '
+        'read: ["salary", "department"], rowFilter: {equals: [{field: "department", '
+        'value: "Sales"}]}}]}) { name } }'
+    )
+    both, _ = await make_user(
+        admin, services, tenant, "both@example.com", ["names-all", "sales-pay"]
+    )
+    log = await both.ok(LOG, {"first": 10, "f": {"datasheet": "employees", "record": eng["id"]}})
+    changes = log["auditLog"]["nodes"][-1]["changes"]
+    assert {c["field"] for c in changes} <= {"firstName"}
+    assert "65432" not in str(log)

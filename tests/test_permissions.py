@@ -424,3 +424,49 @@ async def test_roles_do_not_combine_into_more_than_one_allows_on_a_row(
     by_id = {n["id"]: n["phone"] for n in phones["employees"]["nodes"]}
     assert by_id[sales["id"]] == "+49 30 1111 2222"
     assert by_id[eng["id"]] == "•••4444"
+
+
+async def test_moving_a_record_into_ones_rows_does_not_unmask_it(
+    admin: GraphQLClient, services: Services, tenant: Tenant
+) -> None:
+    eng = await create_employee(admin, department="Engineering", nationalId="ENGNID12345")
+    await make_role(admin, "mover", read=["department"], write=["department"], mask=["nationalId"])
+    await make_role(
+        admin,
+        "nid-sales",
+        read=["nationalId", "department"],
+        rowFilter={"equals": [{"field": "department", "value": "Sales"}]},
+    )
+    user, _ = await make_user(admin, services, tenant, _email(), ["mover", "nid-sales"])
+    moved = await user.raw(
+        """mutation($id: ID!) { updateEmployee(id: $id, expectedVersion: 1,
+             input: {department: "Sales"}) { department nationalId } }""",
+        {"id": eng["id"]},
+    )
+    body = moved.json()
+    assert body["data"]["updateEmployee"] == {"department": "Sales", "nationalId": "•••2345"}
+    assert body["extensions"]["masked"] == {"Employee": ["nationalId"]}
+
+
+async def test_row_filters_on_dates(
+    admin: GraphQLClient, services: Services, tenant: Tenant
+) -> None:
+    rec = await create_employee(admin, startDate="2020-01-15")
+    await create_employee(admin, startDate="2021-02-01")
+    await make_role(
+        admin,
+        "cohort",
+        read=["firstName", "phone", "startDate"],
+        write=["phone"],
+        rowFilter={"equals": [{"field": "startDate", "value": "2020-01-15"}]},
+    )
+    user, _ = await make_user(admin, services, tenant, _email(), ["cohort"])
+    listed = await user.ok("{ employees(first: 500) { nodes { id firstName startDate } } }")
+    assert {n["startDate"] for n in listed["employees"]["nodes"]} == {"2020-01-15"}
+    assert any(n["firstName"] == rec["firstName"] for n in listed["employees"]["nodes"])
+    changed = await user.ok(
+        """mutation($id: ID!) { updateEmployee(id: $id, expectedVersion: 1,
+             input: {phone: "+1 555 0199"}) { phone } }""",
+        {"id": rec["id"]},
+    )
+    assert changed["updateEmployee"] == {"phone": "+1 555 0199"}
