@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
 from gateway.accesslog import RequestAccess
+from gateway.apikeys import is_api_key
 from gateway.auth import bearer_token
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
@@ -140,7 +141,8 @@ class GraphQLEndpoint:
             await self.services.access.login(
                 principal,
                 policy.roles,
-                bearer_token(request.headers.get("authorization")),
+                request.headers.get("x-api-key")
+                or bearer_token(request.headers.get("authorization")),
                 request.client.host if request.client else None,
                 request.headers.get("user-agent"),
             )
@@ -238,7 +240,12 @@ class GraphQLEndpoint:
         return b"".join(chunks)
 
     async def authenticate(self, request: Request) -> Principal:
-        token = bearer_token(request.headers.get("authorization"))
+        key = request.headers.get("x-api-key")
+        token = key.strip() if key else bearer_token(request.headers.get("authorization"))
+        if is_api_key(token):
+            principal = await self.services.api_keys.authenticate(token)
+            await self.services.tenants.require_active(principal.tenant_id)
+            return principal
         external = self.services.external
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")

@@ -93,13 +93,17 @@ class PolicyCache:
     async def policy_for(self, principal: Principal) -> Policy:
         """The caller's current policy; ``UNAUTHENTICATED`` if the user no longer exists."""
         state = await self._state(principal.tenant_id)
-        if principal.user_id not in state.users:
+        if principal.kind != "api_key" and principal.user_id not in state.users:
             if len(state.users) > 50_000:
                 state.users.clear()
             user = await self._store.for_tenant(principal.tenant_id).get_user(principal.user_id)
             state.users[principal.user_id] = user
-        user = state.users[principal.user_id]
-        if principal.external:
+        user = state.users.get(principal.user_id)
+        if principal.kind == "api_key":
+            # The key is scoped to one role, checked when it was created and is re-read on
+            # every request; a role deleted since grants nothing.
+            roles, can_export = principal.roles, principal.key_can_export
+        elif principal.external:
             # The identity provider decides the roles; only those the tenant defines count.
             known = [r for r in principal.roles if r in state.roles or r == ADMIN]
             roles, can_export = tuple(known), bool(user and user.can_export)

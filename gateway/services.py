@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.accesslog import AccessRecorder
+from gateway.apikeys import ApiKeys
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.idempotency import IdempotencyStore
 from gateway.jwks import ExternalTokens
@@ -64,6 +65,7 @@ class Services:
     limits: RateLimiter
     idempotency: IdempotencyStore
     external: ExternalTokens | None
+    api_keys: ApiKeys
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -104,6 +106,7 @@ class Services:
             limits,
             IdempotencyStore(redis, settings.idempotency_ttl_seconds),
             _external(settings),
+            ApiKeys(store),
         )
 
     async def reconcile_all(self) -> int:

@@ -19,7 +19,7 @@ from resolvers.values import check_value
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant, validate_role
-from storage.base import Role, User
+from storage.base import ApiKey, Role, User
 
 __all__ = ["AdminMutation", "AdminQuery", "MeQuery"]
 
@@ -288,6 +288,35 @@ async def _policy_of(ctx: RequestContext, user: User) -> Policy:
     return compile_policy(user.roles, roles, version=version, can_export=user.can_export)
 
 
+@strawberry.type(name="ApiKey")
+class ApiKeyType:
+    id: strawberry.ID
+    name: str
+    role: str
+    can_export: bool
+    created_at: dt.datetime
+    revoked: bool
+    last_used_at: Optional[dt.datetime]  # noqa: UP045
+
+
+@strawberry.type
+class ApiKeyCreated:
+    api_key: ApiKeyType
+    key: str = strawberry.field(description="The key itself: shown this once, never stored.")
+
+
+def _api_key(k: ApiKey) -> ApiKeyType:
+    return ApiKeyType(
+        id=strawberry.ID(k.id),
+        name=k.name,
+        role=k.role,
+        can_export=k.can_export,
+        created_at=k.created_at,
+        revoked=k.revoked,
+        last_used_at=k.last_used_at,
+    )
+
+
 @strawberry.type
 class AuditVerification:
     ok: bool
@@ -349,6 +378,10 @@ class AdminQuery:
             sheets=_diff(versions[from_version].definition, versions[to_version].definition),
         )
 
+    @strawberry.field(description="Every API key of the tenant, with its last use.")
+    async def api_keys(self, info: Info) -> list[ApiKeyType]:
+        return [_api_key(k) for k in await _ctx(info).store.list_api_keys()]
+
     @strawberry.field(description="Every user of the tenant.")
     async def users(self, info: Info) -> list[UserType]:
         return [_user(u) for u in await _ctx(info).store.list_users()]
@@ -396,6 +429,22 @@ class AdminMutation:
         role = await ctx.store.delete_role(name, expected_version, ctx.actor)
         await ctx.policies.changed(ctx.principal.tenant_id)
         return _role(role)
+
+    @strawberry.mutation(description="Create an API key for an integrator, scoped to one role.")
+    async def create_api_key(
+        self, info: Info, name: str, role: str, can_export: bool = False
+    ) -> ApiKeyCreated:
+        ctx = _ctx(info)
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            raise BadUserInputError("a key name has 1 to 100 characters", field="name")
+        key, text = await ctx.store.create_api_key(name, role, can_export, ctx.actor)
+        return ApiKeyCreated(api_key=_api_key(key), key=text)
+
+    @strawberry.mutation(description="Revoke an API key: it stops working at once everywhere.")
+    async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyType:
+        ctx = _ctx(info)
+        return _api_key(await ctx.store.revoke_api_key(str(id), ctx.actor))
 
     @strawberry.mutation(description="Create a user with roles and export permission.")
     async def create_user(

@@ -36,6 +36,8 @@ class Principal:
     kind: Literal["user", "api_key"] = "user"
     #: Signed by an external identity provider, whose roles claim decides the roles.
     external: bool = False
+    #: For an API key: whether the key may export (for users it is on their record).
+    key_can_export: bool = False
 
 
 @dataclass(frozen=True, slots=True)

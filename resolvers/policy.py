@@ -23,6 +23,9 @@ META_FIELDS = frozenset({"id", "version", "archived", "createdAt", "updatedAt", 
 ADMIN_FIELDS = frozenset(
     {
         "auditVerify",
+        "apiKeys",
+        "createApiKey",
+        "revokeApiKey",
         "recordAccess",
         "principalAccess",
         "loginHistory",

@@ -26,6 +26,7 @@ __all__ = [
     "AccessEvent",
     "AccessQuery",
     "Actor",
+    "ApiKey",
     "AuditEntry",
     "AuditQuery",
     "Page",
@@ -201,6 +202,20 @@ class User:
 
 
 @dataclass(frozen=True, slots=True)
+class ApiKey:
+    """An integrator's key: scoped to one role; the secret itself is never stored."""
+
+    id: str
+    name: str
+    role: str
+    can_export: bool
+    created_at: dt.datetime
+    revoked: bool
+    last_used_at: dt.datetime | None
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
 class Role:
     """A stored role and the version it is at."""
 
@@ -330,6 +345,28 @@ class TenantStore(ABC):
         can_export: bool | None = None,
     ) -> User:
         """Change a user's roles or export permission; never takes the last admin's role."""
+
+    @abstractmethod
+    async def create_api_key(
+        self, name: str, role: str, can_export: bool, actor: Actor
+    ) -> tuple[ApiKey, str]:
+        """A new key for *role*; returns it and the key's text, which is never stored."""
+
+    @abstractmethod
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Every key of the tenant, revoked ones included (no secrets)."""
+
+    @abstractmethod
+    async def revoke_api_key(self, key_id: str, actor: Actor) -> ApiKey:
+        """Revoke a key; audited."""
+
+    @abstractmethod
+    async def check_api_key(self, key_id: str, secret: str) -> ApiKey | None:
+        """The key if *secret* matches and it is not revoked."""
+
+    @abstractmethod
+    async def touch_api_key(self, key_id: str, at: dt.datetime) -> None:
+        """Record a key's last use."""
 
     @abstractmethod
     async def list_roles(self) -> list[Role]:

@@ -21,6 +21,7 @@ from storage.base import (
     AccessEvent,
     AccessQuery,
     Actor,
+    ApiKey,
     AuditEntry,
     AuditQuery,
     Page,
@@ -35,6 +36,7 @@ from storage.base import (
 )
 from storage.mongo.access import AccessRepository, ensure_access_indexes
 from storage.mongo.accesslog import AccessLog, ensure_access_log_indexes
+from storage.mongo.apikeys import ApiKeyRepository
 from storage.mongo.audit import AuditSealer
 from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
@@ -117,6 +119,7 @@ class MongoTenantStore(TenantStore):
         self._codec = FieldCodec(region.encryption, tenant_id)
         self._writes = WritePath(self._db, self._codec, hints)
         self._access = AccessRepository(self._db, self._codec, self._writes)
+        self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -426,6 +429,30 @@ class MongoTenantStore(TenantStore):
             return await self._access.update_user(
                 user_id, expected_version, actor, roles, can_export
             )
+
+    async def create_api_key(
+        self, name: str, role: str, can_export: bool, actor: Actor
+    ) -> tuple[ApiKey, str]:
+        with mongo_errors(self._region.name):
+            if role != "admin" and role not in {r.definition.name for r in await self.list_roles()}:
+                raise BadUserInputError(f"unknown role {role!r}", field="role")
+            return await self._keys.create(name, role, can_export, actor)
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        with mongo_errors(self._region.name):
+            return await self._keys.list()
+
+    async def revoke_api_key(self, key_id: str, actor: Actor) -> ApiKey:
+        with mongo_errors(self._region.name):
+            return await self._keys.revoke(key_id, actor)
+
+    async def check_api_key(self, key_id: str, secret: str) -> ApiKey | None:
+        with mongo_errors(self._region.name):
+            return await self._keys.check(key_id, secret)
+
+    async def touch_api_key(self, key_id: str, at: dt.datetime) -> None:
+        with mongo_errors(self._region.name):
+            await self._keys.touch(key_id, at)
 
     async def list_roles(self) -> list[Role]:
         with mongo_errors(self._region.name):

@@ -1,0 +1,117 @@
+"""API keys of one tenant: stored hashed, scoped to one role, revocable.
+
+A key is shown once, at creation: ``enk_<tenant id>_<key id>_<secret>``. The tenant id in
+it routes the request with no lookup; only the SHA-256 of the 256-bit secret is stored
+(a fast hash is right for a random secret; passwords get argon2). Creation and revocation
+go through the audited write path; the last-use time is bookkeeping, updated at most once
+a minute per gateway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from ulid import ULID
+
+from schema.errors import NotFoundError
+from storage.base import Actor, ApiKey
+from storage.mongo.writes import Change, WritePath
+
+__all__ = ["API_KEYS", "ApiKeyRepository", "parse_api_key"]
+
+API_KEYS = "api_keys"
+PREFIX = "enk_"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_api_key(value: str) -> tuple[str, str, str] | None:
+    """(tenant id, key id, secret) of a well-formed key, else None."""
+    if not value.startswith(PREFIX):
+        return None
+    parts = value[len(PREFIX) :].split("_")
+    if len(parts) != 4 or len(parts[2]) != 26:
+        return None
+    return f"{parts[0]}_{parts[1]}", parts[2], parts[3]
+
+
+def _key(doc: Mapping[str, Any]) -> ApiKey:
+    return ApiKey(
+        id=doc["_id"],
+        name=doc["name"],
+        role=doc["role"],
+        can_export=bool(doc.get("canExport")),
+        created_at=doc["_created"],
+        revoked=bool(doc.get("revoked")),
+        last_used_at=doc.get("lastUsedAt"),
+        version=int(doc["_v"]),
+    )
+
+
+class ApiKeyRepository:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, tenant_id: str):
+        self._db = db
+        self._writes = writes
+        self._tenant = tenant_id
+
+    async def create(
+        self, name: str, role: str, can_export: bool, actor: Actor
+    ) -> tuple[ApiKey, str]:
+        key_id, secret = str(ULID()), secrets.token_urlsafe(32).replace("_", "-")
+        change = Change(
+            op="create",
+            collection=API_KEYS,
+            record_id=key_id,
+            version=1,
+            after={
+                "name": name,
+                "role": role,
+                "canExport": can_export,
+                "hash": _hash(secret),
+                "revoked": False,
+            },
+        )
+        _, at = await self._writes.write(change, actor)
+        plain = f"{PREFIX}{self._tenant}_{key_id}_{secret}"
+        return ApiKey(key_id, name, role, can_export, at, False, None, 1), plain
+
+    async def list(self) -> list[ApiKey]:
+        return [_key(d) async for d in self._db[API_KEYS].find({}, sort=[("_id", 1)])]
+
+    async def revoke(self, key_id: str, actor: Actor) -> ApiKey:
+        doc = await self._db[API_KEYS].find_one({"_id": key_id})
+        if doc is None:
+            raise NotFoundError("no API key with this id")
+        if doc.get("revoked"):
+            return _key(doc)
+        version = int(doc["_v"])
+        change = Change(
+            op="update",
+            collection=API_KEYS,
+            record_id=key_id,
+            version=version + 1,
+            before={"revoked": False},
+            after={"revoked": True},
+        )
+        await self._writes.write(change, actor)
+        return _key({**doc, "revoked": True, "_v": version + 1})
+
+    async def check(self, key_id: str, secret: str) -> ApiKey | None:
+        """The key if *secret* is its secret and it is not revoked."""
+        doc = await self._db[API_KEYS].find_one({"_id": key_id})
+        if doc is None or doc.get("revoked"):
+            return None
+        if not hmac.compare_digest(str(doc.get("hash", "")), _hash(secret)):
+            return None
+        return _key(doc)
+
+    async def touch(self, key_id: str, at: dt.datetime) -> None:
+        await self._db[API_KEYS].update_one({"_id": key_id}, {"$set": {"lastUsedAt": at}})
