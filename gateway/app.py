@@ -14,6 +14,7 @@ from typing import Any
 
 import jwt
 import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -34,6 +35,7 @@ from gateway.settings import Settings
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
 from resolvers.policy import Policy
+from resolvers.public import PUBLIC_FIELDS, PublicContext, build_public_schema
 from resolvers.schema import build_schema
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
 from storage.base import Actor
@@ -99,6 +101,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             policy=policy,
             authorization_cache=self.services.authorization,
             policies=self.services.policies,
+            account=self.services.signin,
             seal_key=settings.seal_key,
             access=RequestAccess(
                 self.services.access,
@@ -119,6 +122,7 @@ class GraphQLEndpoint:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.graphql = EnclaveGraphQL(services)
+        self.public = PublicEndpoint(services)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -133,8 +137,11 @@ class GraphQLEndpoint:
             return
         # Ours, always: a caller's own id would be free text stored in audit entries.
         request_id = uuid.uuid4().hex
+        if not (request.headers.get("authorization") or request.headers.get("x-api-key")):
+            await self.public.serve(request, scope, receive, send)
+            return
         try:
-            body = await self._read_body(request)
+            body = await read_body(request, self.services.settings.max_body_bytes)
             principal = await self.authenticate(request)
             await self.services.limits.check(principal)
             policy = await self.services.policies.policy_for(principal)
@@ -226,19 +233,6 @@ class GraphQLEndpoint:
             await keys.release(principal, key)
             raise
 
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.services.settings.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise PayloadTooLargeError(limit)
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLargeError(limit)
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     async def authenticate(self, request: Request) -> Principal:
         key = request.headers.get("x-api-key")
         token = key.strip() if key else bearer_token(request.headers.get("authorization"))
@@ -255,6 +249,8 @@ class GraphQLEndpoint:
             principal = await external.verify(token)
         else:
             principal = self.services.tokens.verify(token)
+            if not await self.services.signin.session_active(principal):
+                raise UnauthenticatedError("invalid or expired token")
         await self.services.tenants.require_active(principal.tenant_id)
         return principal
 
@@ -265,6 +261,19 @@ class UnsupportedRequestError(BadUserInputError):
 
 class MethodNotAllowedError(BadUserInputError):
     http_status = 405
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLargeError(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLargeError(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _check_json(request: Request, body: bytes) -> None:
@@ -295,6 +304,88 @@ def _check_json(request: Request, body: bytes) -> None:
     name = parsed.get("operationName")
     if isinstance(name, str) and len(name) > 200:
         raise BadUserInputError("operationName is too long", field="operationName")
+
+
+class PublicEndpoint:
+    """Requests without credentials: only sign-in operations, on a schema of their own;
+    anything else is 401."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.graphql = PublicGraphQL(services)
+
+    async def serve(self, request: Request, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            body = await read_body(request, self.services.settings.max_body_bytes)
+            _check_json(request, body)
+            query = orjson.loads(body)["query"]
+            try:
+                fields = public_root_fields(query)
+            except GraphQLError:
+                fields = None
+            if fields is None or not fields or not fields <= PUBLIC_FIELDS:
+                raise UnauthenticatedError("authentication required")
+        except EnclaveError as exc:
+            await error_response(exc)(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
+            await send(message)
+
+        await self.graphql(scope, replay, with_headers)
+
+
+def public_root_fields(query: str) -> frozenset[str] | None:
+    """The root field names of every operation in *query* (None if it has fragments at the
+    root, which sign-in never needs)."""
+    names: set[str] = set()
+    for definition in parse(query).definitions:
+        if isinstance(definition, OperationDefinitionNode):
+            for sel in definition.selection_set.selections:
+                if not isinstance(sel, FieldNode):
+                    return None
+                names.add(sel.name.value)
+    return frozenset(names)
+
+
+class PublicGraphQL(GraphQL[PublicContext, None]):
+    def __init__(self, services: Services) -> None:
+        super().__init__(build_public_schema(), graphql_ide=None, allow_queries_via_get=False)
+        self.services = services
+
+    async def get_context(self, request: Any, response: Any) -> PublicContext:
+        client = request.client.host if request.client else None
+        agent = request.headers.get("user-agent")
+        return PublicContext(_RecordedSignIn(self.services, client, agent), client, agent)
+
+
+class _RecordedSignIn:
+    """Sign-in that records each successful sign-in in the tenant's login history."""
+
+    def __init__(self, services: Services, ip: str | None, agent: str | None) -> None:
+        self._services = services
+        self._ip = ip
+        self._agent = agent
+
+    async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any:
+        tokens, principal = await self._services.signin.login(tenant_id, email, password, code)
+        await self._services.access.login(
+            principal, principal.roles, tokens.access, self._ip, self._agent
+        )
+        return tokens
+
+    async def refresh(self, refresh_token: str) -> Any:
+        return await self._services.signin.refresh(refresh_token)
 
 
 class PayloadTooLargeError(EnclaveError):

@@ -42,10 +42,17 @@ class TokenIssuer:
         self._ttl = ttl
 
     def issue(
-        self, tenant_id: str, user_id: str, roles: Sequence[str], ttl: int | None = None
+        self,
+        tenant_id: str,
+        user_id: str,
+        roles: Sequence[str],
+        ttl: int | None = None,
+        *,
+        sid: str | None = None,
+        scope: str | None = None,
     ) -> str:
         now = int(time.time())
-        claims = {
+        claims: dict[str, object] = {
             "tid": tenant_id,
             "sub": user_id,
             "roles": list(roles),
@@ -54,6 +61,10 @@ class TokenIssuer:
             "iat": now,
             "exp": now + (self._ttl if ttl is None else ttl),
         }
+        if sid is not None:
+            claims["sid"] = sid
+        if scope is not None:
+            claims["scope"] = scope
         return jwt.encode(claims, self._key, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Principal:
@@ -70,14 +81,19 @@ class TokenIssuer:
         except jwt.PyJWTError:
             raise UnauthenticatedError("invalid or expired token") from None
         tenant, subject, roles = claims["tid"], claims["sub"], claims["roles"]
+        sid, scope = claims.get("sid"), claims.get("scope")
         if not (
             isinstance(tenant, str)
             and isinstance(subject, str)
             and isinstance(roles, list)
             and all(isinstance(r, str) for r in roles)
+            and isinstance(sid, str | None)
+            and isinstance(scope, str | None)
         ):
             raise UnauthenticatedError("invalid or expired token")
-        return Principal(tenant_id=tenant, user_id=subject, roles=tuple(roles))
+        return Principal(
+            tenant_id=tenant, user_id=subject, roles=tuple(roles), session=sid, scope=scope
+        )
 
 
 class TenantCache:

@@ -32,6 +32,9 @@ from storage.base import Store, User
 
 __all__ = ["CHANNEL", "PolicyCache"]
 
+#: What a token that must enrol a second factor may use.
+ENROLL_ONLY = frozenset({"me", "enrollTotp", "confirmTotp", "logout"})
+
 log = logging.getLogger("enclave.policies")
 CHANNEL = "enclave:policy"
 
@@ -93,6 +96,9 @@ class PolicyCache:
     async def policy_for(self, principal: Principal) -> Policy:
         """The caller's current policy; ``UNAUTHENTICATED`` if the user no longer exists."""
         state = await self._state(principal.tenant_id)
+        if principal.scope is not None:
+            # A sign-in that must enrol a second factor first: nothing else.
+            return Policy((), state.version, admin=False, can_export=False, restricted=ENROLL_ONLY)
         if principal.kind != "api_key" and principal.user_id not in state.users:
             if len(state.users) > 50_000:
                 state.users.clear()

@@ -22,6 +22,7 @@ from gateway.jwks import ExternalTokens
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
+from gateway.signin import SignIn
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
@@ -66,6 +67,7 @@ class Services:
     idempotency: IdempotencyStore
     external: ExternalTokens | None
     api_keys: ApiKeys
+    signin: SignIn
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -107,6 +109,7 @@ class Services:
             IdempotencyStore(redis, settings.idempotency_ttl_seconds),
             _external(settings),
             ApiKeys(store),
+            SignIn(store, tokens),
         )
 
     async def reconcile_all(self) -> int:

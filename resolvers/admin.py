@@ -448,12 +448,21 @@ class AdminMutation:
 
     @strawberry.mutation(description="Create a user with roles and export permission.")
     async def create_user(
-        self, info: Info, email: str, roles: list[str], can_export: bool = False
+        self,
+        info: Info,
+        email: str,
+        roles: list[str],
+        can_export: bool = False,
+        password: Optional[str] = None,  # noqa: UP045
     ) -> UserType:
         ctx = _ctx(info)
         address = check_value(_EMAIL, email)
         assert isinstance(address, str)
+        if password is not None and not 12 <= len(password) <= 256:
+            raise BadUserInputError("a password has 12 to 256 characters", field="password")
         user = await ctx.store.create_user(address, roles, ctx.actor, can_export=can_export)
+        if password is not None:
+            await ctx.account.set_password(ctx.principal.tenant_id, user.id, password, ctx.actor)
         await ctx.policies.changed(ctx.principal.tenant_id)
         return _user(user)
 

@@ -13,12 +13,32 @@ if TYPE_CHECKING:
     from resolvers.authorize import AuthorizationCache
     from resolvers.policy import Policy
 
-__all__ = ["AccessSink", "PolicyNotifier", "Principal", "RequestContext"]
+__all__ = ["AccessSink", "AccountPort", "PolicyNotifier", "Principal", "RequestContext"]
 
 
 class AccessSink(Protocol):
     def read(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
         """The caller was given *fields* of *records*; recorded off the request path."""
+
+
+class AccountPort(Protocol):
+    """The built-in sign-in's operations on a signed-in user's account."""
+
+    async def logout(self, principal: Principal) -> None: ...
+
+    async def enroll_totp(self, principal: Principal, actor: Actor) -> tuple[str, str]: ...
+
+    async def confirm_totp(self, principal: Principal, code: str, actor: Actor) -> None: ...
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, actor: Actor
+    ) -> None: ...
+
+    async def set_password(
+        self, tenant_id: str, user_id: str, password: str, actor: Actor
+    ) -> None: ...
+
+    async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None: ...
 
 
 class PolicyNotifier(Protocol):
@@ -38,6 +58,10 @@ class Principal:
     external: bool = False
     #: For an API key: whether the key may export (for users it is on their record).
     key_can_export: bool = False
+    #: The sign-in session a token belongs to (built-in sign-in), checked on every request.
+    session: str | None = None
+    #: "enroll": a token that may only enrol a second factor (the tenant requires one).
+    scope: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +74,7 @@ class RequestContext:
     policies: PolicyNotifier
     seal_key: Callable[[], SealKey]
     access: AccessSink
+    account: AccountPort
     default_page_size: int
     max_page_size: int
     max_cost: int

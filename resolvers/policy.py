@@ -23,6 +23,8 @@ META_FIELDS = frozenset({"id", "version", "archived", "createdAt", "updatedAt", 
 ADMIN_FIELDS = frozenset(
     {
         "auditVerify",
+        "setUserPassword",
+        "requireTwoFactor",
         "apiKeys",
         "createApiKey",
         "revokeApiKey",
@@ -93,11 +95,14 @@ class Policy:
     admin: bool
     can_export: bool
     sheets: Mapping[str, SheetPolicy] = field(default_factory=dict)
+    #: If set, the only root fields this caller may use (a sign-in that must enrol a second
+    #: factor first).
+    restricted: frozenset[str] | None = None
 
     @property
-    def key(self) -> tuple[tuple[str, ...], int, bool]:
+    def key(self) -> tuple[tuple[str, ...], int, bool, frozenset[str] | None]:
         """What a cached authorisation depends on: the role set and the policy version."""
-        return (self.roles, self.version, self.can_export)
+        return (self.roles, self.version, self.can_export, self.restricted)
 
     def sheet(self, name: str) -> SheetPolicy | None:
         return self.sheets.get(name)
@@ -109,6 +114,8 @@ class Policy:
             return True  # connection, edge, page info, introspection types…
         role, sheet = kind
         if role == "root":
+            if self.restricted is not None:
+                return field_name in self.restricted
             return self._allows_root(type_name, field_name)
         grant = self.sheets.get(sheet)
         if grant is None:

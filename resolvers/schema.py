@@ -16,6 +16,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from resolvers.account import AccountMutation
 from resolvers.admin import AdminMutation, AdminQuery, MeQuery
 from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
@@ -55,7 +56,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
         query=_root("Query", query, (MeQuery, AuditQueryRoot, AdminQuery)),
-        mutation=_root("Mutation", mutation, (AdminMutation,)),
+        mutation=_root("Mutation", mutation, (AccountMutation, AdminMutation)),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,

@@ -29,6 +29,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditQuery",
+    "CredentialStore",
+    "Credentials",
     "Page",
     "Record",
     "Role",
@@ -236,10 +238,79 @@ class RoleVersion:
     by: str
 
 
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What signing a user in needs; never leaves the gateway."""
+
+    user_id: str
+    roles: tuple[str, ...]
+    version: int
+    password_hash: str | None
+    totp_secret: str | None
+    totp_enabled: bool
+    failures: int
+    locked_until: dt.datetime | None
+
+
+class CredentialStore(ABC):
+    """Passwords, second factors and sessions of one tenant's users."""
+
+    @abstractmethod
+    async def by_email(self, email: str) -> Credentials | None: ...
+
+    @abstractmethod
+    async def by_id(self, user_id: str) -> Credentials | None: ...
+
+    @abstractmethod
+    async def set_password_hash(self, user_id: str, password_hash: str, actor: Actor) -> None:
+        """Store an argon2id hash; audited."""
+
+    @abstractmethod
+    async def set_totp(self, user_id: str, secret: str | None, enabled: bool, actor: Actor) -> None:
+        """Store (encrypted) or clear a TOTP secret; audited."""
+
+    @abstractmethod
+    async def record_failure(
+        self, user_id: str, failures: int, locked_until: dt.datetime | None
+    ) -> None: ...
+
+    @abstractmethod
+    async def clear_failures(self, user_id: str) -> None: ...
+
+    @abstractmethod
+    async def open_session(self, user_id: str, ttl: dt.timedelta) -> tuple[str, str]:
+        """A new session: (session id, refresh secret)."""
+
+    @abstractmethod
+    async def rotate_session(
+        self, sid: str, secret: str, ttl: dt.timedelta
+    ) -> tuple[str, str] | None:
+        """(user id, new refresh secret) if *secret* is the session's current one; a reused
+        old secret ends the session."""
+
+    @abstractmethod
+    async def session_active(self, sid: str) -> bool: ...
+
+    @abstractmethod
+    async def close_session(self, sid: str) -> None: ...
+
+    @abstractmethod
+    async def two_factor_required(self) -> bool: ...
+
+    @abstractmethod
+    async def require_two_factor(self, required: bool, actor: Actor) -> None:
+        """The tenant's admins require two-factor sign-in; audited."""
+
+
 class TenantStore(ABC):
     """One tenant's data, in its own database in its own region."""
 
     tenant_id: str
+
+    @property
+    @abstractmethod
+    def credentials(self) -> CredentialStore:
+        """Passwords, second factors and sessions."""
 
     @abstractmethod
     async def get(

@@ -101,7 +101,7 @@ async def test_production_switches(strict_http: httpx.AsyncClient, eu_tenant: Te
     assert deep.get("data") is None and "depth" in deep["errors"][0]["message"]
     assert deep["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     page = await strict_http.get("/graphql", headers={"accept": "text/html"})
-    assert page.status_code == 401  # no GraphiQL page: it is an API call like any other
+    assert page.status_code == 405  # no GraphiQL page: a GET is no API call either
 
 
 async def test_default_has_no_cors(http: httpx.AsyncClient) -> None:

@@ -210,7 +210,13 @@ async def test_introspection_shows_each_role_its_own_schema(
     assert [f["name"] for f in mine["u"]["inputFields"]] == ["lastName"]
     roots = {f["name"] for f in mine["q"]["queryType"]["fields"]}
     assert roots == {"me", "auditLog", "employee", "employees"}
-    assert {f["n"] for f in mine["q"]["mutationType"]["fields"]} == {"updateEmployee"}
+    assert {f["n"] for f in mine["q"]["mutationType"]["fields"]} == {
+        "updateEmployee",
+        "logout",
+        "enrollTotp",
+        "confirmTotp",
+        "changePassword",
+    }
     assert mine["c"]["fields"] == []
     full = await admin.ok(query)
     assert "salary" in {f["name"] for f in full["e"]["fields"]}

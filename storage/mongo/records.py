@@ -24,6 +24,7 @@ from storage.base import (
     ApiKey,
     AuditEntry,
     AuditQuery,
+    CredentialStore,
     Page,
     Record,
     Role,
@@ -41,6 +42,7 @@ from storage.mongo.audit import AuditSealer
 from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.errors import mongo_errors
+from storage.mongo.signin import MongoCredentials
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes
 from storage.signing import SealKey
 
@@ -120,6 +122,11 @@ class MongoTenantStore(TenantStore):
         self._writes = WritePath(self._db, self._codec, hints)
         self._access = AccessRepository(self._db, self._codec, self._writes)
         self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
+        self._credentials = MongoCredentials(self._db, self._codec, self._writes)
+
+    @property
+    def credentials(self) -> CredentialStore:
+        return self._credentials
 
     # -- reads -----------------------------------------------------------------------------
 

@@ -88,7 +88,10 @@ class Change:
 
 #: Fields that are encrypted outside the datasheets; anything undeclared is stored plain.
 _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
-    "users": {"email": Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)},
+    "users": {
+        "email": Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC),
+        "totpSecret": Field("totpSecret", FieldType.STRING, Sensitivity.RANDOM),
+    },
 }
 
 

@@ -1,0 +1,188 @@
+"""Built-in sign-in, for deployments without an identity provider.
+
+- Passwords: argon2id (argon2-cffi's defaults), at least 12 characters.
+- Lock-out: after ``MAX_FAILURES`` failed attempts in a row, the user cannot sign in for
+  ``LOCKOUT``; every failure answers the same ``UNAUTHENTICATED``, whatever was wrong.
+- Two-factor: users enrol a TOTP secret (RFC 6238) and confirm it with a code; from then on
+  sign-in needs a code. A tenant's admins can require it: a user without it then gets a
+  token that can only enrol.
+- Sessions: sign-in gives a short-lived access token (15 min) naming its session, and a
+  refresh token (``ers_…``, 30 days) that is rotated on every use; a refresh token used
+  twice ends the session (someone has a copy). Signing out ends the session, and every
+  access token of the session stops working at once (checked per request).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from gateway.auth import TokenIssuer
+from regions.routing import validate_tenant_id
+from resolvers.context import Principal
+from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
+from storage.base import Actor, Store
+
+__all__ = ["SignIn", "Tokens"]
+
+MAX_FAILURES = 5
+LOCKOUT = dt.timedelta(minutes=15)
+ACCESS_TTL = 15 * 60
+REFRESH_TTL = dt.timedelta(days=30)
+ENROLL_SCOPE = "enroll"
+_hasher = PasswordHasher()
+
+
+class Tokens:
+    def __init__(self, access: str, refresh: str, expires_in: int, scope: str | None) -> None:
+        self.access = access
+        self.refresh = refresh
+        self.expires_in = expires_in
+        self.scope = scope
+
+
+def _refresh_token(tenant_id: str, sid: str, secret: str) -> str:
+    return f"ers_{tenant_id}_{sid}_{secret}"
+
+
+def _parse_refresh(token: str) -> tuple[str, str, str]:
+    parts = token.removeprefix("ers_").split("_")
+    if not token.startswith("ers_") or len(parts) != 4:
+        raise UnauthenticatedError("invalid or expired token")
+    return f"{parts[0]}_{parts[1]}", parts[2], parts[3]
+
+
+def check_password(password: str) -> str:
+    if not 12 <= len(password) <= 256:
+        raise BadUserInputError("a password has 12 to 256 characters", field="password")
+    return _hasher.hash(password)
+
+
+class SignIn:
+    def __init__(self, store: Store, tokens: TokenIssuer) -> None:
+        self._store = store
+        self._tokens = tokens
+
+    def _credentials(self, tenant_id: str):  # type: ignore[no-untyped-def]
+        try:
+            return self._store.for_tenant(validate_tenant_id(tenant_id)).credentials
+        except EnclaveError:
+            raise UnauthenticatedError("invalid credentials") from None
+
+    async def login(
+        self, tenant_id: str, email: str, password: str, code: str | None
+    ) -> tuple[Tokens, Principal]:
+        creds = self._credentials(tenant_id)
+        found = await creds.by_email(email.strip().lower())
+        now = dt.datetime.now(dt.UTC)
+        refused = UnauthenticatedError("invalid credentials")
+        if found is None or found.password_hash is None:
+            _hasher.hash(password)  # the same work as a real check: no timing difference
+            raise refused
+        if found.locked_until is not None and found.locked_until > now:
+            raise refused
+        try:
+            _hasher.verify(found.password_hash, password)
+            if found.totp_enabled:
+                if not code:
+                    raise UnauthenticatedError(
+                        "a two-factor code is required", twoFactor="required"
+                    )
+                if not pyotp.TOTP(found.totp_secret or "").verify(code, valid_window=1):
+                    raise VerificationError
+        except (VerificationError, InvalidHashError):
+            failures = found.failures + 1
+            locked = now + LOCKOUT if failures >= MAX_FAILURES else None
+            await creds.record_failure(found.user_id, 0 if locked else failures, locked)
+            raise refused from None
+        if found.failures:
+            await creds.clear_failures(found.user_id)
+        scope = None
+        if not found.totp_enabled and await creds.two_factor_required():
+            scope = ENROLL_SCOPE
+        sid, secret = await creds.open_session(found.user_id, REFRESH_TTL)
+        tokens = Tokens(
+            self._tokens.issue(
+                tenant_id, found.user_id, found.roles, ttl=ACCESS_TTL, sid=sid, scope=scope
+            ),
+            _refresh_token(tenant_id, sid, secret),
+            ACCESS_TTL,
+            scope,
+        )
+        principal = Principal(tenant_id=tenant_id, user_id=found.user_id, roles=found.roles)
+        return tokens, principal
+
+    async def refresh(self, refresh_token: str) -> Tokens:
+        tenant_id, sid, secret = _parse_refresh(refresh_token)
+        creds = self._credentials(tenant_id)
+        rotated = await creds.rotate_session(sid, secret, REFRESH_TTL)
+        if rotated is None:
+            raise UnauthenticatedError("invalid or expired token")
+        user_id, fresh = rotated
+        found = await creds.by_id(user_id)
+        if found is None:
+            raise UnauthenticatedError("invalid or expired token")
+        scope = None
+        if not found.totp_enabled and await creds.two_factor_required():
+            scope = ENROLL_SCOPE
+        return Tokens(
+            self._tokens.issue(
+                tenant_id, user_id, found.roles, ttl=ACCESS_TTL, sid=sid, scope=scope
+            ),
+            _refresh_token(tenant_id, sid, fresh),
+            ACCESS_TTL,
+            scope,
+        )
+
+    async def logout(self, principal: Principal) -> None:
+        if principal.session:
+            await self._store.for_tenant(principal.tenant_id).credentials.close_session(
+                principal.session
+            )
+
+    async def session_active(self, principal: Principal) -> bool:
+        if principal.session is None:
+            return True  # tokens issued by the CLI carry no session
+        return await self._store.for_tenant(principal.tenant_id).credentials.session_active(
+            principal.session
+        )
+
+    async def enroll_totp(self, principal: Principal, actor: Actor) -> tuple[str, str]:
+        secret = pyotp.random_base32()
+        await self._store.for_tenant(principal.tenant_id).credentials.set_totp(
+            principal.user_id, secret, False, actor
+        )
+        uri = pyotp.TOTP(secret).provisioning_uri(name=principal.user_id, issuer_name="Enclave")
+        return secret, uri
+
+    async def confirm_totp(self, principal: Principal, code: str, actor: Actor) -> None:
+        creds = self._store.for_tenant(principal.tenant_id).credentials
+        found = await creds.by_id(principal.user_id)
+        if found is None or not found.totp_secret:
+            raise BadUserInputError("enrol first", field="code")
+        if not pyotp.TOTP(found.totp_secret).verify(code, valid_window=1):
+            raise BadUserInputError("the code does not match", field="code")
+        await creds.set_totp(principal.user_id, found.totp_secret, True, actor)
+
+    async def set_password(self, tenant_id: str, user_id: str, password: str, actor: Actor) -> None:
+        creds = self._store.for_tenant(tenant_id).credentials
+        await creds.set_password_hash(user_id, check_password(password), actor)
+
+    async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None:
+        await self._store.for_tenant(tenant_id).credentials.require_two_factor(required, actor)
+
+    async def change_password(
+        self, principal: Principal, current: str, new: str, actor: Actor
+    ) -> None:
+        creds = self._store.for_tenant(principal.tenant_id).credentials
+        found = await creds.by_id(principal.user_id)
+        try:
+            if found is None or found.password_hash is None:
+                raise VerificationError
+            _hasher.verify(found.password_hash, current)
+        except (VerificationError, InvalidHashError):
+            raise UnauthenticatedError("the current password does not match") from None
+        await creds.set_password_hash(principal.user_id, check_password(new), actor)

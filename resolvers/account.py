@@ -1,0 +1,62 @@
+"""A signed-in user's own account: sign out, second factor, password; and the admin's
+switches for passwords and required two-factor sign-in.
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.context import RequestContext
+from schema.errors import ForbiddenError
+
+__all__ = ["AccountMutation"]
+
+
+@strawberry.type
+class TotpEnrollment:
+    secret: str = strawberry.field(description="Base32; enter it in an authenticator app.")
+    uri: str = strawberry.field(description="otpauth:// URI, for a QR code.")
+
+
+@strawberry.type
+class AccountMutation:
+    @strawberry.mutation(description="End this session: its tokens stop working at once.")
+    async def logout(self, info: Info) -> bool:
+        ctx: RequestContext = info.context
+        await ctx.account.logout(ctx.principal)
+        return True
+
+    @strawberry.mutation(description="Start enrolling a TOTP second factor.")
+    async def enroll_totp(self, info: Info) -> TotpEnrollment:
+        ctx: RequestContext = info.context
+        secret, uri = await ctx.account.enroll_totp(ctx.principal, ctx.actor)
+        return TotpEnrollment(secret=secret, uri=uri)
+
+    @strawberry.mutation(description="Confirm the second factor with a current code.")
+    async def confirm_totp(self, info: Info, code: str) -> bool:
+        ctx: RequestContext = info.context
+        await ctx.account.confirm_totp(ctx.principal, code, ctx.actor)
+        return True
+
+    @strawberry.mutation(description="Change your own password.")
+    async def change_password(self, info: Info, current: str, new: str) -> bool:
+        ctx: RequestContext = info.context
+        await ctx.account.change_password(ctx.principal, current, new, ctx.actor)
+        return True
+
+    @strawberry.mutation(description="Set a user's password (admin only).")
+    async def set_user_password(self, info: Info, id: strawberry.ID, password: str) -> bool:
+        ctx: RequestContext = info.context
+        if not ctx.policy.admin:
+            raise ForbiddenError("only admins set other users' passwords")
+        await ctx.account.set_password(ctx.principal.tenant_id, str(id), password, ctx.actor)
+        return True
+
+    @strawberry.mutation(description="Require two-factor sign-in for everyone in the tenant.")
+    async def require_two_factor(self, info: Info, required: bool) -> bool:
+        ctx: RequestContext = info.context
+        if not ctx.policy.admin:
+            raise ForbiddenError("only admins change sign-in rules")
+        await ctx.account.require_two_factor(ctx.principal.tenant_id, required, ctx.actor)
+        return required

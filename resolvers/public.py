@@ -1,0 +1,94 @@
+"""The operations anyone may call without a token: sign in and refresh a session.
+
+Served by a schema of their own, so an anonymous request can reach nothing else.
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.errors import ErrorCodes
+from resolvers.schema import EnclaveSchema
+
+__all__ = ["PUBLIC_FIELDS", "PublicContext", "SignInPort", "build_public_schema"]
+
+PUBLIC_FIELDS = frozenset({"login", "refreshSession", "__typename"})
+
+
+class SignInPort(Protocol):
+    async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any: ...
+
+    async def refresh(self, refresh_token: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class PublicContext:
+    signin: SignInPort
+    client_ip: Optional[str]  # noqa: UP045
+    user_agent: Optional[str]  # noqa: UP045
+
+
+@strawberry.type
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_in: int = strawberry.field(description="Seconds the access token is valid.")
+    scope: Optional[str] = strawberry.field(  # noqa: UP045
+        description='"enroll" if the tenant requires a second factor you have not set up: '
+        "the token can then only enrol one."
+    )
+
+
+def _session(tokens: Any) -> Session:
+    return Session(
+        access_token=tokens.access,
+        refresh_token=tokens.refresh,
+        expires_in=tokens.expires_in,
+        scope=tokens.scope,
+    )
+
+
+@strawberry.type
+class PublicQuery:
+    @strawberry.field(description="Sign in with the `login` mutation.")
+    def ok(self) -> bool:
+        return True
+
+
+@strawberry.type
+class PublicMutation:
+    @strawberry.mutation(
+        description="Sign in with email and password (and a TOTP code once "
+        "enrolled). Repeated failures lock the account for a while."
+    )
+    async def login(
+        self,
+        info: Info,
+        tenant: strawberry.ID,
+        email: str,
+        password: str,
+        code: Optional[str] = None,  # noqa: UP045
+    ) -> Session:
+        ctx: PublicContext = info.context
+        tokens = await ctx.signin.login(str(tenant), email, password, code)
+        return _session(tokens)
+
+    @strawberry.mutation(description="A new access token; the refresh token is rotated.")
+    async def refresh_session(self, info: Info, refresh_token: str) -> Session:
+        ctx: PublicContext = info.context
+        return _session(await ctx.signin.refresh(refresh_token))
+
+
+def build_public_schema() -> EnclaveSchema:
+    from strawberry.schema.config import StrawberryConfig
+
+    return EnclaveSchema(
+        query=PublicQuery,
+        mutation=PublicMutation,
+        config=StrawberryConfig(disable_field_suggestions=True),
+        extensions=[ErrorCodes],
+    )

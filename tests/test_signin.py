@@ -1,0 +1,143 @@
+"""Built-in sign-in: passwords, lock-out, TOTP, refresh with rotation, sign-out."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import pyotp
+
+from gateway.services import Services
+from gateway.settings import Settings
+from regions.routing import database_name
+from tests.conftest import GraphQLClient, Tenant, make_tenant
+from tests.raw import is_ciphertext, plain_client, raw_bytes
+
+LOGIN = """mutation($t: ID!, $e: String!, $p: String!, $c: String) {
+  login(tenant: $t, email: $e, password: $p, code: $c) {
+    accessToken refreshToken expiresIn scope } }"""
+REFRESH = (
+    """mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken refreshToken } }"""
+)
+PASSWORD = "correct horse battery staple"
+
+
+async def _anonymous(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
+    response = await http.post("/graphql", json={"query": query, "variables": variables})
+    return response
+
+
+async def _user(http: httpx.AsyncClient, tenant: Tenant) -> str:
+    admin = GraphQLClient(http, tenant.token)
+    email = f"u{uuid.uuid4().hex[:8]}@example.com"
+    await admin.ok(
+        'mutation($e: String!, $p: String) { createUser(email: $e, roles: ["admin"], '
+        "password: $p) { id } }",
+        {"e": email, "p": PASSWORD},
+    )
+    return email
+
+
+async def _login(
+    http: httpx.AsyncClient,
+    tenant: Tenant,
+    email: str,
+    password: str = PASSWORD,
+    code: str | None = None,
+) -> Any:
+    return (
+        await _anonymous(http, LOGIN, {"t": tenant.id, "e": email, "p": password, "c": code})
+    ).json()
+
+
+async def test_sign_in_refresh_and_sign_out(
+    http: httpx.AsyncClient, services: Services, settings: Settings
+) -> None:
+    tenant = await make_tenant(services, "DE", "Sign-in Org")
+    email = await _user(http, tenant)
+    session = (await _login(http, tenant, email))["data"]["login"]
+    assert session["expiresIn"] == 900 and session["scope"] is None
+    me = GraphQLClient(http, session["accessToken"])
+    assert (await me.ok("{ me { roles } }"))["me"]["roles"] == ["admin"]
+
+    rotated = (await _anonymous(http, REFRESH, {"r": session["refreshToken"]})).json()
+    fresh = rotated["data"]["refreshSession"]
+    assert fresh["refreshToken"] != session["refreshToken"]
+    # The old refresh token used again: someone has a copy, the session ends.
+    reused = (await _anonymous(http, REFRESH, {"r": session["refreshToken"]})).json()
+    assert reused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    ended = await GraphQLClient(http, fresh["accessToken"]).raw("{ me { id } }")
+    assert ended.status_code == 401
+
+    again = (await _login(http, tenant, email))["data"]["login"]
+    client = GraphQLClient(http, again["accessToken"])
+    assert (await client.ok("mutation { logout }"))["logout"] is True
+    assert (await client.raw("{ me { id } }")).status_code == 401
+
+    pwd = plain_client(settings, "eu")
+    try:
+        docs = await pwd[database_name(tenant.id)]["users"].find({}).to_list()
+        doc = next(d for d in docs if d.get("passwordHash"))
+        assert doc["passwordHash"].startswith("$argon2id$")
+        assert PASSWORD.encode() not in raw_bytes(doc)
+    finally:
+        await pwd.close()
+
+
+async def test_wrong_passwords_lock_out_and_look_alike(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Lockout Org")
+    email = await _user(http, tenant)
+    answers = set()
+    for attempt in range(5):
+        body = await _login(http, tenant, email, password=f"wrong password {attempt}")
+        answers.add(str(body["errors"][0]))
+    unknown = await _login(http, tenant, "nobody@example.com")
+    answers.add(str(unknown["errors"][0]))
+    assert len({a.split("'locations'")[0] for a in answers}) == 1  # all the same answer
+    locked = await _login(http, tenant, email)  # right password, but locked now
+    assert locked["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+
+async def test_totp_and_tenants_that_require_it(
+    http: httpx.AsyncClient, services: Services, settings: Settings
+) -> None:
+    tenant = await make_tenant(services, "DE", "TOTP Org")
+    email = await _user(http, tenant)
+    admin = GraphQLClient(http, tenant.token)
+    assert (await admin.ok("mutation { requireTwoFactor(required: true) }"))["requireTwoFactor"]
+    limited = (await _login(http, tenant, email))["data"]["login"]
+    assert limited["scope"] == "enroll"
+    enrolling = GraphQLClient(http, limited["accessToken"])
+    refused = await enrolling("{ employees { nodes { id } } }")
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    secret = (await enrolling.ok("mutation { enrollTotp { secret uri } }"))["enrollTotp"]["secret"]
+    assert await enrolling.ok(f'mutation {{ confirmTotp(code: "{pyotp.TOTP(secret).now()}") }}')
+    no_code = await _login(http, tenant, email)
+    assert no_code["errors"][0]["extensions"] == {
+        "code": "UNAUTHENTICATED",
+        "twoFactor": "required",
+    }
+    full = (await _login(http, tenant, email, code=pyotp.TOTP(secret).now()))["data"]["login"]
+    assert full["scope"] is None
+    assert "employees" in (
+        await GraphQLClient(http, full["accessToken"]).ok("{ employees { nodes { id } } }")
+    )
+    pwd = plain_client(settings, "eu")
+    try:
+        doc = await pwd[database_name(tenant.id)]["users"].find_one({"totpEnabled": True})
+        assert doc is not None and is_ciphertext(doc["totpSecret"])
+    finally:
+        await pwd.close()
+
+
+async def test_anonymous_requests_reach_only_sign_in(http: httpx.AsyncClient) -> None:
+    for query in (
+        "{ employees { nodes { id } } }",
+        "{ me { id } }",
+        'mutation { login(tenant: "x", email: "a", password: "b") { accessToken } '
+        'deleteEmployee(id: "x", expectedVersion: 1) { id } }',
+    ):
+        assert (await _anonymous(http, query, {})).status_code == 401
