@@ -75,6 +75,19 @@ class AuditFilter:
     until: Optional[dt.datetime] = None  # noqa: UP045
 
 
+def _utc(value: Optional[dt.datetime], argument: str) -> Optional[dt.datetime]:  # noqa: UP045
+    """A time argument in UTC, as stored; one that falls outside years 1 to 9999 in UTC is
+    bad input, not an error of ours."""
+    if value is None:
+        return None
+    try:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise BadUserInputError(f"{argument} is out of range", argument=argument) from None
+
+
 def _cursor(seq: int) -> str:
     return base64.urlsafe_b64encode(f"a1:{seq}".encode()).decode().rstrip("=")
 
@@ -207,7 +220,12 @@ class AuditQueryRoot:
         first: int = 50,
         after: Optional[str] = None,  # noqa: UP045
     ) -> AccessConnection:
-        query = AccessQuery(kind="read", principal=str(principal), since=since, until=until)
+        query = AccessQuery(
+            kind="read",
+            principal=str(principal),
+            since=_utc(since, "since"),
+            until=_utc(until, "until"),
+        )
         return await _access(info, query, first, after)
 
     @strawberry.field(description="Sign-ins, newest first; of one user if given.")
@@ -256,8 +274,8 @@ class AuditQueryRoot:
             record=f.record,
             operation=f.operation,
             outcome=f.outcome,
-            since=f.since,
-            until=f.until,
+            since=_utc(f.since, "filter.since"),
+            until=_utc(f.until, "filter.until"),
         )
         entries, more = await ctx.store.audit_page(
             query, first=first, after=_seq(after) if after else None, with_values=True
