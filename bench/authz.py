@@ -35,12 +35,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import random
-import shlex
-import signal
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,7 +46,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import ChildServer, Measurement, machine
+from bench.common import ChildServer, Measurement, run_benchmark
 from bench.read_path import ROLES, child_env, employee_values, make_settings
 from gateway.devservers import LocalStack, free_port
 from gateway.services import Services
@@ -348,10 +344,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> list[Measurement]:
     stack = LocalStack.create(root)
     print(
@@ -380,25 +372,7 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    command = shlex.join(
-        ["uv", "run", "python", "-m", "bench.authz", *(sys.argv[1:] if argv is None else argv)]
-    )
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="enclave-bench-") as tmp,
-            contextlib.ExitStack() as cleanup,
-        ):
-            results = run(args, Path(tmp), cleanup)
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped", file=sys.stderr)
-        return 130
-    figures = report(command, machine(), args, results)
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
-        print(f"\nwrote {args.json}")
-    return 0
+    return run_benchmark("bench.authz", argv, parse_args, run, report)
 
 
 if __name__ == "__main__":

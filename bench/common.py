@@ -12,11 +12,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
+import shlex
 import signal
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -327,3 +331,38 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def run_benchmark(
+    module: str,
+    argv: Sequence[str] | None,
+    parse: Callable[[Sequence[str] | None], Any],
+    run: Callable[[Any, Path, contextlib.ExitStack], Any],
+    report: Callable[[str, dict[str, Any], Any, Any], dict[str, Any]],
+) -> int:
+    """The shared main of every benchmark: parse arguments, run in a temporary folder whose
+    servers are stopped on the way out (also on SIGTERM and Ctrl-C), print the report and
+    optionally write it as JSON (``--json PATH``)."""
+    args = parse(argv)
+    command = shlex.join(
+        ["uv", "run", "python", "-m", module, *(sys.argv[1:] if argv is None else argv)]
+    )
+    signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="enclave-bench-") as tmp,
+            contextlib.ExitStack() as cleanup,
+        ):
+            results = run(args, Path(tmp), cleanup)
+    except KeyboardInterrupt:
+        print("interrupted; servers stopped", file=sys.stderr)
+        return 130
+    figures = report(command, machine(), args, results)
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+        print(f"\nwrote {args.json}")
+    return 0

@@ -32,20 +32,15 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import os
 import random
 import secrets
-import shlex
-import signal
 import sys
-import tempfile
 import time
 import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import httpx
@@ -59,7 +54,7 @@ from bench.common import (
     Collection,
     Measurement,
     floor_body,
-    machine,
+    run_benchmark,
     run_load,
 )
 from gateway.devservers import LocalStack, free_port
@@ -616,10 +611,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Measured:
     stack = LocalStack.create(root)
     print(
@@ -663,26 +654,7 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    command = shlex.join(
-        ["uv", "run", "python", "-m", "bench.read_path", *(sys.argv[1:] if argv is None else argv)]
-    )
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="enclave-bench-") as tmp,
-            contextlib.ExitStack() as cleanup,
-        ):
-            measured = run(args, Path(tmp), cleanup)
-    except KeyboardInterrupt:
-        print("interrupted; servers stopped", file=sys.stderr)
-        return 130
-    figures = report(command, machine(), args, measured)
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
-    # The access log must hold exactly the reads of the "on" gateway and none of the other.
-    return 0 if all(a.ok for a in measured.access) else 1
+    return run_benchmark("bench.read_path", argv, parse_args, run, report)
 
 
 if __name__ == "__main__":

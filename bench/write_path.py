@@ -45,19 +45,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import random
-import shlex
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from bson.binary import Binary
@@ -72,7 +67,7 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
-from bench.common import Collection, Measurement, machine
+from bench.common import Collection, Measurement, run_benchmark
 from bench.read_path import ROLES, employee_values, make_settings
 from gateway.devservers import LocalStack
 from gateway.settings import Settings
@@ -737,10 +732,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Outcome:
     stack = LocalStack.create(root)
     print(f"starting FerretDB (EU :{stack.eu.port}) under {root}", file=sys.stderr, flush=True)
@@ -751,25 +742,7 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    command = shlex.join(
-        ["uv", "run", "python", "-m", "bench.write_path", *(sys.argv[1:] if argv is None else argv)]
-    )
-    signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with (
-            tempfile.TemporaryDirectory(prefix="enclave-bench-") as tmp,
-            contextlib.ExitStack() as cleanup,
-        ):
-            outcome = run(args, Path(tmp), cleanup)
-    except KeyboardInterrupt:
-        print("interrupted; server stopped", file=sys.stderr)
-        return 130
-    figures = report(command, machine(), args, outcome)
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
-        print(f"\nwrote {args.json}")
-    return 0
+    return run_benchmark("bench.write_path", argv, parse_args, run, report)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,29 @@ _SECURITY_HEADERS = [
 ]
 
 
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """*receive* giving the already-read *body* first (we read it to check it)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _adding_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *headers]
+        await send(message)
+
+    return send_with_headers
+
+
 def error_response(exc: EnclaveError) -> Response:
     body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
     headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else {}
@@ -160,23 +183,10 @@ class GraphQLEndpoint:
         scope["enclave.principal"] = principal
         scope["enclave.policy"] = policy
         scope["enclave.request_id"] = request_id
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [
-                    *message.get("headers", []),
-                    *_SECURITY_HEADERS,
-                    (b"x-request-id", request_id.encode()),
-                ]
-            await send(message)
+        replay = _replaying(body, receive)
+        send_with_headers = _adding_headers(
+            send, [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
+        )
 
         key = request.headers.get("idempotency-key")
         if key is None:
@@ -328,21 +338,9 @@ class PublicEndpoint:
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
-        sent = False
-
-        async def replay() -> Message:
-            nonlocal sent
-            if sent:
-                return await receive()
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS]
-            await send(message)
-
-        await self.graphql(scope, replay, with_headers)
+        await self.graphql(
+            scope, _replaying(body, receive), _adding_headers(send, _SECURITY_HEADERS)
+        )
 
 
 def public_root_fields(query: str) -> frozenset[str] | None:
