@@ -56,10 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.asynchronous.encryption import AsyncClientEncryption
-from pymongo.encryption_options import AutoEncryptionOpts
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -71,9 +68,7 @@ from bench.common import Collection, Measurement, run_benchmark
 from bench.read_path import ROLES, employee_values, make_settings
 from gateway.devservers import LocalStack
 from gateway.settings import Settings
-from regions.catalog import RegionConfig
-from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
-from regions.countries import RegionName
+from regions.clients import KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
 from regions.routing import database_name
 from schema.datasheets import Datasheet, datasheet
 from storage.base import Actor, TenantStore, Value
@@ -386,43 +381,6 @@ class CommandCounter(CommandListener):
             call.ms = event.duration_micros / 1000.0
 
 
-def listened_region(
-    name: RegionName, config: RegionConfig, counter: CommandCounter
-) -> RegionClient:
-    """As ``RegionClient.from_config``, with *counter* listening on both clients."""
-    uri = config.mongodb_uri.get_secret_value()
-    options: dict[str, Any] = {
-        "serverSelectionTimeoutMS": config.server_selection_timeout_ms,
-        "connectTimeoutMS": config.server_selection_timeout_ms,
-        "socketTimeoutMS": 20_000,
-        "appname": f"enclave-{name}-bench",
-        "event_listeners": [counter],
-    }
-    kms = config.kms_provider_settings()
-    plain: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        uri, document_class=dict, tz_aware=True, uuidRepresentation="standard", **options
-    )
-    auto = AutoEncryptionOpts(
-        kms,
-        KEY_VAULT_NAMESPACE,
-        key_vault_client=plain,
-        bypass_auto_encryption=True,
-        key_expiration_ms=config.key_cache_ms,
-    )
-    data: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
-        uri,
-        document_class=dict,
-        tz_aware=True,
-        uuidRepresentation="standard",
-        auto_encryption_opts=auto,
-        **options,
-    )
-    encryption: AsyncClientEncryption[dict[str, Any]] = AsyncClientEncryption(
-        kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS
-    )
-    return RegionClient(name=name, config=config, data=data, plain=plain, encryption=encryption)
-
-
 @dataclass
 class Trips:
     """The commands of *ops* operations of one kind on one path."""
@@ -478,7 +436,7 @@ async def count_trips(
     """Round trips of *ops* operations of each kind on each path (after one warm-up each),
     and those of the very first audited create on fresh clients."""
     counter = CommandCounter()
-    region = listened_region("eu", settings.eu, counter)
+    region = RegionClient.from_config("eu", settings.eu, listeners=[counter])
     try:
         paths = make_paths(region, tenant_id, admin_id)
         rng = random.Random(7)

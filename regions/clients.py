@@ -14,7 +14,7 @@ reach the other region, because the tenant id picks the registry entry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.encryption import AsyncClientEncryption
 from pymongo.encryption_options import AutoEncryptionOpts
+from pymongo.monitoring import CommandListener
 
 from regions.catalog import RegionConfig
 from regions.countries import RegionName
@@ -47,7 +48,14 @@ class RegionClient:
     encryption: AsyncClientEncryption[dict[str, Any]]
 
     @classmethod
-    def from_config(cls, name: RegionName, config: RegionConfig) -> RegionClient:
+    def from_config(
+        cls,
+        name: RegionName,
+        config: RegionConfig,
+        *,
+        listeners: Sequence[CommandListener] = (),
+    ) -> RegionClient:
+        """The region's clients; *listeners* watch their commands (benchmarks, tests)."""
         uri = config.mongodb_uri.get_secret_value()
         timeouts: dict[str, Any] = {
             "serverSelectionTimeoutMS": config.server_selection_timeout_ms,
@@ -55,6 +63,8 @@ class RegionClient:
             "socketTimeoutMS": 20_000,
             "appname": f"enclave-{name}",
         }
+        if listeners:
+            timeouts["event_listeners"] = list(listeners)
         kms = config.kms_provider_settings()
         plain: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
             uri, document_class=dict, tz_aware=True, uuidRepresentation="standard", **timeouts
