@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
 import jwt
 import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -48,6 +49,22 @@ _SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
 ]
+
+
+def _is_mutation(body: bytes) -> bool:
+    """Whether the operation a (checked) request body runs is a mutation."""
+    request = orjson.loads(body)
+    try:
+        document = parse(request["query"])
+    except GraphQLError:
+        return False
+    name = request.get("operationName")
+    for definition in document.definitions:
+        if isinstance(definition, OperationDefinitionNode) and (
+            name is None or (definition.name is not None and definition.name.value == name)
+        ):
+            return definition.operation is OperationType.MUTATION
+    return False
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -189,16 +206,21 @@ class GraphQLEndpoint:
         )
 
         key = request.headers.get("idempotency-key")
-        if key is None:
+        if key is None or not _is_mutation(body):
+            # Only mutations are made idempotent: a read is repeated, never replayed.
             await self.graphql(scope, replay, send_with_headers)
         else:
-            await self._idempotent(key, principal, body, scope, replay, send_with_headers)
+            fingerprint = hashlib.sha256(repr(policy.key).encode()).hexdigest()
+            await self._idempotent(
+                key, principal, body, fingerprint, scope, replay, send_with_headers
+            )
 
     async def _idempotent(
         self,
         key: str,
         principal: Principal,
         body: bytes,
+        fingerprint: str,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -207,7 +229,7 @@ class GraphQLEndpoint:
         keys = self.services.idempotency
         store = self.services.store.for_tenant(principal.tenant_id)
         try:
-            stored = await keys.claim(principal, key, body)
+            stored = await keys.claim(principal, key, body, fingerprint)
             if stored is not None:
                 answer = await store.decrypt_document(stored.ciphertext)
                 replayed = Response(
@@ -238,7 +260,7 @@ class GraphQLEndpoint:
                 await keys.release(principal, key)
                 return
             sealed = await store.encrypt_document({"body": result.decode()})
-            await keys.complete(principal, key, body, status, sealed)
+            await keys.complete(principal, key, body, status, sealed, fingerprint)
         except BaseException:
             await keys.release(principal, key)
             raise

@@ -62,16 +62,19 @@ class IdempotencyStore:
         digest = hashlib.sha256(key.encode()).hexdigest()
         return f"enclave:idem:{principal.tenant_id}:{principal.user_id}:{digest}"
 
-    async def claim(self, principal: Principal, key: str, body: bytes) -> Stored | None:
+    async def claim(
+        self, principal: Principal, key: str, body: bytes, policy: str = ""
+    ) -> Stored | None:
         """None if this request is the first with *key* (it now holds it); the first
-        answer if that one finished."""
+        answer if that one finished. *policy* fingerprints what the caller may see: an
+        answer is never replayed to a caller whose permissions have changed since."""
         if not 1 <= len(key) <= 200 or not key.isprintable():
             raise BadUserInputError(
                 "Idempotency-Key must be 1 to 200 printable characters", header="Idempotency-Key"
             )
         body_hash = hashlib.sha256(body).hexdigest()
         name = self._key(principal, key)
-        pending = json.dumps({"state": "pending", "hash": body_hash})
+        pending = json.dumps({"state": "pending", "hash": body_hash, "policy": policy})
         try:
             if await self._redis.set(name, pending, nx=True, ex=self._ttl):
                 return None
@@ -81,7 +84,7 @@ class IdempotencyStore:
                 "idempotent requests are unavailable right now; retry later"
             ) from None
         if raw is None:  # expired between the two calls: try once more
-            return await self.claim(principal, key, body)
+            return await self.claim(principal, key, body, policy)
         held = json.loads(raw)
         if held.get("hash") != body_hash:
             raise BadUserInputError(
@@ -89,10 +92,21 @@ class IdempotencyStore:
             )
         if held.get("state") != "done":
             raise ConflictError("a request with this Idempotency-Key is still running")
+        if held.get("policy") != policy:
+            raise ConflictError(
+                "your permissions changed since the first request with this Idempotency-Key: "
+                "its answer is not repeated, and it is not run again"
+            )
         return Stored(int(held["status"]), base64.b64decode(held["answer"]))
 
     async def complete(
-        self, principal: Principal, key: str, body: bytes, status: int, ciphertext: bytes
+        self,
+        principal: Principal,
+        key: str,
+        body: bytes,
+        status: int,
+        ciphertext: bytes,
+        policy: str = "",
     ) -> None:
         done = json.dumps(
             {
@@ -100,6 +114,7 @@ class IdempotencyStore:
                 "hash": hashlib.sha256(body).hexdigest(),
                 "status": status,
                 "answer": base64.b64encode(ciphertext).decode(),
+                "policy": policy,
             }
         )
         try:

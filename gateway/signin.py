@@ -24,7 +24,7 @@ from gateway.auth import TokenIssuer
 from regions.routing import validate_tenant_id
 from resolvers.context import Principal
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
-from storage.base import Actor, Store
+from storage.base import Actor, CredentialStore, Store
 
 __all__ = ["SignIn", "Tokens"]
 
@@ -66,11 +66,11 @@ class SignIn:
         self._store = store
         self._tokens = tokens
 
-    def _credentials(self, tenant_id: str):  # type: ignore[no-untyped-def]
+    def _credentials(self, tenant_id: str, refused: str = "invalid credentials") -> CredentialStore:
         try:
             return self._store.for_tenant(validate_tenant_id(tenant_id)).credentials
         except EnclaveError:
-            raise UnauthenticatedError("invalid credentials") from None
+            raise UnauthenticatedError(refused) from None
 
     async def login(
         self, tenant_id: str, email: str, password: str, code: str | None
@@ -117,7 +117,7 @@ class SignIn:
 
     async def refresh(self, refresh_token: str) -> Tokens:
         tenant_id, sid, secret = _parse_refresh(refresh_token)
-        creds = self._credentials(tenant_id)
+        creds = self._credentials(tenant_id, "invalid or expired token")
         rotated = await creds.rotate_session(sid, secret, REFRESH_TTL)
         if rotated is None:
             raise UnauthenticatedError("invalid or expired token")
@@ -150,26 +150,39 @@ class SignIn:
             principal.session
         )
 
-    async def enroll_totp(self, principal: Principal, actor: Actor) -> tuple[str, str]:
+    async def enroll_totp(
+        self, principal: Principal, actor: Actor, code: str | None = None
+    ) -> tuple[str, str]:
+        """A new secret to confirm; while one is active, replacing it needs a current code
+        (so a stolen access token cannot remove a second factor)."""
+        creds = self._store.for_tenant(principal.tenant_id).credentials
+        found = await creds.by_id(principal.user_id)
+        if found is None:
+            raise UnauthenticatedError("invalid or expired token")
+        if found.totp_enabled and not (
+            code and pyotp.TOTP(found.totp_secret or "").verify(code, valid_window=1)
+        ):
+            raise UnauthenticatedError(
+                "a current two-factor code is required", twoFactor="required"
+            )
         secret = pyotp.random_base32()
-        await self._store.for_tenant(principal.tenant_id).credentials.set_totp(
-            principal.user_id, secret, False, actor
-        )
+        await creds.set_totp_pending(principal.user_id, secret, actor)
         uri = pyotp.TOTP(secret).provisioning_uri(name=principal.user_id, issuer_name="Enclave")
         return secret, uri
 
     async def confirm_totp(self, principal: Principal, code: str, actor: Actor) -> None:
         creds = self._store.for_tenant(principal.tenant_id).credentials
         found = await creds.by_id(principal.user_id)
-        if found is None or not found.totp_secret:
+        if found is None or not found.totp_pending:
             raise BadUserInputError("enrol first", field="code")
-        if not pyotp.TOTP(found.totp_secret).verify(code, valid_window=1):
+        if not pyotp.TOTP(found.totp_pending).verify(code, valid_window=1):
             raise BadUserInputError("the code does not match", field="code")
-        await creds.set_totp(principal.user_id, found.totp_secret, True, actor)
+        await creds.activate_totp(principal.user_id, actor)
 
     async def set_password(self, tenant_id: str, user_id: str, password: str, actor: Actor) -> None:
         creds = self._store.for_tenant(tenant_id).credentials
         await creds.set_password_hash(user_id, check_password(password), actor)
+        await creds.close_sessions(user_id)  # a reset ends every session
 
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None:
         await self._store.for_tenant(tenant_id).credentials.require_two_factor(required, actor)
@@ -186,3 +199,5 @@ class SignIn:
         except (VerificationError, InvalidHashError):
             raise UnauthenticatedError("the current password does not match") from None
         await creds.set_password_hash(principal.user_id, check_password(new), actor)
+        # Whoever else had a session (a stolen token, perhaps) is signed out.
+        await creds.close_sessions(principal.user_id, keep=principal.session)

@@ -4,6 +4,8 @@ switches for passwords and required two-factor sign-in.
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
+from typing import Optional
+
 import strawberry
 from strawberry.types import Info
 
@@ -27,10 +29,17 @@ class AccountMutation:
         await ctx.account.logout(ctx.principal)
         return True
 
-    @strawberry.mutation(description="Start enrolling a TOTP second factor.")
-    async def enroll_totp(self, info: Info) -> TotpEnrollment:
+    @strawberry.mutation(
+        description="Start enrolling a TOTP second factor; replacing an active one needs a "
+        "current `code`."
+    )
+    async def enroll_totp(
+        self,
+        info: Info,
+        code: Optional[str] = None,  # noqa: UP045
+    ) -> TotpEnrollment:
         ctx: RequestContext = info.context
-        secret, uri = await ctx.account.enroll_totp(ctx.principal, ctx.actor)
+        secret, uri = await ctx.account.enroll_totp(ctx.principal, ctx.actor, code)
         return TotpEnrollment(secret=secret, uri=uri)
 
     @strawberry.mutation(description="Confirm the second factor with a current code.")

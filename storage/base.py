@@ -248,6 +248,7 @@ class Credentials:
     password_hash: str | None
     totp_secret: str | None
     totp_enabled: bool
+    totp_pending: str | None
     failures: int
     locked_until: dt.datetime | None
 
@@ -266,8 +267,16 @@ class CredentialStore(ABC):
         """Store an argon2id hash; audited."""
 
     @abstractmethod
-    async def set_totp(self, user_id: str, secret: str | None, enabled: bool, actor: Actor) -> None:
-        """Store (encrypted) or clear a TOTP secret; audited."""
+    async def set_totp_pending(self, user_id: str, secret: str, actor: Actor) -> None:
+        """Store (encrypted) a TOTP secret being enrolled, beside any active one; audited."""
+
+    @abstractmethod
+    async def activate_totp(self, user_id: str, actor: Actor) -> None:
+        """Make the pending TOTP secret the active one; audited."""
+
+    @abstractmethod
+    async def close_sessions(self, user_id: str, keep: str | None = None) -> None:
+        """End every session of a user (but *keep*)."""
 
     @abstractmethod
     async def record_failure(

@@ -106,3 +106,35 @@ async def test_without_redis_idempotent_requests_are_refused(
     assert refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
     assert "errors" not in plain.json()
     assert await _count(settings, eu_tenant) == (before[0] + 1, before[1] + 1)
+
+
+async def test_reads_are_never_replayed_and_changed_permissions_stop_a_replay(
+    http: httpx.AsyncClient, services: Any
+) -> None:
+    from tests.conftest import GraphQLClient, make_tenant
+    from tests.roles import make_user
+
+    tenant = await make_tenant(services, "DE", "Idem Org")
+    admin = GraphQLClient(http, tenant.token)
+    other, user = await make_user(
+        admin, services, tenant, f"{uuid.uuid4().hex[:6]}@x.example", ["admin"]
+    )
+    read = {"query": "{ users { id } }"}
+    key = f"read-{uuid.uuid4()}"
+    for _ in range(2):
+        response = await http.post(
+            "/graphql",
+            json=read,
+            headers={"authorization": f"Bearer {other.token}", "idempotency-key": key},
+        )
+        assert "idempotent-replayed" not in response.headers
+    payload = {"query": CREATE_EMPLOYEE, "variables": {"input": employee_input()}}
+    write_key = f"write-{uuid.uuid4()}"
+    headers = {"authorization": f"Bearer {other.token}", "idempotency-key": write_key}
+    assert "errors" not in (await http.post("/graphql", json=payload, headers=headers)).json()
+    await admin.ok(
+        "mutation($id: ID!) { updateUser(id: $id, expectedVersion: 1, roles: []) { id } }",
+        {"id": user["id"]},
+    )
+    replay = await http.post("/graphql", json=payload, headers=headers)
+    assert replay.json()["errors"][0]["extensions"]["code"] == "CONFLICT"

@@ -141,3 +141,51 @@ async def test_anonymous_requests_reach_only_sign_in(http: httpx.AsyncClient) ->
         'deleteEmployee(id: "x", expectedVersion: 1) { id } }',
     ):
         assert (await _anonymous(http, query, {})).status_code == 401
+
+
+async def test_a_stolen_token_cannot_remove_the_second_factor_or_outlive_a_new_password(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Stolen Org")
+    email = await _user(http, tenant)
+    first = (await _login(http, tenant, email))["data"]["login"]
+    me = GraphQLClient(http, first["accessToken"])
+    secret = (await me.ok("mutation { enrollTotp { secret } }"))["enrollTotp"]["secret"]
+    await me.ok(f'mutation {{ confirmTotp(code: "{pyotp.TOTP(secret).now()}") }}')
+    replaced = await me("mutation { enrollTotp { secret } }")
+    assert replaced["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    still = await _login(http, tenant, email)
+    assert still["errors"][0]["extensions"]["twoFactor"] == "required"
+
+    other = (await _login(http, tenant, email, code=pyotp.TOTP(secret).now()))["data"]["login"]
+    changed = await me.ok(
+        'mutation($c: String!) { changePassword(current: $c, new: "another long passphrase") }',
+        {"c": PASSWORD},
+    )
+    assert changed["changePassword"] is True
+    assert (await GraphQLClient(http, other["accessToken"]).raw("{ me { id } }")).status_code == 401
+    stale = (await _anonymous(http, REFRESH, {"r": other["refreshToken"]})).json()
+    assert stale["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await me.raw("{ me { id } }")).status_code == 200  # the session that changed it
+
+    admin = GraphQLClient(http, tenant.token)
+    users = (await admin.ok("{ users { id } }"))["users"]
+    user_id = next(u["id"] for u in users if u["id"] != tenant.admin_id)
+    await admin.ok(
+        'mutation($id: ID!) { setUserPassword(id: $id, password: "reset by the admin!") }',
+        {"id": user_id},
+    )
+    assert (await me.raw("{ me { id } }")).status_code == 401  # a reset ends every session
+
+
+async def test_refresh_answers_alike_whatever_is_wrong(http: httpx.AsyncClient) -> None:
+    answers = set()
+    for token in (
+        "ers_a_b_c_d",
+        "ers_zz_01M81KTK58R9JDRYNZ7F3HPA00_x_y",
+        "ers_eu_01m81ktk24z6hd50cy4acs6m2j_nosuch_x",
+        "nonsense",
+    ):
+        body = (await _anonymous(http, REFRESH, {"r": token})).json()
+        answers.add(body["errors"][0]["message"])
+    assert len(answers) == 1

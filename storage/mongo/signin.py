@@ -50,6 +50,7 @@ class MongoCredentials(CredentialStore):
             password_hash=doc.get("passwordHash"),
             totp_secret=doc.get("totpSecret"),
             totp_enabled=bool(doc.get("totpEnabled")),
+            totp_pending=doc.get("totpPending"),
             failures=int(doc.get("failures", 0)),
             locked_until=doc.get("lockedUntil"),
         )
@@ -76,8 +77,23 @@ class MongoCredentials(CredentialStore):
     async def set_password_hash(self, user_id: str, password_hash: str, actor: Actor) -> None:
         await self._change(user_id, {"passwordHash": password_hash}, actor)
 
-    async def set_totp(self, user_id: str, secret: str | None, enabled: bool, actor: Actor) -> None:
-        await self._change(user_id, {"totpSecret": secret, "totpEnabled": enabled}, actor)
+    async def set_totp_pending(self, user_id: str, secret: str, actor: Actor) -> None:
+        await self._change(user_id, {"totpPending": secret}, actor)
+
+    async def activate_totp(self, user_id: str, actor: Actor) -> None:
+        doc = await self._db[USERS].find_one({"_id": user_id}, {"totpPending": 1})
+        pending = doc.get("totpPending") if doc else None
+        if not pending:
+            raise NotFoundError("no second factor is being enrolled")
+        await self._change(
+            user_id, {"totpSecret": pending, "totpEnabled": True, "totpPending": None}, actor
+        )
+
+    async def close_sessions(self, user_id: str, keep: str | None = None) -> None:
+        query: dict[str, Any] = {"user": user_id}
+        if keep is not None:
+            query["_id"] = {"$ne": keep}
+        await self._db[SESSIONS].update_many(query, {"$set": {"revoked": True}})
 
     async def record_failure(
         self, user_id: str, failures: int, locked_until: dt.datetime | None
