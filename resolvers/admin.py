@@ -112,6 +112,18 @@ class SheetPermission:
     export: bool
     all_rows: bool
     row_filters: list[RowFilterType]
+    fields: list["FieldRows"] = strawberry.field(
+        description="Per field: how it may be seen, and on which rows (roles combine field "
+        "by field)."
+    )
+
+
+@strawberry.type
+class FieldRows:
+    field: str
+    access: str = strawberry.field(description='"read", "mask" or "write".')
+    all_rows: bool
+    row_filters: list[RowFilterType]
 
 
 @strawberry.type
@@ -242,7 +254,29 @@ def _permission(name: str, p: SheetPolicy) -> SheetPermission:
         export=p.export,
         all_rows=p.rows is None,
         row_filters=[_row(f) for f in p.rows or ()],
+        fields=_field_rows(p),
     )
+
+
+def _field_rows(p: SheetPolicy) -> list["FieldRows"]:
+    out = []
+    for access in ("read", "mask", "write"):
+        for name in sorted(getattr(p, access)):
+            grants = [g for g in p.grants if name in getattr(g, access)]
+            rows = (
+                None
+                if any(g.rows is None for g in grants)
+                else [f for g in grants for f in g.rows or ()]
+            )
+            out.append(
+                FieldRows(
+                    field=name,
+                    access=access,
+                    all_rows=rows is None,
+                    row_filters=[_row(f) for f in rows or ()],
+                )
+            )
+    return out
 
 
 def _diff(a: RoleDefinition | None, b: RoleDefinition | None) -> list[SheetDiff]:

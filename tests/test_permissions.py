@@ -476,3 +476,26 @@ async def test_row_filters_on_dates(
         {"id": rec["id"]},
     )
     assert changed["updateEmployee"] == {"phone": "+1 555 0199"}
+
+
+async def test_effective_permissions_show_the_rows_of_each_field(
+    admin: GraphQLClient, services: Services, tenant: Tenant
+) -> None:
+    await make_role(admin, "names", read=["firstName"])
+    await make_role(
+        admin,
+        "pay",
+        read=["salary"],
+        rowFilter={"equals": [{"field": "department", "value": "Sales"}]},
+    )
+    _, user = await make_user(admin, services, tenant, _email(), ["names", "pay"])
+    perms = await admin.ok(
+        f'{{ effectivePermissions(userId: "{user["id"]}") {{ sheets {{ fields {{ field access '
+        "allRows rowFilters { equals { field value } } } } } }"
+    )
+    fields = {f["field"]: f for f in perms["effectivePermissions"]["sheets"][0]["fields"]}
+    assert fields["firstName"]["allRows"] is True
+    assert fields["salary"]["allRows"] is False
+    assert fields["salary"]["rowFilters"] == [
+        {"equals": [{"field": "department", "value": "Sales"}]}
+    ]
