@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import random
 import sys
 import time
 from collections.abc import Sequence
@@ -47,12 +46,11 @@ import httpx
 import orjson
 
 from bench.common import ChildServer, Measurement, run_benchmark
-from bench.read_path import ROLES, child_env, employee_values, make_settings
+from bench.read_path import ROLES, bench_tenant, child_env, employee_values, make_settings
 from gateway.devservers import LocalStack, free_port
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import datasheet
-from storage.base import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,13 +98,8 @@ async def seed(settings: Settings, per_department: int, batch: int) -> Tenant:
     Engineering, alternating, written *batch* at a time."""
     services = Services.from_settings(settings)
     try:
-        info, admin = await services.store.create_tenant(
-            "Northwind GmbH", "DE", "admin@northwind-gmbh.example"
-        )
-        token = services.tokens.issue(info.id, admin.id, ["admin"])
-        store = services.store.for_tenant(info.id)
-        actor = Actor(user_id=admin.id, roles=("admin",))
-        rng = random.Random(20240601)
+        tenant = await bench_tenant(services)
+        store, actor, rng = tenant.store, tenant.actor, tenant.rng
         sheet = datasheet("employees")
         total = per_department * len(DEPARTMENTS)
         rows = []
@@ -120,7 +113,7 @@ async def seed(settings: Settings, per_department: int, batch: int) -> Tenant:
             await asyncio.gather(
                 *(store.create(sheet, values, actor) for values in rows[start : start + batch])
             )
-        return Tenant(info.id, admin.id, token)
+        return Tenant(tenant.id, tenant.admin_id, tenant.token)
     finally:
         await services.aclose()
 
