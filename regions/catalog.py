@@ -26,26 +26,43 @@ class RegionConfig(BaseModel):
 
     mongodb_uri: SecretStr = Field(description="MongoDB connection string of the region's cluster")
     kms_provider: KmsProvider = "local"
-    #: For ``local``: the master key file (96 bytes, mode 0600).
+    #: For ``local``: the master key file (96 bytes, mode 0600), KMS provider ``local``.
     local_master_key_file: Path | None = None
+    #: More local master keys by name: ``{"key2": path}`` is the provider ``local:key2``.
+    #: A gateway that knows both the old and the new key keeps working while the data keys
+    #: are rewrapped from one to the other (``enclave keys rotate``).
+    local_master_key_files: dict[str, Path] = Field(default_factory=dict)
+    #: The provider new data keys are wrapped by (default: ``kms_provider``), e.g.
+    #: ``local:key2`` once rotated to that key, or a named cloud provider such as ``aws:new``.
+    data_key_provider: str | None = None
     #: For the cloud providers and KMIP: credentials, as libmongocrypt's ``kms_providers``.
     kms_providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     #: For the cloud providers and KMIP: the ``master_key`` document of ``create_data_key``.
     master_key: dict[str, Any] | None = None
     #: How long a region may be unreachable before its tenants get REGION_UNAVAILABLE.
     server_selection_timeout_ms: int = 2000
-    #: How long libmongocrypt keeps a decrypted data key in memory (its default is 60 s).
-    key_cache_ms: int = 60_000
+    #: How long libmongocrypt keeps a decrypted data key in memory (its own default is
+    #: 60 s). Short, so that a purged tenant's destroyed key stops working in every running
+    #: process within seconds; refetching a key is one key vault lookup per tenant.
+    key_cache_ms: int = 5_000
+
+    @property
+    def wrapping_provider(self) -> str:
+        """The KMS provider (possibly named, ``local:key2``) that wraps new data keys."""
+        return self.data_key_provider or self.kms_provider
 
     def kms_provider_settings(self) -> dict[str, Any]:
-        """The ``kms_providers`` mapping for PyMongo, reading the local key file if used."""
+        """The ``kms_providers`` mapping for PyMongo, reading the local key files if used."""
         providers = dict(self.kms_providers)
         if self.kms_provider == "local":
-            if self.local_master_key_file is None:
+            if self.local_master_key_file is None and not self.local_master_key_files:
                 raise ValueError("kms_provider is local but local_master_key_file is not set")
-            providers["local"] = {"key": read_local_master_key(self.local_master_key_file)}
-        elif self.kms_provider not in providers:
-            raise ValueError(f"kms_providers has no settings for {self.kms_provider!r}")
+            if self.local_master_key_file is not None:
+                providers["local"] = {"key": read_local_master_key(self.local_master_key_file)}
+        for name, path in self.local_master_key_files.items():
+            providers[f"local:{name}"] = {"key": read_local_master_key(path)}
+        if self.wrapping_provider not in providers:
+            raise ValueError(f"kms_providers has no settings for {self.wrapping_provider!r}")
         return providers
 
 

@@ -85,13 +85,18 @@ class RegionClient:
             **timeouts,
         )
         encryption: AsyncClientEncryption[dict[str, Any]] = AsyncClientEncryption(
-            kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS
+            kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS, key_expiration_ms=config.key_cache_ms
         )
         return cls(name=name, config=config, data=data, plain=plain, encryption=encryption)
 
     @property
     def master_key(self) -> dict[str, Any] | None:
         return None if self.config.kms_provider == "local" else self.config.master_key
+
+    @property
+    def wrapping_provider(self) -> str:
+        """The KMS provider new data keys are wrapped by."""
+        return self.config.wrapping_provider
 
     async def aclose(self) -> None:
         await self.encryption.close()

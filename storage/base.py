@@ -23,6 +23,7 @@ from schema.roles import RoleDefinition, RowFilter, row_matches
 from storage.signing import SealKey
 
 __all__ = [
+    "DEFAULT_RETENTION_DAYS",
     "AccessEvent",
     "AccessQuery",
     "Actor",
@@ -31,6 +32,7 @@ __all__ = [
     "AuditQuery",
     "CredentialStore",
     "Credentials",
+    "ErasureReport",
     "Page",
     "Record",
     "Role",
@@ -44,7 +46,9 @@ __all__ = [
     "VerifyReport",
 ]
 
-TenantStatus = Literal["provisioning", "active", "suspended", "terminated", "purged"]
+#: Days a terminated tenant's data is kept before it is purged, unless set per tenant.
+DEFAULT_RETENTION_DAYS = 180
+TenantStatus = Literal["provisioning", "active", "suspended", "terminated", "purging", "purged"]
 Value = str | int | dt.date | None
 
 
@@ -192,6 +196,22 @@ class TenantInfo:
     region: RegionName
     status: TenantStatus
     created_at: dt.datetime
+    #: Days a terminated tenant's data is kept before it is purged (policy default 180).
+    retention_days: int = DEFAULT_RETENTION_DAYS
+    terminated_at: dt.datetime | None = None
+    purge_due_at: dt.datetime | None = None
+    #: After a purge: what was destroyed (tenant id, when, key id, counts). No personal data.
+    certificate: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErasureReport:
+    """What erasing a data subject removed: record ids per datasheet, how many audit
+    entries had their values redacted, and the sequence number of the erasure's own entry."""
+
+    records: Mapping[str, Sequence[str]]
+    audit_entries_redacted: int
+    audit_entry: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -499,6 +519,21 @@ class TenantStore(ABC):
     async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
         """Redact the values of every audit entry about *record_ids* (erasure); the chain
         still verifies. The redaction is itself audited. Returns how many were redacted."""
+
+    @abstractmethod
+    async def record_event(self, op: str, actor: Actor, detail: Mapping[str, Any]) -> int:
+        """Audit an action that changes no record (a lifecycle change, an erasure); *detail*
+        holds ids, counts and names, never personal data. Returns the entry's sequence."""
+
+    @abstractmethod
+    async def erase_subject(self, email: str, actor: Actor) -> ErasureReport:
+        """Delete every record of every datasheet with *email* in an email field, redact the
+        values of their audit entries, and audit the erasure (without the email)."""
+
+    @abstractmethod
+    async def request_termination(self, actor: Actor) -> TenantInfo:
+        """The tenant's own admin ends its environment: it becomes ``terminated`` (no
+        access; purged after its retention period); audited."""
 
     @abstractmethod
     async def append_access(self, events: Sequence[AccessEvent]) -> None:

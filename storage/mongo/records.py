@@ -25,11 +25,13 @@ from storage.base import (
     AuditEntry,
     AuditQuery,
     CredentialStore,
+    ErasureReport,
     Page,
     Record,
     Role,
     RoleVersion,
     RowScope,
+    TenantInfo,
     TenantStore,
     User,
     Value,
@@ -41,9 +43,12 @@ from storage.mongo.apikeys import ApiKeyRepository
 from storage.mongo.audit import AuditSealer
 from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
+from storage.mongo.control import ControlRecords
+from storage.mongo.erasure import SubjectEraser
 from storage.mongo.errors import mongo_errors
+from storage.mongo.lifecycle import TenantLifecycle
 from storage.mongo.signin import MongoCredentials
-from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes
+from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes, now
 from storage.signing import SealKey
 
 __all__ = ["MongoTenantStore", "decode_cursor", "encode_cursor", "ensure_tenant_indexes"]
@@ -373,6 +378,30 @@ class MongoTenantStore(TenantStore):
     async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
         with mongo_errors(self._region.name):
             return await AuditLog(self._db, self._writes).redact(record_ids, actor)
+
+    async def record_event(self, op: str, actor: Actor, detail: Mapping[str, Any]) -> int:
+        with mongo_errors(self._region.name):
+            return await self._writes.record_event(op, actor, at=now(), detail=dict(detail))
+
+    async def erase_subject(self, email: str, actor: Actor) -> ErasureReport:
+        async def delete(sheet: Datasheet, record_id: str, version: int) -> object:
+            return await self.delete(sheet, record_id, version, actor)
+
+        async def redact(ids: list[str]) -> int:
+            return await self.redact_audit(ids, actor)
+
+        async def event(detail: dict[str, Any]) -> int:
+            return await self.record_event("erase", actor, detail)
+
+        with mongo_errors(self._region.name):
+            eraser = SubjectEraser(self._db, self._codec, delete, redact, event)
+            return await eraser.erase(email)
+
+    async def request_termination(self, actor: Actor) -> TenantInfo:
+        with mongo_errors(self._region.name):
+            return await TenantLifecycle.terminate_in(
+                ControlRecords(self._region), self.tenant_id, actor, self, "request-termination"
+            )
 
     async def append_access(self, events: Sequence[AccessEvent]) -> None:
         with mongo_errors(self._region.name):

@@ -8,8 +8,6 @@ EU cluster only, like its data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -19,25 +17,12 @@ from regions.routing import database_name, new_tenant_id, region_of, validate_te
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor, Store, TenantInfo, TenantStore, User
+from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
 from storage.mongo.errors import mongo_errors
 from storage.mongo.records import MongoTenantStore, ensure_tenant_indexes
 from storage.mongo.writes import SequenceHints
 
 __all__ = ["CONTROL_DB", "MongoStore"]
-
-CONTROL_DB = "enclave_control"
-TENANTS = "tenants"
-
-
-def _tenant(doc: Mapping[str, Any]) -> TenantInfo:
-    return TenantInfo(
-        id=doc["_id"],
-        name=doc["name"],
-        country=doc["country"],
-        region=doc["region"],
-        status=doc["status"],
-        created_at=doc["createdAt"],
-    )
 
 
 class MongoStore(Store):
@@ -82,7 +67,7 @@ class MongoStore(Store):
             )
             try:
                 key_id = await client.encryption.create_data_key(
-                    client.config.kms_provider,
+                    client.wrapping_provider,
                     master_key=client.master_key,
                     key_alt_names=[tenant_id],
                 )
@@ -104,7 +89,7 @@ class MongoStore(Store):
         region = region_of(tenant_id)
         with mongo_errors(region):
             doc = await self.regions[region].plain[CONTROL_DB][TENANTS].find_one({"_id": tenant_id})
-        return None if doc is None else _tenant(doc)
+        return None if doc is None else tenant_info(doc)
 
     async def list_tenants(self) -> list[TenantInfo]:
         tenants: list[TenantInfo] = []
@@ -116,7 +101,7 @@ class MongoStore(Store):
         """The tenants whose control records are on *region*'s cluster."""
         control = self.regions[region].plain[CONTROL_DB][TENANTS]
         with mongo_errors(region):
-            return [_tenant(doc) async for doc in control.find({}, sort=[("_id", 1)])]
+            return [tenant_info(doc) async for doc in control.find({}, sort=[("_id", 1)])]
 
     async def ping(self, region: RegionName) -> None:
         client = self.regions[region]

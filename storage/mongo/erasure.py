@@ -1,0 +1,89 @@
+"""Erasure of a data subject (right to erasure): everything about one person, by email.
+
+Every datasheet's email fields are deterministically encrypted, so the records about a
+person are found by equality on the ciphertext of their (normalised) email, in every
+email field of every datasheet, archived records included. Each is deleted through the
+audited write path, then the values of every audit entry about those records (their
+history, and the deletions just written) are redacted, and the erasure itself gets an
+entry naming the records and the redaction: ids and counts, never the email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schema.datasheets import DATASHEETS, Datasheet, FieldType, Sensitivity
+from schema.errors import ConflictError, NotFoundError
+from storage.base import ErasureReport
+from storage.mongo.codec import FieldCodec
+
+__all__ = ["SubjectEraser"]
+
+#: Deletes one record at a version (the tenant store's audited delete).
+Delete = Callable[[Datasheet, str, int], Awaitable[object]]
+_ATTEMPTS = 5
+
+
+def _searchable_email_fields(sheet: Datasheet) -> list[str]:
+    return [
+        f.name
+        for f in sheet.fields
+        if f.type is FieldType.EMAIL and f.sensitivity is Sensitivity.DETERMINISTIC
+    ]
+
+
+class SubjectEraser:
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        codec: FieldCodec,
+        delete: Delete,
+        redact: Callable[[list[str]], Awaitable[int]],
+        event: Callable[[dict[str, Any]], Awaitable[int]],
+    ) -> None:
+        self._db = db
+        self._codec = codec
+        self._delete = delete
+        self._redact = redact
+        self._event = event
+
+    async def _matching(self, sheet: Datasheet, email: str) -> dict[str, Any]:
+        branches = [
+            {name: await self._codec.encrypt(sheet.by_name[name], email)}
+            for name in _searchable_email_fields(sheet)
+        ]
+        return {"$or": branches} if len(branches) > 1 else branches[0]
+
+    async def _erase_record(self, sheet: Datasheet, record_id: str, version: int) -> None:
+        """Delete one record, re-reading its version if a writer got there first."""
+        for _ in range(_ATTEMPTS):
+            try:
+                await self._delete(sheet, record_id, version)
+                return
+            except NotFoundError:
+                return  # deleted meanwhile: audited by whoever did it
+            except ConflictError:
+                doc = await self._db[sheet.name].find_one({"_id": record_id}, {"_v": 1})
+                if doc is None:
+                    return
+                version = int(doc["_v"])
+        raise ConflictError("the records are changing too fast to erase; try again")
+
+    async def erase(self, email: str) -> ErasureReport:
+        found: dict[str, list[str]] = {}
+        for sheet in DATASHEETS.values():
+            if not _searchable_email_fields(sheet):
+                continue
+            query = await self._matching(sheet, email)
+            docs = await self._db[sheet.name].find(query, {"_v": 1}).to_list()
+            for doc in docs:
+                await self._erase_record(sheet, doc["_id"], int(doc["_v"]))
+            if docs:
+                found[sheet.name] = sorted(str(d["_id"]) for d in docs)
+        ids = [i for ids in found.values() for i in ids]
+        redacted = await self._redact(ids) if ids else 0
+        seq = await self._event({"records": found, "auditEntriesRedacted": redacted})
+        return ErasureReport(records=found, audit_entries_redacted=redacted, audit_entry=seq)

@@ -1,0 +1,261 @@
+"""Tenant lifecycle: suspend, resume, terminate, restore, and purge (crypto-shredding).
+
+A purge destroys the tenant's data key in the key vault (so every copy of its ciphertext,
+backups included, can no longer be decrypted by anyone with the key vault) and drops its
+database, then leaves a deletion certificate in the control record. It runs as recorded
+steps, so a purge stopped by a crash is finished by the next run (``purge_due``, the CLI
+or the gateway's periodic task); every step is idempotent:
+
+1. claim: ``terminated -> purging``, with the document counts and the key id (audited in
+   the tenant's own log, which goes with the database);
+2. ``key``: delete the data key from the key vault;
+3. ``database``: drop the tenant database;
+4. ``purging -> purged`` with the certificate (tenant id, when, key id, counts).
+
+Whether a purge is also final against *backups of the key vault* depends on the master
+key that wrapped the destroyed key: it is, once that master key is retired (see
+``storage.mongo.keyvault``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from regions.clients import KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
+from regions.routing import database_name, validate_tenant_id
+from schema.errors import BadUserInputError, ConflictError, EnclaveError
+from storage.base import Actor, Store, TenantInfo, TenantStore
+from storage.mongo.control import CONTROL_DB, TENANTS, ControlRecords, now, tenant_info
+from storage.mongo.errors import mongo_errors
+
+__all__ = ["MAX_RETENTION_DAYS", "PurgeOutcome", "TenantLifecycle"]
+
+log = logging.getLogger("enclave.storage.lifecycle")
+MAX_RETENTION_DAYS = 3650
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeOutcome:
+    tenant_id: str
+    outcome: str  # "purged" or an error code
+    certificate: Mapping[str, Any] | None = None
+
+
+def _check_days(days: int) -> int:
+    if not 0 <= days <= MAX_RETENTION_DAYS:
+        raise BadUserInputError(
+            f"a retention period is 0 to {MAX_RETENTION_DAYS} days", field="retentionDays"
+        )
+    return days
+
+
+def _vault(region: RegionClient) -> Any:
+    vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
+    return region.plain[vault_db][vault_coll]
+
+
+class TenantLifecycle:
+    """State changes of tenants, for operators (the CLI) and the gateway's purge task."""
+
+    def __init__(self, store: Store, regions: RegionRegistry) -> None:
+        self._store = store
+        self._regions = regions
+
+    def _control(self, tenant_id: str) -> ControlRecords:
+        return ControlRecords(self._regions.for_tenant(validate_tenant_id(tenant_id)))
+
+    async def _change(self, tenant_id: str, action: str, actor: Actor, **fields: Any) -> TenantInfo:
+        control = self._control(tenant_id)
+        with mongo_errors(control.region.name):
+            audit = self._store.for_tenant(tenant_id)
+            return await control.transition(tenant_id, action, actor, audit=audit, **fields)
+
+    async def suspend(self, tenant_id: str, actor: Actor) -> TenantInfo:
+        return await self._change(tenant_id, "suspend", actor)
+
+    async def resume(self, tenant_id: str, actor: Actor) -> TenantInfo:
+        return await self._change(tenant_id, "resume", actor)
+
+    @staticmethod
+    async def terminate_in(
+        control: ControlRecords,
+        tenant_id: str,
+        actor: Actor,
+        audit: TenantStore,
+        action: str = "terminate",
+        retention_days: int | None = None,
+    ) -> TenantInfo:
+        doc = await control.get(tenant_id)
+        days = _check_days(
+            int(doc.get("retentionDays", 180)) if retention_days is None else retention_days
+        )
+        at = now()
+        due = at + dt.timedelta(days=days)
+        return await control.transition(
+            tenant_id,
+            action,
+            actor,
+            set_fields={"terminatedAt": at, "purgeDueAt": due, "retentionDays": days},
+            audit=audit,
+            detail={"purgeDueAt": due, "retentionDays": days},
+        )
+
+    async def terminate(
+        self, tenant_id: str, actor: Actor, retention_days: int | None = None
+    ) -> TenantInfo:
+        control = self._control(tenant_id)
+        with mongo_errors(control.region.name):
+            audit = self._store.for_tenant(tenant_id)
+            return await self.terminate_in(
+                control, tenant_id, actor, audit, retention_days=retention_days
+            )
+
+    async def restore(self, tenant_id: str, actor: Actor) -> TenantInfo:
+        control = self._control(tenant_id)
+        with mongo_errors(control.region.name):
+            doc = await control.get(tenant_id)
+            due = doc.get("purgeDueAt")
+            if doc["status"] == "terminated" and due is not None and due <= now():
+                raise ConflictError("the purge date has passed: the tenant can only be purged")
+        return await self._change(tenant_id, "restore", actor, unset=("terminatedAt", "purgeDueAt"))
+
+    async def set_retention(self, tenant_id: str, days: int, actor: Actor) -> TenantInfo:
+        control = self._control(tenant_id)
+        fields: dict[str, Any] = {"retentionDays": _check_days(days)}
+        with mongo_errors(control.region.name):
+            doc = await control.get(tenant_id)
+        if doc["status"] == "terminated" and doc.get("terminatedAt") is not None:
+            fields["purgeDueAt"] = doc["terminatedAt"] + dt.timedelta(days=days)
+        return await self._change(
+            tenant_id, "set-retention", actor, set_fields=fields, detail={"retentionDays": days}
+        )
+
+    async def history(self, tenant_id: str) -> list[dict[str, Any]]:
+        control = self._control(tenant_id)
+        with mongo_errors(control.region.name):
+            return await control.history(tenant_id)
+
+    async def purge(
+        self, tenant_id: str, actor: Actor, *, before_due: bool = False
+    ) -> Mapping[str, Any]:
+        """Purge a terminated tenant whose purge is due (or now, *before_due*), or finish a
+        purge that was interrupted; a purged tenant's certificate is returned as it is."""
+        control = self._control(tenant_id)
+        with mongo_errors(control.region.name):
+            doc = await control.get(tenant_id)
+            status = doc["status"]
+            if status == "purged":
+                return dict(doc["certificate"])
+            if status == "terminated":
+                due = doc.get("purgeDueAt")
+                if not before_due and (due is None or due > now()):
+                    raise ConflictError(
+                        f"the purge is due on {due:%Y-%m-%d %H:%M} UTC; "
+                        "purge before then only on the client's request (--now)"
+                    )
+                doc = await self._claim(control, doc, actor)
+            elif status != "purging":
+                raise ConflictError(
+                    f"cannot purge a tenant that is {status}: terminate it first",
+                    status=status,
+                )
+            return await self._finish(control, doc, actor)
+
+    async def _claim(
+        self, control: ControlRecords, doc: Mapping[str, Any], actor: Actor
+    ) -> dict[str, Any]:
+        tenant_id = str(doc["_id"])
+        db = control.region.plain[database_name(tenant_id)]
+        counts = {
+            name: await db[name].count_documents({}) for name in await db.list_collection_names()
+        }
+        key = await _vault(control.region).find_one({"keyAltNames": tenant_id})
+        progress: dict[str, Any] = {
+            "startedAt": now(),
+            "counts": counts,
+            "keyId": str(key["_id"]) if key else None,
+            "wrappedBy": (key.get("masterKey") or {}).get("provider") if key else None,
+            "done": [],
+        }
+        await control.transition(
+            tenant_id,
+            "purge",
+            actor,
+            set_fields={"purge": progress},
+            audit=self._store.for_tenant(tenant_id),
+            detail={"counts": counts, "keyId": progress["keyId"]},
+        )
+        return await control.get(tenant_id)
+
+    async def _finish(
+        self, control: ControlRecords, doc: Mapping[str, Any], actor: Actor
+    ) -> Mapping[str, Any]:
+        tenant_id = str(doc["_id"])
+        purge = dict(doc["purge"])
+        done = list(purge.get("done", []))
+        if "key" not in done:  # crypto-shredding first: from here no copy can be decrypted
+            await _vault(control.region).delete_many({"keyAltNames": tenant_id})
+            done.append("key")
+            await control.set_progress(tenant_id, {"purge.done": done})
+        if "database" not in done:
+            await control.region.plain.drop_database(database_name(tenant_id))
+            done.append("database")
+            await control.set_progress(tenant_id, {"purge.done": done})
+        certificate = {
+            "tenantId": tenant_id,
+            "region": doc["region"],
+            "database": database_name(tenant_id),
+            "terminatedAt": doc.get("terminatedAt"),
+            "purgeStartedAt": purge["startedAt"],
+            "purgedAt": now(),
+            "keyAltName": tenant_id,
+            "keyIdDestroyed": purge.get("keyId"),
+            "keyWrappedBy": purge.get("wrappedBy"),
+            "counts": purge.get("counts", {}),
+            "by": {"kind": actor.kind, "id": actor.user_id},
+        }
+        try:
+            info = await control.transition(
+                tenant_id,
+                "purged",
+                actor,
+                set_fields={"certificate": certificate},
+                unset=("purge",),
+            )
+        except ConflictError:
+            info = tenant_info(await control.get(tenant_id))  # finished by another process
+            if info.status != "purged":
+                raise
+        log.info("purged tenant %s", tenant_id)
+        return dict(info.certificate or certificate)
+
+    async def purge_due(self, actor: Actor) -> list[PurgeOutcome]:
+        """Purge every tenant whose purge is due and finish interrupted purges, in every
+        region that answers. Safe to run from cron and from every gateway at once."""
+        outcomes: list[PurgeOutcome] = []
+        for name, region in self._regions.items():
+            query = {
+                "$or": [
+                    {"status": "terminated", "purgeDueAt": {"$lte": now()}},
+                    {"status": "purging"},
+                ]
+            }
+            try:
+                with mongo_errors(name):
+                    docs = await region.plain[CONTROL_DB][TENANTS].find(query, {"_id": 1}).to_list()
+            except EnclaveError as exc:
+                log.warning("purge-due: region %s unavailable", name)
+                outcomes.append(PurgeOutcome(f"({name})", exc.code))
+                continue
+            for doc in docs:
+                try:
+                    cert = await self.purge(str(doc["_id"]), actor)
+                    outcomes.append(PurgeOutcome(str(doc["_id"]), "purged", cert))
+                except EnclaveError as exc:
+                    log.warning("purge-due: tenant %s: %s", doc["_id"], exc.code)
+                    outcomes.append(PurgeOutcome(str(doc["_id"]), exc.code))
+        return outcomes
