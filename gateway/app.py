@@ -33,6 +33,7 @@ from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.signin import refresh_tenant
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
 from resolvers.policy import Policy
@@ -398,6 +399,7 @@ class _RecordedSignIn:
         self._agent = agent
 
     async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any:
+        await self._services.tenants.require_active(tenant_id)  # 401 like a bad password
         tokens, principal = await self._services.signin.login(tenant_id, email, password, code)
         await self._services.access.login(
             principal, principal.roles, tokens.access, self._ip, self._agent
@@ -405,6 +407,7 @@ class _RecordedSignIn:
         return tokens
 
     async def refresh(self, refresh_token: str) -> Any:
+        await self._services.tenants.require_active(refresh_tenant(refresh_token))
         return await self._services.signin.refresh(refresh_token)
 
 

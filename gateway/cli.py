@@ -10,6 +10,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from gateway.lifecycle_cli import register_lifecycle
 from gateway.settings import Settings
 from regions.catalog import write_local_master_key
 from schema.errors import EnclaveError
@@ -22,7 +23,9 @@ T = TypeVar("T")
 app = typer.Typer(
     help="Enclave: a GraphQL gateway for personal-data records.", no_args_is_help=True
 )
-tenants = typer.Typer(help="Create and list tenants (platform operators).", no_args_is_help=True)
+tenants = typer.Typer(
+    help="Tenants and their lifecycle (platform operators).", no_args_is_help=True
+)
 keys = typer.Typer(help="Local master keys for development.", no_args_is_help=True)
 app.add_typer(tenants, name="tenants")
 app.add_typer(keys, name="keys")
@@ -177,6 +180,9 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
     except EnclaveError as exc:
         typer.echo(f"error ({exc.code}): {exc.message}", err=True)
         raise typer.Exit(1) from None
+
+
+register_lifecycle(tenants, keys, _run, _settings)
 
 
 def main() -> None:

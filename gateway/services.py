@@ -26,7 +26,9 @@ from gateway.signin import SignIn
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
+from storage.base import Actor
 from storage.mongo import MongoStore
+from storage.mongo.lifecycle import TenantLifecycle
 
 __all__ = ["Services"]
 
@@ -163,10 +165,20 @@ class Services:
             with contextlib.suppress(Exception):
                 await self.seal_all()
 
+    async def _purge_forever(self) -> None:
+        lifecycle = TenantLifecycle(self.store, self.store.regions)
+        while True:
+            with contextlib.suppress(Exception):
+                for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):
+                    log.info("purge-due: tenant %s: %s", done.tenant_id, done.outcome)
+            await asyncio.sleep(self.settings.purge_interval_seconds)
+
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self._reconcile_forever()))
         self._tasks.append(asyncio.create_task(self.policies.listen()))
         self._tasks.append(asyncio.create_task(self.access.run()))
+        if self.settings.purge_interval_seconds > 0:
+            self._tasks.append(asyncio.create_task(self._purge_forever()))
         if self.settings.audit_seal_key_file is not None:
             self._tasks.append(asyncio.create_task(self._seal_forever()))
         else:

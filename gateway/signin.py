@@ -26,7 +26,7 @@ from resolvers.context import Principal
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
 from storage.base import Actor, CredentialStore, Store
 
-__all__ = ["SignIn", "Tokens"]
+__all__ = ["SignIn", "Tokens", "refresh_tenant"]
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -53,6 +53,11 @@ def _parse_refresh(token: str) -> tuple[str, str, str]:
     if not token.startswith("ers_") or len(parts) != 4:
         raise UnauthenticatedError("invalid or expired token")
     return f"{parts[0]}_{parts[1]}", parts[2], parts[3]
+
+
+def refresh_tenant(token: str) -> str:
+    """The tenant a refresh token belongs to (``UNAUTHENTICATED`` if it is malformed)."""
+    return _parse_refresh(token)[0]
 
 
 def check_password(password: str) -> str:

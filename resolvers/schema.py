@@ -23,6 +23,7 @@ from resolvers.auditlog import AuditQueryRoot
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.introspection import install_introspection_filter
+from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import Limits
 from resolvers.records import mutation_fields, query_fields
 from schema.types import sheet_types
@@ -56,7 +57,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
         query=_root("Query", query, (MeQuery, AuditQueryRoot, AdminQuery)),
-        mutation=_root("Mutation", mutation, (AccountMutation, AdminMutation)),
+        mutation=_root("Mutation", mutation, (AccountMutation, AdminMutation, LifecycleMutation)),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,

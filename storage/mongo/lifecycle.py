@@ -62,16 +62,16 @@ class TenantLifecycle:
     """State changes of tenants, for operators (the CLI) and the gateway's purge task."""
 
     def __init__(self, store: Store, regions: RegionRegistry) -> None:
-        self._store = store
-        self._regions = regions
+        self.store = store
+        self.regions = regions
 
     def _control(self, tenant_id: str) -> ControlRecords:
-        return ControlRecords(self._regions.for_tenant(validate_tenant_id(tenant_id)))
+        return ControlRecords(self.regions.for_tenant(validate_tenant_id(tenant_id)))
 
     async def _change(self, tenant_id: str, action: str, actor: Actor, **fields: Any) -> TenantInfo:
         control = self._control(tenant_id)
         with mongo_errors(control.region.name):
-            audit = self._store.for_tenant(tenant_id)
+            audit = self.store.for_tenant(tenant_id)
             return await control.transition(tenant_id, action, actor, audit=audit, **fields)
 
     async def suspend(self, tenant_id: str, actor: Actor) -> TenantInfo:
@@ -109,7 +109,7 @@ class TenantLifecycle:
     ) -> TenantInfo:
         control = self._control(tenant_id)
         with mongo_errors(control.region.name):
-            audit = self._store.for_tenant(tenant_id)
+            audit = self.store.for_tenant(tenant_id)
             return await self.terminate_in(
                 control, tenant_id, actor, audit, retention_days=retention_days
             )
@@ -186,7 +186,7 @@ class TenantLifecycle:
             "purge",
             actor,
             set_fields={"purge": progress},
-            audit=self._store.for_tenant(tenant_id),
+            audit=self.store.for_tenant(tenant_id),
             detail={"counts": counts, "keyId": progress["keyId"]},
         )
         return await control.get(tenant_id)
@@ -237,7 +237,7 @@ class TenantLifecycle:
         """Purge every tenant whose purge is due and finish interrupted purges, in every
         region that answers. Safe to run from cron and from every gateway at once."""
         outcomes: list[PurgeOutcome] = []
-        for name, region in self._regions.items():
+        for name, region in self.regions.items():
             query = {
                 "$or": [
                     {"status": "terminated", "purgeDueAt": {"$lte": now()}},

@@ -1,0 +1,217 @@
+"""Operator commands for the tenant lifecycle and master-key rotation.
+
+``enclave tenants show|suspend|resume|terminate|restore|retention|purge|purge-due`` and
+``enclave keys new-local|status|rotate``. They print control data only (ids, states,
+dates, counts, key ids), never a tenant's records: there is no command that reads them.
+Each state change is audited in the tenant's log (actor: operator ``cli``) and in the
+control record's history.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from gateway.settings import Settings
+from regions.catalog import write_local_master_key
+from storage.base import Actor, TenantInfo
+
+if TYPE_CHECKING:
+    from storage.mongo.lifecycle import TenantLifecycle
+
+__all__ = ["register_lifecycle"]
+
+T = TypeVar("T")
+Run = Callable[[Coroutine[Any, Any, Any]], Any]
+OPERATOR = Actor(user_id="cli", kind="operator")
+TenantArg = Annotated[str, typer.Argument(help="The tenant id (eu_… or us_…).")]
+
+
+def _echo(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+def _info(t: TenantInfo) -> dict[str, Any]:
+    return {
+        "tenant": t.id,
+        "region": t.region,
+        "status": t.status,
+        "retentionDays": t.retention_days,
+        "terminatedAt": t.terminated_at,
+        "purgeDueAt": t.purge_due_at,
+        **({"certificate": dict(t.certificate)} if t.certificate else {}),
+    }
+
+
+class _Hooks:
+    """How the ``enclave`` app runs a coroutine and reads settings (set by registering)."""
+
+    run: Run
+    settings: Callable[[], Settings]
+
+
+tenants = typer.Typer()
+keys = typer.Typer()
+
+
+def register_lifecycle(
+    tenant_group: typer.Typer, key_group: typer.Typer, run: Run, settings: Callable[[], Settings]
+) -> None:
+    """Add the lifecycle commands to the ``tenants`` and ``keys`` groups."""
+    _Hooks.run = run
+    _Hooks.settings = settings
+    tenant_group.registered_commands.extend(tenants.registered_commands)
+    key_group.registered_commands.extend(keys.registered_commands)
+
+
+async def _with_lifecycle(action: Callable[[TenantLifecycle], Awaitable[T]]) -> T:
+    from gateway.services import Services
+    from storage.mongo.lifecycle import TenantLifecycle
+
+    services = Services.from_settings(_Hooks.settings())
+    try:
+        return await action(TenantLifecycle(services.store, services.store.regions))
+    finally:
+        await services.aclose()
+
+
+def _change(action: Callable[[TenantLifecycle], Awaitable[TenantInfo]]) -> None:
+    _echo(_info(_Hooks.run(_with_lifecycle(action))))
+
+
+@tenants.command("show")
+def show(tenant: TenantArg) -> None:
+    """A tenant's control record and the history of its states (no personal data)."""
+
+    async def go(lc: TenantLifecycle) -> dict[str, Any]:
+        info = await lc.store.get_tenant(tenant)
+        if info is None:
+            from schema.errors import NotFoundError
+
+            raise NotFoundError("no tenant with this id")
+        history = [
+            {k: c.get(k) for k in ("action", "from", "to", "at", "actor")}
+            for c in await lc.history(tenant)
+        ]
+        return {**_info(info), "name": info.name, "history": history}
+
+    _echo(_Hooks.run(_with_lifecycle(go)))
+
+
+@tenants.command("suspend")
+def suspend(tenant: TenantArg) -> None:
+    """Lock a tenant out (every request 401); its data is kept as it is."""
+    _change(lambda lc: lc.suspend(tenant, OPERATOR))
+
+
+@tenants.command("resume")
+def resume(tenant: TenantArg) -> None:
+    """Let a suspended tenant in again."""
+    _change(lambda lc: lc.resume(tenant, OPERATOR))
+
+
+@tenants.command("terminate")
+def terminate(
+    tenant: TenantArg,
+    retention_days: Annotated[
+        int | None, typer.Option(help="Days until the purge (default: the tenant's, 180).")
+    ] = None,
+) -> None:
+    """End a tenant: no access; data purged after the retention period."""
+    _change(lambda lc: lc.terminate(tenant, OPERATOR, retention_days))
+
+
+@tenants.command("restore")
+def restore(tenant: TenantArg) -> None:
+    """Make a terminated tenant active again, before its purge date."""
+    _change(lambda lc: lc.restore(tenant, OPERATOR))
+
+
+@tenants.command("retention")
+def retention(
+    tenant: TenantArg,
+    days: Annotated[int, typer.Option(help="Days a terminated tenant's data is kept.")],
+) -> None:
+    """Set a tenant's retention period (moves the purge date of a terminated tenant)."""
+    _change(lambda lc: lc.set_retention(tenant, days, OPERATOR))
+
+
+@tenants.command("purge")
+def purge(
+    tenant: TenantArg,
+    now: Annotated[
+        bool, typer.Option("--now", help="Purge before the due date (client's request).")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Destroy a terminated tenant's data key and database; print the certificate."""
+    if not yes:
+        typer.confirm(f"Destroy every record and the data key of {tenant}?", abort=True)
+    _echo(_Hooks.run(_with_lifecycle(lambda lc: lc.purge(tenant, OPERATOR, before_due=now))))
+
+
+@tenants.command("purge-due")
+def purge_due() -> None:
+    """Purge every tenant whose purge is due, and finish interrupted purges. Idempotent,
+    safe from cron; exit 1 if any purge failed (a rerun finishes it)."""
+    outcomes = _Hooks.run(_with_lifecycle(lambda lc: lc.purge_due(OPERATOR)))
+    _echo([{"tenant": o.tenant_id, "outcome": o.outcome} for o in outcomes])
+    if any(o.outcome != "purged" for o in outcomes):
+        raise typer.Exit(1)
+
+
+@keys.command("new-local")
+def new_local(
+    region: Annotated[str, typer.Option(help="eu or us.")],
+    name: Annotated[str, typer.Option(help="Name of the key: provider local:NAME.")],
+    directory: Annotated[Path, typer.Option("--dir")] = Path(".enclave/keys"),
+) -> None:
+    """Write a new local master key for a rotation (never overwrites)."""
+    if not name.isidentifier():
+        raise typer.BadParameter("letters, digits and _ only", param_hint="--name")
+    path = directory / f"{region}-master-{name}.key"
+    made = write_local_master_key(path)
+    typer.echo(f"{'created' if made else 'kept existing'} {path}: provider local:{name}")
+
+
+@keys.command("status")
+def status() -> None:
+    """How many data keys each master key wraps, per region."""
+    from storage.mongo.keyvault import key_providers
+
+    async def go(lc: TenantLifecycle) -> dict[str, Any]:
+        return {name: await key_providers(r) for name, r in lc.regions.items()}
+
+    _echo(_Hooks.run(_with_lifecycle(go)))
+
+
+@keys.command("rotate")
+def rotate(
+    region: Annotated[str, typer.Option(help="eu or us.")],
+    to: Annotated[str, typer.Option(help="The new KMS provider, e.g. local:key2.")],
+    master_key: Annotated[
+        str | None, typer.Option(help="JSON master_key for a cloud KMS provider.")
+    ] = None,
+) -> None:
+    """Rewrap every data key of a region under a new master key, without downtime."""
+    from storage.mongo.keyvault import rotate_master_key
+
+    mk = json.loads(master_key) if master_key else None
+
+    async def go(lc: TenantLifecycle) -> dict[str, Any]:
+        if region not in lc.regions:
+            raise typer.BadParameter("eu or us", param_hint="--region")
+        report = await rotate_master_key(lc.regions[region], to, mk)  # type: ignore[index]
+        return {
+            "region": report.region,
+            "provider": report.provider,
+            "rewrapped": report.rewrapped,
+            "before": report.before,
+            "after": report.after,
+        }
+
+    _echo(_Hooks.run(_with_lifecycle(go)))

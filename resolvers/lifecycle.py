@@ -1,0 +1,100 @@
+"""A tenant's admins end their own environment, and erase a data subject.
+
+Both are admin-only root fields (``resolvers.policy.ADMIN_FIELDS``) and audited by
+storage: the termination in the tenant's log and its control record's history, the
+erasure as deletions, a redaction and an ``erase`` entry that names records, not the
+person. Operators do everything else with the CLI (``enclave tenants ...``).
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+import datetime as dt
+from typing import Optional
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.context import RequestContext
+from resolvers.values import check_value
+from schema.datasheets import Field, FieldType, Sensitivity
+from schema.errors import BadUserInputError, ForbiddenError
+
+__all__ = ["LifecycleMutation"]
+
+_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=True, max_length=254)
+
+
+@strawberry.type
+class Termination:
+    tenant_id: strawberry.ID
+    status: str
+    terminated_at: Optional[dt.datetime]  # noqa: UP045
+    purge_due_at: Optional[dt.datetime] = strawberry.field(  # noqa: UP045
+        description="When the data and the key are destroyed unless the tenant is restored."
+    )
+
+
+@strawberry.type
+class ErasedRecords:
+    datasheet: str
+    ids: list[strawberry.ID]
+    count: int
+
+
+@strawberry.type
+class Erasure:
+    records: list[ErasedRecords]
+    total: int
+    audit_entries_redacted: int = strawberry.field(
+        description="Audit entries about the erased records whose values were redacted."
+    )
+    audit_entry: int = strawberry.field(description="Sequence number of the erasure's entry.")
+
+
+def _admin(info: Info) -> RequestContext:
+    ctx: RequestContext = info.context
+    if not ctx.policy.admin:  # authorisation refuses these fields earlier; check again here
+        raise ForbiddenError("only admins may do this")
+    return ctx
+
+
+@strawberry.type
+class LifecycleMutation:
+    @strawberry.mutation(
+        description="End this tenant's environment: access stops at once, data is kept for "
+        "the retention period (the platform operator can restore it until then), then the "
+        "data and its key are destroyed. `confirmTenantId` must be this tenant's id."
+    )
+    async def request_termination(self, info: Info, confirm_tenant_id: str) -> Termination:
+        ctx = _admin(info)
+        if confirm_tenant_id != ctx.principal.tenant_id:
+            raise BadUserInputError(
+                "confirmTenantId is not this tenant's id", field="confirmTenantId"
+            )
+        tenant = await ctx.store.request_termination(ctx.actor)
+        return Termination(
+            tenant_id=strawberry.ID(tenant.id),
+            status=tenant.status,
+            terminated_at=tenant.terminated_at,
+            purge_due_at=tenant.purge_due_at,
+        )
+
+    @strawberry.mutation(
+        description="Erase a data subject: delete every record with this email in any "
+        "email field of any datasheet, and redact the values of their audit entries."
+    )
+    async def erase_data_subject(self, info: Info, email: str) -> Erasure:
+        ctx = _admin(info)
+        address = check_value(_EMAIL, email)
+        assert isinstance(address, str)
+        report = await ctx.store.erase_subject(address, ctx.actor)
+        records = [
+            ErasedRecords(datasheet=sheet, ids=[strawberry.ID(i) for i in ids], count=len(ids))
+            for sheet, ids in report.records.items()
+        ]
+        return Erasure(
+            records=records,
+            total=sum(r.count for r in records),
+            audit_entries_redacted=report.audit_entries_redacted,
+            audit_entry=report.audit_entry,
+        )
