@@ -68,11 +68,20 @@ class AccessRecorder:
                 await self._store.for_tenant(tenant_id).append_access(events)
                 written += len(events)
             except EnclaveError:
+                if await self._gone(tenant_id):
+                    continue  # purged (or being purged): its log went with its database
                 # Put them back once; a region that stays down loses the oldest ones.
                 for event in events:
                     self.add(tenant_id, event)
                 log.warning("access log: %d events for %s deferred", len(events), tenant_id)
         return written
+
+    async def _gone(self, tenant_id: str) -> bool:
+        try:
+            info = await self._store.get_tenant(tenant_id)
+        except EnclaveError:
+            return False
+        return info is None or info.status in ("purging", "purged")
 
     async def run(self) -> None:
         try:

@@ -32,10 +32,14 @@ from storage.base import Actor, Store, TenantInfo, TenantStore
 from storage.mongo.control import CONTROL_DB, TENANTS, ControlRecords, now, tenant_info
 from storage.mongo.errors import mongo_errors
 
-__all__ = ["MAX_RETENTION_DAYS", "PurgeOutcome", "TenantLifecycle"]
+__all__ = ["MAX_RETENTION_DAYS", "SETTLE", "PurgeOutcome", "TenantLifecycle"]
 
 log = logging.getLogger("enclave.storage.lifecycle")
 MAX_RETENTION_DAYS = 3650
+#: Gateways see a tenant's new state within 5 s (their tenant cache) and finish requests
+#: in flight soon after; a purge waits this long after the termination so that no late
+#: write or access-log batch recreates the database it dropped.
+SETTLE = dt.timedelta(seconds=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +155,12 @@ class TenantLifecycle:
             if status == "purged":
                 return dict(doc["certificate"])
             if status == "terminated":
+                settled = doc.get("terminatedAt", now()) + SETTLE
+                if settled > now():
+                    raise ConflictError(
+                        "the tenant was terminated seconds ago and gateways may still be "
+                        f"finishing its requests: purge it after {settled:%H:%M:%S} UTC"
+                    )
                 due = doc.get("purgeDueAt")
                 if not before_due and (due is None or due > now()):
                     raise ConflictError(
@@ -240,7 +250,11 @@ class TenantLifecycle:
         for name, region in self.regions.items():
             query = {
                 "$or": [
-                    {"status": "terminated", "purgeDueAt": {"$lte": now()}},
+                    {
+                        "status": "terminated",
+                        "purgeDueAt": {"$lte": now()},
+                        "terminatedAt": {"$lte": now() - SETTLE},
+                    },
                     {"status": "purging"},
                 ]
             }

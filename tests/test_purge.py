@@ -1,0 +1,175 @@
+"""Purge: the data key and the database are destroyed (crypto-shredding), copies made
+before cannot be decrypted by anyone with the key vault, running processes lose the key
+within seconds, a certificate stays, and scheduled purges are idempotent and resumable."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from pymongo.asynchronous.encryption import AsyncClientEncryption
+from pymongo.errors import EncryptionError
+
+from gateway.services import Services
+from gateway.settings import Settings
+from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE
+from storage.base import Actor
+from storage.mongo.lifecycle import SETTLE, TenantLifecycle
+from tests.conftest import GraphQLClient, make_tenant
+from tests.helpers import create_employee
+from tests.operator import enclave, enclave_json, eventually
+from tests.raw import is_ciphertext, plain_client
+
+CLI = Actor("cli", kind="operator")
+
+
+def lifecycle(services: Services) -> TenantLifecycle:
+    return TenantLifecycle(services.store, services.store.regions)
+
+
+async def _ciphertexts(settings: Settings, tenant_id: str) -> list[Any]:
+    raw = plain_client(settings, "eu")
+    try:
+        docs = await raw[f"tenant_{tenant_id}"].employees.find({}).to_list()
+    finally:
+        await raw.close()
+    values = [v for d in docs for v in d.values() if is_ciphertext(v)]
+    assert len(values) >= 10
+    return values
+
+
+async def test_purge_destroys_key_and_data_and_copies_stay_unreadable(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "DE", "Purged Org")
+    client = GraphQLClient(http, tenant.token)
+    for _ in range(3):
+        await create_employee(client)
+    copies = await _ciphertexts(settings, tenant.id)  # a "backup" of the raw documents
+    raw = plain_client(settings, "eu")
+    vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
+    vault = raw[vault_db][vault_coll]
+    key = await vault.find_one({"keyAltNames": tenant.id})
+    assert key is not None
+
+    # This process holds the key (cached) and decrypts: it is a running gateway's client.
+    running = services.store.regions["eu"].encryption
+    assert await running.decrypt(copies[0])
+
+    await lifecycle(services).terminate(tenant.id, CLI)
+    early = enclave(settings, "tenants", "purge", tenant.id, "--now", "--yes")
+    assert early.returncode == 1 and "terminated seconds ago" in early.stderr
+    await asyncio.sleep(SETTLE.total_seconds())
+    cert = enclave_json(settings, "tenants", "purge", tenant.id, "--now", "--yes")
+    try:
+        assert cert["tenantId"] == tenant.id
+        assert cert["keyIdDestroyed"] == str(key["_id"].as_uuid())
+        assert cert["counts"]["employees"] == 3
+        assert cert["counts"]["audit"] >= 4
+        assert cert["purgedAt"] and cert["by"] == {"kind": "operator", "id": "cli"}
+        assert await vault.count_documents({"keyAltNames": tenant.id}) == 0
+        assert f"tenant_{tenant.id}" not in await raw.list_database_names()
+    finally:
+        await raw.close()
+    info = await services.store.get_tenant(tenant.id)
+    assert info is not None and info.status == "purged"
+    assert (
+        info.certificate is not None
+        and info.certificate["keyIdDestroyed"] == cert["keyIdDestroyed"]
+    )
+
+    # A new client with the key vault and the master key cannot decrypt the copies...
+    fresh_plain = plain_client(settings, "eu")
+    fresh = AsyncClientEncryption(
+        settings.eu.kms_provider_settings(), KEY_VAULT_NAMESPACE, fresh_plain, CODEC_OPTIONS
+    )
+    try:
+        for value in copies:
+            with pytest.raises(EncryptionError):
+                await fresh.decrypt(value)
+    finally:
+        await fresh.close()
+        await fresh_plain.close()
+
+    # ...and the process that had the key cached loses it within its key cache time.
+    async def lost() -> bool:
+        try:
+            await running.decrypt(copies[0])
+        except EncryptionError:
+            return True
+        return False
+
+    await eventually(lost, within=3 * settings.eu.key_cache_ms / 1000 + 5)
+
+    # Purging again is a no-op that shows the same certificate; restoring is refused.
+    again = enclave_json(settings, "tenants", "purge", tenant.id, "--yes")
+    assert again["purgedAt"] == cert["purgedAt"]
+    refused = enclave(settings, "tenants", "restore", tenant.id)
+    assert refused.returncode == 1 and "cannot restore a tenant that is purged" in refused.stderr
+
+
+async def test_purge_due_is_idempotent_and_finishes_interrupted_purges(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    lc = lifecycle(services)
+    due, later, crashed = [await make_tenant(services, c) for c in ("PL", "US", "SE")]
+    for t in (due, later, crashed):
+        await create_employee(GraphQLClient(http, t.token))
+    await lc.terminate(due.id, CLI, retention_days=0)
+    await lc.terminate(later.id, CLI, retention_days=30)
+    await lc.terminate(crashed.id, CLI, retention_days=0)
+    await asyncio.sleep(SETTLE.total_seconds())
+    # A purge that stopped after its first step (claimed, key destroyed): "purging".
+    control = lc._control(crashed.id)
+    doc = await lc._claim(control, await control.get(crashed.id), CLI)
+    await control.set_progress(crashed.id, {"purge.done": ["key"]})
+    assert doc["status"] == "purging"
+
+    first = enclave(settings, "tenants", "purge-due")
+    assert first.returncode in (0, 1), first.stderr  # other tests' tenants may be due too
+    outcomes = {o["tenant"]: o["outcome"] for o in _json(first.stdout)}
+    assert outcomes[due.id] == "purged" and outcomes[crashed.id] == "purged"
+    assert later.id not in outcomes
+    for t in (due, crashed):
+        info = await services.store.get_tenant(t.id)
+        assert info is not None and info.status == "purged" and info.certificate
+        assert info.certificate["counts"]["employees"] == 1
+    still = await services.store.get_tenant(later.id)
+    assert still is not None and still.status == "terminated"
+
+    # A second run finds nothing of these to do.
+    second = enclave(settings, "tenants", "purge-due")
+    ids = {o["tenant"] for o in _json(second.stdout)}
+    assert not ids & {due.id, crashed.id, later.id}
+
+
+def _json(text: str) -> list[dict[str, Any]]:
+    import json
+
+    value: list[dict[str, Any]] = json.loads(text)
+    return value
+
+
+async def test_the_gateway_purges_what_is_due(settings: Settings, services: Services) -> None:
+    tenant = await make_tenant(services, "AT")
+    await lifecycle(services).terminate(tenant.id, CLI, retention_days=0)
+    gateway = Services.from_settings(_fast(settings))
+    gateway.start_background()
+    try:
+
+        async def purged() -> bool:
+            info = await services.store.get_tenant(tenant.id)
+            return info is not None and info.status == "purged"
+
+        await eventually(purged)
+    finally:
+        await gateway.aclose()
+    info = await services.store.get_tenant(tenant.id)
+    assert info is not None and info.certificate is not None
+    assert info.certificate["by"] == {"kind": "operator", "id": "gateway"}
+
+
+def _fast(settings: Settings) -> Settings:
+    return settings.model_copy(update={"purge_interval_seconds": 0.5})
