@@ -82,7 +82,7 @@ async def test_purge_destroys_key_and_data_and_copies_stay_unreadable(
 
     # A new client with the key vault and the master key cannot decrypt the copies...
     fresh_plain = plain_client(settings, "eu")
-    fresh = AsyncClientEncryption(
+    fresh: AsyncClientEncryption[dict[str, Any]] = AsyncClientEncryption(
         settings.eu.kms_provider_settings(), KEY_VAULT_NAMESPACE, fresh_plain, CODEC_OPTIONS
     )
     try:
