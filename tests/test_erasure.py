@@ -1,0 +1,101 @@
+"""Erasure of a data subject: every record with their email in any datasheet is deleted,
+their audit entries' values are redacted, the chain still verifies, the report says what
+went, and the erasure is audited without the email."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bson
+import httpx
+
+from gateway.services import Services
+from gateway.settings import Settings
+from tests.conftest import GraphQLClient, make_tenant
+from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
+from tests.raw import plain_client
+
+ERASE = """
+mutation($e: String!) { eraseDataSubject(email: $e) {
+  records { datasheet ids count } total auditEntriesRedacted auditEntry } }"""
+CONTACT = """
+mutation($e: String!) { createContact(input: {firstName: "Ada", lastName: "Lovelace",
+  email: $e, kind: CUSTOMER}) { id } }"""
+APPLICANT = """
+mutation($e: String!) { createJobApplicant(input: {firstName: "Ada", lastName: "Lovelace",
+  email: $e, position: "Analyst", stage: APPLIED}) { id } }"""
+VERIFY = "query { auditVerify { ok firstBadSequence reason unsealed } }"
+
+
+async def test_erase_a_person_everywhere(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "BE")
+    admin = GraphQLClient(http, tenant.token)
+    email = f"{marker('ada')}@example.com"
+    work = await create_employee(admin, workEmail=email)
+    home = await create_employee(admin, personalEmail=email.upper())  # normalised the same
+    await admin.ok(UPDATE_EMPLOYEE, {"id": work["id"], "v": 1, "input": {"phone": "+32 1"}})
+    contact = (await admin.ok(CONTACT, {"e": email}))["createContact"]["id"]
+    applicant = (await admin.ok(APPLICANT, {"e": email}))["createJobApplicant"]["id"]
+    bystander = await create_employee(admin)
+
+    # Bad input and other roles change nothing.
+    bad = await admin(ERASE, {"e": "not an email"})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    made = await admin.ok('mutation { createUser(email: "clerk@example.com", roles: []) { id } }')
+    clerk = GraphQLClient(http, services.tokens.issue(tenant.id, made["createUser"]["id"], []))
+    refused = await clerk(ERASE, {"e": email})
+    assert refused["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    report = (await admin.ok(ERASE, {"e": email.capitalize()}))["eraseDataSubject"]
+    by_sheet = {r["datasheet"]: sorted(r["ids"]) for r in report["records"]}
+    assert by_sheet == {
+        "employees": sorted([work["id"], home["id"]]),
+        "contacts": [contact],
+        "applicants": [applicant],
+    }
+    assert report["total"] == 4
+    # create x4, update, delete x4: every entry about these records that holds values.
+    assert report["auditEntriesRedacted"] == 9
+
+    raw = plain_client(settings, "eu")
+    try:
+        db = raw[f"tenant_{tenant.id}"]
+        for sheet, ids in by_sheet.items():
+            assert await db[sheet].count_documents({"_id": {"$in": ids}}) == 0
+        assert await db.employees.count_documents({"_id": bystander["id"]}) == 1
+        # The erasure's own entry names records and counts, never the person.
+        entry = await db.audit.find_one({"_id": report["auditEntry"]})
+        assert entry is not None and entry["op"] == "erase"
+        assert entry["detail"]["auditEntriesRedacted"] == 9
+        everything = b"".join(
+            [bson.encode(d) for name in ("audit", "audit_values") for d in await _all(db[name])]
+        )
+        assert email.encode() not in everything
+        assert email.split("@")[0].encode() not in everything
+        redacted = await db.audit_values.count_documents({"redacted": True})
+        assert redacted == 9
+    finally:
+        await raw.close()
+
+    # The values are gone from the log, and the chain still verifies.
+    await services.store.for_tenant(tenant.id).seal_audit(settings.seal_key())
+    verified = (await admin.ok(VERIFY))["auditVerify"]
+    assert verified["ok"] and verified["firstBadSequence"] is None, verified
+    history = await admin.ok(
+        "query($r: ID!) { auditLog(first: 10, filter: {record: $r}) { nodes { redacted "
+        "changes { field } } } }",
+        {"r": work["id"]},
+    )
+    nodes = history["auditLog"]["nodes"]
+    assert len(nodes) == 3 and all(n["redacted"] and n["changes"] == [] for n in nodes)
+
+    # Erasing again finds nothing, and says so.
+    again = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
+    assert again["total"] == 0 and again["records"] == [] and again["auditEntriesRedacted"] == 0
+
+
+async def _all(collection: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = await collection.find().to_list()
+    return found
