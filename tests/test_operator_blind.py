@@ -1,0 +1,119 @@
+"""Operators are blind: no command of the CLI and no credential an operator has gets a
+tenant's records through the gateway. Each path is tried with records holding values
+unique to this run, which must appear in no output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import typer.main
+
+from gateway.cli import app as cli_app
+from gateway.services import Services
+from gateway.settings import Settings
+from tests.conftest import GraphQLClient, make_tenant
+from tests.helpers import create_employee, marker
+from tests.operator import enclave, eventually
+
+#: Every command of ``enclave``. A new one must be checked for what it prints before it
+#: is added here: none may read records (there is no dump, export or query command).
+COMMANDS = {
+    "serve",
+    "dev",
+    "keys init",
+    "keys new-local",
+    "keys status",
+    "keys rotate",
+    "tenants create",
+    "tenants list",
+    "tenants show",
+    "tenants suspend",
+    "tenants resume",
+    "tenants terminate",
+    "tenants restore",
+    "tenants retention",
+    "tenants purge",
+    "tenants purge-due",
+    "audit verify",
+}
+READ_ALL = "query { employees(first: 100) { nodes { id firstName lastName workEmail } } }"
+
+
+def _commands(group: Any, prefix: str = "") -> set[str]:
+    found: set[str] = set()
+    for name, command in group.commands.items():
+        if hasattr(command, "commands"):  # a group (typer vendors its own click)
+            found |= _commands(command, f"{prefix}{name} ")
+        else:
+            found.add(f"{prefix}{name}")
+    return found
+
+
+def test_the_cli_has_no_command_that_reads_records() -> None:
+    root = typer.main.get_command(cli_app)
+    assert _commands(root) == COMMANDS
+
+
+async def test_no_operator_path_shows_a_record(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "DK")
+    admin = GraphQLClient(http, tenant.token)
+    secrets = []
+    for _ in range(3):
+        record = await create_employee(
+            admin,
+            firstName=marker("first"),
+            lastName=marker("last"),
+            workEmail=f"{marker('mail')}@example.com",
+        )
+        secrets += [record["firstName"], record["lastName"], record["workEmail"]]
+    # The values are there, for the tenant's own admin.
+    assert secrets[0] in str(await admin.ok(READ_ALL))
+
+    outputs: list[str] = []
+    for args in (
+        ("tenants", "list"),
+        ("tenants", "show", tenant.id),
+        ("tenants", "retention", tenant.id, "--days", "200"),
+        ("audit", "verify", "--tenant", tenant.id, "--seal"),
+        ("keys", "status"),
+        ("tenants", "suspend", tenant.id),
+        ("tenants", "resume", tenant.id),
+        ("tenants", "terminate", tenant.id),
+        ("tenants", "show", tenant.id),
+        ("tenants", "purge-due"),
+        ("tenants", "restore", tenant.id),
+    ):
+        done = enclave(settings, *args)
+        assert done.returncode in (0, 1), (args, done.stderr)
+        outputs.append(done.stdout + done.stderr)
+    shown = "\n".join(outputs)
+    assert tenant.id in shown
+    for secret in secrets:
+        assert secret not in shown
+        assert secret.lower() not in shown.lower()
+
+    # Credentials an operator could make with the gateway's own signing key, for the
+    # identities operators act as: none is a user of the tenant, so none gets anything.
+    for subject in ("cli", "operator", "gateway"):
+        forged = GraphQLClient(http, services.tokens.issue(tenant.id, subject, ["admin"]))
+        response = await forged.raw(READ_ALL)
+        assert response.status_code == 401, subject
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert not any(secret in response.text for secret in secrets)
+    no_key = await http.post(
+        "/graphql", json={"query": READ_ALL}, headers={"x-api-key": "enk_operator_guess"}
+    )
+    assert no_key.status_code == 401
+    for path in ("/healthz", "/readyz"):
+        answer = await http.get(path)
+        assert not any(secret in answer.text for secret in secrets)
+
+    # Restored, the tenant's admin reads the records again: they were kept, not shown.
+    async def readable() -> bool:
+        response = await admin.raw(READ_ALL)
+        return response.status_code == 200 and secrets[0] in response.text
+
+    await eventually(readable)
