@@ -33,6 +33,8 @@ from storage.mongo.lifecycle import TenantLifecycle
 __all__ = ["Services"]
 
 log = logging.getLogger("enclave.gateway")
+#: Tenants whose data is kept (locked out or not): their audit is settled and sealed.
+KEPT = frozenset({"active", "suspended", "terminated"})
 
 
 def _external(settings: Settings) -> ExternalTokens | None:
@@ -115,12 +117,12 @@ class Services:
         )
 
     async def reconcile_all(self) -> int:
-        """Settle pending audit intents of every active tenant whose region answers."""
+        """Settle pending audit intents of every tenant with data whose region answers."""
         settled = 0
         for region in self.store.regions:
             try:
                 tenants = [
-                    t for t in await self.store.list_tenants_in(region) if t.status == "active"
+                    t for t in await self.store.list_tenants_in(region) if t.status in KEPT
                 ]
             except EnclaveError:
                 log.warning("reconcile: region %s unavailable", region)
@@ -142,7 +144,7 @@ class Services:
             await asyncio.sleep(self.settings.reconcile_interval_seconds)
 
     async def seal_all(self) -> int:
-        """Seal new audit entries of every active tenant whose region answers."""
+        """Seal new audit entries of every tenant with data whose region answers."""
         key = self.settings.seal_key()
         sealed = 0
         for region in self.store.regions:
@@ -151,7 +153,7 @@ class Services:
             except EnclaveError:
                 continue
             for tenant in tenants:
-                if tenant.status != "active":
+                if tenant.status not in KEPT:
                     continue
                 try:
                     sealed += await self.store.for_tenant(tenant.id).seal_audit(key)

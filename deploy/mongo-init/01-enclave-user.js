@@ -41,6 +41,9 @@ const RECORD_COLLECTIONS = [
   "users",
   "api_keys",
   "exports",
+  // Built-in sign-in: sessions (hashes of refresh secrets) and tenant settings.
+  "sessions",
+  "settings",
   // An audit entry's values: replaced by a marker when a data subject is erased.
   "audit_values",
 ];
@@ -61,6 +64,8 @@ const privileges = [
   // Control plane: the tenant registry, and the client-side encryption key vault
   // (data keys are created, rewrapped and, for crypto-shredding, removed).
   { resource: { db: "enclave_control", collection: "tenants" }, actions: READ_WRITE },
+  // Tenant state changes are claimed by inserting here: their history, append-only.
+  { resource: { db: "enclave_control", collection: "transitions" }, actions: APPEND_ONLY },
   { resource: { db: "encryption", collection: "__keyVault" }, actions: READ_WRITE },
   ...RECORD_COLLECTIONS.map((name) => ({
     resource: { db: "", collection: name },
