@@ -121,9 +121,7 @@ class Services:
         settled = 0
         for region in self.store.regions:
             try:
-                tenants = [
-                    t for t in await self.store.list_tenants_in(region) if t.status in KEPT
-                ]
+                tenants = [t for t in await self.store.list_tenants_in(region) if t.status in KEPT]
             except EnclaveError:
                 log.warning("reconcile: region %s unavailable", region)
                 continue
