@@ -155,17 +155,17 @@ class TenantLifecycle:
             if status == "purged":
                 return dict(doc["certificate"])
             if status == "terminated":
-                settled = doc.get("terminatedAt", now()) + SETTLE
-                if settled > now():
-                    raise ConflictError(
-                        "the tenant was terminated seconds ago and gateways may still be "
-                        f"finishing its requests: purge it after {settled:%H:%M:%S} UTC"
-                    )
                 due = doc.get("purgeDueAt")
                 if not before_due and (due is None or due > now()):
                     raise ConflictError(
                         f"the purge is due on {due:%Y-%m-%d %H:%M} UTC; "
                         "purge before then only on the client's request (--now)"
+                    )
+                settled = doc.get("terminatedAt", now()) + SETTLE
+                if settled > now():
+                    raise ConflictError(
+                        "the tenant was terminated seconds ago and gateways may still be "
+                        f"finishing its requests: purge it after {settled:%H:%M:%S} UTC"
                     )
                 doc = await self._claim(control, doc, actor)
             elif status != "purging":
