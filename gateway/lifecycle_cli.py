@@ -200,7 +200,10 @@ def rotate(
     """Rewrap every data key of a region under a new master key, without downtime."""
     from storage.mongo.keyvault import rotate_master_key
 
-    mk = json.loads(master_key) if master_key else None
+    try:
+        mk = json.loads(master_key) if master_key else None
+    except ValueError:
+        raise typer.BadParameter("not JSON", param_hint="--master-key") from None
 
     async def go(lc: TenantLifecycle) -> dict[str, Any]:
         if region not in lc.regions:
