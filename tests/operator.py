@@ -35,7 +35,7 @@ def enclave_json(settings: Settings, *args: str, **extra_env: str) -> Any:
     return json.loads(done.stdout)
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 30.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 90.0) -> None:
     """Wait until *check* holds; fail if it does not within *within* seconds (a bound on
     the wait, not a claim about speed)."""
     deadline = time.monotonic() + within

@@ -65,9 +65,12 @@ def _vault(region: RegionClient) -> Any:
 class TenantLifecycle:
     """State changes of tenants, for operators (the CLI) and the gateway's purge task."""
 
-    def __init__(self, store: Store, regions: RegionRegistry) -> None:
+    def __init__(
+        self, store: Store, regions: RegionRegistry, *, settle: dt.timedelta = SETTLE
+    ) -> None:
         self.store = store
         self.regions = regions
+        self._settle = settle
 
     def _control(self, tenant_id: str) -> ControlRecords:
         return ControlRecords(self.regions.for_tenant(validate_tenant_id(tenant_id)))
@@ -161,7 +164,7 @@ class TenantLifecycle:
                         f"the purge is due on {due:%Y-%m-%d %H:%M} UTC; "
                         "purge before then only on the client's request (--now)"
                     )
-                settled = doc.get("terminatedAt", now()) + SETTLE
+                settled = doc.get("terminatedAt", now()) + self._settle
                 if settled > now():
                     raise ConflictError(
                         "the tenant was terminated seconds ago and gateways may still be "
@@ -253,7 +256,7 @@ class TenantLifecycle:
                     {
                         "status": "terminated",
                         "purgeDueAt": {"$lte": now()},
-                        "terminatedAt": {"$lte": now() - SETTLE},
+                        "terminatedAt": {"$lte": now() - self._settle},
                     },
                     {"status": "purging"},
                 ]
