@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +31,7 @@ __all__ = [
     "AuditQuery",
     "CredentialStore",
     "Credentials",
+    "ExportJob",
     "Page",
     "Record",
     "Role",
@@ -180,6 +181,26 @@ class Page:
     cursors: Sequence[str]  # one opaque cursor per record
     has_next_page: bool
     end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportJob:
+    """A bulk export a caller started: what to stream, for whom, until when.
+
+    *equals* may hold personal values (a filter by last name): the store keeps it encrypted.
+    """
+
+    id: str
+    principal_kind: Literal["user", "api_key"]
+    principal_id: str
+    datasheet: str
+    format: Literal["ndjson", "csv"]
+    fields: tuple[str, ...]
+    equals: Mapping[str, Value]
+    include_archived: bool
+    after: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -347,6 +368,57 @@ class TenantStore(ABC):
     ) -> Page:
         """Up to *first* records after the cursor *after*, in a stable order (keyset paging),
         within *scope*."""
+
+    @abstractmethod
+    def stream(
+        self,
+        sheet: Datasheet,
+        fields: Sequence[str],
+        *,
+        after: str | None = None,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+        scope: RowScope | None = None,
+        batch_size: int = 500,
+    ) -> AsyncIterator[Record]:
+        """Every record within *scope* (and *equals*) after the record id *after*, in id
+        order, fetched *batch_size* at a time: memory stays bounded however many there are."""
+
+    @abstractmethod
+    async def count(
+        self,
+        sheet: Datasheet,
+        *,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+        scope: RowScope | None = None,
+    ) -> int:
+        """How many records :meth:`stream` would give from the start (nothing decrypted)."""
+
+    @abstractmethod
+    async def create_export(self, job: ExportJob, actor: Actor) -> None:
+        """Store an export job; audited (who, what, the filter encrypted)."""
+
+    @abstractmethod
+    async def get_export(self, job_id: str) -> ExportJob | None:
+        """An export job by id."""
+
+    @abstractmethod
+    async def claim_export(self, job_id: str, actor: Actor) -> bool:
+        """Take the job's one download, atomically on every server (an insert under a unique
+        key): True for the first caller only. The download is audited."""
+
+    @abstractmethod
+    async def record_export_done(
+        self, job: ExportJob, actor: Actor, rows: int, complete: bool
+    ) -> None:
+        """Audit how many rows a download sent and whether it ran to the end."""
+
+    @abstractmethod
+    async def record_event(
+        self, op: str, actor: Actor, detail: Mapping[str, Any], values: Mapping[str, Any]
+    ) -> int:
+        """Audit an action that changes no record; *values* (personal data) kept encrypted."""
 
     @abstractmethod
     async def create(
