@@ -76,6 +76,8 @@ class Settings(BaseSettings):
     audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
     #: Record every read of personal data and every sign-in (issue: who saw what).
     access_log: bool = True
+    #: How long an export's download link stays valid (it can be used once).
+    export_url_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
 

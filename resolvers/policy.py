@@ -41,6 +41,7 @@ ADMIN_FIELDS = frozenset(
         "deleteRole",
         "createUser",
         "updateUser",
+        "subjectAccess",
     }
 )
 
