@@ -143,7 +143,8 @@ class AccessEvent:
 
 @dataclass(frozen=True, slots=True)
 class AccessQuery:
-    kind: str | None = None
+    #: One kind, or any of several.
+    kind: str | tuple[str, ...] | None = None
     principal: str | None = None
     datasheet: str | None = None
     record: str | None = None

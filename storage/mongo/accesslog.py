@@ -53,7 +53,9 @@ class AccessLog:
         self, q: AccessQuery, first: int, after: Any | None
     ) -> tuple[list[AccessEvent], bool]:
         query: dict[str, Any] = {}
-        if q.kind is not None:
+        if isinstance(q.kind, tuple):
+            query["kind"] = {"$in": list(q.kind)}
+        elif q.kind is not None:
             query["kind"] = q.kind
         if q.principal is not None:
             query["principal"] = q.principal
