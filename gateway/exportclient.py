@@ -11,6 +11,7 @@ the last id it has, appending. Nothing is written twice and nothing is left out.
 from __future__ import annotations
 
 import csv
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -126,10 +127,10 @@ class ExportClient:
         elif output.exists():
             raise ExportError(f"{output} exists: pass --resume to continue it")
         written, failures = 0, 0
+        job = self.start(after)  # refused before any file is made
         with output.open("ab") as out, Progress(disable=not progress) as bar:
             task = bar.add_task(f"exporting {self.datasheet}", total=None)
             while True:
-                job = self.start(after)
                 bar.update(task, total=written + int(job["total"]))
                 try:
                     for record_id, count in self._download(job["url"], out, header):
@@ -144,8 +145,9 @@ class ExportClient:
                     failures += 1
                     if failures > self.retries:
                         raise ExportError(f"gave up after {self.retries} retries: {exc}") from exc
-                    bar.console.print(f"interrupted ({type(exc).__name__}); resuming")
+                    print(f"interrupted ({type(exc).__name__}); resuming", file=sys.stderr)
                     time.sleep(self.backoff * failures)
+                    job = self.start(after)
 
     def _download(self, url: str, out: BinaryIO, header: bool) -> Iterator[tuple[str | None, int]]:
         """Write the whole records of one download; yields (last id, records) per chunk, and
