@@ -1,4 +1,4 @@
-"""The ASGI application: ``/graphql``, ``/healthz`` and ``/readyz``.
+"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz`` and export downloads.
 
 ``create_app(settings)`` is the composition root: it builds the services in the lifespan
 and closes them on shutdown.
