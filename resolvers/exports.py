@@ -51,7 +51,9 @@ class ExportJobType:
     datasheet: str
     format: ExportFormat
     columns: list[str]
-    total: int = strawberry.field(description="Records the export holds, counted at start.")
+    total: int = strawberry.field(
+        description="Records the export holds (after `afterId`), counted at start."
+    )
     url: str = strawberry.field(
         description="Download it once with GET before `expiresAt`; no other credential needed."
     )
@@ -122,7 +124,11 @@ class ExportMutation:
             expires_at=now + dt.timedelta(seconds=ctx.exports.ttl_seconds),
         )
         total = await ctx.store.count(
-            sheet, equals=equals, include_archived=include_archived, scope=plan.scope
+            sheet,
+            after=job.after,
+            equals=equals,
+            include_archived=include_archived,
+            scope=plan.scope,
         )
         await ctx.store.create_export(job, ctx.actor)
         principal = f"{ctx.principal.kind}:{caller}"

@@ -390,11 +390,12 @@ class TenantStore(ABC):
         self,
         sheet: Datasheet,
         *,
+        after: str | None = None,
         equals: Mapping[str, Value] | None = None,
         include_archived: bool = False,
         scope: RowScope | None = None,
     ) -> int:
-        """How many records :meth:`stream` would give from the start (nothing decrypted)."""
+        """How many records :meth:`stream` would give (nothing is decrypted)."""
 
     @abstractmethod
     async def create_export(self, job: ExportJob, actor: Actor) -> None:

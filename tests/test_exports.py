@@ -294,3 +294,19 @@ def test_escape_cell_defuses_every_formula_start() -> None:
     assert escape_cell("Anna") == "Anna"
     assert escape_cell(-5) == "-5"  # a number is no formula
     assert escape_cell(None) == ""
+
+
+async def test_after_id_continues_in_id_order(
+    http: httpx.AsyncClient, services: Services, tenant: Tenant, admin: GraphQLClient
+) -> None:
+    dept = marker("Resume")
+    ids = [(await create_employee(admin, department=dept))["id"] for _ in range(5)]
+    client, _ = await exporter(admin, services, tenant, "resume", read=["department"], export=True)
+    flt = [{"field": "department", "value": dept}]
+    # A record deleted meanwhile, even the one resumed after, changes nothing for the rest.
+    await admin.ok(f'mutation {{ deleteEmployee(id: "{ids[1]}", expectedVersion: 1) {{ id }} }}')
+    job = await start(client, filter=flt, after=ids[1])
+    assert job["total"] == 3
+    assert [r["id"] for r in lines(await download(http, job["url"]))] == ids[2:]
+    bad = await client(START, {"sheet": "employees", "format": "NDJSON", "after": "x"})
+    assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -237,12 +237,13 @@ class MongoTenantStore(TenantStore):
         self,
         sheet: Datasheet,
         *,
+        after: str | None = None,
         equals: Mapping[str, Value] | None = None,
         include_archived: bool = False,
         scope: RowScope | None = None,
     ) -> int:
         with mongo_errors(self._region.name):
-            query = await self._list_query(sheet, equals, include_archived, scope)
+            query = await self._list_query(sheet, equals, include_archived, scope, after)
             return await self._db[sheet.name].count_documents(query)
 
     async def create_export(self, job: ExportJob, actor: Actor) -> None:
