@@ -13,6 +13,7 @@ audited, and each chunk's records are in the access log as an export.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -83,8 +84,6 @@ class ExportEndpoint:
             tenant_id, job_id, str(principal), int(expires_text), sig
         ):
             raise missing
-        if int(expires_text) != int(job.expires_at.timestamp()) or time.time() > int(expires_text):
-            raise ExportGoneError("this download link has expired; start a new export")
         return store, job
 
     async def _principal(self, tenant_id: str, store: TenantStore, job: ExportJob) -> Principal:
@@ -103,7 +102,27 @@ class ExportEndpoint:
 
     async def _download(self, request: Request) -> Response:
         store, job = await self._job(request)
+        try:
+            return await self._stream(request, store, job)
+        except EnclaveError as exc:
+            # A genuine link refused (permission, tenant, used, expired): audited as an attempt.
+            actor = Actor(
+                user_id=job.principal_id,
+                kind=job.principal_kind,
+                ip=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+            )
+            with contextlib.suppress(EnclaveError):  # the refusal stands either way
+                await store.record_attempt(
+                    "exportDownload", actor, exc.code, datasheet=job.datasheet
+                )
+            raise
+
+    async def _stream(self, request: Request, store: TenantStore, job: ExportJob) -> Response:
         tenant_id = store.tenant_id
+        expires = int(request.query_params["expires"])
+        if expires != int(job.expires_at.timestamp()) or time.time() > expires:
+            raise ExportGoneError("this download link has expired; start a new export")
         principal = await self._principal(tenant_id, store, job)
         try:
             policy = await self.services.policies.policy_for(principal)

@@ -176,6 +176,19 @@ async def test_download_refused_once_export_permission_is_revoked(
     refused = await download(http, job["url"])
     assert refused.status_code == 403
     assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    attempts = await admin.ok(
+        """query($actor: ID) { auditLog(first: 1, filter: {actor: $actor,
+        operation: "exportDownload"}) { nodes { operation code outcome datasheet } } }""",
+        {"actor": user["id"]},
+    )
+    assert attempts["auditLog"]["nodes"] == [
+        {
+            "operation": "exportDownload",
+            "code": "FORBIDDEN",
+            "outcome": "refused",
+            "datasheet": "employees",
+        }
+    ]
     # Refusing did not use the download up.
     version = changed["updateUser"]["version"]
     await admin.ok(UPDATE_USER, {"id": user["id"], "v": version, "export": True})
@@ -310,3 +323,26 @@ async def test_after_id_continues_in_id_order(
     assert [r["id"] for r in lines(await download(http, job["url"]))] == ids[2:]
     bad = await client(START, {"sheet": "employees", "format": "NDJSON", "after": "x"})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_download_needs_an_active_tenant(
+    http: httpx.AsyncClient, services: Services, settings: Settings, app: Starlette
+) -> None:
+    other = await make_tenant(services, "BE", "Suspended Org")
+    admin = GraphQLClient(http, other.token)
+    await create_employee(admin)
+    client, _ = await exporter(admin, services, other, "susp", read=["lastName"], export=True)
+    job = await start(client)
+    raw = plain_client(settings, "eu")
+    try:
+        control = raw["enclave_control"]["tenants"]
+        await control.update_one({"_id": other.id}, {"$set": {"status": "suspended"}})
+        # The gateway caches tenants for a few seconds; this test does not wait for that.
+        app.state.services.tenants._entries.pop(other.id, None)
+        refused = await download(http, job["url"])
+        assert refused.status_code == 403
+        await control.update_one({"_id": other.id}, {"$set": {"status": "active"}})
+        app.state.services.tenants._entries.pop(other.id, None)
+        assert len(lines(await download(http, job["url"]))) == 1
+    finally:
+        await raw.aclose()
