@@ -142,7 +142,7 @@ async def floor(settings: Settings, tenant_id: str) -> tuple[int, float]:
 
 def gateway_export(base: str, token: str, after: str | None) -> tuple[int, float]:
     """(records, seconds of the download) of one export through the gateway."""
-    with httpx.Client(base_url=base, timeout=httpx.Timeout(120.0)) as client:
+    with httpx.Client(base_url=base, timeout=httpx.Timeout(30.0, read=900.0)) as client:
         body = client.post(
             "/graphql",
             json={"query": START, "variables": {"after": after}},

@@ -197,7 +197,8 @@ def export(
         typer.echo("--format is ndjson or csv, and an API key is needed", err=True)
         raise typer.Exit(2)
     pairs = [f.partition("=") for f in filters or ()]
-    with httpx.Client(base_url=url, timeout=httpx.Timeout(30.0)) as client:
+    # A big export's first bytes can take a while (the server may sort it first).
+    with httpx.Client(base_url=url, timeout=httpx.Timeout(30.0, read=600.0)) as client:
         exporter = ExportClient(
             client,
             api_key,

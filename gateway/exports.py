@@ -164,7 +164,9 @@ class ExportEndpoint:
         async def body() -> AsyncIterator[bytes]:
             complete = False
             try:
-                async for chunk in export_chunks(store, sheet, job, plan, sent):
+                async for chunk in export_chunks(
+                    store, sheet, job, plan, sent, self.services.export_urls.timeout_seconds
+                ):
                     yield chunk
                 complete = True
             finally:

@@ -22,9 +22,10 @@ _LABEL = b"enclave/export-url/v1"
 
 
 class ExportUrls:
-    def __init__(self, secret: str, ttl_seconds: int) -> None:
+    def __init__(self, secret: str, ttl_seconds: int, timeout_seconds: float = 3600.0) -> None:
         self._key = hmac.new(secret.encode(), _LABEL, hashlib.sha256).digest()
         self.ttl_seconds = ttl_seconds
+        self.timeout_seconds = timeout_seconds
 
     def signature(self, tenant_id: str, job_id: str, principal: str, expires: int) -> str:
         message = f"{tenant_id}|{job_id}|{principal}|{expires}".encode()
@@ -49,6 +50,10 @@ class ExportLinksForRequest:
     @property
     def ttl_seconds(self) -> int:
         return self.urls.ttl_seconds
+
+    @property
+    def timeout_seconds(self) -> float:
+        return self.urls.timeout_seconds
 
     def url(self, tenant_id: str, job_id: str, principal: str, expires: int) -> str:
         return self.base_url.rstrip("/") + self.urls.path(tenant_id, job_id, principal, expires)

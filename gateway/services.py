@@ -112,7 +112,9 @@ class Services:
             _external(settings),
             ApiKeys(store),
             SignIn(store, tokens),
-            ExportUrls(settings.jwt_key(), settings.export_url_ttl_seconds),
+            ExportUrls(
+                settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
+            ),
         )
 
     async def reconcile_all(self) -> int:

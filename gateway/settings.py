@@ -78,6 +78,9 @@ class Settings(BaseSettings):
     access_log: bool = True
     #: How long an export's download link stays valid (it can be used once).
     export_url_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
+    #: The deadline of one export's database reads (FerretDB sorts in memory: the first
+    #: batch of a big export comes only after every record was read).
+    export_timeout_seconds: float = Field(default=3600.0, gt=0)
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
 

@@ -38,6 +38,10 @@ class ExportLinks(Protocol):
     def ttl_seconds(self) -> int:
         """How long a link stays valid."""
 
+    @property
+    def timeout_seconds(self) -> float:
+        """The deadline of an export's database reads (storage: ``stream``, ``count``)."""
+
     def url(self, tenant_id: str, job_id: str, principal: str, expires: int) -> str:
         """The download URL of a job for *principal* (``kind:id``), valid until *expires*."""
 

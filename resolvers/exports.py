@@ -129,6 +129,7 @@ class ExportMutation:
             equals=equals,
             include_archived=include_archived,
             scope=plan.scope,
+            read_deadline=ctx.exports.timeout_seconds,
         )
         await ctx.store.create_export(job, ctx.actor)
         principal = f"{ctx.principal.kind}:{caller}"

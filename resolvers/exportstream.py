@@ -113,6 +113,7 @@ async def export_chunks(
     job: ExportJob,
     plan: ReadPlan,
     on_records: Callable[[Sequence[str]], None],
+    read_deadline: float | None = None,
 ) -> AsyncIterator[bytes]:
     """The export's bytes, a chunk per few hundred records; *on_records* is told the ids of
     each chunk's records before it is sent (the access log, the row count)."""
@@ -134,6 +135,7 @@ async def export_chunks(
         equals=job.equals,
         include_archived=job.include_archived,
         scope=plan.scope,
+        read_deadline=read_deadline,
     ):
         batch.append(_row(sheet, plan, record))
         if len(batch) >= _CHUNK_RECORDS:

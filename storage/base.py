@@ -381,9 +381,14 @@ class TenantStore(ABC):
         include_archived: bool = False,
         scope: RowScope | None = None,
         batch_size: int = 500,
+        read_deadline: float | None = None,
     ) -> AsyncIterator[Record]:
         """Every record within *scope* (and *equals*) after the record id *after*, in id
-        order, fetched *batch_size* at a time: memory stays bounded however many there are."""
+        order, fetched *batch_size* at a time: memory stays bounded however many there are.
+
+        *read_deadline*: one deadline, in seconds, for the whole stream instead of the per-reply
+        socket timeout. A server that sorts in memory (FerretDB) sends the first batch only
+        after reading every matching record, which can take longer than one reply may."""
 
     @abstractmethod
     async def count(
@@ -394,6 +399,7 @@ class TenantStore(ABC):
         equals: Mapping[str, Value] | None = None,
         include_archived: bool = False,
         scope: RowScope | None = None,
+        read_deadline: float | None = None,
     ) -> int:
         """How many records :meth:`stream` would give (nothing is decrypted)."""
 

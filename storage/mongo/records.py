@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
+import pymongo
 from bson.binary import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
@@ -217,8 +218,9 @@ class MongoTenantStore(TenantStore):
         include_archived: bool = False,
         scope: RowScope | None = None,
         batch_size: int = 500,
+        read_deadline: float | None = None,
     ) -> AsyncIterator[Record]:
-        with mongo_errors(self._region.name):
+        with mongo_errors(self._region.name), pymongo.timeout(read_deadline):
             query = await self._list_query(sheet, equals, include_archived, scope, after)
             cursor = self._db[sheet.name].find(
                 query,
@@ -241,8 +243,9 @@ class MongoTenantStore(TenantStore):
         equals: Mapping[str, Value] | None = None,
         include_archived: bool = False,
         scope: RowScope | None = None,
+        read_deadline: float | None = None,
     ) -> int:
-        with mongo_errors(self._region.name):
+        with mongo_errors(self._region.name), pymongo.timeout(read_deadline):
             query = await self._list_query(sheet, equals, include_archived, scope, after)
             return await self._db[sheet.name].count_documents(query)
 
