@@ -34,13 +34,14 @@ import contextlib
 import datetime as dt
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
+import pymongo
 from ulid import ULID
 
 from bench.common import ChildServer, run_benchmark
@@ -112,6 +113,20 @@ async def seed(settings: Settings, records: int, distinct: int) -> Seeded:
         await services.aclose()
 
 
+async def _lines(cursor: Any, fields: Sequence[str]) -> AsyncIterator[int]:
+    """Each document shaped and serialised as an NDJSON line; yields the line's length."""
+    async for doc in cursor:
+        line = {
+            "id": doc["_id"],
+            **{n: decode(SHEET.by_name[n], doc.get(n)) for n in fields},
+            "version": int(doc["_v"]),
+            "archived": bool(doc.get("_archived")),
+            "createdAt": doc["_created"],
+            "updatedAt": doc["_updated"],
+        }
+        yield len(orjson.dumps(line)) + 1
+
+
 async def floor(settings: Settings, tenant_id: str) -> tuple[int, float]:
     """The export's find, decryption and NDJSON serialisation through the raw driver."""
     region = RegionClient.from_config("eu", settings.eu)
@@ -120,21 +135,14 @@ async def floor(settings: Settings, tenant_id: str) -> tuple[int, float]:
     try:
         collection = region.data[database_name(tenant_id)][SHEET.name]
         started = time.perf_counter()
-        count = size = 0
         cursor = collection.find(
             {"_archived": {"$ne": True}}, projection, sort=[("_id", 1)], batch_size=500
         )
-        async for doc in cursor:
-            line = {
-                "id": doc["_id"],
-                **{n: decode(SHEET.by_name[n], doc.get(n)) for n in fields},
-                "version": int(doc["_v"]),
-                "archived": bool(doc.get("_archived")),
-                "createdAt": doc["_created"],
-                "updatedAt": doc["_updated"],
-            }
-            size += len(orjson.dumps(line)) + 1
-            count += 1
+        # The same deadline the gateway's export reads run under (not the socket timeout).
+        with pymongo.timeout(3600):
+            lines = [line async for line in _lines(cursor, fields)]
+        count, size = len(lines), sum(lines)
+        assert size > 0
         return count, time.perf_counter() - started
     finally:
         await region.aclose()
