@@ -54,7 +54,8 @@ class AccessLog:
     ) -> tuple[list[AccessEvent], bool]:
         query: dict[str, Any] = {}
         if isinstance(q.kind, tuple):
-            query["kind"] = {"$in": list(q.kind)}
+            # One plain value per branch: a field value is never an operator object.
+            query["$or"] = [{"kind": kind} for kind in q.kind]
         elif q.kind is not None:
             query["kind"] = q.kind
         if q.principal is not None:
