@@ -18,6 +18,7 @@ import hashlib
 import logging
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Literal
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -146,13 +147,25 @@ class RequestAccess:
         self._request_id = request_id
 
     def read(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
+        self._add("read", datasheet, fields, records)
+
+    def export(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
+        self._add("export", datasheet, fields, records)
+
+    def _add(
+        self,
+        kind: Literal["read", "export"],
+        datasheet: str,
+        fields: Sequence[str],
+        records: Sequence[str],
+    ) -> None:
         if not fields or not records or not self._recorder.enabled:
             return
         self._recorder.add(
             self._principal.tenant_id,
             AccessEvent(
                 at=dt.datetime.now(dt.UTC),
-                kind="read",
+                kind=kind,
                 principal=self._principal.user_id,
                 roles=self._roles,
                 datasheet=datasheet,

@@ -1,4 +1,4 @@
-"""The ASGI application: ``/graphql``, ``/healthz`` and ``/readyz``.
+"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz`` and export downloads.
 
 ``create_app(settings)`` is the composition root: it builds the services in the lifespan
 and closes them on shutdown.
@@ -28,6 +28,8 @@ from strawberry.asgi import GraphQL
 from gateway.accesslog import RequestAccess
 from gateway.apikeys import is_api_key
 from gateway.auth import bearer_token
+from gateway.exports import ExportEndpoint
+from gateway.exporturls import ExportLinksForRequest
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.ratelimit import RateLimitedError
@@ -154,6 +156,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
             max_cost=settings.max_cost,
+            exports=ExportLinksForRequest(self.services.export_urls, str(request.base_url)),
         )
 
 
@@ -481,6 +484,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route(
+                "/exports/{tenant}/{job}",
+                ExportEndpoint(services, error_response, _SECURITY_HEADERS),
+                methods=["GET"],
+            ),
         ],
         lifespan=lifespan,
     )

@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from gateway.accesslog import AccessRecorder
 from gateway.apikeys import ApiKeys
 from gateway.auth import TenantCache, TokenIssuer
+from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore
 from gateway.jwks import ExternalTokens
 from gateway.policies import PolicyCache
@@ -72,6 +73,7 @@ class Services:
     external: ExternalTokens | None
     api_keys: ApiKeys
     signin: SignIn
+    export_urls: ExportUrls
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -114,6 +116,9 @@ class Services:
             _external(settings),
             ApiKeys(store),
             SignIn(store, tokens),
+            ExportUrls(
+                settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
+            ),
         )
 
     async def reconcile_all(self) -> int:

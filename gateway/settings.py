@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     #: How often each gateway purges terminated tenants whose retention has run out
     #: (0: never; then run ``enclave tenants purge-due`` from cron).
     purge_interval_seconds: float = Field(default=3600.0, ge=0)
+    #: How long an export's download link stays valid (it can be used once).
+    export_url_ttl_seconds: int = Field(default=900, ge=10, le=86_400)
+    #: The deadline of one export's database reads (FerretDB sorts in memory: the first
+    #: batch of a big export comes only after every record was read).
+    export_timeout_seconds: float = Field(default=3600.0, gt=0)
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
 

@@ -207,7 +207,7 @@ class AuditQueryRoot:
         first: int = 50,
         after: Optional[str] = None,  # noqa: UP045
     ) -> AccessConnection:
-        query = AccessQuery(kind="read", datasheet=datasheet, record=str(id))
+        query = AccessQuery(kind=("read", "export"), datasheet=datasheet, record=str(id))
         return await _access(info, query, first, after)
 
     @strawberry.field(description="Which records a principal was given between two times.")
@@ -221,7 +221,7 @@ class AuditQueryRoot:
         after: Optional[str] = None,  # noqa: UP045
     ) -> AccessConnection:
         query = AccessQuery(
-            kind="read",
+            kind=("read", "export"),
             principal=str(principal),
             since=_utc(since, "since"),
             until=_utc(until, "until"),

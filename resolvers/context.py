@@ -13,12 +13,37 @@ if TYPE_CHECKING:
     from resolvers.authorize import AuthorizationCache
     from resolvers.policy import Policy
 
-__all__ = ["AccessSink", "AccountPort", "PolicyNotifier", "Principal", "RequestContext"]
+__all__ = [
+    "AccessSink",
+    "AccountPort",
+    "ExportLinks",
+    "PolicyNotifier",
+    "Principal",
+    "RequestContext",
+]
 
 
 class AccessSink(Protocol):
     def read(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
         """The caller was given *fields* of *records*; recorded off the request path."""
+
+    def export(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
+        """The same, given in an export (``kind="export"``)."""
+
+
+class ExportLinks(Protocol):
+    """Signed, expiring download links of export jobs (gateway.exporturls)."""
+
+    @property
+    def ttl_seconds(self) -> int:
+        """How long a link stays valid."""
+
+    @property
+    def timeout_seconds(self) -> float:
+        """The deadline of an export's database reads (storage: ``stream``, ``count``)."""
+
+    def url(self, tenant_id: str, job_id: str, principal: str, expires: int) -> str:
+        """The download URL of a job for *principal* (``kind:id``), valid until *expires*."""
 
 
 class AccountPort(Protocol):
@@ -82,3 +107,5 @@ class RequestContext:
     max_cost: int
     #: Fields given masked in this response, per GraphQL type (for extensions.masked).
     masked: dict[str, set[str]] = field(default_factory=dict)
+    #: Download links of exports (None where exports are not served).
+    exports: ExportLinks | None = None

@@ -43,8 +43,13 @@ ADMIN_FIELDS = frozenset(
         "updateUser",
         "requestTermination",
         "eraseDataSubject",
+        "subjectAccess",
     }
 )
+
+
+#: The root field that starts an export: only for callers who may export something.
+EXPORT_FIELD = "startExport"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,11 @@ class Policy:
     def _allows_root(self, type_name: str, field_name: str) -> bool:
         if field_name in ADMIN_FIELDS:
             return self.admin
+        if field_name == EXPORT_FIELD:
+            # Per user (or key), and per role and datasheet (resolvers.exportstream).
+            return self.can_export and any(
+                g.export for sheet in self.sheets.values() for g in sheet.grants
+            )
         target = _root_fields().get((type_name, field_name))
         if target is None:
             return True  # e.g. `me`

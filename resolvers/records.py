@@ -16,9 +16,8 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.context import RequestContext
-from resolvers.masking import mask
 from resolvers.policy import SheetPolicy
-from resolvers.scopes import ReadPlan, read_plan, write_scope
+from resolvers.scopes import ReadPlan, fetch_fields, read_plan, shown_values, write_scope
 from resolvers.selection import selected_fields
 from resolvers.values import check_value, input_values
 from schema.datasheets import Datasheet
@@ -47,16 +46,10 @@ def _shown(
     plan: ReadPlan,
     also_hidden: frozenset[str] = frozenset(),
 ) -> Any:
-    """The record as the caller gets it: only the planned fields, masked where no role
-    covering this record reads them in full (and *also_hidden*)."""
-    fields = [f for f in record.values if f in plan.fields]
-    hidden = (plan.masked(record.values, record.owner) | also_hidden) & set(fields)
+    """The record as the caller gets it (resolvers.scopes.shown_values)."""
+    values, hidden = shown_values(types.sheet, plan, record, also_hidden)
     if hidden:
         ctx.masked.setdefault(types.sheet.type_name, set()).update(hidden)
-    values: dict[str, object] = {}
-    for name in fields:
-        value = record.values[name]
-        values[name] = mask(types.sheet.by_name[name], value) if name in hidden else value
     return types.object(
         id=strawberry.ID(record.id),
         version=record.version,
@@ -78,18 +71,13 @@ def _plan(
     return read_plan(sheet, grant, selected, ctx.principal.user_id, full=full)
 
 
-def _fetch(plan: ReadPlan, sheet: Datasheet) -> list[str]:
-    """What to fetch: the planned fields and those that tell which role covers a record."""
-    return [f.name for f in sheet.fields if f.name in plan.fields | plan.row_fields]
-
-
 def query_fields(types: SheetTypes) -> dict[str, Any]:
     sheet: Datasheet = types.sheet
 
     async def get_one(info: Info, id: strawberry.ID) -> Any:
         ctx = _ctx(info)
         plan = _plan(info, ctx, sheet, _grant(ctx, sheet))
-        record = await ctx.store.get(sheet, str(id), _fetch(plan, sheet), scope=plan.scope)
+        record = await ctx.store.get(sheet, str(id), fetch_fields(plan, sheet), scope=plan.scope)
         if record is None:
             raise NotFoundError(f"no {sheet.singular} with this id")
         ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
@@ -118,7 +106,7 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
         plan = _plan(info, ctx, sheet, grant, full=frozenset(equals))
         page = await ctx.store.page(
             sheet,
-            _fetch(plan, sheet),
+            fetch_fields(plan, sheet),
             first=size,
             after=after,
             equals=equals,
@@ -192,7 +180,9 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         if plan.row_fields & values.keys():
             # The change moves the record between rows: what was masked where it stood
             # stays masked in the answer, so moving a record cannot unmask it.
-            before = await ctx.store.get(sheet, str(id), _fetch(plan, sheet), scope=plan.scope)
+            before = await ctx.store.get(
+                sheet, str(id), fetch_fields(plan, sheet), scope=plan.scope
+            )
             if before is not None:
                 before_hidden = plan.masked(before.values, before.owner)
         record = await ctx.store.update(
@@ -201,7 +191,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
             expected_version,
             values,
             ctx.actor,
-            fields=_fetch(plan, sheet),
+            fields=fetch_fields(plan, sheet),
             scope=scope,
         )
         return _done(ctx, record, plan, before_hidden)
@@ -217,7 +207,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
             version,
             archived,
             ctx.actor,
-            fields=_fetch(plan, sheet),
+            fields=fetch_fields(plan, sheet),
             scope=scope,
         )
         return _done(ctx, record, plan)

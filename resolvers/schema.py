@@ -22,10 +22,12 @@ from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
+from resolvers.exports import ExportMutation
 from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import Limits
 from resolvers.records import mutation_fields, query_fields
+from resolvers.subject import SubjectAccessMutation
 from schema.types import sheet_types
 
 __all__ = ["EnclaveSchema", "build_schema"]
@@ -57,7 +59,17 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
         query=_root("Query", query, (MeQuery, AuditQueryRoot, AdminQuery)),
-        mutation=_root("Mutation", mutation, (AccountMutation, AdminMutation, LifecycleMutation)),
+        mutation=_root(
+            "Mutation",
+            mutation,
+            (
+                AccountMutation,
+                AdminMutation,
+                LifecycleMutation,
+                ExportMutation,
+                SubjectAccessMutation,
+            ),
+        ),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,

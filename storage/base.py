@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ __all__ = [
     "CredentialStore",
     "Credentials",
     "ErasureReport",
+    "ExportJob",
     "Page",
     "Record",
     "Role",
@@ -146,7 +147,8 @@ class AccessEvent:
 
 @dataclass(frozen=True, slots=True)
 class AccessQuery:
-    kind: str | None = None
+    #: One kind, or any of several.
+    kind: str | tuple[str, ...] | None = None
     principal: str | None = None
     datasheet: str | None = None
     record: str | None = None
@@ -184,6 +186,26 @@ class Page:
     cursors: Sequence[str]  # one opaque cursor per record
     has_next_page: bool
     end_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportJob:
+    """A bulk export a caller started: what to stream, for whom, until when.
+
+    *equals* may hold personal values (a filter by last name): the store keeps it encrypted.
+    """
+
+    id: str
+    principal_kind: Literal["user", "api_key"]
+    principal_id: str
+    datasheet: str
+    format: Literal["ndjson", "csv"]
+    fields: tuple[str, ...]
+    equals: Mapping[str, Value]
+    include_archived: bool
+    after: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -369,6 +391,71 @@ class TenantStore(ABC):
         within *scope*."""
 
     @abstractmethod
+    def stream(
+        self,
+        sheet: Datasheet,
+        fields: Sequence[str],
+        *,
+        after: str | None = None,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+        scope: RowScope | None = None,
+        batch_size: int = 500,
+        read_deadline: float | None = None,
+    ) -> AsyncIterator[Record]:
+        """Every record within *scope* (and *equals*) after the record id *after*, in id
+        order, fetched *batch_size* at a time: memory stays bounded however many there are.
+
+        *read_deadline*: one deadline, in seconds, for the whole stream instead of the per-reply
+        socket timeout. A server that sorts in memory (FerretDB) sends the first batch only
+        after reading every matching record, which can take longer than one reply may."""
+
+    @abstractmethod
+    async def count(
+        self,
+        sheet: Datasheet,
+        *,
+        after: str | None = None,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+        scope: RowScope | None = None,
+        read_deadline: float | None = None,
+    ) -> int:
+        """How many records :meth:`stream` would give (nothing is decrypted)."""
+
+    @abstractmethod
+    async def create_export(self, job: ExportJob, actor: Actor) -> None:
+        """Store an export job; audited (who, what, the filter encrypted)."""
+
+    @abstractmethod
+    async def get_export(self, job_id: str) -> ExportJob | None:
+        """An export job by id."""
+
+    @abstractmethod
+    async def claim_export(self, job_id: str, actor: Actor) -> bool:
+        """Take the job's one download, atomically on every server (an insert under a unique
+        key): True for the first caller only. The download is audited."""
+
+    @abstractmethod
+    async def record_export_done(
+        self, job: ExportJob, actor: Actor, rows: int, complete: bool
+    ) -> None:
+        """Audit how many rows a download sent and whether it ran to the end."""
+
+    @abstractmethod
+    async def record_event(
+        self,
+        op: str,
+        actor: Actor,
+        detail: Mapping[str, Any],
+        values: Mapping[str, Any] | None = None,
+    ) -> int:
+        """Audit an action that changes no record (an export, a lifecycle change, an
+        erasure); *detail* holds ids, counts and names, never personal data; *values*
+        (personal data, such as an export's filter) are kept encrypted and redactable.
+        Returns the entry's sequence."""
+
+    @abstractmethod
     async def create(
         self,
         sheet: Datasheet,
@@ -519,11 +606,6 @@ class TenantStore(ABC):
     async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
         """Redact the values of every audit entry about *record_ids* (erasure); the chain
         still verifies. The redaction is itself audited. Returns how many were redacted."""
-
-    @abstractmethod
-    async def record_event(self, op: str, actor: Actor, detail: Mapping[str, Any]) -> int:
-        """Audit an action that changes no record (a lifecycle change, an erasure); *detail*
-        holds ids, counts and names, never personal data. Returns the entry's sequence."""
 
     @abstractmethod
     async def erase_subject(self, email: str, actor: Actor) -> ErasureReport:

@@ -53,7 +53,10 @@ class AccessLog:
         self, q: AccessQuery, first: int, after: Any | None
     ) -> tuple[list[AccessEvent], bool]:
         query: dict[str, Any] = {}
-        if q.kind is not None:
+        if isinstance(q.kind, tuple):
+            # One plain value per branch: a field value is never an operator object.
+            query["$or"] = [{"kind": kind} for kind in q.kind]
+        elif q.kind is not None:
             query["kind"] = q.kind
         if q.principal is not None:
             query["principal"] = q.principal

@@ -5,9 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
+import pymongo
 from bson.binary import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
@@ -26,6 +27,7 @@ from storage.base import (
     AuditQuery,
     CredentialStore,
     ErasureReport,
+    ExportJob,
     Page,
     Record,
     Role,
@@ -46,6 +48,7 @@ from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.control import ControlRecords
 from storage.mongo.erasure import SubjectEraser
 from storage.mongo.errors import mongo_errors
+from storage.mongo.exports import ExportRepository
 from storage.mongo.lifecycle import TenantLifecycle
 from storage.mongo.signin import MongoCredentials
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes, now
@@ -128,6 +131,7 @@ class MongoTenantStore(TenantStore):
         self._access = AccessRepository(self._db, self._codec, self._writes)
         self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
         self._credentials = MongoCredentials(self._db, self._codec, self._writes)
+        self._exports = ExportRepository(self._db, self._codec, self._writes)
 
     @property
     def credentials(self) -> CredentialStore:
@@ -162,6 +166,24 @@ class MongoTenantStore(TenantStore):
             query[name] = await self._codec.encrypt(field, encode(field, value))
         return query
 
+    async def _list_query(
+        self,
+        sheet: Datasheet,
+        equals: Mapping[str, Value] | None,
+        include_archived: bool,
+        scope: RowScope | None,
+        after_id: str | None = None,
+    ) -> dict[str, Any]:
+        """The query of a list, a stream or a count: filter, archived, row scope, keyset."""
+        query: dict[str, Any] = {}
+        if equals:
+            query.update(await self._equality_filter(sheet, equals))
+        if not include_archived:
+            query["_archived"] = {"$ne": True}
+        if after_id is not None:
+            query["_id"] = {"$gt": after_id}
+        return _and(query, _row_query(scope))
+
     async def page(
         self,
         sheet: Datasheet,
@@ -173,16 +195,11 @@ class MongoTenantStore(TenantStore):
         include_archived: bool = False,
         scope: RowScope | None = None,
     ) -> Page:
-        query: dict[str, Any] = {}
+        after_id = None if after is None else decode_cursor(after)
         with mongo_errors(self._region.name):
-            if equals:
-                query.update(await self._equality_filter(sheet, equals))
-            if not include_archived:
-                query["_archived"] = {"$ne": True}
-            if after is not None:
-                query["_id"] = {"$gt": decode_cursor(after)}
+            query = await self._list_query(sheet, equals, include_archived, scope, after_id)
             cursor = self._db[sheet.name].find(
-                _and(query, _row_query(scope)),
+                query,
                 self._projection(sheet, fields),
                 sort=[("_id", 1)],
                 limit=first + 1,
@@ -195,6 +212,78 @@ class MongoTenantStore(TenantStore):
             has_next_page=len(docs) > first,
             end_cursor=encode_cursor(records[-1].id) if records else None,
         )
+
+    async def stream(
+        self,
+        sheet: Datasheet,
+        fields: Sequence[str],
+        *,
+        after: str | None = None,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+        scope: RowScope | None = None,
+        batch_size: int = 500,
+        read_deadline: float | None = None,
+    ) -> AsyncIterator[Record]:
+        with mongo_errors(self._region.name), pymongo.timeout(read_deadline):
+            query = await self._list_query(sheet, equals, include_archived, scope, after)
+            cursor = self._db[sheet.name].find(
+                query,
+                self._projection(sheet, fields),
+                sort=[("_id", 1)],
+                batch_size=batch_size,
+            )
+            try:
+                # The driver decrypts one batch at a time: only one batch is ever held.
+                async for doc in cursor:
+                    yield _record(sheet, doc, fields)
+            finally:
+                await cursor.close()
+
+    async def count(
+        self,
+        sheet: Datasheet,
+        *,
+        after: str | None = None,
+        equals: Mapping[str, Value] | None = None,
+        include_archived: bool = False,
+        scope: RowScope | None = None,
+        read_deadline: float | None = None,
+    ) -> int:
+        with mongo_errors(self._region.name), pymongo.timeout(read_deadline):
+            query = await self._list_query(sheet, equals, include_archived, scope, after)
+            return await self._db[sheet.name].count_documents(query)
+
+    async def create_export(self, job: ExportJob, actor: Actor) -> None:
+        with mongo_errors(self._region.name):
+            await self._exports.create(job, actor)
+
+    async def get_export(self, job_id: str) -> ExportJob | None:
+        with mongo_errors(self._region.name):
+            return await self._exports.get(job_id)
+
+    async def claim_export(self, job_id: str, actor: Actor) -> bool:
+        with mongo_errors(self._region.name):
+            job = await self._exports.get(job_id)
+            return job is not None and await self._exports.claim(job, actor)
+
+    async def record_export_done(
+        self, job: ExportJob, actor: Actor, rows: int, complete: bool
+    ) -> None:
+        with mongo_errors(self._region.name):
+            await self._exports.done(job, actor, rows, complete)
+
+    async def record_event(
+        self,
+        op: str,
+        actor: Actor,
+        detail: Mapping[str, Any],
+        values: Mapping[str, Any] | None = None,
+    ) -> int:
+        with mongo_errors(self._region.name):
+            return await self._writes.record_event(
+                op, actor, at=now(), detail=dict(detail), values=values
+            )
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -378,10 +467,6 @@ class MongoTenantStore(TenantStore):
     async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
         with mongo_errors(self._region.name):
             return await AuditLog(self._db, self._writes).redact(record_ids, actor)
-
-    async def record_event(self, op: str, actor: Actor, detail: Mapping[str, Any]) -> int:
-        with mongo_errors(self._region.name):
-            return await self._writes.record_event(op, actor, at=now(), detail=dict(detail))
 
     async def erase_subject(self, email: str, actor: Actor) -> ErasureReport:
         async def delete(sheet: Datasheet, record_id: str, version: int) -> object:

@@ -261,7 +261,10 @@ class WritePath:
             "commitment": None,
             **fields,
         }
-        seq = await self._insert_intent(entry)
+        # With values, start no later than the lease, as a change does: the values would be
+        # collected as an orphan after that.
+        deadline = at + LEASE if entry.get("values") else None
+        seq = await self._insert_intent(entry, deadline=deadline)
         with contextlib.suppress(DuplicateKeyError):
             await self._db[OUTCOMES].insert_one({"_id": seq, **outcome, "at": now()})
         return seq
@@ -290,10 +293,30 @@ class WritePath:
         )
 
     async def record_event(
-        self, op: str, actor: Actor, *, at: dt.datetime, detail: dict[str, Any]
+        self,
+        op: str,
+        actor: Actor,
+        *,
+        at: dt.datetime,
+        detail: dict[str, Any],
+        values: Mapping[str, Any] | None = None,
     ) -> int:
-        """An entry for an action that is not a record change (a redaction, an export...)."""
-        return await self._record_settled(actor, {"outcome": "committed"}, at, op=op, detail=detail)
+        """An entry for an action that is not a record change (a redaction, an export...).
+
+        *detail* is stored as is: ids, names and counts only. *values* (personal data, such
+        as an export's filter) are kept like a change's values: encrypted in ``audit_values``
+        with the caller's IP and user agent, the entry holding only their commitment."""
+        kept: dict[str, Any] = {}
+        if values is not None:
+            blob = await self._codec.encrypt_blob(
+                {"before": {}, "after": dict(values), "meta": {}, "client": client_doc(actor)}
+            )
+            values_id = str(ULID())
+            await self._db[VALUES].insert_one({"_id": values_id, "change": blob})
+            kept = {"values": values_id, "commitment": commitment(blob)}
+        return await self._record_settled(
+            actor, {"outcome": "committed"}, at, op=op, detail=detail, **kept
+        )
 
     async def write(
         self, change: Change, actor: Actor, *, guard: str | None = None

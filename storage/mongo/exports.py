@@ -1,0 +1,115 @@
+"""Export jobs of one tenant, and their one download each.
+
+A job is stored in ``exports`` under its id, with its filter (which may hold personal
+values, e.g. a last name) encrypted as one blob under the tenant key. Its one download is
+claimed by *inserting* ``{_id: "<job id>/download"}`` into the same collection: inserting
+under a unique key is the one primitive atomic on every server we support (FerretDB 1.x
+applies ``findAndModify`` by reading and writing back, so two downloads could both see
+the job unclaimed), so of two concurrent downloads exactly one gets it.
+
+Starting an export and each download are audit events (``export``, ``export_download``,
+``export_done``): ids, names and counts in the entry, the filter values encrypted in
+``audit_values`` like a change's values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bson.binary import Binary
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from schema.datasheets import datasheet
+from storage.base import Actor, ExportJob
+from storage.mongo.codec import FieldCodec, decode, encode
+from storage.mongo.writes import WritePath, now
+
+__all__ = ["EXPORTS", "ExportRepository"]
+
+EXPORTS = "exports"
+
+
+def _detail(job: ExportJob) -> dict[str, Any]:
+    """What an audit entry says of a job: no values, only names."""
+    return {
+        "job": job.id,
+        "datasheet": job.datasheet,
+        "format": job.format,
+        "fields": list(job.fields),
+        "filterFields": sorted(job.equals),
+        "includeArchived": job.include_archived,
+        "after": job.after,
+    }
+
+
+class ExportRepository:
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, writes: WritePath
+    ) -> None:
+        self._db = db  # an auto-decrypting client: the filter blob comes back in the clear
+        self._codec = codec
+        self._writes = writes
+
+    async def create(self, job: ExportJob, actor: Actor) -> None:
+        sheet = datasheet(job.datasheet)
+        plain = {k: encode(sheet.by_name[k], v) for k, v in job.equals.items()}
+        await self._writes.record_event(
+            "export", actor, at=now(), detail=_detail(job), values={"filter": plain}
+        )
+        await self._db[EXPORTS].insert_one(
+            {
+                "_id": job.id,
+                "principalKind": job.principal_kind,
+                "principal": job.principal_id,
+                "datasheet": job.datasheet,
+                "format": job.format,
+                "fields": list(job.fields),
+                "filter": await self._codec.encrypt_blob(plain),
+                "includeArchived": job.include_archived,
+                "after": job.after,
+                "createdAt": job.created_at,
+                "expiresAt": job.expires_at,
+            }
+        )
+
+    async def get(self, job_id: str) -> ExportJob | None:
+        doc = await self._db[EXPORTS].find_one({"_id": job_id, "principal": {"$exists": True}})
+        return None if doc is None else _job(doc)
+
+    async def claim(self, job: ExportJob, actor: Actor) -> bool:
+        try:
+            await self._db[EXPORTS].insert_one({"_id": f"{job.id}/download", "at": now()})
+        except DuplicateKeyError:
+            return False
+        await self._writes.record_event("export_download", actor, at=now(), detail=_detail(job))
+        return True
+
+    async def done(self, job: ExportJob, actor: Actor, rows: int, complete: bool) -> None:
+        await self._writes.record_event(
+            "export_done",
+            actor,
+            at=now(),
+            detail={**_detail(job), "rows": rows, "complete": complete},
+        )
+
+
+def _job(doc: Mapping[str, Any]) -> ExportJob:
+    sheet = datasheet(doc["datasheet"])
+    blob = doc.get("filter")
+    if isinstance(blob, Binary):  # not decrypted: never hand ciphertext on
+        raise ValueError("an export filter could not be decrypted")
+    return ExportJob(
+        id=doc["_id"],
+        principal_kind=doc["principalKind"],
+        principal_id=doc["principal"],
+        datasheet=doc["datasheet"],
+        format=doc["format"],
+        fields=tuple(doc["fields"]),
+        equals={k: decode(sheet.by_name[k], v) for k, v in (blob or {}).items()},
+        include_archived=bool(doc.get("includeArchived")),
+        after=doc.get("after"),
+        created_at=doc["createdAt"],
+        expires_at=doc["expiresAt"],
+    )
