@@ -1,4 +1,4 @@
-"""The ASGI application: ``/graphql``, ``/healthz`` and ``/readyz``.
+"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz`` and ``/metrics``.
 
 ``create_app(settings)`` is the composition root: it builds the services in the lifespan
 and closes them on shutdown.
@@ -33,6 +33,7 @@ from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
+from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
 from resolvers.policy import Policy
@@ -176,7 +177,7 @@ class GraphQLEndpoint:
             await (await self.graphql.render_graphql_ide(request))(scope, receive, send)
             return
         # Ours, always: a caller's own id would be free text stored in audit entries.
-        request_id = uuid.uuid4().hex
+        request_id = scope.get("enclave.request_id") or uuid.uuid4().hex
         if not (request.headers.get("authorization") or request.headers.get("x-api-key")):
             await self.public.serve(request, scope, receive, send)
             return
@@ -475,9 +476,14 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app = Starlette(
         middleware=middleware,
         routes=[
-            Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                RequestTelemetry(GraphQLEndpoint(services), services.metrics),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
     )

@@ -45,9 +45,19 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.logs import log_config
 
+    settings = _settings()
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (at most the grace
+    # period), then runs the lifespan's shutdown, which flushes and closes everything.
     uvicorn.run(
-        create_app(_settings()), host=host, port=port, log_level="info", proxy_headers=False
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=log_config(),
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

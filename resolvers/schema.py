@@ -25,6 +25,7 @@ from resolvers.errors import ErrorCodes
 from resolvers.introspection import install_introspection_filter
 from resolvers.limits import Limits
 from resolvers.records import mutation_fields, query_fields
+from resolvers.telemetry import OperationTelemetry
 from schema.types import sheet_types
 
 __all__ = ["EnclaveSchema", "build_schema"]
@@ -59,6 +60,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         mutation=_root("Mutation", mutation, (AccountMutation, AdminMutation)),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
+            OperationTelemetry,
             ErrorCodes,
             AuditAttempts,
             AuthorizationExtension,
