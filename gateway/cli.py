@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -36,6 +37,10 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -49,7 +54,9 @@ def serve(
 
     settings = _settings()
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (at most the grace
-    # period), then runs the lifespan's shutdown, which flushes and closes everything.
+    # period), then runs the lifespan's shutdown, which flushes and closes everything; then
+    # it raises the signal again, which lands here: a stop that was asked for is exit 0.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
         create_app(settings),
         host=host,

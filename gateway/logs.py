@@ -50,9 +50,9 @@ def log_config(level: str = "INFO") -> dict[str, Any]:
         "formatters": {
             "json": {
                 "()": SafeJsonFormatter,
-                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-                "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-                "timestamp": False,
+                "fmt": "%(levelname)s %(name)s %(message)s",
+                "rename_fields": {"levelname": "level", "name": "logger"},
+                "timestamp": "time",  # ISO 8601, UTC
             }
         },
         "handlers": {
