@@ -198,9 +198,12 @@ async def run_workload(
     seed: int,
     budget: int = 1_000_000,
     stop: asyncio.Event | None = None,
+    result: LoadResult | None = None,
 ) -> LoadResult:
-    """Run the workload (see the module doc) and return what happened."""
-    result = LoadResult(workers=workers)
+    """Run the workload (see the module doc) and return what happened, in *result* if
+    given (to watch it while it runs)."""
+    result = result or LoadResult()
+    result.workers = workers
     deadline = time.monotonic() + seconds
     stop = stop or asyncio.Event()
 
