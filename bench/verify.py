@@ -33,7 +33,8 @@ async def _tenant_problems(services: Services, tenant: str, acked: Sequence[Ack]
     entries = {
         (e["record"], int(e["version"])): e
         async for e in db[AUDIT].find(
-            {"datasheet": "employees", "record": {"$in": records}},
+            # Changes only: a refused or failed mutation's "attempt" has no version.
+            {"datasheet": "employees", "record": {"$in": records}, "op": {"$ne": "attempt"}},
             {"record": 1, "version": 1, "op": 1},
         )
     }

@@ -46,7 +46,7 @@ WORKERS = 6
 #: How long to wait for any one thing to happen (a fault to show, a recovery).
 WAIT = 45.0
 #: Requests of the unaffected side that must pass while a fault lasts.
-DURING = 30
+DURING = 12
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +90,16 @@ async def tenants(fault_services: Services) -> list[LoadTenant]:
 
 def _env(settings: Settings) -> dict[str, str]:
     return gateway_env(settings, **NO_RATE_LIMITS)
+
+
+@pytest.fixture(scope="module")
+def pair(
+    fault_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[GatewayProcess]]:
+    """Two gateways that outlive a server's outage: the region and Redis tests share them."""
+    logs = tmp_path_factory.mktemp("fault-gateways")
+    with running_gateways(["a", "b"], _env(fault_settings), logs) as gateways:
+        yield gateways
 
 
 async def _until(what: str, done: Callable[[], bool | Awaitable[bool]]) -> None:
@@ -172,10 +182,9 @@ async def _settle_and_verify(services: Services, result: LoadResult) -> None:
 
 async def test_a_region_down_under_load(
     fault_stack: LocalStack,
-    fault_settings: Settings,
     fault_services: Services,
     tenants: list[LoadTenant],
-    tmp_path: Path,
+    pair: list[GatewayProcess],
 ) -> None:
     marks: dict[str, float] = {}
 
@@ -204,10 +213,10 @@ async def test_a_region_down_under_load(
                 _any_ok(result, marks["up"], region="eu", kind=kind),
             )
 
-    with running_gateways(["a", "b"], _env(fault_settings), tmp_path) as gateways:
-        pids = [g.process.pid for g in gateways if g.process is not None]
-        result = await _under_load(gateways, tenants, fault)
-        assert [g.process.pid for g in gateways if g.process is not None] == pids  # no restart
+    gateways = pair
+    pids = [g.process.pid for g in gateways if g.process is not None]
+    result = await _under_load(gateways, tenants, fault)
+    assert [g.process.pid for g in gateways if g.process is not None] == pids  # no restart
 
     us = [o for o in result.outcomes if o.region == "us"]
     eu = [o for o in result.outcomes if o.region == "eu"]
@@ -221,11 +230,12 @@ async def test_a_region_down_under_load(
 
 async def test_redis_down_under_load(
     fault_stack: LocalStack,
-    fault_settings: Settings,
     fault_services: Services,
     tenants: list[LoadTenant],
-    tmp_path: Path,
+    pair: list[GatewayProcess],
 ) -> None:
+    gateways = pair
+
     async def fault(result: LoadResult) -> None:
         fault_stack.redis.stop()
         down = time.monotonic()
@@ -264,8 +274,7 @@ async def test_redis_down_under_load(
             )
         return response.status_code == 200 and "errors" not in response.json()
 
-    with running_gateways(["c", "d"], _env(fault_settings), tmp_path) as gateways:
-        result = await _under_load(gateways, tenants, fault)
+    result = await _under_load(gateways, tenants, fault)
 
     bad = [o for o in result.outcomes if not o.ok]
     assert not bad, {(o.status, o.codes) for o in bad}
