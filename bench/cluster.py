@@ -67,7 +67,7 @@ async def make_tenants(
             info, admin = await services.store.create_tenant(
                 f"Load {country} {index}", country, f"admin{index}@load-{country.lower()}.example"
             )
-        return LoadTenant(info.id, services.tokens.issue(info.id, admin.id, ["admin"]))
+        return LoadTenant(info.id, services.tokens.issue(info.id, admin.id, ["admin"]), admin.id)
 
     jobs = [one(i, c) for i in range(per_region) for c in ("DE", "US")]
     return list(await asyncio.gather(*jobs))

@@ -45,6 +45,7 @@ DEPARTMENTS = ("Engineering", "Sales", "Finance", "People", "Operations")
 class LoadTenant:
     id: str
     token: str
+    admin: str = ""  # the first admin's user id
 
     @property
     def region(self) -> str:
