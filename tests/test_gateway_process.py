@@ -88,6 +88,8 @@ async def test_the_log_is_json_with_request_ids_and_no_personal_data(
     assert by_id[ids[0]]["operation"] == "mutation:createEmployee"
     assert by_id[ids[0]]["region"] == "eu" and by_id[ids[0]]["status"] == 200
     assert by_id[ids[2]]["codes"] == ["BAD_USER_INPUT"]
+    signin = [line for line in requests if line["operation"] == "mutation:login"]
+    assert len(signin) == 1 and signin[0]["region"] == "none"
     assert all({"time", "level", "logger"} <= line.keys() for line in lines)
 
 
