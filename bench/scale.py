@@ -16,8 +16,8 @@ It starts its own FerretDB (EU, US) and Redis in a temporary folder and one gate
 
    It also times one reconciler pass over all tenants (what every gateway runs every
    ``ENCLAVE_RECONCILE_INTERVAL_SECONDS``).
-2. **Records**: grows one EU tenant's employees in steps (10,000, 30,000, 100,000, ...
-   up to ``--records``; :mod:`bench.seeding`), and at each size times
+2. **Records** (:mod:`bench.scale_records`): grows one EU tenant's employees in steps
+   (10,000, 30,000, 100,000, ... up to ``--records``; :mod:`bench.seeding`), and at each size times
    ``employees(first: 50, after: ...)`` at the first page, the middle and the last full
    page (cursors are the record id: keyset paging by ``_id``), ``--page-rounds`` rounds
    in alternating order, and the same first page through the raw driver in this process
@@ -34,52 +34,25 @@ import argparse
 import asyncio
 import contextlib
 import random
-import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-from pymongo import AsyncMongoClient
 
 from bench.cluster import make_tenants, start_cluster
-from bench.common import FILTER, PROJECTION, Collection, Measurement, run_benchmark
+from bench.common import Measurement, run_benchmark
 from bench.page import machine_line, write_section
 from bench.read_path import employee_values
-from bench.seeding import seed_records
+from bench.scale_records import records_part, say, timed_post
 from bench.workload import LoadTenant
 from gateway.services import Services
 from gateway.settings import Settings
-from regions.routing import database_name
 from schema.datasheets import datasheet
 from storage.base import Actor
-from storage.mongo.records import encode_cursor
 
 LIST = "{ employees(first: 20) { nodes { id lastName workEmail department } } }"
-PAGE = """query($after: String, $first: Int!) { employees(first: $first, after: $after) {
-  nodes { id firstName lastName workEmail department } pageInfo { hasNextPage endCursor } } }"""
-
-
-def _say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-async def _post(
-    client: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]
-) -> tuple[float, dict[str, Any]]:
-    started = time.perf_counter()
-    response = await client.post(
-        "/graphql",
-        json={"query": query, "variables": variables},
-        headers={"authorization": f"Bearer {token}"},
-    )
-    ms = (time.perf_counter() - started) * 1000.0
-    body: dict[str, Any] = response.json()
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"HTTP {response.status_code}: {str(body)[:300]}")
-    return ms, body
 
 
 async def _timed(
@@ -87,18 +60,18 @@ async def _timed(
 ) -> Measurement:
     started, latencies = time.perf_counter(), []
     for token, query, variables in calls:
-        latencies.append((await _post(client, token, query, variables))[0])
+        latencies.append((await timed_post(client, token, query, variables))[0])
     return Measurement(name, len(calls), 1, time.perf_counter() - started, latencies)
 
 
 async def tenants_part(
     args: argparse.Namespace, services: Services, client: httpx.AsyncClient
 ) -> dict[str, Any]:
-    _say(f"creating {args.tenants} tenants per region")
+    say(f"creating {args.tenants} tenants per region")
     started = time.perf_counter()
     tenants = await make_tenants(services, args.tenants)
     created = time.perf_counter() - started
-    _say(f"created {len(tenants)} tenants in {created:.1f}s; adding their employees")
+    say(f"created {len(tenants)} tenants in {created:.1f}s; adding their employees")
     await _seed_each(services, tenants, args.records_per_tenant)
     seeded = time.perf_counter() - started - created
     rng = random.Random(7)
@@ -112,7 +85,7 @@ async def tenants_part(
         ("first touch of each tenant", touch_order),
         ("spread over all tenants", [rng.choice(tenants) for _ in range(args.requests)]),
     ):
-        _say(f"timing {name}")
+        say(f"timing {name}")
         results.append(await _timed(name, client, [(t.token, LIST, {}) for t in picked]))
     started = time.perf_counter()
     await services.reconcile_all()
@@ -141,89 +114,6 @@ async def _seed_each(services: Services, tenants: list[LoadTenant], each: int) -
 
 
 #: Record counts at which the pages are timed, up to --records.
-STEPS = (10_000, 30_000, 100_000, 300_000, 1_000_000)
-
-
-@dataclass
-class Step:
-    """Page latencies at one size of the collection; failures kept, not raised."""
-
-    records: int
-    pages: list[Measurement]
-    failures: list[str]
-
-
-async def _time_pages(
-    client: httpx.AsyncClient, collection: Collection, token: str, ids: list[str], rounds: int
-) -> Step:
-    positions = {
-        "first page": None,
-        f"middle (after record {len(ids) // 2:,})": ids[len(ids) // 2 - 1],
-        f"last full page (after record {len(ids) - 50:,})": ids[len(ids) - 51],
-    }
-    latencies: dict[str, list[float]] = {name: [] for name in positions}
-    failures: list[str] = []
-    started = time.perf_counter()
-    for round_ in range(rounds):
-        order = list(positions) if round_ % 2 == 0 else list(reversed(positions))
-        for name in order:
-            at = positions[name]
-            variables = {"first": 50, "after": None if at is None else encode_cursor(at)}
-            try:
-                ms, body = await _post(client, token, PAGE, variables)
-            except (RuntimeError, httpx.HTTPError) as exc:
-                failures.append(f"{name}: {str(exc)[:200]}")
-                continue
-            if len(body["data"]["employees"]["nodes"]) != 50:
-                raise RuntimeError(f"{name}: not a full page")
-            latencies[name].append(ms)
-    elapsed = time.perf_counter() - started
-    pages = [Measurement(n, len(v), 1, elapsed, v) for n, v in latencies.items() if v]
-    # The same first page through the driver in this process, with no socket timeout of its
-    # own to hit: what the database costs.
-    raw, begun_all = [], time.perf_counter()
-    for _ in range(rounds):
-        begun = time.perf_counter()
-        await collection.find(FILTER, PROJECTION, sort=[("_id", 1)], limit=51).to_list()
-        raw.append((time.perf_counter() - begun) * 1000.0)
-    raw_seconds = time.perf_counter() - begun_all
-    pages.append(Measurement("first page, raw driver (no gateway)", rounds, 1, raw_seconds, raw))
-    return Step(len(ids), pages, failures)
-
-
-def _patient_collection(
-    settings: Settings, tenant_id: str
-) -> tuple[AsyncMongoClient[Any], Collection]:
-    """The tenant's employees through a client without the gateway's 20 s socket timeout
-    and without decryption (the floor's cost is the query's, not the decryption's)."""
-    uri = settings.eu.mongodb_uri.get_secret_value()
-    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, socketTimeoutMS=600_000)
-    return client, client[database_name(tenant_id)]["employees"]
-
-
-async def records_part(
-    args: argparse.Namespace,
-    services: Services,
-    client: httpx.AsyncClient,
-    cleanup: contextlib.AsyncExitStack,
-) -> dict[str, Any]:
-    """Grow one tenant's employees step by step to --records, timing pages at each size."""
-    tenant = (await make_tenants(services, 1))[0]
-    region = services.store.regions["eu"]
-    ids: list[str] = []
-    steps, seed_seconds = [], 0.0
-    patient, collection = _patient_collection(services.settings, tenant.id)
-    cleanup.push_async_callback(patient.close)
-    for size in [s for s in STEPS if s < args.records] + [args.records]:
-        _say(f"seeding employees up to {size:,} in {tenant.id}")
-        started = time.perf_counter()
-        ids = sorted(ids + await seed_records(region, tenant.id, tenant.admin, size - len(ids)))
-        seed_seconds += time.perf_counter() - started
-        _say(f"timing pages at {size:,} records")
-        steps.append(await _time_pages(client, collection, tenant.token, ids, args.page_rounds))
-    return {"records": len(ids), "seed_seconds": seed_seconds, "steps": steps}
-
-
 async def measure(args: argparse.Namespace, settings: Settings, url: str) -> dict[str, Any]:
     services = Services.from_settings(settings)
     try:
