@@ -1,4 +1,5 @@
-"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz`` and export downloads.
+"""The ASGI application: ``/graphql``, ``/healthz``, ``/readyz``, ``/metrics`` and export
+downloads.
 
 ``create_app(settings)`` is the composition root: it builds the services in the lifespan
 and closes them on shutdown.
@@ -36,6 +37,7 @@ from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import refresh_tenant
+from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
 from resolvers.policy import Policy
@@ -180,7 +182,7 @@ class GraphQLEndpoint:
             await (await self.graphql.render_graphql_ide(request))(scope, receive, send)
             return
         # Ours, always: a caller's own id would be free text stored in audit entries.
-        request_id = uuid.uuid4().hex
+        request_id = scope.get("enclave.request_id") or uuid.uuid4().hex
         if not (request.headers.get("authorization") or request.headers.get("x-api-key")):
             await self.public.serve(request, scope, receive, send)
             return
@@ -481,7 +483,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app = Starlette(
         middleware=middleware,
         routes=[
-            Route("/graphql", GraphQLEndpoint(services), methods=["GET", "POST"]),
+            Route(
+                "/graphql",
+                RequestTelemetry(GraphQLEndpoint(services), services.metrics),
+                methods=["GET", "POST"],
+            ),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route(
@@ -489,6 +495,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
                 ExportEndpoint(services, error_response, _SECURITY_HEADERS),
                 methods=["GET"],
             ),
+            Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -39,6 +40,10 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def _stopped(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -48,9 +53,21 @@ def serve(
     import uvicorn
 
     from gateway.app import create_app
+    from gateway.logs import log_config
 
+    settings = _settings()
+    # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (at most the grace
+    # period), then runs the lifespan's shutdown, which flushes and closes everything; then
+    # it raises the signal again, which lands here: a stop that was asked for is exit 0.
+    signal.signal(signal.SIGTERM, _stopped)
     uvicorn.run(
-        create_app(_settings()), host=host, port=port, log_level="info", proxy_headers=False
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=log_config(),
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 
 

@@ -20,6 +20,7 @@ from gateway.auth import TenantCache, TokenIssuer
 from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore
 from gateway.jwks import ExternalTokens
+from gateway.metrics import GatewayMetrics
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -74,11 +75,13 @@ class Services:
     api_keys: ApiKeys
     signin: SignIn
     export_urls: ExportUrls
+    metrics: GatewayMetrics
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
-        store = MongoStore(RegionRegistry.from_configs(settings.regions()))
+        metrics = GatewayMetrics()
+        store = MongoStore(RegionRegistry.from_configs(settings.regions(), metrics.listeners))
         tokens = TokenIssuer(
             settings.jwt_key(),
             issuer=settings.jwt_issuer,
@@ -119,6 +122,7 @@ class Services:
             ExportUrls(
                 settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
             ),
+            metrics,
         )
 
     async def reconcile_all(self) -> int:
@@ -130,13 +134,18 @@ class Services:
             except EnclaveError:
                 log.warning("reconcile: region %s unavailable", region)
                 continue
+            pending = in_region = 0
             for tenant in tenants:
                 try:
                     # Intents whose writer's lease has ended: the writer will not apply them.
                     store = self.store.for_tenant(tenant.id)
-                    settled += await store.reconcile(older_than=dt.timedelta(0))
+                    in_region += await store.reconcile(older_than=dt.timedelta(0))
+                    pending += await store.pending_intents()
                 except EnclaveError:
                     log.warning("reconcile: tenant %s failed", tenant.id)
+            self.metrics.audit_reconciled.labels(region).inc(in_region)
+            self.metrics.audit_pending.labels(region).set(pending)
+            settled += in_region
         return settled
 
     async def _reconcile_forever(self) -> None:

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     export_timeout_seconds: float = Field(default=3600.0, gt=0)
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: Bearer token required on ``/metrics`` (unset: open, for a scraper inside the network).
+    metrics_token: SecretStr | None = None
+    #: On SIGTERM, how long in-flight requests may take before the process exits anyway.
+    shutdown_grace_seconds: int = Field(default=25, ge=1)
 
     @model_validator(mode="after")
     def _one_jwt_secret(self) -> Settings:

@@ -14,7 +14,7 @@ reach the other region, because the tenant id picks the registry entry.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from bson.codec_options import CodecOptions
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.encryption import AsyncClientEncryption
 from pymongo.encryption_options import AutoEncryptionOpts
-from pymongo.monitoring import CommandListener
+from pymongo.monitoring import _EventListener
 
 from regions.catalog import RegionConfig
 from regions.countries import RegionName
@@ -53,9 +53,9 @@ class RegionClient:
         name: RegionName,
         config: RegionConfig,
         *,
-        listeners: Sequence[CommandListener] = (),
+        listeners: Sequence[_EventListener] = (),
     ) -> RegionClient:
-        """The region's clients; *listeners* watch their commands (benchmarks, tests)."""
+        """The region's clients; *listeners* watch commands and pools (metrics, benchmarks)."""
         uri = config.mongodb_uri.get_secret_value()
         timeouts: dict[str, Any] = {
             "serverSelectionTimeoutMS": config.server_selection_timeout_ms,
@@ -111,8 +111,17 @@ class RegionRegistry(Mapping[RegionName, RegionClient]):
         self._clients = dict(clients)
 
     @classmethod
-    def from_configs(cls, configs: Mapping[RegionName, RegionConfig]) -> RegionRegistry:
-        return cls({name: RegionClient.from_config(name, cfg) for name, cfg in configs.items()})
+    def from_configs(
+        cls,
+        configs: Mapping[RegionName, RegionConfig],
+        listeners: Callable[[RegionName], Sequence[_EventListener]] = lambda _: (),
+    ) -> RegionRegistry:
+        return cls(
+            {
+                name: RegionClient.from_config(name, cfg, listeners=listeners(name))
+                for name, cfg in configs.items()
+            }
+        )
 
     def for_tenant(self, tenant_id: str) -> RegionClient:
         """The region a tenant lives in, from its id alone."""

@@ -13,6 +13,7 @@ from strawberry.types import Info
 
 from resolvers.errors import ErrorCodes
 from resolvers.schema import EnclaveSchema
+from resolvers.telemetry import OperationTelemetry
 
 __all__ = ["PUBLIC_FIELDS", "PublicContext", "SignInPort", "build_public_schema"]
 
@@ -90,5 +91,5 @@ def build_public_schema() -> EnclaveSchema:
         query=PublicQuery,
         mutation=PublicMutation,
         config=StrawberryConfig(disable_field_suggestions=True),
-        extensions=[ErrorCodes],
+        extensions=[OperationTelemetry, ErrorCodes],
     )

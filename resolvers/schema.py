@@ -28,6 +28,7 @@ from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import Limits
 from resolvers.records import mutation_fields, query_fields
 from resolvers.subject import SubjectAccessMutation
+from resolvers.telemetry import OperationTelemetry
 from schema.types import sheet_types
 
 __all__ = ["EnclaveSchema", "build_schema"]
@@ -72,6 +73,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         ),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
+            OperationTelemetry,
             ErrorCodes,
             AuditAttempts,
             AuthorizationExtension,

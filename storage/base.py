@@ -647,6 +647,11 @@ class TenantStore(ABC):
     async def reconcile(self, *, older_than: dt.timedelta) -> int:
         """Settle audit intents left pending by a crash; returns how many were settled."""
 
+    @abstractmethod
+    async def pending_intents(self) -> int:
+        """How many audit intents have no outcome yet (writes in flight, or left by a crash
+        and not yet settled): the audit backlog."""
+
 
 class Store(ABC):
     """All tenants of all regions."""

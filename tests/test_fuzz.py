@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import functools
 import json
 import time
 from collections import Counter
@@ -543,12 +542,14 @@ async def watched(settings: Settings) -> AsyncIterator[Watched]:
     """The gateway built while ``regions.clients`` makes its clients with a command listener
     (the clients keep it; nothing is patched once it is built)."""
     log = CommandLog()
+
+    def watched_client(*args: Any, **kwargs: Any) -> AsyncMongoClient[dict[str, Any]]:
+        # Besides the listeners the gateway gives its clients (its metrics).
+        kwargs["event_listeners"] = [*kwargs.get("event_listeners", ()), log]
+        return AsyncMongoClient(*args, **kwargs)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(
-            regions.clients,
-            "AsyncMongoClient",
-            functools.partial(AsyncMongoClient, event_listeners=[log]),
-        )
+        patch.setattr(regions.clients, "AsyncMongoClient", watched_client)
         application: Starlette = create_app(settings, background=False)
     async with application.router.lifespan_context(application):
         services: Services = application.state.services

@@ -521,6 +521,10 @@ class MongoTenantStore(TenantStore):
             await self._writes.collect_orphans()
             return settled
 
+    async def pending_intents(self) -> int:
+        with mongo_errors(self._region.name):
+            return await self._writes.pending()
+
     # -- roles and users ---------------------------------------------------------------------
 
     async def create_user(

@@ -460,6 +460,15 @@ class WritePath:
         self._hints.set_settled(self._db.name, watermark)
         return count
 
+    async def pending(self) -> int:
+        """Intents without an outcome, past the settled watermark (cheap after reconcile)."""
+        start = self._hints.settled(self._db.name)
+        ids = await self._db[AUDIT].distinct("_id", {"_id": {"$gt": start}})
+        if not ids:
+            return 0
+        done = await self._db[OUTCOMES].count_documents({"_id": {"$in": ids}})
+        return len(ids) - done
+
     async def _settle(self, entry: Mapping[str, Any]) -> None:
         seq = int(entry["_id"])
         if entry.get("op") == "attempt":  # crashed between an attempt and its outcome

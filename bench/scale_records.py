@@ -1,0 +1,131 @@
+"""The records half of ``bench.scale``: one tenant's employees grown in steps, and a
+50-record page timed at the first page, the middle and the last full page at each size,
+plus the same first page through the raw driver (what the database alone costs)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from pymongo import AsyncMongoClient
+
+from bench.cluster import make_tenants
+from bench.common import FILTER, PROJECTION, Collection, Measurement
+from bench.seeding import seed_records
+from gateway.services import Services
+from gateway.settings import Settings
+from regions.routing import database_name
+from storage.mongo.records import encode_cursor
+
+__all__ = ["STEPS", "Step", "records_part", "say", "timed_post"]
+
+PAGE = """query($after: String, $first: Int!) { employees(first: $first, after: $after) {
+  nodes { id firstName lastName workEmail department } pageInfo { hasNextPage endCursor } } }"""
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+async def timed_post(
+    client: httpx.AsyncClient, token: str, query: str, variables: dict[str, Any]
+) -> tuple[float, dict[str, Any]]:
+    started = time.perf_counter()
+    response = await client.post(
+        "/graphql",
+        json={"query": query, "variables": variables},
+        headers={"authorization": f"Bearer {token}"},
+    )
+    ms = (time.perf_counter() - started) * 1000.0
+    body: dict[str, Any] = response.json()
+    if response.status_code != 200 or body.get("errors"):
+        raise RuntimeError(f"HTTP {response.status_code}: {str(body)[:300]}")
+    return ms, body
+
+
+STEPS = (10_000, 30_000, 100_000, 300_000, 1_000_000)
+
+
+@dataclass
+class Step:
+    """Page latencies at one size of the collection; failures kept, not raised."""
+
+    records: int
+    pages: list[Measurement]
+    failures: list[str]
+
+
+async def _time_pages(
+    client: httpx.AsyncClient, collection: Collection, token: str, ids: list[str], rounds: int
+) -> Step:
+    positions = {
+        "first page": None,
+        f"middle (after record {len(ids) // 2:,})": ids[len(ids) // 2 - 1],
+        f"last full page (after record {len(ids) - 50:,})": ids[len(ids) - 51],
+    }
+    latencies: dict[str, list[float]] = {name: [] for name in positions}
+    failures: list[str] = []
+    started = time.perf_counter()
+    for round_ in range(rounds):
+        order = list(positions) if round_ % 2 == 0 else list(reversed(positions))
+        for name in order:
+            at = positions[name]
+            variables = {"first": 50, "after": None if at is None else encode_cursor(at)}
+            try:
+                ms, body = await timed_post(client, token, PAGE, variables)
+            except (RuntimeError, httpx.HTTPError) as exc:
+                failures.append(f"{name}: {str(exc)[:200]}")
+                continue
+            if len(body["data"]["employees"]["nodes"]) != 50:
+                raise RuntimeError(f"{name}: not a full page")
+            latencies[name].append(ms)
+    elapsed = time.perf_counter() - started
+    pages = [Measurement(n, len(v), 1, elapsed, v) for n, v in latencies.items() if v]
+    # The same first page through the driver in this process, with no socket timeout of its
+    # own to hit: what the database costs.
+    raw, begun_all = [], time.perf_counter()
+    for _ in range(rounds):
+        begun = time.perf_counter()
+        await collection.find(FILTER, PROJECTION, sort=[("_id", 1)], limit=51).to_list()
+        raw.append((time.perf_counter() - begun) * 1000.0)
+    raw_seconds = time.perf_counter() - begun_all
+    pages.append(Measurement("first page, raw driver (no gateway)", rounds, 1, raw_seconds, raw))
+    return Step(len(ids), pages, failures)
+
+
+def _patient_collection(
+    settings: Settings, tenant_id: str
+) -> tuple[AsyncMongoClient[Any], Collection]:
+    """The tenant's employees through a client without the gateway's 20 s socket timeout
+    and without decryption (the floor's cost is the query's, not the decryption's)."""
+    uri = settings.eu.mongodb_uri.get_secret_value()
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri, socketTimeoutMS=600_000)
+    return client, client[database_name(tenant_id)]["employees"]
+
+
+async def records_part(
+    args: argparse.Namespace,
+    services: Services,
+    client: httpx.AsyncClient,
+    cleanup: contextlib.AsyncExitStack,
+) -> dict[str, Any]:
+    """Grow one tenant's employees step by step to --records, timing pages at each size."""
+    tenant = (await make_tenants(services, 1))[0]
+    region = services.store.regions["eu"]
+    ids: list[str] = []
+    steps, seed_seconds = [], 0.0
+    patient, collection = _patient_collection(services.settings, tenant.id)
+    cleanup.push_async_callback(patient.close)
+    for size in [s for s in STEPS if s < args.records] + [args.records]:
+        say(f"seeding employees up to {size:,} in {tenant.id}")
+        started = time.perf_counter()
+        ids = sorted(ids + await seed_records(region, tenant.id, tenant.admin, size - len(ids)))
+        seed_seconds += time.perf_counter() - started
+        say(f"timing pages at {size:,} records")
+        steps.append(await _time_pages(client, collection, tenant.token, ids, args.page_rounds))
+    return {"records": len(ids), "seed_seconds": seed_seconds, "steps": steps}

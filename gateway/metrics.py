@@ -1,0 +1,158 @@
+"""Prometheus metrics of one gateway process, in a registry of its own.
+
+Labels are bounded and hold no tenant data: ``operation`` is made only of schema names
+(``query:employees``, see :mod:`resolvers.telemetry`), ``region`` is ``eu``/``us`` (or
+``none`` before the caller is known), ``code`` an error code of ``schema.errors`` or
+``http_<status>``. No tenant id, user id, address or value is ever a label.
+
+- ``enclave_requests_total{operation,region,outcome}``, ``enclave_request_errors_total
+  {operation,region,code}``, ``enclave_request_duration_seconds{operation,region}`` and
+  ``enclave_requests_in_flight``;
+- ``enclave_mongo_pool_connections{region,state}`` (``open``, ``in_use``, ``waiting``) and
+  ``enclave_mongo_pool_max_size{region}``, from PyMongo's pool events, and
+  ``enclave_mongo_commands_total{region,outcome}`` from its command events;
+- ``enclave_audit_pending_intents{region}``: intents without an outcome after the last
+  reconciler pass (writes in flight, or ones a crash left that are not yet past their
+  lease), and ``enclave_audit_reconciled_total{region}``: intents the reconciler settled.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from pymongo import monitoring
+
+__all__ = ["GatewayMetrics", "PoolMetrics"]
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class GatewayMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "enclave_requests",
+            "GraphQL requests by operation, region and outcome (ok or error).",
+            ["operation", "region", "outcome"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "enclave_request_errors",
+            "Errors returned, by operation, region and error code.",
+            ["operation", "region", "code"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "enclave_request_duration_seconds",
+            "Time from the request's arrival to the end of its response.",
+            ["operation", "region"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "enclave_requests_in_flight", "Requests being served now.", registry=r
+        )
+        self.pool = Gauge(
+            "enclave_mongo_pool_connections",
+            "Connections to a region's servers: open, in use, or waited for.",
+            ["region", "state"],
+            registry=r,
+        )
+        self.pool_max = Gauge(
+            "enclave_mongo_pool_max_size",
+            "Largest pool per server and client.",
+            ["region"],
+            registry=r,
+        )
+        self.commands = Counter(
+            "enclave_mongo_commands",
+            "Database commands by region and outcome (ok or failed).",
+            ["region", "outcome"],
+            registry=r,
+        )
+        self.audit_pending = Gauge(
+            "enclave_audit_pending_intents",
+            "Audit intents without an outcome after the last reconciler pass.",
+            ["region"],
+            registry=r,
+        )
+        self.audit_reconciled = Counter(
+            "enclave_audit_reconciled",
+            "Audit intents the reconciler settled (a writer did not finish them).",
+            ["region"],
+            registry=r,
+        )
+
+    def observe(self, operation: str, region: str, seconds: float, codes: list[str]) -> None:
+        self.requests.labels(operation, region, "error" if codes else "ok").inc()
+        for code in codes:
+            self.errors.labels(operation, region, code).inc()
+        self.latency.labels(operation, region).observe(seconds)
+
+    def listeners(self, region: str) -> list[monitoring._EventListener]:
+        """PyMongo event listeners for one region's clients."""
+        return [PoolMetrics(self, region), CommandMetrics(self, region)]
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class PoolMetrics(monitoring.ConnectionPoolListener):
+    """Connection pool gauges of one region, from PyMongo's CMAP events."""
+
+    def __init__(self, metrics: GatewayMetrics, region: str) -> None:
+        self._open = metrics.pool.labels(region, "open")
+        self._in_use = metrics.pool.labels(region, "in_use")
+        self._waiting = metrics.pool.labels(region, "waiting")
+        self._max = metrics.pool_max.labels(region)
+
+    def pool_created(self, event: monitoring.PoolCreatedEvent) -> None:
+        self._max.set(float(event.options.get("maxPoolSize", 100)))
+
+    def pool_ready(self, event: monitoring.PoolReadyEvent) -> None:
+        pass
+
+    def pool_cleared(self, event: monitoring.PoolClearedEvent) -> None:
+        pass
+
+    def pool_closed(self, event: monitoring.PoolClosedEvent) -> None:
+        pass
+
+    def connection_created(self, event: monitoring.ConnectionCreatedEvent) -> None:
+        self._open.inc()
+
+    def connection_ready(self, event: monitoring.ConnectionReadyEvent) -> None:
+        pass
+
+    def connection_closed(self, event: monitoring.ConnectionClosedEvent) -> None:
+        self._open.dec()
+
+    def connection_check_out_started(
+        self, event: monitoring.ConnectionCheckOutStartedEvent
+    ) -> None:
+        self._waiting.inc()
+
+    def connection_check_out_failed(self, event: monitoring.ConnectionCheckOutFailedEvent) -> None:
+        self._waiting.dec()
+
+    def connection_checked_out(self, event: monitoring.ConnectionCheckedOutEvent) -> None:
+        self._waiting.dec()
+        self._in_use.inc()
+
+    def connection_checked_in(self, event: monitoring.ConnectionCheckedInEvent) -> None:
+        self._in_use.dec()
+
+
+class CommandMetrics(monitoring.CommandListener):
+    def __init__(self, metrics: GatewayMetrics, region: str) -> None:
+        self._ok = metrics.commands.labels(region, "ok")
+        self._failed = metrics.commands.labels(region, "failed")
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        pass
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._ok.inc()
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._failed.inc()
