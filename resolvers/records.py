@@ -16,13 +16,20 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.context import RequestContext
-from resolvers.masking import mask
 from resolvers.policy import SheetPolicy
-from resolvers.scopes import ReadPlan, read_plan, write_scope
+from resolvers.reading import (
+    Selector,
+    fetched,
+    grant_for,
+    plan_for,
+    read_one,
+    read_page,
+    shown_values,
+)
+from resolvers.scopes import ReadPlan, write_scope
 from resolvers.selection import selected_fields
-from resolvers.values import check_value, input_values
+from resolvers.values import input_values
 from schema.datasheets import Datasheet
-from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.types import Deleted, PageInfo, SheetTypes
 from storage.base import Record
 
@@ -33,13 +40,6 @@ def _ctx(info: Info) -> RequestContext:
     return info.context  # type: ignore[no-any-return]
 
 
-def _grant(ctx: RequestContext, sheet: Datasheet) -> SheetPolicy:
-    grant = ctx.policy.sheet(sheet.name)
-    if grant is None:  # authorisation refuses this earlier; never rely on that alone
-        raise ForbiddenError(f"you may not use {sheet.name}", field=sheet.name)
-    return grant
-
-
 def _shown(
     ctx: RequestContext,
     types: SheetTypes,
@@ -47,16 +47,8 @@ def _shown(
     plan: ReadPlan,
     also_hidden: frozenset[str] = frozenset(),
 ) -> Any:
-    """The record as the caller gets it: only the planned fields, masked where no role
-    covering this record reads them in full (and *also_hidden*)."""
-    fields = [f for f in record.values if f in plan.fields]
-    hidden = (plan.masked(record.values, record.owner) | also_hidden) & set(fields)
-    if hidden:
-        ctx.masked.setdefault(types.sheet.type_name, set()).update(hidden)
-    values: dict[str, object] = {}
-    for name in fields:
-        value = record.values[name]
-        values[name] = mask(types.sheet.by_name[name], value) if name in hidden else value
+    """The record as the caller gets it (resolvers.reading.shown_values)."""
+    values = shown_values(ctx, types.sheet, record, plan, also_hidden)
     return types.object(
         id=strawberry.ID(record.id),
         version=record.version,
@@ -67,20 +59,12 @@ def _shown(
     )
 
 
-def _plan(
-    info: Info,
-    ctx: RequestContext,
-    sheet: Datasheet,
-    grant: SheetPolicy,
-    full: frozenset[str] = frozenset(),
-) -> ReadPlan:
-    selected = selected_fields(info, [f.name for f in sheet.fields if f.name in grant.visible])
-    return read_plan(sheet, grant, selected, ctx.principal.user_id, full=full)
+def _selector(info: Info) -> Selector:
+    return lambda candidates: selected_fields(info, candidates)
 
 
-def _fetch(plan: ReadPlan, sheet: Datasheet) -> list[str]:
-    """What to fetch: the planned fields and those that tell which role covers a record."""
-    return [f.name for f in sheet.fields if f.name in plan.fields | plan.row_fields]
+def _plan(info: Info, ctx: RequestContext, sheet: Datasheet, grant: SheetPolicy) -> ReadPlan:
+    return plan_for(ctx, sheet, grant, _selector(info))
 
 
 def query_fields(types: SheetTypes) -> dict[str, Any]:
@@ -88,11 +72,7 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def get_one(info: Info, id: strawberry.ID) -> Any:
         ctx = _ctx(info)
-        plan = _plan(info, ctx, sheet, _grant(ctx, sheet))
-        record = await ctx.store.get(sheet, str(id), _fetch(plan, sheet), scope=plan.scope)
-        if record is None:
-            raise NotFoundError(f"no {sheet.singular} with this id")
-        ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
+        record, plan = await read_one(ctx, sheet, _selector(info), str(id))
         return _shown(ctx, types, record, plan)
 
     async def get_many(
@@ -103,29 +83,20 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
         include_archived: bool = False,
     ) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
-        size = ctx.default_page_size if first is None else first
-        if not 0 < size <= ctx.max_page_size:
-            raise BadUserInputError(
-                f"first must be between 1 and {ctx.max_page_size}", argument="first"
-            )
-        equals = {}
+        filters = {}
         if filter is not None:
             for name, value in vars(filter).items():
                 if value is not strawberry.UNSET and value is not None:
-                    equals[name] = check_value(sheet.by_name[name], value)
-        # Filtering by a field reveals its values: only fields readable in full (read_plan).
-        plan = _plan(info, ctx, sheet, grant, full=frozenset(equals))
-        page = await ctx.store.page(
+                    filters[name] = value
+        page, plan = await read_page(
+            ctx,
             sheet,
-            _fetch(plan, sheet),
-            first=size,
+            _selector(info),
+            first=first,
             after=after,
-            equals=equals,
+            filters=filters,
             include_archived=include_archived,
-            scope=plan.scope,
         )
-        ctx.access.read(sheet.name, sorted(plan.fields), [r.id for r in page.records])
         nodes = [_shown(ctx, types, r, plan) for r in page.records]
         edges = [types.edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
         return types.connection(
@@ -172,7 +143,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def create(info: Info, input: Any) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         values = input_values(sheet, input)
         plan = _plan(info, ctx, sheet, grant)
         written = [k for k, v in values.items() if v is not None]
@@ -184,7 +155,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def update(info: Info, id: strawberry.ID, expected_version: int, input: Any) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         values = input_values(sheet, input)
         plan = _plan(info, ctx, sheet, grant)
         scope = write_scope(sheet, grant, values, ctx.principal.user_id, reading=plan)
@@ -192,7 +163,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         if plan.row_fields & values.keys():
             # The change moves the record between rows: what was masked where it stood
             # stays masked in the answer, so moving a record cannot unmask it.
-            before = await ctx.store.get(sheet, str(id), _fetch(plan, sheet), scope=plan.scope)
+            before = await ctx.store.get(sheet, str(id), fetched(plan, sheet), scope=plan.scope)
             if before is not None:
                 before_hidden = plan.masked(before.values, before.owner)
         record = await ctx.store.update(
@@ -201,14 +172,14 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
             expected_version,
             values,
             ctx.actor,
-            fields=_fetch(plan, sheet),
+            fields=fetched(plan, sheet),
             scope=scope,
         )
         return _done(ctx, record, plan, before_hidden)
 
     async def set_archived(info: Info, id: strawberry.ID, version: int, archived: bool) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         plan = _plan(info, ctx, sheet, grant)
         scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="archive", reading=plan)
         record = await ctx.store.set_archived(
@@ -217,7 +188,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
             version,
             archived,
             ctx.actor,
-            fields=_fetch(plan, sheet),
+            fields=fetched(plan, sheet),
             scope=scope,
         )
         return _done(ctx, record, plan)
@@ -230,7 +201,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def delete(info: Info, id: strawberry.ID, expected_version: int) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="delete")
         record = await ctx.store.delete(sheet, str(id), expected_version, ctx.actor, scope=scope)
         return Deleted(id=strawberry.ID(record.id), version=record.version)
