@@ -28,6 +28,7 @@ from strawberry.asgi import GraphQL
 from gateway.accesslog import RequestAccess
 from gateway.apikeys import is_api_key
 from gateway.auth import bearer_token
+from gateway.compiled import CompiledPath
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.ratelimit import RateLimitedError
@@ -122,6 +123,9 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
         )
         self.services = services
 
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # as the compiled read path does
+
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         principal: Principal = request.scope["enclave.principal"]
         policy: Policy = request.scope["enclave.policy"]
@@ -163,6 +167,12 @@ class GraphQLEndpoint:
         self.services = services
         self.graphql = EnclaveGraphQL(services)
         self.public = PublicEndpoint(services)
+        settings = services.settings
+        self.compiled = (
+            CompiledPath(self.graphql, services.authorization, settings.max_tokens)
+            if settings.compiled_reads
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -208,7 +218,10 @@ class GraphQLEndpoint:
         key = request.headers.get("idempotency-key")
         if key is None or not _is_mutation(body):
             # Only mutations are made idempotent: a read is repeated, never replayed.
-            await self.graphql(scope, replay, send_with_headers)
+            if self.compiled is None or not await self.compiled.serve(
+                scope, body, send_with_headers
+            ):
+                await self.graphql(scope, replay, send_with_headers)
         else:
             fingerprint = hashlib.sha256(repr(policy.key).encode()).hexdigest()
             await self._idempotent(

@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
     #: Record every read of personal data and every sign-in (issue: who saw what).
     access_log: bool = True
+    #: Serve read queries over datasheets through compiled plans (resolvers.compiled);
+    #: false: every request through the standard Strawberry executor.
+    compiled_reads: bool = True
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
 
