@@ -4,7 +4,8 @@ read-path floor (the same find through the raw driver, shaped as the gateway's J
 ``python -m bench.common --port P`` serves that floor over HTTP (uvicorn, as ``enclave
 serve`` runs the gateway) with settings from the ``ENCLAVE_`` environment and the tenant in
 ``BENCH_TENANT_ID``: it reads the request body, ignores it, and answers with the floor's
-JSON. It authenticates nothing and parses no GraphQL: it is only a floor to compare with.
+JSON for a page of ``?page=N`` records (default 50). It authenticates nothing and parses
+no GraphQL: it is only a floor to compare with.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "Collection",
     "Measurement",
     "floor_body",
+    "list_query",
     "machine",
     "run_load",
 ]
@@ -49,10 +51,17 @@ __all__ = [
 #: The page size and selection of the measured list query: 10 fields, of which
 #: firstName, lastName and workEmail are encrypted; the other seven are plaintext.
 PAGE = 50
-QUERY = (
-    f"query {{ employees(first: {PAGE}) {{ nodes {{ id firstName lastName workEmail jobTitle "
-    "department startDate status version archived } } }"
-)
+
+
+def list_query(page: int) -> str:
+    """The measured list query, for a page of *page* records."""
+    return (
+        f"query {{ employees(first: {page}) {{ nodes {{ id firstName lastName workEmail jobTitle "
+        "department startDate status version archived } } }"
+    )
+
+
+QUERY = list_query(PAGE)
 #: The datasheet fields the query selects, in the order the floor emits them.
 FIELDS = ("firstName", "lastName", "workEmail", "jobTitle", "department", "startDate", "status")
 #: The find the gateway runs for that query (see storage.mongo.records: the record
@@ -299,7 +308,8 @@ def http_floor_app() -> Any:
 
     async def graphql(request: Request) -> Response:
         await request.body()
-        return Response(await floor_body(collection), media_type="application/json")
+        page = int(request.query_params.get("page", PAGE))
+        return Response(await floor_body(collection, page), media_type="application/json")
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

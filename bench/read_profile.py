@@ -1,0 +1,111 @@
+"""Where the time of a compiled read goes: an in-process cProfile of the gateway app (the
+client talks to it through httpx's ASGI transport, no socket), its functions' own time
+summed by what they belong to.
+
+Used by ``python -m bench.read_path --profile``; the categories are coarse on purpose:
+the driver (pymongo, bson), decryption (pymongocrypt, libmongocrypt's Python callbacks,
+``cryptography``), waiting for FerretDB (the event loop's poll), the compiled projection
+and read plan (resolvers), GraphQL parsing and validation, HTTP (Starlette, httpx, the
+ASGI transport), JSON (orjson) and the rest (asyncio, authentication, logging).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import pstats
+from typing import Any
+
+import httpx
+import orjson
+
+from bench.common import list_query
+from gateway.app import create_app
+from gateway.settings import Settings
+
+__all__ = ["print_profile", "profile_compiled"]
+
+_BY_PATH = [
+    ("pymongocrypt", "decryption"),
+    ("/cryptography/", "decryption"),
+    ("pymongo/asynchronous/encryption", "decryption"),
+    ("pymongo/", "driver"),
+    ("/bson/", "driver"),
+    ("resolvers/", "projection and read plan"),
+    ("storage/", "store (query building, records)"),
+    ("/graphql/", "GraphQL parse and validation"),
+    ("/strawberry/", "GraphQL parse and validation"),
+    ("/starlette/", "HTTP"),
+    ("/httpx/", "HTTP"),
+    ("/httpcore/", "HTTP"),
+    ("/anyio/", "HTTP"),
+    ("/asyncio/", "event loop"),
+]
+_BY_NAME = [
+    ("orjson", "JSON"),
+    ("poll", "waiting for FerretDB"),
+    ("select", "waiting for FerretDB"),
+    ("_cbson", "driver"),
+    ("bson", "driver"),
+    ("recv", "driver"),
+    ("send", "driver"),
+    ("_hashlib", "decryption"),
+    ("openssl", "decryption"),
+    ("mongocrypt", "decryption"),
+]
+
+
+def _category(path: str, name: str) -> str:
+    for part, category in _BY_PATH:
+        if part in path:
+            return category
+    if path == "~":
+        for part, category in _BY_NAME:
+            if part in name.lower():
+                return category
+    return "other"
+
+
+async def profile_compiled(
+    settings: Settings, token: str, page: int, requests: int
+) -> dict[str, Any]:
+    """Run *requests* list queries of *page* records, one at a time, under cProfile."""
+    app = create_app(settings, background=False)
+    content = orjson.dumps({"query": list_query(page)})
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    profiler = cProfile.Profile()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            for _ in range(5):
+                await client.post("/graphql", content=content, headers=headers)
+            profiler.enable()
+            for _ in range(requests):
+                response = await client.post("/graphql", content=content, headers=headers)
+                if response.status_code != 200 or b'"errors"' in response.content:
+                    raise RuntimeError(f"profile: {response.text[:300]}")
+            profiler.disable()
+    stats = pstats.Stats(profiler)
+    totals: dict[str, float] = {}
+    raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    for (path, _line, name), (_cc, _nc, tottime, _ct, _callers) in raw.items():
+        category = _category(path, name)
+        totals[category] = totals.get(category, 0.0) + tottime
+    whole = sum(totals.values())
+    return {
+        "page": page,
+        "requests": requests,
+        "ms_per_request": {
+            k: round(v * 1000 / requests, 3)
+            for k, v in sorted(totals.items(), key=lambda kv: -kv[1])
+        },
+        "share": {k: round(v / whole, 4) for k, v in sorted(totals.items(), key=lambda kv: -kv[1])},
+    }
+
+
+def print_profile(profile: dict[str, Any]) -> None:
+    print(
+        f"profile: compiled path, {profile['requests']} requests of {profile['page']} records, "
+        "one at a time, in process (cProfile own time; profiling inflates small functions)"
+    )
+    for name, ms in profile["ms_per_request"].items():
+        print(f"  {name:<34} {ms:>8.2f} ms/request  {profile['share'][name] * 100:5.1f} %")
