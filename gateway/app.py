@@ -31,6 +31,7 @@ from gateway.auth import bearer_token
 from gateway.compiled import CompiledPath
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
+from gateway.persisted import actor_for
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
@@ -146,6 +147,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             authorization_cache=self.services.authorization,
             policies=self.services.policies,
             account=self.services.signin,
+            operations=self.services.operations,
             seal_key=settings.seal_key,
             access=RequestAccess(
                 self.services.access,
@@ -203,6 +205,8 @@ class GraphQLEndpoint:
                 request.client.host if request.client else None,
                 request.headers.get("user-agent"),
             )
+            actor = actor_for(request, principal, policy.roles, request_id)
+            body = await self.services.operations.resolve(principal, actor, body)
             _check_json(request, body)
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)

@@ -19,6 +19,7 @@ from gateway.apikeys import ApiKeys
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.idempotency import IdempotencyStore
 from gateway.jwks import ExternalTokens
+from gateway.persisted import PersistedOperations
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -68,6 +69,7 @@ class Services:
     external: ExternalTokens | None
     api_keys: ApiKeys
     signin: SignIn
+    operations: PersistedOperations
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -110,6 +112,7 @@ class Services:
             _external(settings),
             ApiKeys(store),
             SignIn(store, tokens),
+            PersistedOperations(store, recheck_seconds=settings.policy_recheck_seconds),
         )
 
     async def reconcile_all(self) -> int:

@@ -13,7 +13,14 @@ if TYPE_CHECKING:
     from resolvers.authorize import AuthorizationCache
     from resolvers.policy import Policy
 
-__all__ = ["AccessSink", "AccountPort", "PolicyNotifier", "Principal", "RequestContext"]
+__all__ = [
+    "AccessSink",
+    "AccountPort",
+    "OperationsPort",
+    "PolicyNotifier",
+    "Principal",
+    "RequestContext",
+]
 
 
 class AccessSink(Protocol):
@@ -41,6 +48,14 @@ class AccountPort(Protocol):
     ) -> None: ...
 
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None: ...
+
+
+class OperationsPort(Protocol):
+    """Persisted operations of the caller's tenant (gateway.persisted)."""
+
+    async def set_allow_list(self, tenant_id: str, enabled: bool, actor: Actor) -> None: ...
+
+    async def register(self, tenant_id: str, document: str, actor: Actor) -> str: ...
 
 
 class PolicyNotifier(Protocol):
@@ -82,3 +97,5 @@ class RequestContext:
     max_cost: int
     #: Fields given masked in this response, per GraphQL type (for extensions.masked).
     masked: dict[str, set[str]] = field(default_factory=dict)
+    #: Registered documents and the allow-list mode (None where not wired, e.g. tools).
+    operations: OperationsPort | None = None

@@ -41,6 +41,8 @@ ADMIN_FIELDS = frozenset(
         "deleteRole",
         "createUser",
         "updateUser",
+        "registerOperation",
+        "setOperationAllowList",
     }
 )
 

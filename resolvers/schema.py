@@ -24,6 +24,7 @@ from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.introspection import install_introspection_filter
 from resolvers.limits import Limits
+from resolvers.operations import OperationsMutation
 from resolvers.records import mutation_fields, query_fields
 from schema.types import sheet_types
 
@@ -56,7 +57,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
         query=_root("Query", query, (MeQuery, AuditQueryRoot, AdminQuery)),
-        mutation=_root("Mutation", mutation, (AccountMutation, AdminMutation)),
+        mutation=_root("Mutation", mutation, (AccountMutation, AdminMutation, OperationsMutation)),
         config=StrawberryConfig(disable_field_suggestions=True),
         extensions=[
             ErrorCodes,

@@ -41,6 +41,8 @@ const RECORD_COLLECTIONS = [
   "users",
   "api_keys",
   "exports",
+  "operations",
+  "settings",
   // An audit entry's values: replaced by a marker when a data subject is erased.
   "audit_values",
 ];

@@ -25,6 +25,7 @@ from storage.base import (
     AuditEntry,
     AuditQuery,
     CredentialStore,
+    OperationStore,
     Page,
     Record,
     Role,
@@ -42,6 +43,7 @@ from storage.mongo.audit import AuditSealer
 from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.errors import mongo_errors
+from storage.mongo.operations import MongoOperations
 from storage.mongo.signin import MongoCredentials
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes
 from storage.signing import SealKey
@@ -123,10 +125,15 @@ class MongoTenantStore(TenantStore):
         self._access = AccessRepository(self._db, self._codec, self._writes)
         self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
         self._credentials = MongoCredentials(self._db, self._codec, self._writes)
+        self._operations = MongoOperations(self._db, self._writes, region.name)
 
     @property
     def credentials(self) -> CredentialStore:
         return self._credentials
+
+    @property
+    def operations(self) -> OperationStore:
+        return self._operations
 
     # -- reads -----------------------------------------------------------------------------
 
