@@ -56,6 +56,7 @@ import orjson
 
 from bench.common import (
     FIELDS,
+    PLAIN_FIELDS,
     ChildServer,
     Collection,
     Measurement,
@@ -294,16 +295,18 @@ def child_env(enclave: dict[str, str], **extra: str) -> dict[str, str]:
 # -- measuring --------------------------------------------------------------------------------
 
 
-def check_body(body: dict[str, Any], expected: int, path: str) -> list[dict[str, Any]]:
+def check_body(
+    body: dict[str, Any], expected: int, path: str, fields: Sequence[str] = FIELDS
+) -> list[dict[str, Any]]:
     if body.get("errors"):
         raise RuntimeError(f"{path}: errors in the response: {body['errors']}")
     nodes: list[dict[str, Any]] = body["data"]["employees"]["nodes"]
     if len(nodes) != expected:
         raise RuntimeError(f"{path}: {len(nodes)} nodes, expected {expected}")
     first = nodes[0]
-    if sorted(first) != sorted(["id", *FIELDS, "version", "archived"]):
+    if sorted(first) != sorted(["id", *fields, "version", "archived"]):
         raise RuntimeError(f"{path}: unexpected fields {sorted(first)}")
-    for name in ENCRYPTED:
+    for name in set(ENCRYPTED) & set(fields):
         if not isinstance(first[name], str) or not first[name]:
             raise RuntimeError(f"{path}: {name} was not decrypted: {first[name]!r}")
     return nodes
@@ -352,8 +355,29 @@ class Measured:
     profile: dict[str, Any] | None = None
 
 
-def label(name: str, page: int) -> str:
-    return f"{name} [{page}]"
+@dataclass(frozen=True)
+class Workload:
+    """A list query: its page size, and whether it selects only plaintext fields."""
+
+    page: int
+    plain: bool = False
+
+    @property
+    def fields(self) -> Sequence[str]:
+        return PLAIN_FIELDS if self.plain else FIELDS
+
+    @property
+    def tag(self) -> str:
+        return f"[{self.page}{', plain' if self.plain else ''}]"
+
+
+def label(name: str, workload: Workload) -> str:
+    return f"{name} {workload.tag}"
+
+
+def workloads(args: argparse.Namespace) -> list[Workload]:
+    plain = [Workload(page, True) for page in args.pages] if args.plaintext else []
+    return [*(Workload(page) for page in args.pages), *plain]
 
 
 def merge(name: str, parts: Sequence[Measurement], concurrency: int) -> Measurement:
@@ -368,17 +392,18 @@ def merge(name: str, parts: Sequence[Measurement], concurrency: int) -> Measurem
 
 
 async def over_http(
-    targets: Sequence[Target], token: str, args: argparse.Namespace, page: int, expected: int
+    targets: Sequence[Target], token: str, args: argparse.Namespace, work: Workload, expected: int
 ) -> list[tuple[Measurement, list[dict[str, Any]]]]:
     """Time *targets* with the same query, requests and concurrency. With more than one,
     in ``args.rounds`` alternating rounds (A B, B A, A B, ...), after all have warmed up."""
-    content = orjson.dumps({"query": list_query(page)})
+    content = orjson.dumps({"query": list_query(work.page, work.fields)})
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
     onces: dict[str, Callable[[], Awaitable[None]]] = {}
     nodes: dict[str, list[dict[str, Any]]] = {}
-    path = f"/graphql?page={page}"  # the gateway ignores it; the HTTP floor reads it
+    # The gateway ignores the query string; the HTTP floor reads it.
+    path = f"/graphql?page={work.page}{'&fields=plain' if work.plain else ''}"
     async with contextlib.AsyncExitStack() as clients:
         for target in targets:
             client = await clients.enter_async_context(
@@ -392,7 +417,7 @@ async def over_http(
             first = await client.post(path, content=content, headers=headers)
             if first.status_code != 200:
                 raise RuntimeError(f"{target.name}: HTTP {first.status_code}: {first.text[:500]}")
-            nodes[target.name] = check_body(first.json(), expected, target.name)
+            nodes[target.name] = check_body(first.json(), expected, target.name, work.fields)
             onces[target.name] = _poster(target.name, client, path, content, headers)
             await run_load(target.name, onces[target.name], args.warmup, args.concurrency)
 
@@ -404,7 +429,7 @@ async def over_http(
                 once = onces[target.name]
                 parts[target.name].append(await run_load(target.name, once, size, args.concurrency))
     return [
-        (merge(label(t.name, page), parts[t.name], args.concurrency), nodes[t.name])
+        (merge(label(t.name, work), parts[t.name], args.concurrency), nodes[t.name])
         for t in targets
     ]
 
@@ -459,19 +484,19 @@ async def count_reads(
 
 
 async def in_process(
-    settings: Settings, tenant_id: str, args: argparse.Namespace, page: int, expected: int
+    settings: Settings, tenant_id: str, args: argparse.Namespace, work: Workload, expected: int
 ) -> tuple[Measurement, list[dict[str, Any]]]:
     region = RegionClient.from_config("eu", settings.eu)
     try:
         collection: Collection = region.data[database_name(tenant_id)]["employees"]
-        body = orjson.loads(await floor_body(collection, page))
-        nodes = check_body(body, expected, "floor")
+        body = orjson.loads(await floor_body(collection, work.page, work.fields))
+        nodes = check_body(body, expected, "floor", work.fields)
 
         async def once() -> None:
-            await floor_body(collection, page)
+            await floor_body(collection, work.page, work.fields)
 
         await run_load("floor", once, args.warmup, args.concurrency)
-        result = await run_load(label("floor", page), once, args.requests, args.concurrency)
+        result = await run_load(label("floor", work), once, args.requests, args.concurrency)
         return result, nodes
     finally:
         await region.aclose()
@@ -484,51 +509,54 @@ async def measure(
     # The gateways together (interleaved), then each other server on its own.
     gateways = [t for t in targets if t.access_log is not None]
     groups = [gateways, *([t] for t in targets if t.access_log is None)]
-    for page in args.pages:
-        expected = min(args.records, page)
-        result, reference = await in_process(settings, fixture.tenant_id, args, page, expected)
+    for work in workloads(args):
+        expected = min(args.records, work.page)
+        result, reference = await in_process(settings, fixture.tenant_id, args, work, expected)
         for group in groups:
-            for measured, nodes in await over_http(group, fixture.token, args, page, expected):
+            for measured, nodes in await over_http(group, fixture.token, args, work, expected):
                 results.append(measured)
                 if nodes != reference:
                     raise RuntimeError(f"{measured.name} answered differently from the floor")
         results.append(result)
     # Each gateway got, per page size, one checked request, the warm-up and the timed ones.
-    sent = len(args.pages) * (1 + args.warmup + args.requests)
+    sent = len(workloads(args)) * (1 + args.warmup + args.requests)
     access = await count_reads(settings, fixture.tenant_id, gateways, sent)
     profile = None
     if args.profile:
-        from bench.read_profile import profile_compiled
+        from bench.read_profile import profile_paths
 
-        profile = await profile_compiled(settings, fixture.token, max(args.pages), args.requests)
+        page, requests = max(args.pages), min(args.requests, 50)
+        profile = await profile_paths(settings, fixture.token, page, requests)
     return Measured(results, access, profile)
 
 
 # -- reporting --------------------------------------------------------------------------------
 
 
-def ratios(results: Sequence[Measurement], pages: Sequence[int]) -> dict[str, dict[str, float]]:
+def ratios(
+    results: Sequence[Measurement], works: Sequence[Workload]
+) -> dict[str, dict[str, float]]:
     by_name = {r.name: r for r in results}
     out: dict[str, dict[str, float]] = {}
-    for page in pages:
-        floor = by_name[label("floor", page)]
+    for work in works:
+        floor = by_name[label("floor", work)]
         for r in results:
-            if r.name.endswith(f"[{page}]") and r is not floor:
+            if r.name.endswith(work.tag) and r is not floor:
                 out[r.name] = {
                     "throughput_x_floor": r.rps / floor.rps,
                     "p50_x_floor": r.p50 / floor.p50,
                     "p99_x_floor": r.p99 / floor.p99,
                 }
-        compiled, standard = by_name.get(label(COMPILED, page)), by_name.get(label(STANDARD, page))
+        compiled, standard = by_name.get(label(COMPILED, work)), by_name.get(label(STANDARD, work))
         if compiled is not None and standard is not None:
-            out[f"compiled vs standard [{page}]"] = {
+            out[f"compiled vs standard {work.tag}"] = {
                 "throughput_x": compiled.rps / standard.rps,
                 "p50_x": standard.p50 / compiled.p50,
                 "p99_x": standard.p99 / compiled.p99,
             }
-        off = by_name.get(label(OFF, page))
+        off = by_name.get(label(OFF, work))
         if compiled is not None and off is not None:
-            out[f"access log on / off [{page}]"] = {
+            out[f"access log on / off {work.tag}"] = {
                 "throughput_x": compiled.rps / off.rps,
                 "p50_x": compiled.p50 / off.p50,
                 "p99_x": compiled.p99 / off.p99,
@@ -572,7 +600,9 @@ def report(
     print("packages: " + "  ".join(f"{k}={v}" for k, v in info["packages"].items()))
     print(
         f"workload: employees(first: {'/'.join(map(str, args.pages))}), 10 fields "
-        f"({len(ENCRYPTED)} encrypted: {', '.join(ENCRYPTED)}); {args.records} records seeded; "
+        f"({len(ENCRYPTED)} encrypted: {', '.join(ENCRYPTED)})"
+        f"{'; [.., plain]: only the 7 plaintext ones' if args.plaintext else ''}; "
+        f"{args.records} records seeded; "
         f"{args.requests} requests per path and page size after {args.warmup} warm-up; "
         f"concurrency {args.concurrency}; gateways in {min(args.rounds, args.requests)} "
         "alternating rounds; client, gateways and FerretDB (sqlite) share this machine"
@@ -585,7 +615,7 @@ def report(
             f"{r.name:<{w}} {r.requests:>8} {r.rps:>9.1f} {r.p50:>8.2f} {r.p99:>8.2f} "
             f"{r.mean:>8.2f}"
         )
-    figures = ratios(results, args.pages)
+    figures = ratios(results, workloads(args))
     print()
     for name, f in figures.items():
         print(_describe(name, f))
@@ -606,7 +636,7 @@ def report(
         "command": command,
         "machine": info,
         "workload": {
-            "queries": {page: list_query(page) for page in args.pages},
+            "queries": {w.tag: list_query(w.page, w.fields) for w in workloads(args)},
             "records": args.records,
             "requests": args.requests,
             "warmup": args.warmup,
@@ -645,6 +675,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile", action="store_true", help="profile the compiled path in process"
+    )
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="also time a selection without encrypted fields (nothing to decrypt)",
     )
     parser.add_argument(
         "--rounds",

@@ -2,10 +2,11 @@
 client talks to it through httpx's ASGI transport, no socket), its functions' own time
 summed by what they belong to.
 
-Used by ``python -m bench.read_path --profile``; the categories are coarse on purpose:
-the driver (pymongo, bson), decryption (pymongocrypt, libmongocrypt's Python callbacks,
-``cryptography``), waiting for FerretDB (the event loop's poll), the compiled projection
-and read plan (resolvers), GraphQL parsing and validation, HTTP (Starlette, httpx, the
+Used by ``python -m bench.read_path --profile`` (the compiled path and the standard one);
+the categories are coarse on purpose: the driver (pymongo, bson), decryption
+(pymongocrypt, libmongocrypt's Python callbacks, ``cryptography``), waiting for FerretDB
+(the event loop's poll), the compiled projection and read plan (resolvers), GraphQL
+parsing, validation and execution (graphql-core, Strawberry), HTTP (Starlette, httpx, the
 ASGI transport), JSON (orjson) and the rest (asyncio, authentication, logging).
 """
 
@@ -22,18 +23,19 @@ from bench.common import list_query
 from gateway.app import create_app
 from gateway.settings import Settings
 
-__all__ = ["print_profile", "profile_compiled"]
+__all__ = ["print_profile", "profile_one", "profile_paths"]
 
 _BY_PATH = [
     ("pymongocrypt", "decryption"),
+    ("/cffi/", "decryption"),
     ("/cryptography/", "decryption"),
     ("pymongo/asynchronous/encryption", "decryption"),
     ("pymongo/", "driver"),
     ("/bson/", "driver"),
     ("resolvers/", "projection and read plan"),
     ("storage/", "store (query building, records)"),
-    ("/graphql/", "GraphQL parse and validation"),
-    ("/strawberry/", "GraphQL parse and validation"),
+    ("/graphql/", "GraphQL (graphql-core, Strawberry)"),
+    ("/strawberry/", "GraphQL (graphql-core, Strawberry)"),
     ("/starlette/", "HTTP"),
     ("/httpx/", "HTTP"),
     ("/httpcore/", "HTTP"),
@@ -49,6 +51,9 @@ _BY_NAME = [
     ("recv", "driver"),
     ("send", "driver"),
     ("_hashlib", "decryption"),
+    ("_cffi", "decryption"),
+    ("cipher", "decryption"),
+    ("hmac", "decryption"),
     ("openssl", "decryption"),
     ("mongocrypt", "decryption"),
 ]
@@ -65,9 +70,16 @@ def _category(path: str, name: str) -> str:
     return "other"
 
 
-async def profile_compiled(
-    settings: Settings, token: str, page: int, requests: int
-) -> dict[str, Any]:
+async def profile_paths(settings: Settings, token: str, page: int, requests: int) -> dict[str, Any]:
+    """The compiled and the standard path, each profiled (profile_one)."""
+    standard = settings.model_copy(update={"compiled_reads": False})
+    return {
+        "compiled": await profile_one(settings, token, page, requests),
+        "standard": await profile_one(standard, token, page, requests),
+    }
+
+
+async def profile_one(settings: Settings, token: str, page: int, requests: int) -> dict[str, Any]:
     """Run *requests* list queries of *page* records, one at a time, under cProfile."""
     app = create_app(settings, background=False)
     content = orjson.dumps({"query": list_query(page)})
@@ -102,10 +114,11 @@ async def profile_compiled(
     }
 
 
-def print_profile(profile: dict[str, Any]) -> None:
-    print(
-        f"profile: compiled path, {profile['requests']} requests of {profile['page']} records, "
-        "one at a time, in process (cProfile own time; profiling inflates small functions)"
-    )
-    for name, ms in profile["ms_per_request"].items():
-        print(f"  {name:<34} {ms:>8.2f} ms/request  {profile['share'][name] * 100:5.1f} %")
+def print_profile(profiles: dict[str, Any]) -> None:
+    for path, profile in profiles.items():
+        print(
+            f"profile: {path} path, {profile['requests']} requests of {profile['page']} records, "
+            "one at a time, in process (cProfile own time; profiling inflates small functions)"
+        )
+        for name, ms in profile["ms_per_request"].items():
+            print(f"  {name:<34} {ms:>8.2f} ms/request  {profile['share'][name] * 100:5.1f} %")
