@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from gateway.services import Services
+from gateway.settings import Settings
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.roles import make_role, make_user
+from tests.test_cli import _enclave, _env
 
 LIST = "query Names { employees(first: 3) { nodes { id lastName } } }"
 
@@ -125,3 +129,24 @@ async def test_changes_to_registered_operations_are_audited(
     log = await admin.ok("query { auditLog(first: 20) { nodes { operation datasheet record } } }")
     records = [n["record"] for n in log["auditLog"]["nodes"]]
     assert sha(document) in records
+
+
+async def test_an_operator_registers_and_switches_allow_list_mode(
+    settings: Settings, services: Services, tmp_path: Path
+) -> None:
+    tenant = await make_tenant(services, "IT", "Operated Org")
+    document = tmp_path / "names.graphql"
+    document.write_text(LIST)
+    env = _env(settings)
+    made = _enclave(["operations", "register", "--tenant", tenant.id, str(document)], env)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["sha256Hash"] == sha(LIST)
+    switched = _enclave(["operations", "allow-list", "--tenant", tenant.id, "--on"], env)
+    assert switched.returncode == 0, switched.stderr
+    store = services.store.for_tenant(tenant.id).operations
+    assert await store.allow_list() is True
+    assert await store.document(sha(LIST)) == LIST
+    bad = tmp_path / "bad.graphql"
+    bad.write_text("query {")
+    refused = _enclave(["operations", "register", "--tenant", tenant.id, str(bad)], env)
+    assert refused.returncode == 1 and "BAD_USER_INPUT" in refused.stderr
