@@ -20,6 +20,7 @@ Each process caches registered documents (bounded) and each tenant's mode for
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from typing import Any
@@ -40,6 +41,8 @@ __all__ = [
     "PersistedQueryNotFoundError",
     "actor_for",
 ]
+
+log = logging.getLogger("enclave.persisted")
 
 #: Root fields that manage the allow-list: never refused by it.
 MANAGEMENT_FIELDS = frozenset({"setOperationAllowList", "registerOperation"})
@@ -109,7 +112,14 @@ class PersistedOperations:
         cached = self._modes.get(tenant_id)
         if cached is not None and time.monotonic() - cached[1] < self._recheck:
             return cached[0]
-        enabled = await self._store.for_tenant(tenant_id).operations.allow_list()
+        try:
+            enabled = await self._store.for_tenant(tenant_id).operations.allow_list()
+        except EnclaveError:
+            # The tenant's region is unreachable: keep the last known mode. Never known,
+            # the request goes on and meets the same outage on its own reads and writes
+            # (all of a tenant's data is in that region), answered as it always was.
+            log.warning("allow-list mode of %s unknown: region unavailable", tenant_id)
+            return cached[0] if cached is not None else False
         self._modes[tenant_id] = (enabled, time.monotonic())
         return enabled
 
