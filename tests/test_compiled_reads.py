@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from hashlib import sha256
 from typing import Any
 
 import httpx
@@ -19,8 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
+from gateway.compiled import validation_rules
 from gateway.services import Services
 from gateway.settings import Settings
+from resolvers.authorize import AuthorizationCache
+from resolvers.compiled import CompiledReads
+from resolvers.schema import build_schema
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.differential import compiled_path, documents, standard_gateway
 from tests.helpers import create_employee
@@ -215,3 +220,18 @@ async def test_hostile_aliases_and_values_are_data(callers: list[Pair], ids: lis
             fast, slow, _ = await callers[0].both(query, used)
             assert fast == slow
             assert value.encode() not in fast
+
+
+def test_compiled_documents_are_cached_and_bounded() -> None:
+    schema = build_schema()
+    cache = AuthorizationCache(size=2)
+    reads = CompiledReads(schema._schema, validation_rules(schema), cache, max_tokens=2000)
+    documents = [f"{{ employees(first: {n}) {{ nodes {{ id }} }} }}" for n in (1, 2, 3)]
+    compiled = [reads.prepare(sha256(d.encode()).hexdigest(), d, None) for d in documents]
+    assert all(c is not None for c in compiled)
+    assert len(cache.operations) == 2  # the least recently used one was dropped
+    again = reads.prepare(sha256(documents[2].encode()).hexdigest(), documents[2], None)
+    assert again is compiled[2]
+    # Not compiled, and remembered as such: mutations, admin fields, introspection.
+    for other in ("mutation { logout }", "{ roles { name } }", "{ __schema { types { name } } }"):
+        assert reads.prepare(sha256(other.encode()).hexdigest(), other, None) is None

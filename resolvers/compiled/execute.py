@@ -32,8 +32,14 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from resolvers.authorize import AuthorizationCache, authorize
-from resolvers.compiled.plan import Fallback, ObjectTable, RootField, Shape, compile_roots
-from resolvers.compiled.plan import Unsupported as Unsupported
+from resolvers.compiled.plan import (
+    Fallback,
+    ObjectTable,
+    RootField,
+    Shape,
+    Unsupported,
+    compile_roots,
+)
 from resolvers.context import RequestContext
 from resolvers.limits import estimate_cost
 from resolvers.reading import read_one, read_page, shown_values

@@ -191,9 +191,7 @@ def _field(parent: GraphQLObjectType, name: str) -> GraphQLField:
     return definition
 
 
-def object_table(
-    obj: GraphQLObjectType, sheet: Datasheet, fields: Fields, collector: Collector
-) -> ObjectTable:
+def object_table(obj: GraphQLObjectType, sheet: Datasheet, fields: Fields) -> ObjectTable:
     entries: list[tuple[str, Getter]] = []
     for key, nodes in fields.items():
         name = nodes[0].name.value
@@ -211,7 +209,7 @@ def object_table(
     return tuple(entries)
 
 
-def _object_type(schema: GraphQLSchema, parent: GraphQLObjectType, name: str) -> GraphQLObjectType:
+def _object_type(parent: GraphQLObjectType, name: str) -> GraphQLObjectType:
     named = get_named_type(_field(parent, name).type)
     if not isinstance(named, GraphQLObjectType):
         raise Unsupported(name)
@@ -222,9 +220,7 @@ def _sub(nodes: list[FieldNode]) -> list[SelectionSetNode | None]:
     return [n.selection_set for n in nodes]
 
 
-def _edge_shape(
-    schema: GraphQLSchema, edge: GraphQLObjectType, sheet: Datasheet, fields: Fields, c: Collector
-) -> Shape:
+def _edge_shape(edge: GraphQLObjectType, sheet: Datasheet, fields: Fields, c: Collector) -> Shape:
     entries: list[tuple[str, str, Any]] = []
     for key, nodes in fields.items():
         name = nodes[0].name.value
@@ -233,8 +229,8 @@ def _edge_shape(
         elif name == "cursor":
             entries.append((key, "cursor", serializer(get_named_type(_field(edge, name).type))))
         elif name == "node":
-            obj = _object_type(schema, edge, name)
-            table = object_table(obj, sheet, c.collect(_sub(nodes), obj.name), c)
+            obj = _object_type(edge, name)
+            table = object_table(obj, sheet, c.collect(_sub(nodes), obj.name))
             entries.append((key, "node", table))
         else:
             raise Unsupported(name)
@@ -242,7 +238,6 @@ def _edge_shape(
 
 
 def connection_shape(
-    schema: GraphQLSchema,
     connection: GraphQLObjectType,
     sheet: Datasheet,
     fields: Fields,
@@ -254,12 +249,12 @@ def connection_shape(
         if name == "__typename":
             entries.append((key, "typename", connection.name))
             continue
-        target = _object_type(schema, connection, name)
+        target = _object_type(connection, name)
         sub = c.collect(_sub(nodes), target.name)
         if name == "nodes":
-            entries.append((key, "nodes", object_table(target, sheet, sub, c)))
+            entries.append((key, "nodes", object_table(target, sheet, sub)))
         elif name == "edges":
-            entries.append((key, "edges", _edge_shape(schema, target, sheet, sub, c)))
+            entries.append((key, "edges", _edge_shape(target, sheet, sub, c)))
         elif name == "pageInfo":
             info: list[tuple[str, str, Any]] = []
             for k, n in sub.items():
@@ -312,13 +307,13 @@ def compile_roots(
         if sheet is None:
             raise Unsupported(name)
         definition = _field(query, name)
-        target = _object_type(schema, query, name)
+        target = _object_type(query, name)
         sub = c.collect(_sub(nodes), target.name)
         names = frozenset(names_under(nodes, fragments))
         if name in _LIST_ROOTS:
-            shape: Any = connection_shape(schema, target, sheet, sub, c)
+            shape: Any = connection_shape(target, sheet, sub, c)
             roots.append(RootField(key, "list", sheet, nodes[0], definition, names, shape))
         else:
-            shape = object_table(target, sheet, sub, c)
+            shape = object_table(target, sheet, sub)
             roots.append(RootField(key, "one", sheet, nodes[0], definition, names, shape))
     return tuple(roots)
