@@ -28,8 +28,9 @@ requests carry their own ``x-purpose`` header; after the run the tenant's ``acce
 collection is counted by purpose (decrypted: the purpose a caller declares is stored
 encrypted) to check that the gateways with the access log on wrote one read event per list
 request, compiled and standard alike, and the "off" one none (the exit status is 1 if
-not). ``--profile`` adds an in-process cProfile of the compiled path, its time split into
-driver, decryption, projection, HTTP and the rest (bench.read_profile). All load goes to
+not). ``--profile`` adds, in this process, each path timed one request at a time and a
+cProfile of both, their time split into driver, decryption, waiting for FerretDB,
+projection, GraphQL, HTTP and the rest (bench.read_profile). All load goes to
 127.0.0.1 and is bounded; every child process is stopped by its PID at the end, on error
 and on Ctrl-C.
 """
@@ -525,8 +526,10 @@ async def measure(
     if args.profile:
         from bench.read_profile import profile_paths
 
-        page, requests = max(args.pages), min(args.requests, 50)
-        profile = await profile_paths(settings, fixture.token, page, requests)
+        works = sorted(workloads(args), key=lambda w: (-w.page, w.plain))
+        pairs = [(w.page, w.fields) for w in works]
+        requests = min(args.requests, 50)
+        profile = await profile_paths(settings, fixture.token, fixture.tenant_id, pairs, requests)
     return Measured(results, access, profile)
 
 
