@@ -32,20 +32,13 @@ from graphql import (
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
 from resolvers.authorize import AuthorizationCache, authorize
-from resolvers.compiled.plan import (
-    Fallback,
-    ObjectTable,
-    RootField,
-    Shape,
-    Unsupported,
-    compile_roots,
-)
+from resolvers.compiled.emit import connection, project
+from resolvers.compiled.plan import Fallback, RootField, Unsupported, compile_roots
 from resolvers.context import RequestContext
 from resolvers.limits import estimate_cost
 from resolvers.reading import read_one, read_page, shown_values
 from schema.datasheets import DATASHEETS
 from schema.errors import EnclaveError
-from storage.base import Page, Record
 
 __all__ = ["CompiledOperation", "CompiledReads", "Fallback"]
 
@@ -232,7 +225,7 @@ class CompiledReads:
 
         if root.kind == "one":
             record, plan = await read_one(ctx, sheet, select, str(args["id"]))
-            return _project(root.shape, record, shown_values(ctx, sheet, record, plan))
+            return project(root.shape, record, shown_values(ctx, sheet, record, plan))
         given = args.get("filter") or {}
         page, plan = await read_page(
             ctx,
@@ -244,46 +237,4 @@ class CompiledReads:
             include_archived=bool(args.get("includeArchived")),
         )
         values = [shown_values(ctx, sheet, r, plan) for r in page.records]
-        return _connection(root.shape, page, values)
-
-
-def _project(table: ObjectTable, record: Record, values: Mapping[str, object]) -> dict[str, object]:
-    return {key: get(record, values) for key, get in table}
-
-
-def _connection(shape: Shape, page: Page, values: list[dict[str, object]]) -> dict[str, object]:
-    out: dict[str, object] = {}
-    records = page.records
-    for key, kind, arg in shape:
-        if kind == "typename":
-            out[key] = arg
-        elif kind == "nodes":
-            out[key] = [_project(arg, r, v) for r, v in zip(records, values, strict=True)]
-        elif kind == "edges":
-            out[key] = [
-                _edge(arg, cursor, r, v)
-                for cursor, r, v in zip(page.cursors, records, values, strict=True)
-            ]
-        else:  # pageInfo
-            info: dict[str, object] = {}
-            for k, what, serialize in arg:
-                if what == "typename":
-                    info[k] = serialize
-                elif what == "hasNextPage":
-                    info[k] = serialize(page.has_next_page)
-                else:
-                    info[k] = None if page.end_cursor is None else serialize(page.end_cursor)
-            out[key] = info
-    return out
-
-
-def _edge(shape: Shape, cursor: str, record: Record, values: Mapping[str, object]) -> object:
-    edge: dict[str, object] = {}
-    for key, kind, arg in shape:
-        if kind == "typename":
-            edge[key] = arg
-        elif kind == "cursor":
-            edge[key] = arg(cursor)
-        else:
-            edge[key] = _project(arg, record, values)
-    return edge
+        return connection(root.shape, page, values)

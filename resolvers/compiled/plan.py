@@ -10,15 +10,13 @@ ever dictionary keys; nothing from a request becomes code.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    BooleanValueNode,
     FieldNode,
     FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLEnumType,
     GraphQLField,
     GraphQLID,
@@ -27,14 +25,14 @@ from graphql import (
     GraphQLScalarType,
     GraphQLSchema,
     GraphQLString,
-    InlineFragmentNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
     get_named_type,
     is_non_null_type,
 )
 
+from resolvers.compiled.collect import Collector, Fields
+from resolvers.compiled.errors import Fallback, Unsupported
 from resolvers.selection import names_under
 from schema.datasheets import DATASHEETS, Datasheet
 from storage.base import Record
@@ -46,15 +44,6 @@ __all__ = [
     "Unsupported",
     "compile_roots",
 ]
-
-
-class Unsupported(Exception):
-    """The compiler does not serve this document; the standard executor does."""
-
-
-class Fallback(Exception):
-    """This request's answer is left to the standard executor: it holds an error, or a null
-    where the schema forbids one."""
 
 
 Getter = Callable[[Record, Mapping[str, object]], object]
@@ -113,75 +102,6 @@ def _meta(attribute: str, serialize: Callable[[Any], object]) -> Getter:
 
 def _constant(value: str) -> Getter:
     return lambda record, values: value
-
-
-Fields = dict[str, list[FieldNode]]
-
-
-class Collector:
-    """Collects fields; with *variables* None, every field is included (a structural walk)."""
-
-    def __init__(
-        self,
-        fragments: Mapping[str, FragmentDefinitionNode],
-        variables: Mapping[str, Any] | None,
-    ) -> None:
-        self.fragments = fragments
-        self.variables = variables
-
-    def collect(self, selection_sets: Iterable[SelectionSetNode | None], type_name: str) -> Fields:
-        fields: Fields = {}
-        visited: set[str] = set()
-        for selection_set in selection_sets:
-            if selection_set is not None:
-                self._into(selection_set, type_name, fields, visited)
-        return fields
-
-    def _into(
-        self, selection_set: SelectionSetNode, type_name: str, fields: Fields, visited: set[str]
-    ) -> None:
-        for sel in selection_set.selections:
-            if not self._included(sel):
-                continue
-            if isinstance(sel, FieldNode):
-                key = sel.alias.value if sel.alias else sel.name.value
-                fields.setdefault(key, []).append(sel)
-            elif isinstance(sel, InlineFragmentNode):
-                condition = sel.type_condition
-                if condition is None or condition.name.value == type_name:
-                    self._into(sel.selection_set, type_name, fields, visited)
-            elif isinstance(sel, FragmentSpreadNode):
-                name = sel.name.value
-                if name in visited:
-                    continue
-                visited.add(name)
-                fragment = self.fragments.get(name)
-                if fragment is not None and fragment.type_condition.name.value == type_name:
-                    self._into(fragment.selection_set, type_name, fields, visited)
-            else:
-                raise Unsupported("selection")
-
-    def _included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode | Any) -> bool:
-        for directive in node.directives or ():
-            name = directive.name.value
-            if name not in ("skip", "include"):
-                raise Unsupported(name)
-            if self.variables is None:
-                continue
-            arg = next((a for a in directive.arguments or () if a.name.value == "if"), None)
-            if arg is None:
-                raise Unsupported(name)
-            if isinstance(arg.value, BooleanValueNode):
-                flag: object = arg.value.value
-            elif isinstance(arg.value, VariableNode):
-                flag = self.variables.get(arg.value.name.value)
-            else:
-                raise Unsupported(name)
-            if not isinstance(flag, bool):
-                raise Fallback
-            if (name == "skip") == flag:
-                return False
-        return True
 
 
 def _field(parent: GraphQLObjectType, name: str) -> GraphQLField:
