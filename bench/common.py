@@ -4,7 +4,9 @@ read-path floor (the same find through the raw driver, shaped as the gateway's J
 ``python -m bench.common --port P`` serves that floor over HTTP (uvicorn, as ``enclave
 serve`` runs the gateway) with settings from the ``ENCLAVE_`` environment and the tenant in
 ``BENCH_TENANT_ID``: it reads the request body, ignores it, and answers with the floor's
-JSON. It authenticates nothing and parses no GraphQL: it is only a floor to compare with.
+JSON for a page of ``?page=N`` records (default 50; ``&fields=plain``: the plaintext
+selection). It authenticates nothing and parses
+no GraphQL: it is only a floor to compare with.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ __all__ = [
     "FIELDS",
     "FILTER",
     "PAGE",
+    "PLAIN_FIELDS",
     "PROJECTION",
     "QUERY",
     "ChildServer",
     "Collection",
     "Measurement",
     "floor_body",
+    "list_query",
     "machine",
     "run_load",
 ]
@@ -49,35 +53,44 @@ __all__ = [
 #: The page size and selection of the measured list query: 10 fields, of which
 #: firstName, lastName and workEmail are encrypted; the other seven are plaintext.
 PAGE = 50
-QUERY = (
-    f"query {{ employees(first: {PAGE}) {{ nodes {{ id firstName lastName workEmail jobTitle "
-    "department startDate status version archived } } }"
-)
 #: The datasheet fields the query selects, in the order the floor emits them.
 FIELDS = ("firstName", "lastName", "workEmail", "jobTitle", "department", "startDate", "status")
-#: The find the gateway runs for that query (see storage.mongo.records: the record
-#: meta fields plus the selected datasheet fields; non-archived only; by _id).
-PROJECTION: dict[str, int] = {
-    "_v": 1,
-    "_archived": 1,
-    "_created": 1,
-    "_updated": 1,
-    "_owner": 1,
-    **dict.fromkeys(FIELDS, 1),
-}
+#: A selection without encrypted fields (nothing to decrypt): 7 fields with the meta ones.
+PLAIN_FIELDS = ("jobTitle", "department", "startDate", "status")
+
+
+def list_query(page: int, fields: Sequence[str] = FIELDS) -> str:
+    """The measured list query, for a page of *page* records."""
+    return (
+        f"query {{ employees(first: {page}) {{ nodes {{ id {' '.join(fields)} "
+        "version archived } } }"
+    )
+
+
+def projection(fields: Sequence[str]) -> dict[str, int]:
+    """The find the gateway runs for a selection of *fields* (see storage.mongo.records: the
+    record meta fields plus the selected datasheet fields; non-archived only; by _id)."""
+    return {"_v": 1, "_archived": 1, "_created": 1, "_updated": 1, "_owner": 1}
+
+
+QUERY = list_query(PAGE)
+PROJECTION: dict[str, int] = {**projection(FIELDS), **dict.fromkeys(FIELDS, 1)}
 FILTER: dict[str, Any] = {"_archived": {"$ne": True}}
 
 Collection = AsyncCollection[dict[str, Any]]
 
 
-async def floor_body(collection: Collection, page: int = PAGE) -> bytes:
+async def floor_body(
+    collection: Collection, page: int = PAGE, fields: Sequence[str] = FIELDS
+) -> bytes:
     """The floor of one list request: find, auto-decrypt, shape as the gateway's JSON."""
-    cursor = collection.find(FILTER, PROJECTION, sort=[("_id", 1)], limit=page + 1)
+    find = {**projection(fields), **dict.fromkeys(fields, 1)}
+    cursor = collection.find(FILTER, find, sort=[("_id", 1)], limit=page + 1)
     docs = await cursor.to_list(length=page + 1)
     nodes = [
         {
             "id": doc["_id"],
-            **{name: doc.get(name) for name in FIELDS},
+            **{name: doc.get(name) for name in fields},
             "version": int(doc["_v"]),
             "archived": bool(doc.get("_archived", False)),
         }
@@ -299,7 +312,10 @@ def http_floor_app() -> Any:
 
     async def graphql(request: Request) -> Response:
         await request.body()
-        return Response(await floor_body(collection), media_type="application/json")
+        page = int(request.query_params.get("page", PAGE))
+        fields = PLAIN_FIELDS if request.query_params.get("fields") == "plain" else FIELDS
+        body = await floor_body(collection, page, fields)
+        return Response(body, media_type="application/json")
 
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

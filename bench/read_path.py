@@ -1,30 +1,38 @@
-"""Read-path benchmark: the gateway over HTTP against the raw-driver floor.
+"""Read-path benchmark: the gateway over HTTP, compiled and standard, against the raw-driver
+floor.
 
-Run as ``uv run python -m bench.read_path [--requests N] [--concurrency C] [--records 50]``.
+Run as ``uv run python -m bench.read_path [--pages 50 500] [--requests N] [--concurrency C]``.
 
 It starts its own FerretDB (EU, US) and Redis in a temporary folder, creates one EU tenant
-with an admin token, seeds employee records, and starts ``enclave serve`` in child
-processes. It then times the same 50-record list (10 fields, 3 of them encrypted) along:
+with an admin token, seeds employee records (500 by default), and starts ``enclave serve``
+in child processes. It then times, for each page size (``--pages``, default 50 and 500),
+the same list query (10 fields, 3 of them encrypted) along:
 
-- ``gateway``: POST /graphql over HTTP (httpx, 127.0.0.1), through authentication,
-  Strawberry and the store, as a client sees it, with the access log on (the default);
-- ``gateway, access log off`` (unless ``--no-access-log-compare``): a second gateway
-  child, the same but with ``ENCLAVE_ACCESS_LOG=false``. The two are timed in alternating
-  rounds (``--rounds``, in the order on, off, off, on, on, off, ...) so that drift in the
-  machine affects both alike, and the report gives "access log on / off" (the issue asks
-  that a read cost at most 10 % more with the access log on);
+- ``compiled``: POST /graphql over HTTP (httpx, 127.0.0.1), through authentication, the
+  compiled read path (resolvers.compiled, the default) and the store, as a client sees it,
+  with the access log on (the default);
+- ``standard``: a second gateway child, the same but with ``ENCLAVE_COMPILED_READS=false``:
+  every field resolved by Strawberry;
+- ``access log off`` (with ``--access-log-compare``): a third, compiled, with
+  ``ENCLAVE_ACCESS_LOG=false``, for the issue that bounds the access log's cost at 10 %.
+  The gateways are timed in alternating rounds (``--rounds``: A B C, C B A, ...) so that
+  drift in the machine affects all alike;
 - ``http-floor`` (unless ``--no-http-floor``): the same find and JSON behind a bare
   Starlette route on uvicorn, no authentication, no GraphQL;
 - ``floor``: in this process, the same find (filter, projection, sort, limit) through the
   auto-decrypting ``AsyncMongoClient`` and the same JSON built with orjson: no HTTP.
 
 Every path gets the same warm-up, number of requests and concurrency (a closed loop of C
-workers). Each gateway's requests carry their own ``x-purpose`` header (``bench-on``,
-``bench-off``); after the run the tenant's ``access_log`` collection is counted by purpose
-(decrypted: the purpose a caller declares is stored encrypted)
-to check that the "on" gateway wrote one read event per list request and the "off" one
-none (the exit status is 1 if not). All load goes to 127.0.0.1 and is bounded; every
-child process is stopped by its PID at the end, on error and on Ctrl-C.
+workers), and every answer is checked to be the same nodes as the floor's. Each gateway's
+requests carry their own ``x-purpose`` header; after the run the tenant's ``access_log``
+collection is counted by purpose (decrypted: the purpose a caller declares is stored
+encrypted) to check that the gateways with the access log on wrote one read event per list
+request, compiled and standard alike, and the "off" one none (the exit status is 1 if
+not). ``--profile`` adds, in this process, each path timed one request at a time and a
+cProfile of both, their time split into driver, decryption, waiting for FerretDB,
+projection, GraphQL, HTTP and the rest (bench.read_profile). All load goes to
+127.0.0.1 and is bounded; every child process is stopped by its PID at the end, on error
+and on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -49,12 +57,12 @@ import orjson
 
 from bench.common import (
     FIELDS,
-    PAGE,
-    QUERY,
+    PLAIN_FIELDS,
     ChildServer,
     Collection,
     Measurement,
     floor_body,
+    list_query,
     run_benchmark,
     run_load,
 )
@@ -70,7 +78,9 @@ from storage.mongo.accesslog import ACCESS
 
 ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = ("firstName", "lastName", "workEmail")
-OFF = "gateway, access log off"
+COMPILED = "compiled"
+STANDARD = "standard"
+OFF = "access log off"
 #: The issue's bound: a read costs at most 10 % more with the access log on.
 ACCESS_LOG_BOUND = 1.10
 
@@ -286,16 +296,18 @@ def child_env(enclave: dict[str, str], **extra: str) -> dict[str, str]:
 # -- measuring --------------------------------------------------------------------------------
 
 
-def check_body(body: dict[str, Any], expected: int, path: str) -> list[dict[str, Any]]:
+def check_body(
+    body: dict[str, Any], expected: int, path: str, fields: Sequence[str] = FIELDS
+) -> list[dict[str, Any]]:
     if body.get("errors"):
         raise RuntimeError(f"{path}: errors in the response: {body['errors']}")
     nodes: list[dict[str, Any]] = body["data"]["employees"]["nodes"]
     if len(nodes) != expected:
         raise RuntimeError(f"{path}: {len(nodes)} nodes, expected {expected}")
     first = nodes[0]
-    if sorted(first) != sorted(["id", *FIELDS, "version", "archived"]):
+    if sorted(first) != sorted(["id", *fields, "version", "archived"]):
         raise RuntimeError(f"{path}: unexpected fields {sorted(first)}")
-    for name in ENCRYPTED:
+    for name in set(ENCRYPTED) & set(fields):
         if not isinstance(first[name], str) or not first[name]:
             raise RuntimeError(f"{path}: {name} was not decrypted: {first[name]!r}")
     return nodes
@@ -341,6 +353,32 @@ class AccessCount:
 class Measured:
     results: list[Measurement]
     access: list[AccessCount] = field(default_factory=list)
+    profile: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A list query: its page size, and whether it selects only plaintext fields."""
+
+    page: int
+    plain: bool = False
+
+    @property
+    def fields(self) -> Sequence[str]:
+        return PLAIN_FIELDS if self.plain else FIELDS
+
+    @property
+    def tag(self) -> str:
+        return f"[{self.page}{', plain' if self.plain else ''}]"
+
+
+def label(name: str, workload: Workload) -> str:
+    return f"{name} {workload.tag}"
+
+
+def workloads(args: argparse.Namespace) -> list[Workload]:
+    plain = [Workload(page, True) for page in args.pages] if args.plaintext else []
+    return [*(Workload(page) for page in args.pages), *plain]
 
 
 def merge(name: str, parts: Sequence[Measurement], concurrency: int) -> Measurement:
@@ -355,31 +393,33 @@ def merge(name: str, parts: Sequence[Measurement], concurrency: int) -> Measurem
 
 
 async def over_http(
-    targets: Sequence[Target], token: str, args: argparse.Namespace, expected: int
+    targets: Sequence[Target], token: str, args: argparse.Namespace, work: Workload, expected: int
 ) -> list[tuple[Measurement, list[dict[str, Any]]]]:
     """Time *targets* with the same query, requests and concurrency. With more than one,
     in ``args.rounds`` alternating rounds (A B, B A, A B, ...), after all have warmed up."""
-    content = orjson.dumps({"query": QUERY})
+    content = orjson.dumps({"query": list_query(work.page, work.fields)})
     limits = httpx.Limits(
         max_connections=args.concurrency, max_keepalive_connections=args.concurrency
     )
     onces: dict[str, Callable[[], Awaitable[None]]] = {}
     nodes: dict[str, list[dict[str, Any]]] = {}
+    # The gateway ignores the query string; the HTTP floor reads it.
+    path = f"/graphql?page={work.page}{'&fields=plain' if work.plain else ''}"
     async with contextlib.AsyncExitStack() as clients:
         for target in targets:
             client = await clients.enter_async_context(
-                httpx.AsyncClient(base_url=target.url, limits=limits, timeout=30.0)
+                httpx.AsyncClient(base_url=target.url, limits=limits, timeout=120.0)
             )
             headers = {
                 "authorization": f"Bearer {token}",
                 "content-type": "application/json",
                 "x-purpose": target.purpose,
             }
-            first = await client.post("/graphql", content=content, headers=headers)
+            first = await client.post(path, content=content, headers=headers)
             if first.status_code != 200:
                 raise RuntimeError(f"{target.name}: HTTP {first.status_code}: {first.text[:500]}")
-            nodes[target.name] = check_body(first.json(), expected, target.name)
-            onces[target.name] = _poster(target.name, client, content, headers)
+            nodes[target.name] = check_body(first.json(), expected, target.name, work.fields)
+            onces[target.name] = _poster(target.name, client, path, content, headers)
             await run_load(target.name, onces[target.name], args.warmup, args.concurrency)
 
         rounds = min(args.rounds, args.requests) if len(targets) > 1 else 1
@@ -389,14 +429,17 @@ async def over_http(
             for target in targets if index % 2 == 0 else list(reversed(targets)):
                 once = onces[target.name]
                 parts[target.name].append(await run_load(target.name, once, size, args.concurrency))
-    return [(merge(t.name, parts[t.name], args.concurrency), nodes[t.name]) for t in targets]
+    return [
+        (merge(label(t.name, work), parts[t.name], args.concurrency), nodes[t.name])
+        for t in targets
+    ]
 
 
 def _poster(
-    name: str, client: httpx.AsyncClient, content: bytes, headers: dict[str, str]
+    name: str, client: httpx.AsyncClient, path: str, content: bytes, headers: dict[str, str]
 ) -> Callable[[], Awaitable[None]]:
     async def once() -> None:
-        response = await client.post("/graphql", content=content, headers=headers)
+        response = await client.post(path, content=content, headers=headers)
         if response.status_code != 200 or b'"errors"' in response.content:
             raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:500]}")
 
@@ -442,18 +485,20 @@ async def count_reads(
 
 
 async def in_process(
-    settings: Settings, tenant_id: str, args: argparse.Namespace, expected: int
+    settings: Settings, tenant_id: str, args: argparse.Namespace, work: Workload, expected: int
 ) -> tuple[Measurement, list[dict[str, Any]]]:
     region = RegionClient.from_config("eu", settings.eu)
     try:
         collection: Collection = region.data[database_name(tenant_id)]["employees"]
-        nodes = check_body(orjson.loads(await floor_body(collection)), expected, "floor")
+        body = orjson.loads(await floor_body(collection, work.page, work.fields))
+        nodes = check_body(body, expected, "floor", work.fields)
 
         async def once() -> None:
-            await floor_body(collection)
+            await floor_body(collection, work.page, work.fields)
 
         await run_load("floor", once, args.warmup, args.concurrency)
-        return await run_load("floor", once, args.requests, args.concurrency), nodes
+        result = await run_load(label("floor", work), once, args.requests, args.concurrency)
+        return result, nodes
     finally:
         await region.aclose()
 
@@ -461,61 +506,89 @@ async def in_process(
 async def measure(
     args: argparse.Namespace, settings: Settings, fixture: Fixture, targets: Sequence[Target]
 ) -> Measured:
-    expected = min(args.records, PAGE)
     results: list[Measurement] = []
-    reference: list[dict[str, Any]] | None = None
     # The gateways together (interleaved), then each other server on its own.
     gateways = [t for t in targets if t.access_log is not None]
     groups = [gateways, *([t] for t in targets if t.access_log is None)]
-    for group in groups:
-        for result, nodes in await over_http(group, fixture.token, args, expected):
-            results.append(result)
-            reference = reference or nodes
-            if nodes != reference:
-                raise RuntimeError(f"{result.name} answered differently from the gateway")
-    # Each gateway got one checked request, the warm-up and the timed requests.
-    sent = 1 + args.warmup + args.requests
+    for work in workloads(args):
+        expected = min(args.records, work.page)
+        result, reference = await in_process(settings, fixture.tenant_id, args, work, expected)
+        for group in groups:
+            for measured, nodes in await over_http(group, fixture.token, args, work, expected):
+                results.append(measured)
+                if nodes != reference:
+                    raise RuntimeError(f"{measured.name} answered differently from the floor")
+        results.append(result)
+    # Each gateway got, per page size, one checked request, the warm-up and the timed ones.
+    sent = len(workloads(args)) * (1 + args.warmup + args.requests)
     access = await count_reads(settings, fixture.tenant_id, gateways, sent)
-    result, nodes = await in_process(settings, fixture.tenant_id, args, expected)
-    if reference is not None and nodes != reference:
-        raise RuntimeError("the floor's JSON differs from the gateway's")
-    results.append(result)
-    return Measured(results, access)
+    profile = None
+    if args.profile:
+        from bench.read_profile import profile_paths
+
+        works = sorted(workloads(args), key=lambda w: (-w.page, w.plain))
+        pairs = [(w.page, w.fields) for w in works]
+        requests = min(args.requests, 50)
+        profile = await profile_paths(settings, fixture.token, fixture.tenant_id, pairs, requests)
+    return Measured(results, access, profile)
 
 
 # -- reporting --------------------------------------------------------------------------------
 
 
-def ratios(results: Sequence[Measurement]) -> dict[str, dict[str, float]]:
+def ratios(
+    results: Sequence[Measurement], works: Sequence[Workload]
+) -> dict[str, dict[str, float]]:
     by_name = {r.name: r for r in results}
-    floor = by_name["floor"]
     out: dict[str, dict[str, float]] = {}
-    for r in results:
-        if r.name != "floor":
-            out[r.name] = {
-                "throughput_x_floor": r.rps / floor.rps,
-                "p50_x_floor": r.p50 / floor.p50,
-                "p99_x_floor": r.p99 / floor.p99,
+    for work in works:
+        floor = by_name[label("floor", work)]
+        for r in results:
+            if r.name.endswith(work.tag) and r is not floor:
+                out[r.name] = {
+                    "throughput_x_floor": r.rps / floor.rps,
+                    "p50_x_floor": r.p50 / floor.p50,
+                    "p99_x_floor": r.p99 / floor.p99,
+                }
+        compiled, standard = by_name.get(label(COMPILED, work)), by_name.get(label(STANDARD, work))
+        if compiled is not None and standard is not None:
+            out[f"compiled vs standard {work.tag}"] = {
+                "throughput_x": compiled.rps / standard.rps,
+                "p50_x": standard.p50 / compiled.p50,
+                "p99_x": standard.p99 / compiled.p99,
             }
-    if "http-floor" in by_name and "gateway" in by_name:
-        hf, gw = by_name["http-floor"], by_name["gateway"]
-        out["gateway_vs_http_floor"] = {
-            "throughput_x": gw.rps / hf.rps,
-            "p50_x": gw.p50 / hf.p50,
-            "p99_x": gw.p99 / hf.p99,
-        }
-    if OFF in by_name and "gateway" in by_name:
-        on, off = by_name["gateway"], by_name[OFF]
-        out["access_log_on_vs_off"] = {
-            "throughput_x": on.rps / off.rps,
-            "p50_x": on.p50 / off.p50,
-            "p99_x": on.p99 / off.p99,
-        }
+        off = by_name.get(label(OFF, work))
+        if compiled is not None and off is not None:
+            out[f"access log on / off {work.tag}"] = {
+                "throughput_x": compiled.rps / off.rps,
+                "p50_x": compiled.p50 / off.p50,
+                "p99_x": compiled.p99 / off.p99,
+            }
     return out
 
 
 def within_bound(f: dict[str, float]) -> bool:
     return f["throughput_x"] >= 1 / ACCESS_LOG_BOUND and f["p50_x"] <= ACCESS_LOG_BOUND
+
+
+def _describe(name: str, f: dict[str, float]) -> str:
+    if name.startswith("compiled vs standard"):
+        return (
+            f"{name}: throughput = {f['throughput_x']:.2f}x (target >= 10x at 500), "
+            f"p50 latency {f['p50_x']:.2f}x lower, p99 {f['p99_x']:.2f}x lower"
+        )
+    if name.startswith("access log on / off"):
+        verdict = "within" if within_bound(f) else "OVER"
+        return (
+            f"{name}: throughput = {f['throughput_x']:.2f}x (target >= "
+            f"{1 / ACCESS_LOG_BOUND:.2f}x), p50 = {f['p50_x']:.2f}x (target <= "
+            f"{ACCESS_LOG_BOUND:.2f}x): {verdict} the 10 % bound"
+        )
+    target = " (target >= 0.90x)" if name.startswith(COMPILED) else ""
+    return (
+        f"{name} throughput = {f['throughput_x_floor']:.2f}x floor{target}; "
+        f"p50 latency = {f['p50_x_floor']:.2f}x floor; p99 = {f['p99_x_floor']:.2f}x floor"
+    )
 
 
 def report(
@@ -529,16 +602,14 @@ def report(
     )
     print("packages: " + "  ".join(f"{k}={v}" for k, v in info["packages"].items()))
     print(
-        f"workload: employees(first: {PAGE}), 10 fields ({len(ENCRYPTED)} encrypted: "
-        f"{', '.join(ENCRYPTED)}); {args.records} records seeded; {args.requests} requests "
-        f"per path after {args.warmup} warm-up; concurrency {args.concurrency}; "
-        "client, gateway and FerretDB (sqlite) share this machine"
+        f"workload: employees(first: {'/'.join(map(str, args.pages))}), 10 fields "
+        f"({len(ENCRYPTED)} encrypted: {', '.join(ENCRYPTED)})"
+        f"{'; [.., plain]: only the 7 plaintext ones' if args.plaintext else ''}; "
+        f"{args.records} records seeded; "
+        f"{args.requests} requests per path and page size after {args.warmup} warm-up; "
+        f"concurrency {args.concurrency}; gateways in {min(args.rounds, args.requests)} "
+        "alternating rounds; client, gateways and FerretDB (sqlite) share this machine"
     )
-    if any(r.name == OFF for r in results):
-        print(
-            f"access log on / off: two gateway children, timed in {min(args.rounds, args.requests)}"
-            " alternating rounds (on, off, off, on, ...)"
-        )
     print()
     w = max(12, *(len(r.name) for r in results))
     print(f"{'path':<{w}} {'requests':>8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
@@ -547,28 +618,10 @@ def report(
             f"{r.name:<{w}} {r.requests:>8} {r.rps:>9.1f} {r.p50:>8.2f} {r.p99:>8.2f} "
             f"{r.mean:>8.2f}"
         )
-    figures = ratios(results)
+    figures = ratios(results, workloads(args))
     print()
     for name, f in figures.items():
-        if name == "gateway_vs_http_floor":
-            print(
-                f"gateway vs http-floor: throughput = {f['throughput_x']:.2f}x, "
-                f"p50 = {f['p50_x']:.2f}x, p99 = {f['p99_x']:.2f}x"
-            )
-        elif name == "access_log_on_vs_off":
-            verdict = "within" if within_bound(f) else "OVER"
-            print(
-                f"access log on / off: throughput = {f['throughput_x']:.2f}x "
-                f"(target >= {1 / ACCESS_LOG_BOUND:.2f}x), p50 = {f['p50_x']:.2f}x "
-                f"(target <= {ACCESS_LOG_BOUND:.2f}x), p99 = {f['p99_x']:.2f}x: "
-                f"{verdict} the 10 % bound"
-            )
-        else:
-            print(
-                f"{name} throughput = {f['throughput_x_floor']:.2f}x floor; "
-                f"p50 latency = {f['p50_x_floor']:.2f}x floor; "
-                f"p99 latency = {f['p99_x_floor']:.2f}x floor"
-            )
+        print(_describe(name, f))
     if measured.access:
         print()
     for a in measured.access:
@@ -577,21 +630,27 @@ def report(
             f"access log: {a.name} (x-purpose {a.purpose}) wrote {a.written} read events "
             f"for {a.sent} list requests (expected {want}): {'ok' if a.ok else 'MISMATCH'}"
         )
+    if measured.profile is not None:
+        from bench.read_profile import print_profile
+
+        print()
+        print_profile(measured.profile)
     return {
         "command": command,
         "machine": info,
         "workload": {
-            "query": QUERY,
+            "queries": {w.tag: list_query(w.page, w.fields) for w in workloads(args)},
             "records": args.records,
             "requests": args.requests,
             "warmup": args.warmup,
             "concurrency": args.concurrency,
-            "rounds": min(args.rounds, args.requests) if any(r.name == OFF for r in results) else 1,
+            "rounds": min(args.rounds, args.requests),
             "encrypted_fields": list(ENCRYPTED),
         },
         "results": [r.as_dict() for r in results],
         "ratios": {k: {n: round(v, 4) for n, v in f.items()} for k, f in figures.items()},
         "access_log": [a.as_dict() for a in measured.access],
+        "profile": measured.profile,
     }
 
 
@@ -601,26 +660,35 @@ def report(
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.read_path",
-        description="Time the 50-record list query through the gateway over HTTP against "
-        "the raw-driver floor.",
+        description="Time list queries through the gateway's compiled and standard paths "
+        "over HTTP against the raw-driver floor.",
     )
-    parser.add_argument("--requests", type=int, default=400, help="timed requests per path")
+    parser.add_argument("--pages", type=int, nargs="+", default=[50, 500], help="page sizes")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per path")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
-    parser.add_argument("--records", type=int, default=50, help="employee records to seed")
+    parser.add_argument("--records", type=int, default=500, help="employee records to seed")
     parser.add_argument("--warmup", type=int, default=20, help="untimed requests per path")
     parser.add_argument(
         "--no-http-floor", action="store_true", help="skip the bare Starlette floor over HTTP"
     )
     parser.add_argument(
-        "--no-access-log-compare",
+        "--access-log-compare",
         action="store_true",
-        help="skip the second gateway with ENCLAVE_ACCESS_LOG=false",
+        help="also time a compiled gateway with ENCLAVE_ACCESS_LOG=false",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the compiled path in process"
+    )
+    parser.add_argument(
+        "--plaintext",
+        action="store_true",
+        help="also time a selection without encrypted fields (nothing to decrypt)",
     )
     parser.add_argument(
         "--rounds",
         type=int,
         default=8,
-        help="alternating rounds the timed requests of the two gateways are split into",
+        help="alternating rounds the timed requests of the gateways are split into",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
@@ -630,6 +698,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         parser.error("--concurrency must be between 1 and 256")
     if not 1 <= args.records <= 10_000:
         parser.error("--records must be between 1 and 10000")
+    if not all(1 <= page <= 500 for page in args.pages):
+        parser.error("--pages must be between 1 and 500 (the gateway's largest page)")
     if not 0 <= args.warmup <= 10_000:
         parser.error("--warmup must be between 0 and 10000")
     if not 1 <= args.rounds <= 1000:
@@ -652,16 +722,21 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
     fixture = asyncio.run(prepare(settings, args.records))
 
     targets: list[Target] = []
-    gateways = [("gateway", "gateway", True, "bench-on")]
-    if not args.no_access_log_compare:
-        gateways.append((OFF, "gateway-access-log-off", False, "bench-off"))
-    for name, slug, access_log, purpose in gateways:
+    gateways = [
+        (COMPILED, "gateway-compiled", {}, "bench-compiled", True),
+        (STANDARD, "gateway-standard", {"ENCLAVE_COMPILED_READS": "false"}, "bench-standard", True),
+    ]
+    if args.access_log_compare:
+        gateways.append(
+            (OFF, "gateway-log-off", {"ENCLAVE_ACCESS_LOG": "false"}, "bench-off", False)
+        )
+    for name, slug, extra, purpose, access_log in gateways:
         gateway = ChildServer(name, free_port(), root / "logs" / f"{slug}.log")
         cleanup.callback(gateway.stop)
-        print(f"starting the {name} on :{gateway.port}", file=sys.stderr, flush=True)
+        print(f"starting the {name} gateway on :{gateway.port}", file=sys.stderr, flush=True)
         gateway.start(
             ["uv", "run", "enclave", "serve", "--port", str(gateway.port)],
-            child_env(enclave_env, ENCLAVE_ACCESS_LOG="true" if access_log else "false"),
+            child_env(enclave_env, **extra),
             ROOT,
         )
         targets.append(Target(name, gateway.url, purpose, access_log))

@@ -29,10 +29,12 @@ from strawberry.asgi import GraphQL
 from gateway.accesslog import RequestAccess
 from gateway.apikeys import is_api_key
 from gateway.auth import bearer_token
+from gateway.compiled import CompiledPath
 from gateway.exports import ExportEndpoint
 from gateway.exporturls import ExportLinksForRequest
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
+from gateway.persisted import actor_for
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
@@ -127,6 +129,9 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
         )
         self.services = services
 
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # as the compiled read path does
+
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         principal: Principal = request.scope["enclave.principal"]
         policy: Policy = request.scope["enclave.policy"]
@@ -147,6 +152,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             authorization_cache=self.services.authorization,
             policies=self.services.policies,
             account=self.services.signin,
+            operations=self.services.operations,
             seal_key=settings.seal_key,
             access=RequestAccess(
                 self.services.access,
@@ -169,6 +175,12 @@ class GraphQLEndpoint:
         self.services = services
         self.graphql = EnclaveGraphQL(services)
         self.public = PublicEndpoint(services)
+        settings = services.settings
+        self.compiled = (
+            CompiledPath(self.graphql, services.authorization, settings.max_tokens)
+            if settings.compiled_reads
+            else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -199,6 +211,8 @@ class GraphQLEndpoint:
                 request.client.host if request.client else None,
                 request.headers.get("user-agent"),
             )
+            actor = actor_for(request, principal, policy.roles, request_id)
+            body = await self.services.operations.resolve(principal, actor, body)
             _check_json(request, body)
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
@@ -214,7 +228,10 @@ class GraphQLEndpoint:
         key = request.headers.get("idempotency-key")
         if key is None or not _is_mutation(body):
             # Only mutations are made idempotent: a read is repeated, never replayed.
-            await self.graphql(scope, replay, send_with_headers)
+            if self.compiled is None or not await self.compiled.serve(
+                scope, body, send_with_headers
+            ):
+                await self.graphql(scope, replay, send_with_headers)
         else:
             fingerprint = hashlib.sha256(repr(policy.key).encode()).hexdigest()
             await self._idempotent(

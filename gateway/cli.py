@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from gateway.lifecycle_cli import register_lifecycle
+from gateway.operations_cli import operations
 from gateway.settings import Settings
 from regions.catalog import write_local_master_key
 from schema.errors import EnclaveError
@@ -149,6 +150,7 @@ def tenants_list() -> None:
 
 audit = typer.Typer(help="Seal and verify tenants' audit logs.", no_args_is_help=True)
 app.add_typer(audit, name="audit")
+app.add_typer(operations, name="operations")
 
 
 @audit.command("verify")

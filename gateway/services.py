@@ -21,6 +21,7 @@ from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore
 from gateway.jwks import ExternalTokens
 from gateway.metrics import GatewayMetrics
+from gateway.persisted import PersistedOperations
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
@@ -76,6 +77,7 @@ class Services:
     signin: SignIn
     export_urls: ExportUrls
     metrics: GatewayMetrics
+    operations: PersistedOperations
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -123,6 +125,7 @@ class Services:
                 settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
             ),
             metrics,
+            PersistedOperations(store, recheck_seconds=settings.policy_recheck_seconds),
         )
 
     async def reconcile_all(self) -> int:

@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     #: The deadline of one export's database reads (FerretDB sorts in memory: the first
     #: batch of a big export comes only after every record was read).
     export_timeout_seconds: float = Field(default=3600.0, gt=0)
+    #: Serve read queries over datasheets through compiled plans (resolvers.compiled);
+    #: false: every request through the standard Strawberry executor.
+    compiled_reads: bool = True
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
     #: Bearer token required on ``/metrics`` (unset: open, for a scraper inside the network).

@@ -147,11 +147,14 @@ def authorize(
 
 
 class AuthorizationCache:
-    """Validation results per document, authorisation results per caller's policy."""
+    """Validation results per document, authorisation results per caller's policy, and
+    compiled read operations per (document, operation name) (resolvers.compiled: False
+    for a document the compiler leaves to the standard executor)."""
 
     def __init__(self, size: int = 10_000) -> None:
         self.validated: LRU[str, tuple[GraphQLError, ...]] = LRU(size)
         self.authorized: LRU[tuple[Any, ...], Authorization] = LRU(size)
+        self.operations: LRU[tuple[str, str | None], object] = LRU(size)
 
 
 class AuthorizationExtension(SchemaExtension):

@@ -17,6 +17,7 @@ __all__ = [
     "AccessSink",
     "AccountPort",
     "ExportLinks",
+    "OperationsPort",
     "PolicyNotifier",
     "Principal",
     "RequestContext",
@@ -68,6 +69,14 @@ class AccountPort(Protocol):
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None: ...
 
 
+class OperationsPort(Protocol):
+    """Persisted operations of the caller's tenant (gateway.persisted)."""
+
+    async def set_allow_list(self, tenant_id: str, enabled: bool, actor: Actor) -> None: ...
+
+    async def register(self, tenant_id: str, document: str, actor: Actor) -> str: ...
+
+
 class PolicyNotifier(Protocol):
     async def changed(self, tenant_id: str) -> None:
         """Roles or users of *tenant_id* changed: every process must recompile."""
@@ -109,3 +118,5 @@ class RequestContext:
     masked: dict[str, set[str]] = field(default_factory=dict)
     #: Download links of exports (None where exports are not served).
     exports: ExportLinks | None = None
+    #: Registered documents and the allow-list mode (None where not wired, e.g. tools).
+    operations: OperationsPort | None = None

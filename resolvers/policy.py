@@ -44,6 +44,8 @@ ADMIN_FIELDS = frozenset(
         "requestTermination",
         "eraseDataSubject",
         "subjectAccess",
+        "registerOperation",
+        "setOperationAllowList",
     }
 )
 

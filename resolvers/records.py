@@ -17,11 +17,18 @@ from strawberry.types import Info
 
 from resolvers.context import RequestContext
 from resolvers.policy import SheetPolicy
-from resolvers.scopes import ReadPlan, fetch_fields, read_plan, shown_values, write_scope
+from resolvers.reading import (
+    Selector,
+    grant_for,
+    plan_for,
+    read_one,
+    read_page,
+    shown_values,
+)
+from resolvers.scopes import ReadPlan, fetch_fields, write_scope
 from resolvers.selection import selected_fields
-from resolvers.values import check_value, input_values
+from resolvers.values import input_values
 from schema.datasheets import Datasheet
-from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.types import Deleted, PageInfo, SheetTypes
 from storage.base import Record
 
@@ -32,13 +39,6 @@ def _ctx(info: Info) -> RequestContext:
     return info.context  # type: ignore[no-any-return]
 
 
-def _grant(ctx: RequestContext, sheet: Datasheet) -> SheetPolicy:
-    grant = ctx.policy.sheet(sheet.name)
-    if grant is None:  # authorisation refuses this earlier; never rely on that alone
-        raise ForbiddenError(f"you may not use {sheet.name}", field=sheet.name)
-    return grant
-
-
 def _shown(
     ctx: RequestContext,
     types: SheetTypes,
@@ -46,10 +46,8 @@ def _shown(
     plan: ReadPlan,
     also_hidden: frozenset[str] = frozenset(),
 ) -> Any:
-    """The record as the caller gets it (resolvers.scopes.shown_values)."""
-    values, hidden = shown_values(types.sheet, plan, record, also_hidden)
-    if hidden:
-        ctx.masked.setdefault(types.sheet.type_name, set()).update(hidden)
+    """The record as the caller gets it (resolvers.reading.shown_values)."""
+    values = shown_values(ctx, types.sheet, record, plan, also_hidden)
     return types.object(
         id=strawberry.ID(record.id),
         version=record.version,
@@ -60,15 +58,12 @@ def _shown(
     )
 
 
-def _plan(
-    info: Info,
-    ctx: RequestContext,
-    sheet: Datasheet,
-    grant: SheetPolicy,
-    full: frozenset[str] = frozenset(),
-) -> ReadPlan:
-    selected = selected_fields(info, [f.name for f in sheet.fields if f.name in grant.visible])
-    return read_plan(sheet, grant, selected, ctx.principal.user_id, full=full)
+def _selector(info: Info) -> Selector:
+    return lambda candidates: selected_fields(info, candidates)
+
+
+def _plan(info: Info, ctx: RequestContext, sheet: Datasheet, grant: SheetPolicy) -> ReadPlan:
+    return plan_for(ctx, sheet, grant, _selector(info))
 
 
 def query_fields(types: SheetTypes) -> dict[str, Any]:
@@ -76,11 +71,7 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def get_one(info: Info, id: strawberry.ID) -> Any:
         ctx = _ctx(info)
-        plan = _plan(info, ctx, sheet, _grant(ctx, sheet))
-        record = await ctx.store.get(sheet, str(id), fetch_fields(plan, sheet), scope=plan.scope)
-        if record is None:
-            raise NotFoundError(f"no {sheet.singular} with this id")
-        ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
+        record, plan = await read_one(ctx, sheet, _selector(info), str(id))
         return _shown(ctx, types, record, plan)
 
     async def get_many(
@@ -91,29 +82,20 @@ def query_fields(types: SheetTypes) -> dict[str, Any]:
         include_archived: bool = False,
     ) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
-        size = ctx.default_page_size if first is None else first
-        if not 0 < size <= ctx.max_page_size:
-            raise BadUserInputError(
-                f"first must be between 1 and {ctx.max_page_size}", argument="first"
-            )
-        equals = {}
+        filters = {}
         if filter is not None:
             for name, value in vars(filter).items():
                 if value is not strawberry.UNSET and value is not None:
-                    equals[name] = check_value(sheet.by_name[name], value)
-        # Filtering by a field reveals its values: only fields readable in full (read_plan).
-        plan = _plan(info, ctx, sheet, grant, full=frozenset(equals))
-        page = await ctx.store.page(
+                    filters[name] = value
+        page, plan = await read_page(
+            ctx,
             sheet,
-            fetch_fields(plan, sheet),
-            first=size,
+            _selector(info),
+            first=first,
             after=after,
-            equals=equals,
+            filters=filters,
             include_archived=include_archived,
-            scope=plan.scope,
         )
-        ctx.access.read(sheet.name, sorted(plan.fields), [r.id for r in page.records])
         nodes = [_shown(ctx, types, r, plan) for r in page.records]
         edges = [types.edge(cursor=c, node=n) for c, n in zip(page.cursors, nodes, strict=True)]
         return types.connection(
@@ -160,7 +142,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def create(info: Info, input: Any) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         values = input_values(sheet, input)
         plan = _plan(info, ctx, sheet, grant)
         written = [k for k, v in values.items() if v is not None]
@@ -172,7 +154,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def update(info: Info, id: strawberry.ID, expected_version: int, input: Any) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         values = input_values(sheet, input)
         plan = _plan(info, ctx, sheet, grant)
         scope = write_scope(sheet, grant, values, ctx.principal.user_id, reading=plan)
@@ -198,7 +180,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def set_archived(info: Info, id: strawberry.ID, version: int, archived: bool) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         plan = _plan(info, ctx, sheet, grant)
         scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="archive", reading=plan)
         record = await ctx.store.set_archived(
@@ -220,7 +202,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
 
     async def delete(info: Info, id: strawberry.ID, expected_version: int) -> Any:
         ctx = _ctx(info)
-        grant = _grant(ctx, sheet)
+        grant = grant_for(ctx, sheet)
         scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="delete")
         record = await ctx.store.delete(sheet, str(id), expected_version, ctx.actor, scope=scope)
         return Deleted(id=strawberry.ID(record.id), version=record.version)

@@ -26,6 +26,7 @@ from resolvers.exports import ExportMutation
 from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import Limits
+from resolvers.operations import OperationsMutation
 from resolvers.records import mutation_fields, query_fields
 from resolvers.subject import SubjectAccessMutation
 from resolvers.telemetry import OperationTelemetry
@@ -69,6 +70,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
                 LifecycleMutation,
                 ExportMutation,
                 SubjectAccessMutation,
+                OperationsMutation,
             ),
         ),
         config=StrawberryConfig(disable_field_suggestions=True),

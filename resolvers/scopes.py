@@ -85,6 +85,8 @@ def shown_values(
     *also_hidden*); and which were masked. The one rule for the API and for exports."""
     fields = [f.name for f in sheet.fields if f.name in plan.fields and f.name in record.values]
     hidden = (plan.masked(record.values, record.owner) | also_hidden) & frozenset(fields)
+    if not hidden:
+        return {name: record.values[name] for name in fields}, hidden
     values: dict[str, object] = {}
     for name in fields:
         value = record.values[name]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode
 from graphql.language import SelectionSetNode
 from strawberry.types import Info
 
-__all__ = ["selected_fields"]
+__all__ = ["names_under", "selected_fields"]
 
 
 def _walk(
@@ -32,6 +32,16 @@ def _walk(
                 _walk(fragment.selection_set, fragments, names, seen)
 
 
+def names_under(
+    nodes: Iterable[FieldNode], fragments: Mapping[str, FragmentDefinitionNode]
+) -> set[str]:
+    """Every field name anywhere under *nodes*, fragments included, directives ignored."""
+    names: set[str] = set()
+    for node in nodes:
+        _walk(node.selection_set, dict(fragments), names, set())
+    return names
+
+
 def selected_fields(info: Info, candidates: Iterable[str]) -> list[str]:
     """The *candidates* named anywhere under the current field, fragments included.
 
@@ -39,7 +49,5 @@ def selected_fields(info: Info, candidates: Iterable[str]) -> list[str]:
     never what may be seen.
     """
     raw = info._raw_info  # graphql-core's ResolveInfo: field nodes and fragments
-    names: set[str] = set()
-    for node in raw.field_nodes:
-        _walk(node.selection_set, dict(raw.fragments), names, set())
+    names = names_under(raw.field_nodes, raw.fragments)
     return [c for c in candidates if c in names]

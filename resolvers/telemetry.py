@@ -17,7 +17,7 @@ from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult
 
-__all__ = ["CURRENT", "OperationInfo", "OperationTelemetry", "operation_label"]
+__all__ = ["CURRENT", "OperationInfo", "OperationTelemetry", "label_of", "operation_label"]
 
 #: The label of a request that never reached execution (bad JSON, 401, 413, 429 ...).
 UNPARSED = "none"
@@ -49,8 +49,11 @@ def operation_label(context: ExecutionContext, schema: GraphQLSchema) -> str:
     """``<type>:<root field>``, ``<type>:multiple`` for several root fields, or ``invalid``
     when the document names no field of the schema's root type (bounded cardinality)."""
     operation = _operation(context)
-    if operation is None:
-        return "invalid"
+    return "invalid" if operation is None else label_of(operation, schema)
+
+
+def label_of(operation: OperationDefinitionNode, schema: GraphQLSchema) -> str:
+    """:func:`operation_label` of one operation definition."""
     kind = operation.operation.value
     root = schema.get_root_type(operation.operation)
     names = {s.name.value for s in operation.selection_set.selections if isinstance(s, FieldNode)}

@@ -34,6 +34,7 @@ __all__ = [
     "Credentials",
     "ErasureReport",
     "ExportJob",
+    "OperationStore",
     "Page",
     "Record",
     "Role",
@@ -353,6 +354,27 @@ class CredentialStore(ABC):
         """The tenant's admins require two-factor sign-in; audited."""
 
 
+class OperationStore(ABC):
+    """A tenant's registered (persisted) GraphQL documents, by SHA-256 of their text, and
+    whether the tenant runs only those (allow-list mode). No personal data."""
+
+    @abstractmethod
+    async def document(self, digest: str) -> str | None:
+        """The registered document with this hex SHA-256, if any."""
+
+    @abstractmethod
+    async def register(self, digest: str, document: str, actor: Actor) -> bool:
+        """Register *document* (its SHA-256 checked by the caller); audited. False if it
+        was registered already."""
+
+    @abstractmethod
+    async def allow_list(self) -> bool: ...
+
+    @abstractmethod
+    async def set_allow_list(self, enabled: bool, actor: Actor) -> None:
+        """Turn allow-list mode on or off; audited."""
+
+
 class TenantStore(ABC):
     """One tenant's data, in its own database in its own region."""
 
@@ -362,6 +384,11 @@ class TenantStore(ABC):
     @abstractmethod
     def credentials(self) -> CredentialStore:
         """Passwords, second factors and sessions."""
+
+    @property
+    @abstractmethod
+    def operations(self) -> OperationStore:
+        """Registered GraphQL documents and the allow-list mode."""
 
     @abstractmethod
     async def get(

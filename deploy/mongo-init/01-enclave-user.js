@@ -43,6 +43,7 @@ const RECORD_COLLECTIONS = [
   "exports",
   // Built-in sign-in: sessions (hashes of refresh secrets) and tenant settings.
   "sessions",
+  "operations",
   "settings",
   // An audit entry's values: replaced by a marker when a data subject is erased.
   "audit_values",

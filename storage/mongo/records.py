@@ -28,6 +28,7 @@ from storage.base import (
     CredentialStore,
     ErasureReport,
     ExportJob,
+    OperationStore,
     Page,
     Record,
     Role,
@@ -50,6 +51,7 @@ from storage.mongo.erasure import SubjectEraser
 from storage.mongo.errors import mongo_errors
 from storage.mongo.exports import ExportRepository
 from storage.mongo.lifecycle import TenantLifecycle
+from storage.mongo.operations import MongoOperations
 from storage.mongo.signin import MongoCredentials
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes, now
 from storage.signing import SealKey
@@ -132,10 +134,15 @@ class MongoTenantStore(TenantStore):
         self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
         self._credentials = MongoCredentials(self._db, self._codec, self._writes)
         self._exports = ExportRepository(self._db, self._codec, self._writes)
+        self._operations = MongoOperations(self._db, self._writes, region.name)
 
     @property
     def credentials(self) -> CredentialStore:
         return self._credentials
+
+    @property
+    def operations(self) -> OperationStore:
+        return self._operations
 
     # -- reads -----------------------------------------------------------------------------
 

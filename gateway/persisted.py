@@ -1,0 +1,200 @@
+"""Persisted operations: automatic persisted queries and the per-tenant allow-list mode.
+
+A client may send ``extensions.persistedQuery = {version: 1, sha256Hash}`` instead of the
+document (the automatic persisted queries convention). If the tenant has no document with
+that hash the answer is the error ``PERSISTED_QUERY_NOT_FOUND``, and the client sends
+again with the document, which registers it (after checking that the hash is the SHA-256
+of the document's text: ``BAD_USER_INPUT`` if not). Registered documents are stored per
+tenant (storage: ``operations``), through the audited write path.
+
+In allow-list mode (a tenant admin's ``setOperationAllowList(enabled: true)``), only
+registered documents run, sent by hash or in full; any other is ``OPERATION_NOT_ALLOWED``
+and nothing registers itself: admins register documents with ``registerOperation``.
+Documents that only manage the allow-list itself always run (for admins: the policy still
+decides), so admins cannot lock themselves out.
+
+Each process caches registered documents (bounded) and each tenant's mode for
+``recheck_seconds``; a change made through this process applies here at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from typing import Any
+
+import orjson
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from starlette.requests import Request
+
+from resolvers.authorize import LRU
+from resolvers.context import Principal
+from schema.errors import BadUserInputError, EnclaveError
+from storage.base import Actor, Store
+
+__all__ = [
+    "MANAGEMENT_FIELDS",
+    "OperationNotAllowedError",
+    "PersistedOperations",
+    "PersistedQueryNotFoundError",
+    "actor_for",
+]
+
+log = logging.getLogger("enclave.persisted")
+
+#: Root fields that manage the allow-list: never refused by it.
+MANAGEMENT_FIELDS = frozenset({"setOperationAllowList", "registerOperation"})
+_HASH = re.compile(r"^[0-9a-f]{64}$")
+
+
+class PersistedQueryNotFoundError(EnclaveError):
+    code = "PERSISTED_QUERY_NOT_FOUND"
+    http_status = 200  # as the convention has it: the client then sends the document
+
+    def __init__(self) -> None:
+        super().__init__("PersistedQueryNotFound")
+
+
+class OperationNotAllowedError(EnclaveError):
+    code = "OPERATION_NOT_ALLOWED"
+    http_status = 403
+
+    def __init__(self) -> None:
+        super().__init__(
+            "this tenant runs only registered operations, and this one is not registered"
+        )
+
+
+def actor_for(
+    request: Request, principal: Principal, roles: tuple[str, ...], request_id: str
+) -> Actor:
+    """The actor of a request, as the audit log records it."""
+    return Actor(
+        user_id=principal.user_id,
+        roles=roles,
+        kind=principal.kind,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=request_id,
+    )
+
+
+def digest(document: str) -> str:
+    return hashlib.sha256(document.encode()).hexdigest()
+
+
+def _manages_allow_list(document: str) -> bool:
+    try:
+        parsed = parse(document)
+    except GraphQLError:
+        return False
+    fields: set[str] = set()
+    for definition in parsed.definitions:
+        if not isinstance(definition, OperationDefinitionNode):
+            return False
+        for sel in definition.selection_set.selections:
+            if not isinstance(sel, FieldNode):
+                return False
+            fields.add(sel.name.value)
+    return bool(fields) and fields <= MANAGEMENT_FIELDS
+
+
+class PersistedOperations:
+    def __init__(self, store: Store, *, recheck_seconds: float, size: int = 10_000) -> None:
+        self._store = store
+        self._recheck = recheck_seconds
+        self._documents: LRU[tuple[str, str], str] = LRU(size)
+        self._modes: dict[str, tuple[bool, float]] = {}
+
+    async def allow_list(self, tenant_id: str) -> bool:
+        cached = self._modes.get(tenant_id)
+        if cached is not None and time.monotonic() - cached[1] < self._recheck:
+            return cached[0]
+        try:
+            enabled = await self._store.for_tenant(tenant_id).operations.allow_list()
+        except EnclaveError:
+            # The tenant's region is unreachable: keep the last known mode. Never known,
+            # the request goes on and meets the same outage on its own reads and writes
+            # (all of a tenant's data is in that region), answered as it always was.
+            log.warning("allow-list mode of %s unknown: region unavailable", tenant_id)
+            return cached[0] if cached is not None else False
+        self._modes[tenant_id] = (enabled, time.monotonic())
+        return enabled
+
+    async def set_allow_list(self, tenant_id: str, enabled: bool, actor: Actor) -> None:
+        await self._store.for_tenant(tenant_id).operations.set_allow_list(enabled, actor)
+        self._modes[tenant_id] = (enabled, time.monotonic())
+
+    async def document(self, tenant_id: str, hash_: str) -> str | None:
+        cached = self._documents.get((tenant_id, hash_))
+        if cached is not None:
+            return cached
+        found = await self._store.for_tenant(tenant_id).operations.document(hash_)
+        if found is not None:
+            self._documents.put((tenant_id, hash_), found)
+        return found
+
+    async def register(self, tenant_id: str, document: str, actor: Actor) -> str:
+        """Register *document* for the tenant; its hash."""
+        hash_ = digest(document)
+        await self._store.for_tenant(tenant_id).operations.register(hash_, document, actor)
+        self._documents.put((tenant_id, hash_), document)
+        return hash_
+
+    async def resolve(self, principal: Principal, actor: Actor, body: bytes) -> bytes:
+        """The request body to run: with the registered document filled in for a hash.
+        Raises the errors above; leaves malformed bodies for the request checks."""
+        try:
+            request: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return body
+        if not isinstance(request, dict):
+            return body
+        tenant = principal.tenant_id
+        extensions = request.get("extensions")
+        persisted = extensions.get("persistedQuery") if isinstance(extensions, dict) else None
+        query = request.get("query")
+        if persisted is None:
+            if isinstance(query, str) and await self.allow_list(tenant):
+                await self._require_registered(tenant, digest(query), query)
+            return body
+        hash_ = _checked_hash(persisted)
+        if isinstance(query, str):
+            if digest(query) != hash_:
+                raise BadUserInputError(
+                    "extensions.persistedQuery.sha256Hash is not the SHA-256 of the query",
+                    field="extensions.persistedQuery.sha256Hash",
+                )
+            if await self.allow_list(tenant):
+                await self._require_registered(tenant, hash_, query)
+            elif await self.document(tenant, hash_) is None:
+                await self.register(tenant, query, actor)
+            return body
+        if query is not None:
+            return body  # not a string: the request checks answer
+        document = await self.document(tenant, hash_)
+        if document is None:
+            raise PersistedQueryNotFoundError()
+        request["query"] = document
+        return orjson.dumps(request)
+
+    async def _require_registered(self, tenant: str, hash_: str, query: str) -> None:
+        if await self.document(tenant, hash_) is None and not _manages_allow_list(query):
+            raise OperationNotAllowedError()
+
+
+def _checked_hash(persisted: object) -> str:
+    field = "extensions.persistedQuery"
+    if not isinstance(persisted, dict):
+        raise BadUserInputError(f"{field} must be an object", field=field)
+    if persisted.get("version") != 1:
+        raise BadUserInputError(f"{field}.version must be 1", field=f"{field}.version")
+    hash_ = persisted.get("sha256Hash")
+    if not isinstance(hash_, str) or not _HASH.match(hash_):
+        raise BadUserInputError(
+            f"{field}.sha256Hash must be 64 lowercase hexadecimal digits",
+            field=f"{field}.sha256Hash",
+        )
+    return hash_

@@ -1,0 +1,45 @@
+"""Admin mutations for persisted operations: register documents, switch allow-list mode.
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+import strawberry
+from graphql import GraphQLError, parse
+from strawberry.types import Info
+
+from resolvers.context import OperationsPort, RequestContext
+from schema.errors import BadUserInputError, EnclaveError, ForbiddenError
+
+__all__ = ["OperationsMutation"]
+
+
+def _port(ctx: RequestContext) -> OperationsPort:
+    if not ctx.policy.admin:  # the policy refuses earlier (ADMIN_FIELDS); never rely on it
+        raise ForbiddenError("only admins manage registered operations")
+    if ctx.operations is None:
+        raise EnclaveError("persisted operations are not available")
+    return ctx.operations
+
+
+@strawberry.type
+class OperationsMutation:
+    @strawberry.mutation(
+        description="Register a GraphQL document for this tenant (persisted operations); "
+        "returns its SHA-256, the `extensions.persistedQuery.sha256Hash` clients send."
+    )
+    async def register_operation(self, info: Info, document: str) -> str:
+        ctx: RequestContext = info.context
+        port = _port(ctx)
+        try:
+            parse(document)
+        except GraphQLError:
+            raise BadUserInputError("the document is not valid GraphQL", field="document") from None
+        return await port.register(ctx.principal.tenant_id, document, ctx.actor)
+
+    @strawberry.mutation(
+        description="Allow-list mode: when on, only registered operations run in this tenant."
+    )
+    async def set_operation_allow_list(self, info: Info, enabled: bool) -> bool:
+        ctx: RequestContext = info.context
+        await _port(ctx).set_allow_list(ctx.principal.tenant_id, enabled, ctx.actor)
+        return enabled

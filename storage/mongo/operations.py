@@ -1,0 +1,69 @@
+"""Registered GraphQL documents of one tenant (persisted operations) and its allow-list
+mode. Documents are keyed by the hex SHA-256 of their text and hold no personal data, so
+they are stored plain; registering one and switching the mode go through the audited write
+path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from schema.errors import ConflictError
+from storage.base import Actor, OperationStore
+from storage.mongo.errors import mongo_errors
+from storage.mongo.writes import Change, WritePath
+
+__all__ = ["OPERATIONS", "MongoOperations"]
+
+OPERATIONS, SETTINGS = "operations", "settings"
+_MODE = "operations"  # the settings document of the allow-list mode
+
+
+class MongoOperations(OperationStore):
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, region: str) -> None:
+        self._db = db
+        self._writes = writes
+        self._region = region
+
+    async def document(self, digest: str) -> str | None:
+        with mongo_errors(self._region):
+            doc = await self._db[OPERATIONS].find_one({"_id": digest}, {"document": 1})
+        return str(doc["document"]) if doc else None
+
+    async def register(self, digest: str, document: str, actor: Actor) -> bool:
+        if await self.document(digest) is not None:
+            return False
+        change = Change(
+            op="create",
+            collection=OPERATIONS,
+            record_id=digest,
+            version=1,
+            before={"document": None},
+            after={"document": document},
+        )
+        try:
+            await self._writes.write(change, actor)
+        except ConflictError:
+            return False  # registered by a concurrent request
+        return True
+
+    async def allow_list(self) -> bool:
+        with mongo_errors(self._region):
+            doc = await self._db[SETTINGS].find_one({"_id": _MODE}, {"allowList": 1})
+        return bool(doc and doc.get("allowList"))
+
+    async def set_allow_list(self, enabled: bool, actor: Actor) -> None:
+        with mongo_errors(self._region):
+            doc = await self._db[SETTINGS].find_one({"_id": _MODE}, {"_v": 1})
+        version = int(doc["_v"]) if doc else 0
+        change = Change(
+            op="update" if doc else "create",
+            collection=SETTINGS,
+            record_id=_MODE,
+            version=version + 1,
+            before={"allowList": None},
+            after={"allowList": enabled},
+        )
+        await self._writes.write(change, actor)
