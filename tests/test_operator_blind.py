@@ -39,6 +39,8 @@ COMMANDS = {
     "tenants purge",
     "tenants purge-due",
     "audit verify",
+    "operations register",  # stores a document; runs nothing
+    "operations allow-list",
 }
 READ_ALL = "query { employees(first: 100) { nodes { id firstName lastName workEmail } } }"
 
