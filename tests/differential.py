@@ -118,9 +118,11 @@ def compiled_path(app: Starlette) -> CompiledPath:
     """The compiled path of *app*'s /graphql endpoint."""
     for route in app.routes:
         endpoint = getattr(route, "app", None)
-        path = getattr(endpoint, "compiled", None)
-        if isinstance(path, CompiledPath):
-            return path
+        while endpoint is not None:  # through ASGI wrappers (gateway.telemetry)
+            path = getattr(endpoint, "compiled", None)
+            if isinstance(path, CompiledPath):
+                return path
+            endpoint = getattr(endpoint, "app", None)
     raise AssertionError("the app has no compiled read path")
 
 

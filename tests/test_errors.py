@@ -17,6 +17,7 @@ CREATE = "mutation($i: EmployeeCreateInput!) { createEmployee(input: $i) { id } 
     [
         "{ employees { nodes { id ",  # syntax
         "{ employees { nodes { nosuchfield } } }",  # validation
+        "{ employees { nodes { ...Missing } } }",  # an undefined fragment
         "{ employee { id } }",  # missing argument
         'query { employees(first: "SECRETVALUE") { nodes { id } } }',
         'mutation { createEmployee(input: {firstName: "SECRETVALUE"}) { id } }',
