@@ -71,7 +71,9 @@ class ExportEndpoint:
         job_id = request.path_params["job"]
         missing = NotFoundError("no such export")
         expires_text, sig = request.query_params.get("expires", ""), request.query_params.get("sig")
-        if not expires_text.isdigit() or not sig or len(job_id) != 26:
+        # ASCII digits only: "²".isdigit() is true, and int() refuses it (and 5,000 digits).
+        plausible = expires_text.isascii() and expires_text.isdigit() and len(expires_text) < 16
+        if not plausible or not sig or len(job_id) != 26:
             raise missing
         try:
             store = self.services.store.for_tenant(tenant_id)

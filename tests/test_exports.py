@@ -144,6 +144,9 @@ async def test_download_is_one_time_signed_and_expiring(
     tampered = await http.get(f"{parts.path}?expires={query['expires'][0]}&sig={'0' * 64}")
     assert tampered.status_code == 404
     assert tampered.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    for expires in ("%C2%B2", "9" * 5000):  # digits int() refuses: 404, not a crash
+        odd = await http.get(f"{parts.path}?expires={expires}&sig={query['sig'][0]}")
+        assert odd.status_code == 404
 
     # Two downloads at once: exactly one gets the records.
     first, second = await asyncio.gather(download(http, job["url"]), download(http, job["url"]))
@@ -307,6 +310,14 @@ def test_escape_cell_defuses_every_formula_start() -> None:
     assert escape_cell("Anna") == "Anna"
     assert escape_cell(-5) == "-5"  # a number is no formula
     assert escape_cell(None) == ""
+
+
+def test_escape_cell_defuses_formulas_after_whitespace_and_on_every_line() -> None:
+    for text in (" =1+1", "\u00a0=1+1", 'ok\n=HYPERLINK("x")', "a\r\n+1", "x\n  @SUM(1)"):
+        for line in escape_cell(text).splitlines():
+            assert not line.lstrip().startswith(("=", "+", "-", "@")), text
+    assert escape_cell(" =1") == "' =1"
+    assert escape_cell("a-b\nc@d") == "a-b\nc@d"  # harmless text is left as it is
 
 
 async def test_after_id_continues_in_id_order(
