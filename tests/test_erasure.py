@@ -11,9 +11,11 @@ import httpx
 
 from gateway.services import Services
 from gateway.settings import Settings
+from storage.base import AuditQuery
 from tests.conftest import GraphQLClient, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
 from tests.raw import plain_client
+from tests.test_exports import START, exporter
 
 ERASE = """
 mutation($e: String!) { eraseDataSubject(email: $e) {
@@ -94,6 +96,29 @@ async def test_erase_a_person_everywhere(
     # Erasing again finds nothing, and says so.
     again = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
     assert again["total"] == 0 and again["records"] == [] and again["auditEntriesRedacted"] == 0
+
+
+async def test_erasure_redacts_subject_access_and_exports_filtered_by_the_email(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "BE")
+    admin = GraphQLClient(http, tenant.token)
+    email = f"{marker('erin')}@example.com"
+    await create_employee(admin, workEmail=email)
+    await admin.ok("mutation($e: String!) { subjectAccess(email: $e) }", {"e": email.upper()})
+    client, _ = await exporter(admin, services, tenant, "erx", read=["workEmail"], export=True)
+    flt = [{"field": "workEmail", "value": email}]
+    await client.ok(START, {"sheet": "employees", "format": "CSV", "filter": flt})
+    report = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
+    # create and delete of the record, the subject access request, the export.
+    assert report["auditEntriesRedacted"] == 4
+
+    page, _ = await services.store.for_tenant(tenant.id).audit_page(
+        AuditQuery(), first=500, with_values=True
+    )
+    assert [e.seq for e in page if email in repr((e.before, e.after))] == []
+    await services.store.for_tenant(tenant.id).seal_audit(settings.seal_key())
+    assert (await admin.ok(VERIFY))["auditVerify"]["ok"]
 
 
 async def _all(collection: Any) -> list[dict[str, Any]]:

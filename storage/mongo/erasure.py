@@ -4,8 +4,10 @@ Every datasheet's email fields are deterministically encrypted, so the records a
 person are found by equality on the ciphertext of their (normalised) email, in every
 email field of every datasheet, archived records included. Each is deleted through the
 audited write path, then the values of every audit entry about those records (their
-history, and the deletions just written) are redacted, and the erasure itself gets an
-entry naming the records and the redaction: ids and counts, never the email.
+history, and the deletions just written) are redacted, and so are the values of entries
+that name the email without being about a record (subject access requests, exports
+filtered by it); the erasure itself gets an entry naming the records and the redaction:
+ids and counts, never the email.
 """
 
 from __future__ import annotations
@@ -84,6 +86,6 @@ class SubjectEraser:
             if docs:
                 found[sheet.name] = sorted(str(d["_id"]) for d in docs)
         ids = [i for ids in found.values() for i in ids]
-        redacted = await self._redact(ids) if ids else 0
+        redacted = await self._redact(ids)
         seq = await self._event({"records": found, "auditEntriesRedacted": redacted})
         return ErasureReport(records=found, audit_entries_redacted=redacted, audit_entry=seq)
