@@ -7,8 +7,9 @@ this datasheet with these fields and filter, by their policy *now* (a user whose
 permission was turned off, or a revoked API key, is refused). Then the download is claimed
 (once: a second is ``410 GONE``), audited, and the records stream straight from the
 database through decryption to the client: nothing is buffered beyond one batch, nothing
-is written to disk. When it ends (or the client goes away) the number of rows sent is
-audited, and each chunk's records are in the access log as an export.
+is written to disk; it stops (the connection is cut) if the tenant stops being active.
+When it ends (or the client goes away) the number of rows sent is audited, and each
+chunk's records are in the access log as an export.
 """
 
 from __future__ import annotations
@@ -169,6 +170,9 @@ class ExportEndpoint:
                 async for chunk in export_chunks(
                     store, sheet, job, plan, sent, self.services.export_urls.timeout_seconds
                 ):
+                    # A tenant suspended or terminated meanwhile gets nothing more (and a
+                    # purge never sees this stream write to the database it dropped).
+                    await self.services.tenants.require_active(tenant_id)
                     yield chunk
                 complete = True
             finally:

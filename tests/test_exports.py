@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import time
 from typing import Any
@@ -17,7 +18,9 @@ from starlette.applications import Starlette
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from resolvers import exportstream
 from resolvers.exportstream import escape_cell
+from schema.errors import UnauthenticatedError
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import create_employee, marker
 from tests.raw import plain_client, raw_bytes
@@ -355,5 +358,46 @@ async def test_download_needs_an_active_tenant(
         await control.update_one({"_id": other.id}, {"$set": {"status": "active"}})
         app.state.services.tenants._entries.pop(other.id, None)
         assert len(lines(await download(http, job["url"]))) == 1
+    finally:
+        await raw.aclose()
+
+
+async def test_download_stops_when_the_tenant_is_suspended_midway(
+    http: httpx.AsyncClient,
+    services: Services,
+    settings: Settings,
+    app: Starlette,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = await make_tenant(services, "BE", "Suspended Midway Org")
+    admin = GraphQLClient(http, other.token)
+    for _ in range(3):
+        await create_employee(admin)
+    client, user = await exporter(admin, services, other, "midway", read=["lastName"], export=True)
+    job = await start(client)
+    monkeypatch.setattr(exportstream, "_CHUNK_RECORDS", 1)
+    gateway = app.state.services
+    record = gateway.access.add
+
+    def suspend_after_first_chunk(tenant_id: str, event: Any) -> None:
+        # The operator suspends the tenant while the first chunk is on its way (what the
+        # gateway's tenant cache holds a few seconds later, without waiting for it).
+        record(tenant_id, event)
+        at, info = gateway.tenants._entries[tenant_id]
+        gateway.tenants._entries[tenant_id] = (at, dataclasses.replace(info, status="suspended"))
+
+    monkeypatch.setattr(gateway.access, "add", suspend_after_first_chunk)
+    try:
+        with pytest.raises(UnauthenticatedError):
+            await download(http, job["url"])
+    finally:
+        gateway.tenants._entries.pop(other.id, None)
+    raw = plain_client(settings, "eu")
+    try:
+        done = await raw[database_name(other.id)]["audit"].find_one(
+            {"actor.id": user["id"], "op": "export_done"}
+        )
+        assert done is not None
+        assert done["detail"]["rows"] == 1 and done["detail"]["complete"] is False
     finally:
         await raw.aclose()
