@@ -94,7 +94,13 @@ class Services:
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
-        policies = PolicyCache(store, redis, recheck_seconds=settings.policy_recheck_seconds)
+        tenants = TenantCache(store)
+        policies = PolicyCache(
+            store,
+            redis,
+            recheck_seconds=settings.policy_recheck_seconds,
+            also_forget=tenants.forget,
+        )
         access = AccessRecorder(store, redis, enabled=settings.access_log)
         limits = RateLimiter(
             redis,
@@ -107,7 +113,7 @@ class Services:
             store,
             redis,
             tokens,
-            TenantCache(store),
+            tenants,
             policies,
             AuthorizationCache(),
             access,
