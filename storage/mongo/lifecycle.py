@@ -170,7 +170,14 @@ class TenantLifecycle:
                         "the tenant was terminated seconds ago and gateways may still be "
                         f"finishing its requests: purge it after {settled:%H:%M:%S} UTC"
                     )
-                doc = await self._claim(control, doc, actor)
+                try:
+                    doc = await self._claim(control, doc, actor)
+                except ConflictError:
+                    # Claimed meanwhile by another purge, or by one that crashed before it
+                    # recorded the new state (the claim has been rolled forward): finish it.
+                    doc = await control.get(tenant_id)
+                    if doc["status"] != "purging":
+                        raise
             elif status != "purging":
                 raise ConflictError(
                     f"cannot purge a tenant that is {status}: terminate it first",
