@@ -74,11 +74,10 @@ async def _with_lifecycle(
     """Run *action*; with *announce*, tell every gateway that the tenant it returns changed
     state (the policy channel), so that none lets it in from its tenant cache meanwhile."""
     from gateway.services import Services
-    from storage.mongo.lifecycle import TenantLifecycle
 
     services = Services.from_settings(_Hooks.settings())
     try:
-        result = await action(TenantLifecycle(services.store, services.store.regions))
+        result = await action(services.lifecycle())
         if announce and isinstance(result, TenantInfo):
             await services.policies.announce(result.id)
         return result

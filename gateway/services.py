@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from gateway.accesslog import AccessRecorder
 from gateway.apikeys import ApiKeys
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.exporturls import ExportUrls
-from gateway.idempotency import IdempotencyStore
+from gateway.idempotency import IdempotencyStore, forget_tenant
 from gateway.jwks import ExternalTokens
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
@@ -127,6 +128,11 @@ class Services:
             ),
         )
 
+    def lifecycle(self) -> TenantLifecycle:
+        return TenantLifecycle(
+            self.store, self.store.regions, forget=functools.partial(forget_tenant, self.redis)
+        )
+
     async def reconcile_all(self) -> int:
         """Settle pending audit intents of every tenant with data whose region answers."""
         settled = 0
@@ -177,7 +183,7 @@ class Services:
                 await self.seal_all()
 
     async def _purge_forever(self) -> None:
-        lifecycle = TenantLifecycle(self.store, self.store.regions)
+        lifecycle = self.lifecycle()
         while True:
             with contextlib.suppress(Exception):
                 for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):

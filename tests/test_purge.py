@@ -20,7 +20,7 @@ from schema.errors import ConflictError
 from storage.base import Actor
 from storage.mongo.lifecycle import SETTLE, TenantLifecycle
 from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import create_employee
+from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
 from tests.operator import enclave, enclave_json, eventually
 from tests.raw import is_ciphertext, plain_client
 
@@ -210,3 +210,22 @@ async def test_one_purge_due_run_finishes_a_purge_that_crashed_inside_its_claim(
     assert certificate["tenantId"] == tenant.id
     info = await services.store.get_tenant(tenant.id)
     assert info is not None and info.status == "purged"
+
+
+async def test_purge_deletes_the_tenants_keys_in_redis(
+    services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "LU")
+    response = await http.post(
+        "/graphql",
+        json={"query": CREATE_EMPLOYEE, "variables": {"input": employee_input()}},
+        headers={"authorization": f"Bearer {tenant.token}", "idempotency-key": "purge-me"},
+    )
+    assert "errors" not in response.json()
+    pattern = f"*{tenant.id}*"
+    assert [k async for k in services.redis.scan_iter(match=pattern)]  # the kept answer
+    lc = services.lifecycle()  # as the CLI and the gateway's purge task make it
+    lc._settle = dt.timedelta(0)
+    await lc.terminate(tenant.id, CLI, retention_days=0)
+    await lc.purge(tenant.id, CLI)
+    assert [k async for k in services.redis.scan_iter(match=pattern)] == []
