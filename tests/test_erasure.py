@@ -108,7 +108,9 @@ async def test_erasure_redacts_subject_access_and_exports_filtered_by_the_email(
     await admin.ok("mutation($e: String!) { subjectAccess(email: $e) }", {"e": email.upper()})
     client, _ = await exporter(admin, services, tenant, "erx", read=["workEmail"], export=True)
     flt = [{"field": "workEmail", "value": email}]
-    await client.ok(START, {"sheet": "employees", "format": "CSV", "filter": flt})
+    job = (await client.ok(START, {"sheet": "employees", "format": "CSV", "filter": flt}))[
+        "startExport"
+    ]
     report = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
     # create and delete of the record, the subject access request, the export.
     assert report["auditEntriesRedacted"] == 4
@@ -119,6 +121,8 @@ async def test_erasure_redacts_subject_access_and_exports_filtered_by_the_email(
     assert [e.seq for e in page if email in repr((e.before, e.after))] == []
     await services.store.for_tenant(tenant.id).seal_audit(settings.seal_key())
     assert (await admin.ok(VERIFY))["auditVerify"]["ok"]
+    # The export job filtered by the email is gone too (its link would find nothing).
+    assert await services.store.for_tenant(tenant.id).get_export(job["id"]) is None
 
 
 async def _all(collection: Any) -> list[dict[str, Any]]:

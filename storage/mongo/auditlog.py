@@ -19,23 +19,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 from storage.base import Actor, AuditEntry, AuditQuery
 from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, WritePath, now
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "strings"]
 
 _MAX_SCAN = 20
 #: Events (not record changes) whose values may name a person by email.
 _NAMING_OPS = ("subject_access", "export")
 
 
-def _strings(value: object) -> Iterator[str]:
+def strings(value: object) -> Iterator[str]:
     """Every string in a decrypted values document, lower-cased (emails are kept so)."""
     if isinstance(value, str):
         yield value.lower()
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _strings(item)
+            yield from strings(item)
     elif isinstance(value, list | tuple):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item)
 
 
 def _query(q: AuditQuery, before: int | None) -> dict[str, Any]:
@@ -129,7 +129,7 @@ class AuditLog:
         named = {
             v["_id"]
             async for v in self._db[VALUES].find({"_id": {"$in": ids}, "change": {"$ne": None}})
-            if email in _strings(v["change"])
+            if email in strings(v["change"])
         }
         return [int(e["_id"]) for e in entries if e["values"] in named]
 

@@ -475,6 +475,7 @@ class MongoTenantStore(TenantStore):
         async def redact(ids: list[str]) -> int:
             log = AuditLog(self._db, self._writes)
             also = await log.mentioning(email)  # subject access requests, filtered exports
+            await self._exports.forget_filtered_by(email)
             return await log.redact(ids, actor, also) if ids or also else 0
 
         async def event(detail: dict[str, Any]) -> int:
