@@ -8,10 +8,14 @@ from typing import Any
 
 import bson
 import httpx
+import pytest
 
 from gateway.services import Services
 from gateway.settings import Settings
-from storage.base import AuditQuery
+from schema.datasheets import Datasheet
+from storage.base import Actor, AuditQuery
+from storage.mongo.erasure import SubjectEraser
+from storage.mongo.records import MongoTenantStore
 from tests.conftest import GraphQLClient, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
 from tests.raw import plain_client
@@ -128,3 +132,31 @@ async def test_erasure_redacts_subject_access_and_exports_filtered_by_the_email(
 async def _all(collection: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = await collection.find().to_list()
     return found
+
+
+async def test_erasure_rerun_after_a_crash_redacts_what_the_first_run_deleted(
+    services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "BE")
+    admin = GraphQLClient(http, tenant.token)
+    email = f"{marker('crash')}@example.com"
+    record = await create_employee(admin, workEmail=email)
+    store = services.store.for_tenant(tenant.id)
+    assert isinstance(store, MongoTenantStore)
+    actor = Actor(tenant.admin_id, roles=("admin",))
+
+    async def delete(sheet: Datasheet, record_id: str, version: int) -> object:
+        return await store.delete(sheet, record_id, version, actor)
+
+    async def crash(_: object) -> int:
+        raise RuntimeError("the gateway died here")
+
+    # The first erasure deletes the record, then dies before redacting its history.
+    first = SubjectEraser(store._db, store._codec, delete, crash, crash)
+    with pytest.raises(RuntimeError):
+        await first.erase(email)
+    report = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
+    assert report["records"] == [{"datasheet": "employees", "ids": [record["id"]], "count": 1}]
+    assert report["auditEntriesRedacted"] == 2  # its creation and its deletion
+    page, _ = await store.audit_page(AuditQuery(record=record["id"]), first=10, with_values=True)
+    assert page and all(e.redacted and not e.before and not e.after for e in page)
