@@ -97,7 +97,8 @@ class TokenIssuer:
 
 
 class TenantCache:
-    """Tenant control records, cached briefly: a suspended tenant is locked out within *ttl*.
+    """Tenant control records, cached briefly: a suspended tenant is locked out within *ttl*,
+    at once where the change is announced on the policy channel (gateway.policies).
 
     While a region is unreachable, an entry up to *stale_ttl* old is still used, so that
     the tenant's requests get ``REGION_UNAVAILABLE`` from the operation itself, in the
@@ -109,6 +110,10 @@ class TenantCache:
         self._ttl = ttl
         self._stale_ttl = stale_ttl
         self._entries: dict[str, tuple[float, TenantInfo | None]] = {}
+
+    def forget(self, tenant_id: str) -> None:
+        """Read the tenant's control record again on its next request (its state changed)."""
+        self._entries.pop(tenant_id, None)
 
     async def require_active(self, tenant_id: str) -> TenantInfo:
         now = time.monotonic()

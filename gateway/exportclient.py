@@ -128,6 +128,7 @@ class ExportClient:
             raise ExportError(f"{output} exists: pass --resume to continue it")
         written, failures = 0, 0
         job = self.start(after)  # refused before any file is made
+        output.touch(mode=0o600)  # personal data: for its owner only (kept if it exists)
         with output.open("ab") as out, Progress(disable=not progress) as bar:
             task = bar.add_task(f"exporting {self.datasheet}", total=None)
             while True:

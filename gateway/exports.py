@@ -7,8 +7,9 @@ this datasheet with these fields and filter, by their policy *now* (a user whose
 permission was turned off, or a revoked API key, is refused). Then the download is claimed
 (once: a second is ``410 GONE``), audited, and the records stream straight from the
 database through decryption to the client: nothing is buffered beyond one batch, nothing
-is written to disk. When it ends (or the client goes away) the number of rows sent is
-audited, and each chunk's records are in the access log as an export.
+is written to disk; it stops (the connection is cut) if the tenant stops being active.
+When it ends (or the client goes away) the number of rows sent is audited, and each
+chunk's records are in the access log as an export.
 """
 
 from __future__ import annotations
@@ -71,7 +72,9 @@ class ExportEndpoint:
         job_id = request.path_params["job"]
         missing = NotFoundError("no such export")
         expires_text, sig = request.query_params.get("expires", ""), request.query_params.get("sig")
-        if not expires_text.isdigit() or not sig or len(job_id) != 26:
+        # ASCII digits only: "²".isdigit() is true, and int() refuses it (and 5,000 digits).
+        plausible = expires_text.isascii() and expires_text.isdigit() and len(expires_text) < 16
+        if not plausible or not sig or len(job_id) != 26:
             raise missing
         try:
             store = self.services.store.for_tenant(tenant_id)
@@ -167,6 +170,9 @@ class ExportEndpoint:
                 async for chunk in export_chunks(
                     store, sheet, job, plan, sent, self.services.export_urls.timeout_seconds
                 ):
+                    # A tenant suspended or terminated meanwhile gets nothing more (and a
+                    # purge never sees this stream write to the database it dropped).
+                    await self.services.tenants.require_active(tenant_id)
                     yield chunk
                 complete = True
             finally:

@@ -26,7 +26,7 @@ from redis.exceptions import RedisError
 from resolvers.context import Principal
 from schema.errors import BadUserInputError, ConflictError, EnclaveError
 
-__all__ = ["IdempotencyStore", "IdempotencyUnavailableError", "Stored"]
+__all__ = ["IdempotencyStore", "IdempotencyUnavailableError", "Stored", "forget_tenant"]
 
 _NOT_HAPPENED = ("INTERNAL", "REGION_UNAVAILABLE")
 
@@ -50,6 +50,15 @@ def did_not_happen(body: bytes) -> bool:
         return True
     errors = parsed.get("errors") or [] if isinstance(parsed, dict) else []
     return any((e.get("extensions") or {}).get("code") in _NOT_HAPPENED for e in errors)
+
+
+async def forget_tenant(redis: aioredis.Redis, tenant_id: str) -> None:
+    """Delete every key of a purged tenant (``enclave:<kind>:<tenant id>:…``: idempotent
+    answers, rate-limit counters); without Redis they are left to expire."""
+    with contextlib.suppress(RedisError, OSError):
+        names = [name async for name in redis.scan_iter(match=f"enclave:*:{tenant_id}:*")]
+        if names:
+            await redis.delete(*names)
 
 
 class IdempotencyStore:

@@ -68,19 +68,25 @@ def register_lifecycle(
     key_group.registered_commands.extend(keys.registered_commands)
 
 
-async def _with_lifecycle(action: Callable[[TenantLifecycle], Awaitable[T]]) -> T:
+async def _with_lifecycle(
+    action: Callable[[TenantLifecycle], Awaitable[T]], *, announce: bool = False
+) -> T:
+    """Run *action*; with *announce*, tell every gateway that the tenant it returns changed
+    state (the policy channel), so that none lets it in from its tenant cache meanwhile."""
     from gateway.services import Services
-    from storage.mongo.lifecycle import TenantLifecycle
 
     services = Services.from_settings(_Hooks.settings())
     try:
-        return await action(TenantLifecycle(services.store, services.store.regions))
+        result = await action(services.lifecycle())
+        if announce and isinstance(result, TenantInfo):
+            await services.policies.announce(result.id)
+        return result
     finally:
         await services.aclose()
 
 
 def _change(action: Callable[[TenantLifecycle], Awaitable[TenantInfo]]) -> None:
-    _echo(_info(_Hooks.run(_with_lifecycle(action))))
+    _echo(_info(_Hooks.run(_with_lifecycle(action, announce=True))))
 
 
 @tenants.command("show")

@@ -3,7 +3,8 @@
 Each process keeps, per tenant, the roles and users it has loaded and the policy version
 they were loaded at. A role or user change publishes the tenant id on the Redis channel
 ``enclave:policy``; every process listening drops its copy for that tenant at once, so a
-change reaches every gateway within a second.
+change reaches every gateway within a second. A change of a tenant's state (suspended,
+terminated...) is announced the same way, so that gateways read its control record again.
 
 Without Redis (unreachable, or the subscription broken) a process re-reads the tenant's
 policy version at most ``recheck_seconds`` (default 2 s) after it last did, so a change is
@@ -18,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -56,7 +58,10 @@ class PolicyCache:
         *,
         recheck_seconds: float = 2.0,
         healthy_recheck_seconds: float = 30.0,
+        also_forget: Callable[[str], None] | None = None,
     ) -> None:
+        #: What else a process drops for a tenant whose roles, users or state changed.
+        self._also_forget = also_forget
         self._store = store
         self._redis = redis
         self._recheck = recheck_seconds
@@ -128,6 +133,13 @@ class PolicyCache:
 
     def forget(self, tenant_id: str) -> None:
         self._tenants.pop(tenant_id, None)
+        if self._also_forget is not None:
+            self._also_forget(tenant_id)
+
+    async def announce(self, tenant_id: str) -> None:
+        """Like ``changed``, waiting for the announcement (a CLI process about to exit)."""
+        self.forget(tenant_id)
+        await self._publish(tenant_id)
 
     async def changed(self, tenant_id: str) -> None:
         """After a role or user change: forget it here, and tell the other processes.

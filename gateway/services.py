@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -18,7 +19,7 @@ from gateway.accesslog import AccessRecorder
 from gateway.apikeys import ApiKeys
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.exporturls import ExportUrls
-from gateway.idempotency import IdempotencyStore
+from gateway.idempotency import IdempotencyStore, forget_tenant
 from gateway.jwks import ExternalTokens
 from gateway.metrics import GatewayMetrics
 from gateway.persisted import PersistedOperations
@@ -99,7 +100,13 @@ class Services:
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
-        policies = PolicyCache(store, redis, recheck_seconds=settings.policy_recheck_seconds)
+        tenants = TenantCache(store)
+        policies = PolicyCache(
+            store,
+            redis,
+            recheck_seconds=settings.policy_recheck_seconds,
+            also_forget=tenants.forget,
+        )
         access = AccessRecorder(store, redis, enabled=settings.access_log)
         limits = RateLimiter(
             redis,
@@ -112,7 +119,7 @@ class Services:
             store,
             redis,
             tokens,
-            TenantCache(store),
+            tenants,
             policies,
             AuthorizationCache(),
             access,
@@ -126,6 +133,11 @@ class Services:
             ),
             metrics,
             PersistedOperations(store, recheck_seconds=settings.policy_recheck_seconds),
+        )
+
+    def lifecycle(self) -> TenantLifecycle:
+        return TenantLifecycle(
+            self.store, self.store.regions, forget=functools.partial(forget_tenant, self.redis)
         )
 
     async def reconcile_all(self) -> int:
@@ -183,7 +195,7 @@ class Services:
                 await self.seal_all()
 
     async def _purge_forever(self) -> None:
-        lifecycle = TenantLifecycle(self.store, self.store.regions)
+        lifecycle = self.lifecycle()
         while True:
             with contextlib.suppress(Exception):
                 for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):

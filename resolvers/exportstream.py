@@ -9,8 +9,9 @@ can never show more than the same caller could page through with ``employees(...
 records at a time: memory is one database batch plus one chunk, however big the export.
 CSV columns are ``id``, the datasheet's fields in declaration order, then ``version``,
 ``archived``, ``createdAt``, ``updatedAt``; a text cell that a spreadsheet would take for
-a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
-prefixed with ``'`` so that it is shown as text.
+a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, also after
+leading whitespace) is prefixed with ``'`` so that it is shown as text; so is every such
+line of a multi-line value, which a careless import may split into cells of their own.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import replace
 
@@ -32,7 +34,9 @@ from storage.base import ExportJob, Record, TenantStore
 __all__ = ["META_COLUMNS", "columns", "escape_cell", "export_chunks", "export_plan"]
 
 META_COLUMNS = ("version", "archived", "createdAt", "updatedAt")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL_START = ("\t", "\r")
+#: A line that starts, maybe after whitespace (not line breaks), with a formula character.
+_FORMULA_LINE = re.compile(r"(^|[\r\n])([^\S\r\n]*[=+\-@])")
 _CHUNK_RECORDS = 200
 
 
@@ -83,8 +87,10 @@ def escape_cell(value: object) -> str:
     if value is None:
         return ""
     text = value.isoformat() if isinstance(value, dt.date) else str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text
+    if isinstance(value, str):
+        text = _FORMULA_LINE.sub(r"\1'\2", text)
+        if text.startswith(_CONTROL_START):
+            text = "'" + text
     return text
 
 

@@ -72,6 +72,7 @@ class LifecycleMutation:
                 "confirmTenantId is not this tenant's id", field="confirmTenantId"
             )
         tenant = await ctx.store.request_termination(ctx.actor)
+        await ctx.policies.changed(tenant.id)  # every gateway stops letting it in at once
         return Termination(
             tenant_id=strawberry.ID(tenant.id),
             status=tenant.status,

@@ -8,12 +8,18 @@ from typing import Any
 
 import bson
 import httpx
+import pytest
 
 from gateway.services import Services
 from gateway.settings import Settings
+from schema.datasheets import Datasheet
+from storage.base import Actor, AuditQuery
+from storage.mongo.erasure import SubjectEraser
+from storage.mongo.records import MongoTenantStore
 from tests.conftest import GraphQLClient, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
 from tests.raw import plain_client
+from tests.test_exports import START, exporter
 
 ERASE = """
 mutation($e: String!) { eraseDataSubject(email: $e) {
@@ -96,6 +102,61 @@ async def test_erase_a_person_everywhere(
     assert again["total"] == 0 and again["records"] == [] and again["auditEntriesRedacted"] == 0
 
 
+async def test_erasure_redacts_subject_access_and_exports_filtered_by_the_email(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "BE")
+    admin = GraphQLClient(http, tenant.token)
+    email = f"{marker('erin')}@example.com"
+    await create_employee(admin, workEmail=email)
+    await admin.ok("mutation($e: String!) { subjectAccess(email: $e) }", {"e": email.upper()})
+    client, _ = await exporter(admin, services, tenant, "erx", read=["workEmail"], export=True)
+    flt = [{"field": "workEmail", "value": email}]
+    job = (await client.ok(START, {"sheet": "employees", "format": "CSV", "filter": flt}))[
+        "startExport"
+    ]
+    report = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
+    # create and delete of the record, the subject access request, the export.
+    assert report["auditEntriesRedacted"] == 4
+
+    page, _ = await services.store.for_tenant(tenant.id).audit_page(
+        AuditQuery(), first=500, with_values=True
+    )
+    assert [e.seq for e in page if email in repr((e.before, e.after))] == []
+    await services.store.for_tenant(tenant.id).seal_audit(settings.seal_key())
+    assert (await admin.ok(VERIFY))["auditVerify"]["ok"]
+    # The export job filtered by the email is gone too (its link would find nothing).
+    assert await services.store.for_tenant(tenant.id).get_export(job["id"]) is None
+
+
 async def _all(collection: Any) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = await collection.find().to_list()
     return found
+
+
+async def test_erasure_rerun_after_a_crash_redacts_what_the_first_run_deleted(
+    services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "BE")
+    admin = GraphQLClient(http, tenant.token)
+    email = f"{marker('crash')}@example.com"
+    record = await create_employee(admin, workEmail=email)
+    store = services.store.for_tenant(tenant.id)
+    assert isinstance(store, MongoTenantStore)
+    actor = Actor(tenant.admin_id, roles=("admin",))
+
+    async def delete(sheet: Datasheet, record_id: str, version: int) -> object:
+        return await store.delete(sheet, record_id, version, actor)
+
+    async def crash(_: object) -> int:
+        raise RuntimeError("the gateway died here")
+
+    # The first erasure deletes the record, then dies before redacting its history.
+    first = SubjectEraser(store._db, store._codec, delete, crash, crash)
+    with pytest.raises(RuntimeError):
+        await first.erase(email)
+    report = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
+    assert report["records"] == [{"datasheet": "employees", "ids": [record["id"]], "count": 1}]
+    assert report["auditEntriesRedacted"] == 2  # its creation and its deletion
+    page, _ = await store.audit_page(AuditQuery(record=record["id"]), first=10, with_values=True)
+    assert page and all(e.redacted and not e.before and not e.after for e in page)

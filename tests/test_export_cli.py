@@ -149,6 +149,7 @@ async def test_cli_resumes_a_cut_download_and_a_partial_file(
     rows = [orjson.loads(line) for line in output.read_bytes().splitlines()]
     assert [r["id"] for r in rows] == ids  # each once, in order, none lost
     assert rows[0]["firstName"] == 'Name "0"\nsecond line'
+    assert output.stat().st_mode & 0o077 == 0  # nobody else may read it
 
     # CSV, interrupted by hand: a file cut inside a multi-line row is continued after the
     # last whole row, and ends up as a whole download would.

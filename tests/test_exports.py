@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import time
 from typing import Any
@@ -17,7 +18,9 @@ from starlette.applications import Starlette
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from resolvers import exportstream
 from resolvers.exportstream import escape_cell
+from schema.errors import UnauthenticatedError
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import create_employee, marker
 from tests.raw import plain_client, raw_bytes
@@ -144,6 +147,9 @@ async def test_download_is_one_time_signed_and_expiring(
     tampered = await http.get(f"{parts.path}?expires={query['expires'][0]}&sig={'0' * 64}")
     assert tampered.status_code == 404
     assert tampered.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    for expires in ("%C2%B2", "9" * 5000):  # digits int() refuses: 404, not a crash
+        odd = await http.get(f"{parts.path}?expires={expires}&sig={query['sig'][0]}")
+        assert odd.status_code == 404
 
     # Two downloads at once: exactly one gets the records.
     first, second = await asyncio.gather(download(http, job["url"]), download(http, job["url"]))
@@ -309,6 +315,14 @@ def test_escape_cell_defuses_every_formula_start() -> None:
     assert escape_cell(None) == ""
 
 
+def test_escape_cell_defuses_formulas_after_whitespace_and_on_every_line() -> None:
+    for text in (" =1+1", "\u00a0=1+1", 'ok\n=HYPERLINK("x")', "a\r\n+1", "x\n  @SUM(1)"):
+        for line in escape_cell(text).splitlines():
+            assert not line.lstrip().startswith(("=", "+", "-", "@")), text
+    assert escape_cell(" =1") == "' =1"
+    assert escape_cell("a-b\nc@d") == "a-b\nc@d"  # harmless text is left as it is
+
+
 async def test_after_id_continues_in_id_order(
     http: httpx.AsyncClient, services: Services, tenant: Tenant, admin: GraphQLClient
 ) -> None:
@@ -344,5 +358,46 @@ async def test_download_needs_an_active_tenant(
         await control.update_one({"_id": other.id}, {"$set": {"status": "active"}})
         app.state.services.tenants._entries.pop(other.id, None)
         assert len(lines(await download(http, job["url"]))) == 1
+    finally:
+        await raw.aclose()
+
+
+async def test_download_stops_when_the_tenant_is_suspended_midway(
+    http: httpx.AsyncClient,
+    services: Services,
+    settings: Settings,
+    app: Starlette,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = await make_tenant(services, "BE", "Suspended Midway Org")
+    admin = GraphQLClient(http, other.token)
+    for _ in range(3):
+        await create_employee(admin)
+    client, user = await exporter(admin, services, other, "midway", read=["lastName"], export=True)
+    job = await start(client)
+    monkeypatch.setattr(exportstream, "_CHUNK_RECORDS", 1)
+    gateway = app.state.services
+    record = gateway.access.add
+
+    def suspend_after_first_chunk(tenant_id: str, event: Any) -> None:
+        # The operator suspends the tenant while the first chunk is on its way (what the
+        # gateway's tenant cache holds a few seconds later, without waiting for it).
+        record(tenant_id, event)
+        at, info = gateway.tenants._entries[tenant_id]
+        gateway.tenants._entries[tenant_id] = (at, dataclasses.replace(info, status="suspended"))
+
+    monkeypatch.setattr(gateway.access, "add", suspend_after_first_chunk)
+    try:
+        with pytest.raises(UnauthenticatedError):
+            await download(http, job["url"])
+    finally:
+        gateway.tenants._entries.pop(other.id, None)
+    raw = plain_client(settings, "eu")
+    try:
+        done = await raw[database_name(other.id)]["audit"].find_one(
+            {"actor.id": user["id"], "op": "export_done"}
+        )
+        assert done is not None
+        assert done["detail"]["rows"] == 1 and done["detail"]["complete"] is False
     finally:
         await raw.aclose()

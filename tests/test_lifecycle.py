@@ -3,10 +3,13 @@ change is validated and audited, and a tenant's admin can end their own environm
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from gateway.services import Services
 from gateway.settings import Settings
@@ -188,3 +191,29 @@ async def _user(services: Services, tenant: Tenant, admin: GraphQLClient) -> Gra
     made = await admin.ok('mutation { createUser(email: "u@example.com", roles: []) { id } }')
     user_id = made["createUser"]["id"]
     return GraphQLClient(admin.http, services.tokens.issue(tenant.id, user_id, []))
+
+
+async def test_gateways_hear_of_a_suspension_instead_of_waiting_for_their_tenant_cache(
+    settings: Settings, services: Services, http: httpx.AsyncClient, app: Starlette
+) -> None:
+    tenant = await make_tenant(services, "FR")
+    client = GraphQLClient(http, tenant.token)
+    gateway = app.state.services
+    listener = asyncio.create_task(gateway.policies.listen())
+    ttl = gateway.tenants._ttl
+    gateway.tenants._ttl = 3600.0  # were the cache all there is, the tenant would stay in
+    try:
+        await eventually(lambda: asyncio.sleep(0, gateway.policies.listening))
+        assert await status_code(client) == 200  # cached as active
+        # In a thread: the listener is this event loop's, as in a gateway.
+        suspended = await asyncio.to_thread(enclave_json, settings, "tenants", "suspend", tenant.id)
+        assert suspended["status"] == "suspended"
+        await eventually(lambda: locked_out(client))
+        resumed = await asyncio.to_thread(enclave_json, settings, "tenants", "resume", tenant.id)
+        assert resumed["status"] == "active"
+        await eventually(lambda: let_in(client))
+    finally:
+        gateway.tenants._ttl = ttl
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener

@@ -20,7 +20,7 @@ from schema.errors import ConflictError
 from storage.base import Actor
 from storage.mongo.lifecycle import SETTLE, TenantLifecycle
 from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import create_employee
+from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
 from tests.operator import enclave, enclave_json, eventually
 from tests.raw import is_ciphertext, plain_client
 
@@ -178,3 +178,54 @@ async def test_the_gateway_purges_what_is_due(settings: Settings, services: Serv
 
 def _fast(settings: Settings) -> Settings:
     return settings.model_copy(update={"purge_interval_seconds": 0.5})
+
+
+async def test_one_purge_due_run_finishes_a_purge_that_crashed_inside_its_claim(
+    services: Services, http: httpx.AsyncClient
+) -> None:
+    lc = TenantLifecycle(services.store, services.store.regions, settle=dt.timedelta(0))
+    tenant = await make_tenant(services, "NL")
+    await create_employee(GraphQLClient(http, tenant.token))
+    await lc.terminate(tenant.id, CLI, retention_days=0)
+    # The purge claimed its transition, then crashed before the record showed "purging".
+    control = lc._control(tenant.id)
+    doc = await control.get(tenant.id)
+    version = int(doc["stateVersion"]) + 1
+    progress = {"startedAt": doc["terminatedAt"], "counts": {}, "keyId": None, "done": []}
+    await control.transitions.insert_one(
+        {
+            "_id": f"{tenant.id}/{version}",
+            "tenant": tenant.id,
+            "action": "purge",
+            "from": "terminated",
+            "to": "purging",
+            "at": doc["terminatedAt"],
+            "actor": {"kind": "operator", "id": "cli"},
+            "set": {"purge": progress, "status": "purging", "stateVersion": version},
+            "unset": [],
+        }
+    )
+    # What purge-due does for each tenant it finds due (this one is, and still terminated).
+    certificate = await lc.purge(tenant.id, CLI)
+    assert certificate["tenantId"] == tenant.id
+    info = await services.store.get_tenant(tenant.id)
+    assert info is not None and info.status == "purged"
+
+
+async def test_purge_deletes_the_tenants_keys_in_redis(
+    services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "LU")
+    response = await http.post(
+        "/graphql",
+        json={"query": CREATE_EMPLOYEE, "variables": {"input": employee_input()}},
+        headers={"authorization": f"Bearer {tenant.token}", "idempotency-key": "purge-me"},
+    )
+    assert "errors" not in response.json()
+    pattern = f"*{tenant.id}*"
+    assert [k async for k in services.redis.scan_iter(match=pattern)]  # the kept answer
+    lc = services.lifecycle()  # as the CLI and the gateway's purge task make it
+    lc._settle = dt.timedelta(0)
+    await lc.terminate(tenant.id, CLI, retention_days=0)
+    await lc.purge(tenant.id, CLI)
+    assert [k async for k in services.redis.scan_iter(match=pattern)] == []

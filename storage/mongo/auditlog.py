@@ -11,7 +11,7 @@ redaction entry that names it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -19,9 +19,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 from storage.base import Actor, AuditEntry, AuditQuery
 from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, WritePath, now
 
-__all__ = ["AuditLog"]
+__all__ = ["AuditLog", "strings"]
 
 _MAX_SCAN = 20
+#: Events (not record changes) whose values may name a person by email.
+_NAMING_OPS = ("subject_access", "export")
+
+
+def strings(value: object) -> Iterator[str]:
+    """Every string in a decrypted values document, lower-cased (emails are kept so)."""
+    if isinstance(value, str):
+        yield value.lower()
+    elif isinstance(value, Mapping):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from strings(item)
 
 
 def _query(q: AuditQuery, before: int | None) -> dict[str, Any]:
@@ -103,10 +117,33 @@ class AuditLog:
             redacted=bool(v and v.get("redacted")),
         )
 
-    async def redact(self, record_ids: Sequence[str], actor: Actor) -> int:
+    async def mentioning(self, email: str) -> list[int]:
+        """Entries not about a record whose values name *email*: subject access requests
+        and exports filtered by it (found by decrypting those entries' values)."""
         entries = (
             await self._db[AUDIT]
-            .find({"record": {"$in": list(record_ids)}, "values": {"$ne": None}}, {"values": 1})
+            .find({"op": {"$in": list(_NAMING_OPS)}, "values": {"$ne": None}}, {"values": 1})
+            .to_list()
+        )
+        ids = [e["values"] for e in entries]
+        named = {
+            v["_id"]
+            async for v in self._db[VALUES].find({"_id": {"$in": ids}, "change": {"$ne": None}})
+            if email in strings(v["change"])
+        }
+        return [int(e["_id"]) for e in entries if e["values"] in named]
+
+    async def redact(
+        self, record_ids: Sequence[str], actor: Actor, also: Sequence[int] = ()
+    ) -> int:
+        """Redact the values of every entry about *record_ids*, and of the entries *also*."""
+        about = {"record": {"$in": list(record_ids)}}
+        entries = (
+            await self._db[AUDIT]
+            .find(
+                {"$or": [about, {"_id": {"$in": list(also)}}], "values": {"$ne": None}},
+                {"values": 1},
+            )
             .to_list()
         )
         if not entries:

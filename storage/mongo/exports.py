@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schema.datasheets import datasheet
 from storage.base import Actor, ExportJob
+from storage.mongo.auditlog import strings
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.writes import WritePath, now
 
@@ -85,6 +86,17 @@ class ExportRepository:
             return False
         await self._writes.record_event("export_download", actor, at=now(), detail=_detail(job))
         return True
+
+    async def forget_filtered_by(self, email: str) -> int:
+        """Delete the jobs whose filter names *email* (an erasure): their links then 404."""
+        named = [
+            doc["_id"]
+            async for doc in self._db[EXPORTS].find({"filter": {"$ne": None}}, {"filter": 1})
+            if email in strings(doc["filter"])
+        ]
+        if named:
+            await self._db[EXPORTS].delete_many({"_id": {"$in": named}})
+        return len(named)
 
     async def done(self, job: ExportJob, actor: Actor, rows: int, complete: bool) -> None:
         await self._writes.record_event(

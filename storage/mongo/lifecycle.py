@@ -9,7 +9,8 @@ or the gateway's periodic task); every step is idempotent:
 1. claim: ``terminated -> purging``, with the document counts and the key id (audited in
    the tenant's own log, which goes with the database);
 2. ``key``: delete the data key from the key vault;
-3. ``database``: drop the tenant database;
+3. ``database``: drop the tenant database (and, from a gateway or the CLI, its keys in
+   Redis: idempotent answers, encrypted under the destroyed key, and rate-limit counters);
 4. ``purging -> purged`` with the certificate (tenant id, when, key id, counts).
 
 Whether a purge is also final against *backups of the key vault* depends on the master
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,11 +67,19 @@ class TenantLifecycle:
     """State changes of tenants, for operators (the CLI) and the gateway's purge task."""
 
     def __init__(
-        self, store: Store, regions: RegionRegistry, *, settle: dt.timedelta = SETTLE
+        self,
+        store: Store,
+        regions: RegionRegistry,
+        *,
+        settle: dt.timedelta = SETTLE,
+        forget: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.regions = regions
         self._settle = settle
+        #: Drops what else holds the tenant (the gateway's Redis keys), once its database is
+        #: gone; best effort: whatever it leaves expires.
+        self._forget = forget
 
     def _control(self, tenant_id: str) -> ControlRecords:
         return ControlRecords(self.regions.for_tenant(validate_tenant_id(tenant_id)))
@@ -170,7 +179,14 @@ class TenantLifecycle:
                         "the tenant was terminated seconds ago and gateways may still be "
                         f"finishing its requests: purge it after {settled:%H:%M:%S} UTC"
                     )
-                doc = await self._claim(control, doc, actor)
+                try:
+                    doc = await self._claim(control, doc, actor)
+                except ConflictError:
+                    # Claimed meanwhile by another purge, or by one that crashed before it
+                    # recorded the new state (the claim has been rolled forward): finish it.
+                    doc = await control.get(tenant_id)
+                    if doc["status"] != "purging":
+                        raise
             elif status != "purging":
                 raise ConflictError(
                     f"cannot purge a tenant that is {status}: terminate it first",
@@ -218,6 +234,8 @@ class TenantLifecycle:
             await control.region.plain.drop_database(database_name(tenant_id))
             done.append("database")
             await control.set_progress(tenant_id, {"purge.done": done})
+        if self._forget is not None:
+            await self._forget(tenant_id)
         certificate = {
             "tenantId": tenant_id,
             "region": doc["region"],

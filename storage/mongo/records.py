@@ -480,7 +480,10 @@ class MongoTenantStore(TenantStore):
             return await self.delete(sheet, record_id, version, actor)
 
         async def redact(ids: list[str]) -> int:
-            return await self.redact_audit(ids, actor)
+            log = AuditLog(self._db, self._writes)
+            also = await log.mentioning(email)  # subject access requests, filtered exports
+            await self._exports.forget_filtered_by(email)
+            return await log.redact(ids, actor, also) if ids or also else 0
 
         async def event(detail: dict[str, Any]) -> int:
             return await self.record_event("erase", actor, detail)
