@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
+    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -23,10 +24,12 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
+from graphql.validation import ASTValidationContext
+from strawberry.extensions import QueryDepthLimiter
 
 from schema.errors import BadUserInputError
 
-__all__ = ["Limits", "QueryTooCostlyError", "estimate_cost"]
+__all__ = ["DepthLimiter", "Limits", "QueryTooCostlyError", "estimate_cost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,3 +102,24 @@ def estimate_cost(
         ):
             total += walk(op.selection_set, 1, 0)
     return total
+
+
+class DepthLimiter(QueryDepthLimiter):
+    """Strawberry's depth limit, except that a spread of an undefined fragment is left to
+    graphql-core's ``KnownFragmentNamesRule`` (Strawberry's rule raises ``KeyError`` on it,
+    which would reach the client as an error without a code)."""
+
+    def __init__(self, max_depth: int) -> None:
+        super().__init__(max_depth=max_depth)
+        self.validation_rules = [_skip_unknown_fragments(r) for r in self.validation_rules]
+
+
+def _skip_unknown_fragments(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
+    class Rule(rule):  # type: ignore[valid-type, misc]
+        def __init__(self, context: ASTValidationContext) -> None:
+            try:
+                super().__init__(context)
+            except KeyError:  # an undefined fragment: another rule names it
+                ASTValidationRule.__init__(self, context)
+
+    return Rule

@@ -11,7 +11,6 @@ from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -25,7 +24,7 @@ from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
 from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
-from resolvers.limits import Limits
+from resolvers.limits import DepthLimiter, Limits
 from resolvers.operations import OperationsMutation
 from resolvers.records import mutation_fields, query_fields
 from resolvers.subject import SubjectAccessMutation
@@ -79,7 +78,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
             ErrorCodes,
             AuditAttempts,
             AuthorizationExtension,
-            lambda: QueryDepthLimiter(max_depth=limits.max_depth),
+            lambda: DepthLimiter(max_depth=limits.max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             *([] if limits.introspection else [DisableIntrospection]),
