@@ -38,7 +38,7 @@ from gateway.persisted import actor_for
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import refresh_tenant
+from gateway.signin import SETUP_CODE_REFUSED, refresh_tenant
 from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
@@ -422,7 +422,26 @@ class _RecordedSignIn:
 
     async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any:
         await self._services.tenants.require_active(tenant_id)  # 401 like a bad password
-        tokens, principal = await self._services.signin.login(tenant_id, email, password, code)
+        return await self._recorded(
+            await self._services.signin.login(tenant_id, email, password, code)
+        )
+
+    async def activate(
+        self, tenant_id: str, email: str, code: str, password: str, two_factor: str | None
+    ) -> Any:
+        try:
+            await self._services.tenants.require_active(tenant_id)
+        except UnauthenticatedError:
+            raise UnauthenticatedError(SETUP_CODE_REFUSED) from None
+        client = Actor(user_id="", ip=self._ip, user_agent=self._agent)
+        return await self._recorded(
+            await self._services.signin.activate(
+                tenant_id, email, code, password, client, two_factor
+            )
+        )
+
+    async def _recorded(self, signed_in: tuple[Any, Principal]) -> Any:
+        tokens, principal = signed_in
         await self._services.access.login(
             principal, principal.roles, tokens.access, self._ip, self._agent
         )

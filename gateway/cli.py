@@ -14,6 +14,7 @@ import typer
 from gateway.lifecycle_cli import register_lifecycle
 from gateway.operations_cli import operations
 from gateway.settings import Settings
+from gateway.setup_cli import admin_address, issue_setup_code, register_setup
 from regions.catalog import write_local_master_key
 from schema.errors import EnclaveError
 from storage.signing import generate_seal_key_file
@@ -107,27 +108,20 @@ def tenants_create(
     country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2 code; decides the region.")],
     admin_email: Annotated[str, typer.Option(help="Email of the tenant's first admin.")],
 ) -> None:
-    """Provision a tenant in its country's region and print its id and an admin token."""
+    """Provision a tenant in its country's region and print its id and a one-time setup code
+    for its first admin (no token: the operator never holds a tenant's credentials)."""
     from gateway.services import Services
 
     async def run() -> None:
         services = Services.from_settings(_settings())
         try:
-            info, admin = await services.store.create_tenant(name, country, admin_email)
-            token = services.tokens.issue(info.id, admin.id, admin.roles)
+            address = admin_address(admin_email)
+            info, admin = await services.store.create_tenant(name, country, address)
+            code = await issue_setup_code(services, info.id, admin.id)
         finally:
             await services.aclose()
-        typer.echo(
-            json.dumps(
-                {
-                    "tenant": info.id,
-                    "region": info.region,
-                    "adminUser": admin.id,
-                    "adminToken": token,
-                },
-                indent=2,
-            )
-        )
+        out = {"tenant": info.id, "region": info.region, "adminUser": admin.id, **code}
+        typer.echo(json.dumps(out, indent=2))
 
     _run(run())
 
@@ -251,6 +245,7 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 
 register_lifecycle(tenants, keys, _run, _settings)
+register_setup(tenants, _run, _settings)
 
 
 def main() -> None:

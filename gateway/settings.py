@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     jwt_audience: str = "enclave"
     jwt_leeway_seconds: int = 30
     token_ttl_seconds: int = 8 * 3600
+    #: How long a one-time setup code (``tenants create``, ``reset-admin-code``) is valid.
+    setup_code_ttl_hours: int = Field(default=72, ge=1, le=30 * 24)
     #: An external identity provider (RS256/ES256): its JWKS, issuer and audience, and the
     #: names of its tenant, subject and roles claims.
     jwt_jwks_file: Path | None = None

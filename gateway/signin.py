@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pyotp
 from argon2 import PasswordHasher
@@ -26,13 +27,15 @@ from resolvers.context import Principal
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
 from storage.base import Actor, CredentialStore, Store
 
-__all__ = ["SignIn", "Tokens", "refresh_tenant"]
+__all__ = ["SETUP_CODE_REFUSED", "SignIn", "Tokens", "refresh_tenant"]
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
 ACCESS_TTL = 15 * 60
 REFRESH_TTL = dt.timedelta(days=30)
 ENROLL_SCOPE = "enroll"
+#: The one answer to any setup code that does not work, whatever is wrong with it.
+SETUP_CODE_REFUSED = "invalid or expired setup code"
 _hasher = PasswordHasher()
 
 
@@ -119,6 +122,37 @@ class SignIn:
         )
         principal = Principal(tenant_id=tenant_id, user_id=found.user_id, roles=found.roles)
         return tokens, principal
+
+    async def activate(
+        self,
+        tenant_id: str,
+        email: str,
+        code: str,
+        password: str,
+        client: Actor,
+        two_factor: str | None = None,
+    ) -> tuple[Tokens, Principal]:
+        """Set a password with a one-time setup code, then sign in (with *two_factor*, the
+        TOTP code, if the user has a second factor already). Whatever is wrong
+        with the code (unknown, expired, used, another user's) answers the same
+        ``UNAUTHENTICATED``; *client* gives the caller's IP address and user agent."""
+        password_hash = check_password(password)  # refused before the code is spent
+        creds = self._credentials(tenant_id, SETUP_CODE_REFUSED)
+        found = await creds.by_email(email.strip().lower())
+        refused = UnauthenticatedError(SETUP_CODE_REFUSED)
+        if found is None:
+            raise refused
+        actor = replace(client, user_id=found.user_id, roles=found.roles, kind="user")
+        if not await creds.redeem_setup_code(found.user_id, code, actor):
+            if await creds.setup_code_pending(found.user_id):  # bounded: only while one is
+                await self._store.for_tenant(tenant_id).record_attempt(
+                    "activateAccount", actor, refused.code, record=found.user_id
+                )
+            raise refused
+        await creds.set_password_hash(found.user_id, password_hash, actor)
+        await creds.close_sessions(found.user_id)  # as any reset: every session ends
+        await creds.clear_failures(found.user_id)
+        return await self.login(tenant_id, email, password, two_factor)
 
     async def refresh(self, refresh_token: str) -> Tokens:
         tenant_id, sid, secret = _parse_refresh(refresh_token)

@@ -1,4 +1,5 @@
-"""The operations anyone may call without a token: sign in and refresh a session.
+"""The operations anyone may call without a token: sign in, refresh a session, and set a
+first password with a one-time setup code.
 
 Served by a schema of their own, so an anonymous request can reach nothing else.
 
@@ -17,13 +18,17 @@ from resolvers.telemetry import OperationTelemetry
 
 __all__ = ["PUBLIC_FIELDS", "PublicContext", "SignInPort", "build_public_schema"]
 
-PUBLIC_FIELDS = frozenset({"login", "refreshSession", "__typename"})
+PUBLIC_FIELDS = frozenset({"login", "refreshSession", "activateAccount", "__typename"})
 
 
 class SignInPort(Protocol):
     async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any: ...
 
     async def refresh(self, refresh_token: str) -> Any: ...
+
+    async def activate(
+        self, tenant_id: str, email: str, code: str, password: str, two_factor: str | None
+    ) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,24 @@ class PublicMutation:
     ) -> Session:
         ctx: PublicContext = info.context
         tokens = await ctx.signin.login(str(tenant), email, password, code)
+        return _session(tokens)
+
+    @strawberry.mutation(
+        description="Set your password with the one-time setup code an operator gave you "
+        "(it works once, until it expires), and sign in. A code that is wrong, expired or "
+        "used already is refused alike."
+    )
+    async def activate_account(
+        self,
+        info: Info,
+        tenant: strawberry.ID,
+        email: str,
+        code: str,
+        password: str,
+        two_factor_code: Optional[str] = None,  # noqa: UP045
+    ) -> Session:
+        ctx: PublicContext = info.context
+        tokens = await ctx.signin.activate(str(tenant), email, code, password, two_factor_code)
         return _session(tokens)
 
     @strawberry.mutation(description="A new access token; the refresh token is rotated.")

@@ -350,6 +350,22 @@ class CredentialStore(ABC):
     async def two_factor_required(self) -> bool: ...
 
     @abstractmethod
+    async def issue_setup_code(
+        self, user_id: str, ttl: dt.timedelta, actor: Actor
+    ) -> tuple[str, dt.datetime]:
+        """A one-time code with which *user_id* sets a password, and its expiry; stored
+        hashed, replaces the user's earlier codes; audited."""
+
+    @abstractmethod
+    async def redeem_setup_code(self, user_id: str, code: str, actor: Actor) -> bool:
+        """True exactly once for a valid, unexpired code of *user_id* (atomic under
+        concurrency); audited when it is used."""
+
+    @abstractmethod
+    async def setup_code_pending(self, user_id: str) -> bool:
+        """Whether *user_id* has an unused code on file (expired or not)."""
+
+    @abstractmethod
     async def require_two_factor(self, required: bool, actor: Actor) -> None:
         """The tenant's admins require two-factor sign-in; audited."""
 

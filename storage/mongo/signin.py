@@ -21,6 +21,7 @@ from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import NotFoundError
 from storage.base import Actor, Credentials, CredentialStore
 from storage.mongo.codec import FieldCodec
+from storage.mongo.setupcodes import SetupCodes
 from storage.mongo.writes import Change, WritePath
 
 __all__ = ["MongoCredentials"]
@@ -38,6 +39,7 @@ class MongoCredentials(CredentialStore):
         self._db = db
         self._codec = codec
         self._writes = writes
+        self._setup_codes = SetupCodes(db, writes)
 
     async def by_email(self, email: str) -> Credentials | None:
         doc = await self._db[USERS].find_one({"email": await self._codec.encrypt(_EMAIL, email)})
@@ -167,3 +169,16 @@ class MongoCredentials(CredentialStore):
             after={"requireTwoFactor": required},
         )
         await self._writes.write(change, actor)
+
+    async def issue_setup_code(
+        self, user_id: str, ttl: dt.timedelta, actor: Actor
+    ) -> tuple[str, dt.datetime]:
+        if await self._db[USERS].count_documents({"_id": user_id}, limit=1) == 0:
+            raise NotFoundError("no user with this id")
+        return await self._setup_codes.issue(user_id, ttl, actor)
+
+    async def redeem_setup_code(self, user_id: str, code: str, actor: Actor) -> bool:
+        return await self._setup_codes.redeem(user_id, code, actor)
+
+    async def setup_code_pending(self, user_id: str) -> bool:
+        return await self._setup_codes.pending(user_id)

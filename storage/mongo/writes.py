@@ -300,6 +300,7 @@ class WritePath:
         at: dt.datetime,
         detail: dict[str, Any],
         values: Mapping[str, Any] | None = None,
+        record: str | None = None,
     ) -> int:
         """An entry for an action that is not a record change (a redaction, an export...).
 
@@ -315,7 +316,7 @@ class WritePath:
             await self._db[VALUES].insert_one({"_id": values_id, "change": blob})
             kept = {"values": values_id, "commitment": commitment(blob)}
         return await self._record_settled(
-            actor, {"outcome": "committed"}, at, op=op, detail=detail, **kept
+            actor, {"outcome": "committed"}, at, op=op, detail=detail, record=record, **kept
         )
 
     async def write(
