@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import re
 import stat
 import subprocess
+from hashlib import sha256
 from pathlib import Path
 
+import httpx
 import pytest
 
+from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import project_root
+from gateway.setup_cli import issue_setup_code
+from tests.conftest import GraphQLClient, project_root
 from tests.raw import plain_client
+from tests.test_setup_codes import activate, refused
+
+#: A JSON Web Token: three base64url parts, the first a JSON object ("{" is "ey").
+JWT = re.compile(r"ey[\w-]+\.[\w-]+\.[\w-]+")
 
 
 def _env(settings: Settings) -> dict[str, str]:
@@ -39,7 +49,7 @@ def _enclave(args: list[str], env: dict[str, str]) -> subprocess.CompletedProces
     )
 
 
-async def test_tenants_create_and_list(settings: Settings) -> None:
+async def test_tenants_create_and_list(settings: Settings, http: httpx.AsyncClient) -> None:
     env = _env(settings)
     made = _enclave(
         [
@@ -50,14 +60,18 @@ async def test_tenants_create_and_list(settings: Settings) -> None:
             "--country",
             "gb",
             "--admin-email",
-            "boss@acme.example",
+            " Boss@Acme.example",
         ],
         env,
     )
     assert made.returncode == 0, made.stderr
     out = json.loads(made.stdout)
     assert out["tenant"].startswith("eu_") and out["region"] == "eu"
-    assert out["adminToken"].count(".") == 2
+    # No credential for the operator: a one-time code for the client's admin instead.
+    assert set(out) == {"tenant", "region", "adminUser", "setupCode", "setupCodeExpiresAt"}
+    assert not JWT.search(made.stdout + made.stderr)
+    expires = dt.datetime.fromisoformat(out["setupCodeExpiresAt"]) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(hours=71) < expires <= dt.timedelta(hours=72)
 
     listed = _enclave(["tenants", "list"], env)
     assert listed.returncode == 0, listed.stderr
@@ -71,8 +85,43 @@ async def test_tenants_create_and_list(settings: Settings) -> None:
         assert await vault.count_documents({"keyAltNames": out["tenant"]}) == 1
         users = client[f"tenant_{out['tenant']}"]["users"]
         assert await users.count_documents({}) == 1
+        assert await users.count_documents({"passwordHash": {"$exists": True}}) == 0
+        codes = await client[f"tenant_{out['tenant']}"]["setup_codes"].find({}).to_list()
+        assert [c["_id"] for c in codes] == [sha256(out["setupCode"].encode()).hexdigest()]
     finally:
         await client.close()
+
+    # The code activates once; used again it is refused.
+    first = await activate(http, out["tenant"], "boss@acme.example", out["setupCode"])
+    assert first["data"]["activateAccount"]["accessToken"]
+    again = await activate(http, out["tenant"], "boss@acme.example", out["setupCode"])
+    assert refused(again) == "UNAUTHENTICATED"
+
+
+async def test_reset_admin_code_replaces_the_code_and_is_audited(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    info, admin = await services.store.create_tenant("Reset Org", "IE", "it@reset.example")
+    old = (await issue_setup_code(services, info.id, admin.id))["setupCode"]
+    env = _env(settings)
+    args = ["tenants", "reset-admin-code", info.id, "--admin-email", "IT@reset.example"]
+    reset = _enclave(args, env)
+    assert reset.returncode == 0, reset.stderr
+    out = json.loads(reset.stdout)
+    assert out["adminUser"] == admin.id and not JWT.search(reset.stdout)
+    assert refused(await activate(http, info.id, "it@reset.example", old)) == "UNAUTHENTICATED"
+    session = await activate(http, info.id, "it@reset.example", out["setupCode"])
+    me = GraphQLClient(http, session["data"]["activateAccount"]["accessToken"])
+    log = await me.ok(
+        'query($r: ID) { auditLog(first: 10, filter: {record: $r, operation: "setup_code"}) '
+        "{ nodes { actorKind actorId } } }",
+        {"r": admin.id},
+    )
+    # Both codes the operator made are in the tenant's own log.
+    assert log["auditLog"]["nodes"] == [{"actorKind": "operator", "actorId": "cli"}] * 2
+
+    nobody = _enclave([*args[:3], "--admin-email", "nobody@reset.example"], env)
+    assert nobody.returncode == 1 and "no admin with this email" in nobody.stderr
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,8 @@
 """Operators are blind: no command of the CLI and no credential an operator has gets a
 tenant's records through the gateway. Each path is tried with records holding values
-unique to this run, which must appear in no output."""
+unique to this run, which must appear in no output. The one way in an operator has is
+``tenants reset-admin-code`` (a code that replaces an admin's password), and that is in the
+tenant's own audit log for its admins to see."""
 
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ COMMANDS = {
     "keys new-local",
     "keys status",
     "keys rotate",
-    "tenants create",
+    "tenants create",  # prints a one-time setup code for the first admin, no token
+    "tenants reset-admin-code",  # a new code: audited in the tenant's own log
     "tenants list",
     "tenants show",
     "tenants suspend",
@@ -76,6 +79,9 @@ async def test_no_operator_path_shows_a_record(
         secrets += [record["firstName"], record["lastName"], record["workEmail"]]
     # The values are there, for the tenant's own admin.
     assert secrets[0] in str(await admin.ok(READ_ALL))
+    second = await admin.ok(
+        'mutation { createUser(email: "second@blind.example", roles: ["admin"]) { id } }'
+    )
 
     outputs: list[str] = []
     for args in (
@@ -84,6 +90,7 @@ async def test_no_operator_path_shows_a_record(
         ("tenants", "retention", tenant.id, "--days", "200"),
         ("audit", "verify", "--tenant", tenant.id, "--seal"),
         ("keys", "status"),
+        ("tenants", "reset-admin-code", tenant.id, "--admin-email", "second@blind.example"),
         ("tenants", "suspend", tenant.id),
         ("tenants", "resume", tenant.id),
         ("tenants", "terminate", tenant.id),
@@ -96,6 +103,15 @@ async def test_no_operator_path_shows_a_record(
         outputs.append(done.stdout + done.stderr)
     shown = "\n".join(outputs)
     assert tenant.id in shown
+    assert "setupCode" in shown  # the reset worked: it is the one way in an operator has...
+    # ... and the tenant's admins see it in their log.
+    resets = await admin.ok(
+        'query { auditLog(first: 5, filter: {operation: "setup_code"}) '
+        "{ nodes { actorKind record } } }"
+    )
+    assert {"actorKind": "operator", "record": second["createUser"]["id"]} in (
+        resets["auditLog"]["nodes"]
+    )
     for secret in secrets:
         assert secret not in shown
         assert secret.lower() not in shown.lower()

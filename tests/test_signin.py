@@ -139,6 +139,8 @@ async def test_anonymous_requests_reach_only_sign_in(http: httpx.AsyncClient) ->
         "{ me { id } }",
         'mutation { login(tenant: "x", email: "a", password: "b") { accessToken } '
         'deleteEmployee(id: "x", expectedVersion: 1) { id } }',
+        'mutation { activateAccount(tenant: "x", email: "a", code: "c", password: "p") '
+        '{ accessToken } createApiKey(name: "k", role: "admin") { key } }',
     ):
         assert (await _anonymous(http, query, {})).status_code == 401
 
