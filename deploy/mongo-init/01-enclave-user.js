@@ -43,6 +43,8 @@ const RECORD_COLLECTIONS = [
   "exports",
   // Built-in sign-in: sessions (hashes of refresh secrets) and tenant settings.
   "sessions",
+  // One-time setup codes (hashes) and their claims: inserted, read, deleted.
+  "setup_codes",
   "operations",
   "settings",
   // An audit entry's values: replaced by a marker when a data subject is erased.
