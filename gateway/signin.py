@@ -143,7 +143,7 @@ class SignIn:
         if found is None:
             raise refused
         actor = replace(client, user_id=found.user_id, roles=found.roles, kind="user")
-        if not await creds.redeem_setup_code(found.user_id, code, actor):
+        if not await creds.redeem_setup_code(found.user_id, code.strip(), actor):
             if await creds.setup_code_pending(found.user_id):  # bounded: only while one is
                 await self._store.for_tenant(tenant_id).record_attempt(
                     "activateAccount", actor, refused.code, record=found.user_id
