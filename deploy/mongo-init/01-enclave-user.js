@@ -47,6 +47,8 @@ const RECORD_COLLECTIONS = [
   "setup_codes",
   "operations",
   "settings",
+  // Erasures in progress (records being erased, under the email's ciphertext).
+  "erasures",
   // An audit entry's values: replaced by a marker when a data subject is erased.
   "audit_values",
 ];
