@@ -106,7 +106,12 @@ def make_settings(root: Path, stack: LocalStack) -> tuple[Settings, dict[str, st
     finally:
         os.close(fd)
     regions: dict[str, RegionConfig] = {}
-    env = {"ENCLAVE_JWT_SECRET": secret, "ENCLAVE_REDIS_URL": stack.redis_url}
+    # Benchmark tokens are minted from the secret, not signed in.
+    env = {
+        "ENCLAVE_JWT_SECRET": secret,
+        "ENCLAVE_REDIS_URL": stack.redis_url,
+        "ENCLAVE_SESSIONLESS_TOKENS": "true",
+    }
     for region in ("eu", "us"):
         key = keys / f"{region}-master.key"
         write_local_master_key(key)
@@ -121,6 +126,7 @@ def make_settings(root: Path, stack: LocalStack) -> tuple[Settings, dict[str, st
         us=regions["us"],
         redis_url=stack.redis_url,
         jwt_secret=secret,
+        sessionless_tokens=True,
     )
     return settings, env
 

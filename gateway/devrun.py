@@ -66,6 +66,7 @@ def dev_settings(state: Path, stack: LocalStack | None) -> Settings:
         redis_url=redis_url,
         jwt_secret_file=_secret_file(state / "jwt-secret"),
         audit_seal_key_file=_seal_key(state / "keys" / "audit-seal.pem"),
+        sessionless_tokens=True,  # the demo tokens it prints are minted, not signed in
     )
 
 

@@ -127,7 +127,7 @@ class Services:
             IdempotencyStore(redis, settings.idempotency_ttl_seconds),
             _external(settings),
             ApiKeys(store),
-            SignIn(store, tokens),
+            SignIn(store, tokens, sessionless=settings.sessionless_tokens),
             ExportUrls(
                 settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
             ),

@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     jwt_audience: str = "enclave"
     jwt_leeway_seconds: int = 30
     token_ttl_seconds: int = 8 * 3600
+    #: Accept HS256 tokens that carry no sign-in session (minted straight from the secret,
+    #: as ``enclave dev``, the tests and the benchmarks do). Off by default: every built-in
+    #: token must then come from a sign-in and its session must still be live, so the
+    #: signing secret alone lets nobody in (operators included).
+    sessionless_tokens: bool = False
     #: How long a one-time setup code (``tenants create``, ``reset-admin-code``) is valid.
     setup_code_ttl_hours: int = Field(default=72, ge=1, le=30 * 24)
     #: An external identity provider (RS256/ES256): its JWKS, issuer and audience, and the

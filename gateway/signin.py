@@ -70,9 +70,10 @@ def check_password(password: str) -> str:
 
 
 class SignIn:
-    def __init__(self, store: Store, tokens: TokenIssuer) -> None:
+    def __init__(self, store: Store, tokens: TokenIssuer, *, sessionless: bool = False) -> None:
         self._store = store
         self._tokens = tokens
+        self._sessionless = sessionless
 
     def _credentials(self, tenant_id: str, refused: str = "invalid credentials") -> CredentialStore:
         try:
@@ -183,8 +184,8 @@ class SignIn:
             )
 
     async def session_active(self, principal: Principal) -> bool:
-        if principal.session is None:
-            return True  # tokens issued by the CLI carry no session
+        if principal.session is None:  # minted from the secret, not by a sign-in
+            return self._sessionless
         return await self._store.for_tenant(principal.tenant_id).credentials.session_active(
             principal.session
         )

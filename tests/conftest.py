@@ -67,6 +67,8 @@ def settings(stack: LocalStack | None, tmp_path_factory: pytest.TempPathFactory)
         us=regions["us"],
         redis_url=redis_url,
         jwt_secret="test-secret-" + "x" * 40,
+        # Fixtures mint tokens from the secret; test_operator_blind checks the default.
+        sessionless_tokens=True,
     )
 
 

@@ -34,6 +34,7 @@ def gateway_env(settings: Settings, **extra: str) -> dict[str, str]:
     env["ENCLAVE_REDIS_URL"] = settings.redis_url.get_secret_value()
     assert settings.jwt_secret is not None
     env["ENCLAVE_JWT_SECRET"] = settings.jwt_secret.get_secret_value()
+    env["ENCLAVE_SESSIONLESS_TOKENS"] = str(settings.sessionless_tokens).lower()
     if settings.audit_seal_key_file is not None:
         env["ENCLAVE_AUDIT_SEAL_KEY_FILE"] = str(settings.audit_seal_key_file)
     env.update(extra)

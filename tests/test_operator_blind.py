@@ -6,11 +6,14 @@ tenant's own audit log for its admins to see."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+import jwt
 import typer.main
 
+from gateway.app import create_app
 from gateway.cli import app as cli_app
 from gateway.services import Services
 from gateway.settings import Settings
@@ -138,3 +141,43 @@ async def test_no_operator_path_shows_a_record(
         return response.status_code == 200 and secrets[0] in response.text
 
     await eventually(readable)
+
+
+async def test_by_default_the_signing_secret_alone_lets_nobody_in(
+    settings: Settings, services: Services, http: httpx.AsyncClient
+) -> None:
+    """Outside development every built-in token must come from a sign-in whose session is
+    live: one minted with the gateway's own secret, even for a real admin's id, is
+    refused. (This suite's shared app accepts minted tokens, as ``enclave dev`` does.)"""
+    assert Settings.model_fields["sessionless_tokens"].default is False
+    tenant = await make_tenant(services, "NO")
+    email = f"blind-{uuid.uuid4().hex[:8]}@example.com"
+    password = "correct horse battery staple"
+    await GraphQLClient(http, tenant.token).ok(
+        'mutation($e: String!, $p: String) { createUser(email: $e, roles: ["admin"], '
+        "password: $p) { id } }",
+        {"e": email, "p": password},
+    )
+    strict = create_app(settings.model_copy(update={"sessionless_tokens": False}), background=False)
+    async with strict.router.lifespan_context(strict):
+        transport = httpx.ASGITransport(app=strict, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            minted = await GraphQLClient(client, tenant.token).raw(READ_ALL)
+            assert minted.status_code == 401
+            assert minted.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+
+            login = await client.post(
+                "/graphql",
+                json={
+                    "query": "mutation($t: ID!, $e: String!, $p: String!) { login(tenant: $t, "
+                    "email: $e, password: $p) { accessToken } }",
+                    "variables": {"t": tenant.id, "e": email, "p": password},
+                },
+            )
+            token = login.json()["data"]["login"]["accessToken"]
+            signed_in = GraphQLClient(client, token)
+            assert "employees" in await signed_in.ok(READ_ALL)
+            # The same claims minted from the secret, without the session: refused.
+            claims = jwt.decode(token, options={"verify_signature": False})
+            forged = services.tokens.issue(tenant.id, claims["sub"], claims["roles"])
+            assert (await GraphQLClient(client, forged).raw(READ_ALL)).status_code == 401
