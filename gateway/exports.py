@@ -65,6 +65,7 @@ class ExportEndpoint:
             response: Response = await self._download(request)
         except EnclaveError as exc:
             response = self._error(exc)
+            response.headers.update(self._headers)  # refusals carry them too
         await response(scope, receive, send)
 
     async def _job(self, request: Request) -> tuple[TenantStore, ExportJob]:

@@ -146,6 +146,8 @@ async def test_download_is_one_time_signed_and_expiring(
     query = parse_qs(parts.query)
     tampered = await http.get(f"{parts.path}?expires={query['expires'][0]}&sig={'0' * 64}")
     assert tampered.status_code == 404
+    assert tampered.headers["cache-control"] == "no-store"  # refusals carry the headers too
+    assert tampered.headers["x-content-type-options"] == "nosniff"
     assert tampered.json()["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     for expires in ("%C2%B2", "9" * 5000):  # digits int() refuses: 404, not a crash
         odd = await http.get(f"{parts.path}?expires={expires}&sig={query['sig'][0]}")
