@@ -34,6 +34,8 @@ import httpx
 import orjson
 from pymongo.asynchronous.collection import AsyncCollection
 
+from gateway.processgroups import stop_group
+
 __all__ = [
     "FIELDS",
     "FILTER",
@@ -219,35 +221,8 @@ class ChildServer:
         """SIGTERM the process group led by our child (``uv run`` and what it runs), then
         SIGKILL if it lingers."""
         process, self.process = self.process, None
-        if process is None:
-            return
-        _signal_group(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-        # uv run has exited; what it ran may still be shutting down.
-        deadline = time.monotonic() + timeout
-        while _group_alive(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _group_alive(process.pid):
-            _signal_group(process.pid, signal.SIGKILL)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - a member we may not signal
-        return True
-    return True
+        if process is not None:
+            stop_group(process, timeout)
 
 
 # -- the machine ------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from gateway.devservers import free_port
+from gateway.processgroups import group_running, signal_group, stop_group
 from gateway.settings import Settings
 from tests.conftest import project_root
 
@@ -96,19 +97,8 @@ class GatewayProcess:
         """SIGTERM the process group our child leads (``uv run`` and the gateway it runs),
         then SIGKILL whatever is left after *timeout*."""
         process, self.process = self.process, None
-        if process is None:
-            return
-        _signal_group(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(process.pid, signal.SIGKILL)
-            process.wait()
-        deadline = time.monotonic() + timeout
-        while _group_alive(process.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if _group_alive(process.pid):
-            _signal_group(process.pid, signal.SIGKILL)
+        if process is not None:
+            stop_group(process, timeout)
 
     def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL the whole process group at once, as a crash would end it (no shutdown code
@@ -116,46 +106,13 @@ class GatewayProcess:
         process, self.process = self.process, None
         if process is None:
             return
-        _signal_group(process.pid, signal.SIGKILL)
+        signal_group(process.pid, signal.SIGKILL)
         process.wait(timeout)
         deadline = time.monotonic() + timeout
-        while _group_running(process.pid):
+        while group_running(process.pid):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name}: process group {process.pid} outlived SIGKILL")
             time.sleep(0.01)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-def _group_running(pgid: int) -> bool:
-    """Whether a member of the group still runs. A zombie does not count: it is dead, only
-    not yet reaped by whoever inherited it (which may take a while). Without ``/proc``,
-    every member counts."""
-    proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():
-        return _group_alive(pgid)
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:  # exited meanwhile
-            continue
-        state, _parent, group = text[text.rindex(")") + 2 :].split()[:3]
-        if int(group) == pgid and state not in ("Z", "X"):
-            return True
-    return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # a member we may not signal: still there
-        return True
-    return True
 
 
 @contextlib.contextmanager
