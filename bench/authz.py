@@ -46,8 +46,14 @@ import httpx
 import orjson
 
 from bench.common import ChildServer, Measurement, run_benchmark
-from bench.read_path import ROLES, bench_tenant, child_env, employee_values, make_settings
-from gateway.devservers import LocalStack, free_port
+from bench.read_path import (
+    ROLES,
+    bench_tenant,
+    child_env,
+    employee_values,
+    started_stack,
+)
+from gateway.devservers import free_port
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import datasheet
@@ -338,16 +344,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> list[Measurement]:
-    stack = LocalStack.create(root)
-    print(
-        f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
-        f":{stack.redis.port} under {root}",
-        file=sys.stderr,
-        flush=True,
-    )
-    stack.start()
-    cleanup.callback(stack.stop)
-    settings, enclave_env = make_settings(root, stack)
+    settings, enclave_env = started_stack(root, cleanup)
     total = args.per_department * len(DEPARTMENTS)
     print(f"creating an EU tenant and {total} employees", file=sys.stderr, flush=True)
     started = time.perf_counter()

@@ -14,9 +14,9 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.common import ChildServer
-from bench.read_path import child_env, make_settings
+from bench.read_path import child_env, started_stack
 from bench.workload import LoadTenant
-from gateway.devservers import LocalStack, free_port
+from gateway.devservers import free_port
 from gateway.services import Services
 from gateway.settings import Settings
 
@@ -35,14 +35,7 @@ def start_cluster(
     root: Path, cleanup: contextlib.ExitStack, gateways: int
 ) -> tuple[Settings, list[ChildServer]]:
     """Start the servers and *gateways* gateway processes; the settings to reach them."""
-    stack = LocalStack.create(root)
-    _say(
-        f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
-        f":{stack.redis.port} under {root}"
-    )
-    stack.start()
-    cleanup.callback(stack.stop)
-    settings, enclave_env = make_settings(root, stack)
+    settings, enclave_env = started_stack(root, cleanup)
     env = child_env(enclave_env, **NO_RATE_LIMITS)
     children = []
     for index in range(gateways):

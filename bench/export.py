@@ -45,8 +45,14 @@ import pymongo
 from ulid import ULID
 
 from bench.common import ChildServer, run_benchmark
-from bench.read_path import ROOT, bench_tenant, child_env, employee_values, make_settings
-from gateway.devservers import LocalStack, free_port
+from bench.read_path import (
+    ROOT,
+    bench_tenant,
+    child_env,
+    employee_values,
+    started_stack,
+)
+from gateway.devservers import free_port
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.clients import RegionClient
@@ -217,10 +223,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> dict[str, Any]:
-    stack = LocalStack.create(root)
-    stack.start()
-    cleanup.callback(stack.stop)
-    settings, enclave_env = make_settings(root, stack)
+    settings, enclave_env = started_stack(root, cleanup)
     print(f"seeding {args.records} employees", file=sys.stderr, flush=True)
     seeded = asyncio.run(seed(settings, args.records, args.distinct))
     gateway = ChildServer("gateway", free_port(), root / "logs" / "gateway.log")

@@ -131,6 +131,21 @@ def make_settings(root: Path, stack: LocalStack) -> tuple[Settings, dict[str, st
     return settings, env
 
 
+def started_stack(root: Path, cleanup: contextlib.ExitStack) -> tuple[Settings, dict[str, str]]:
+    """FerretDB for each region and Redis under *root*, stopped by *cleanup*; the settings
+    and variables of :func:`make_settings`."""
+    stack = LocalStack.create(root)
+    print(
+        f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
+        f":{stack.redis.port} under {root}",
+        file=sys.stderr,
+        flush=True,
+    )
+    stack.start()
+    cleanup.callback(stack.stop)
+    return make_settings(root, stack)
+
+
 FIRST = [
     "Anna",
     "Lukas",
@@ -714,16 +729,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Measured:
-    stack = LocalStack.create(root)
-    print(
-        f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
-        f":{stack.redis.port} under {root}",
-        file=sys.stderr,
-        flush=True,
-    )
-    stack.start()
-    cleanup.callback(stack.stop)
-    settings, enclave_env = make_settings(root, stack)
+    settings, enclave_env = started_stack(root, cleanup)
     print(f"creating an EU tenant and {args.records} employees", file=sys.stderr, flush=True)
     fixture = asyncio.run(prepare(settings, args.records))
 
