@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
 from pymongo.errors import (
     AutoReconnect,
@@ -16,7 +19,7 @@ from pymongo.errors import (
 
 from schema.errors import EnclaveError, RegionUnavailableError
 
-__all__ = ["mongo_errors"]
+__all__ = ["maps_driver_errors", "mongo_errors"]
 
 log = logging.getLogger("enclave.storage")
 _UNREACHABLE = (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)
@@ -55,3 +58,26 @@ def mongo_errors(region: str) -> Iterator[None]:
             getattr(exc, "code", None),
         )
         raise EnclaveError("storage error") from exc
+
+
+_Store = TypeVar("_Store", bound=type)
+
+
+def maps_driver_errors(cls: _Store) -> _Store:
+    """Class decorator: every public coroutine method of *cls* runs under ``mongo_errors``
+    of the instance's ``_region``, so none of them can let a driver error through (one
+    mechanism per store class, not a ``with`` per call that a new method may forget)."""
+    for name, method in list(vars(cls).items()):
+        if name.startswith("_") or not inspect.iscoroutinefunction(method):
+            continue
+        setattr(cls, name, _mapped(method))
+    return cls
+
+
+def _mapped(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(method)
+    async def mapped(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with mongo_errors(self._region):
+            return await method(self, *args, **kwargs)
+
+    return mapped

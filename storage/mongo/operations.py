@@ -12,7 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schema.errors import ConflictError
 from storage.base import Actor, OperationStore
-from storage.mongo.errors import mongo_errors
+from storage.mongo.errors import maps_driver_errors, mongo_errors
 from storage.mongo.writes import Change, WritePath
 
 __all__ = ["OPERATIONS", "MongoOperations"]
@@ -21,6 +21,7 @@ OPERATIONS, SETTINGS = "operations", "settings"
 _MODE = "operations"  # the settings document of the allow-list mode
 
 
+@maps_driver_errors
 class MongoOperations(OperationStore):
     def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, region: str) -> None:
         self._db = db
