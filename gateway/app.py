@@ -38,7 +38,7 @@ from gateway.persisted import actor_for
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import SETUP_CODE_REFUSED, refresh_tenant
+from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant
 from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
@@ -411,17 +411,41 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
         agent = request.headers.get("user-agent")
         return PublicContext(_RecordedSignIn(self.services, client, agent), client, agent)
 
+    def create_response(self, response_data: Any, sub_response: Any) -> Response:
+        """A refused sign-in is 401 (429 with ``Retry-After`` over a limit), as a refused
+        token is: the same status for the same answer."""
+        response = super().create_response(response_data, sub_response)
+        errors = response_data.get("errors") if isinstance(response_data, dict) else None
+        extensions = (errors[0].get("extensions") or {}) if errors else {}
+        if extensions.get("code") == UnauthenticatedError.code:
+            response.status_code = UnauthenticatedError.http_status
+            response.headers["www-authenticate"] = "Bearer"
+        elif extensions.get("code") == RateLimitedError.code:
+            response.status_code = RateLimitedError.http_status
+            response.headers["retry-after"] = str(extensions.get("retryAfter", 1))
+        return response
+
 
 class _RecordedSignIn:
-    """Sign-in that records each successful sign-in in the tenant's login history."""
+    """Sign-in, rate-limited per client address and per tenant, that records each
+    successful sign-in in the tenant's login history."""
 
     def __init__(self, services: Services, ip: str | None, agent: str | None) -> None:
         self._services = services
         self._ip = ip
         self._agent = agent
 
+    async def _active(self, tenant_id: str, password: str, refused: str) -> None:
+        """Count the attempt, then check the tenant: an unknown or inactive one is refused
+        after the same work as a wrong password (no tenant-existence oracle)."""
+        await self._services.limits.check_signin(self._ip, tenant_id)
+        try:
+            await self._services.tenants.require_active(tenant_id)
+        except UnauthenticatedError:
+            await self._services.signin.refuse(password, refused)
+
     async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any:
-        await self._services.tenants.require_active(tenant_id)  # 401 like a bad password
+        await self._active(tenant_id, password, REFUSED)
         return await self._recorded(
             await self._services.signin.login(tenant_id, email, password, code)
         )
@@ -429,10 +453,7 @@ class _RecordedSignIn:
     async def activate(
         self, tenant_id: str, email: str, code: str, password: str, two_factor: str | None
     ) -> Any:
-        try:
-            await self._services.tenants.require_active(tenant_id)
-        except UnauthenticatedError:
-            raise UnauthenticatedError(SETUP_CODE_REFUSED) from None
+        await self._active(tenant_id, password, SETUP_CODE_REFUSED)
         client = Actor(user_id="", ip=self._ip, user_agent=self._agent)
         return await self._recorded(
             await self._services.signin.activate(
@@ -448,7 +469,13 @@ class _RecordedSignIn:
         return tokens
 
     async def refresh(self, refresh_token: str) -> Any:
-        await self._services.tenants.require_active(refresh_tenant(refresh_token))
+        try:
+            tenant_id = refresh_tenant(refresh_token)
+        except UnauthenticatedError:
+            await self._services.limits.check_signin(self._ip, "-")
+            raise
+        await self._services.limits.check_signin(self._ip, tenant_id)
+        await self._services.tenants.require_active(tenant_id)
         return await self._services.signin.refresh(refresh_token)
 
 

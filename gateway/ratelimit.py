@@ -4,6 +4,10 @@ Fixed windows (``window_seconds``): each request increments the principal's and 
 tenant's counter for the current window; over either limit, the request is refused with
 429 and ``Retry-After`` (seconds to the next window), before any work is done.
 
+Anonymous sign-in operations (``login``, ``refreshSession``, ``activateAccount``) have
+limits of their own, per client address and per tenant named, counted per operation (an
+aliased field counts each time) before any password is hashed.
+
 While Redis is unreachable the limits are not enforced (fail open: the gateway keeps
 serving, and logs that limits are off); abuse protection returns with Redis. A limit of 0
 turns that limit off.
@@ -11,6 +15,7 @@ turns that limit off.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import time
@@ -43,25 +48,38 @@ class RateLimiter:
         per_principal: int,
         per_tenant: int,
         window_seconds: int,
+        signin_per_address: int = 0,
+        signin_per_tenant: int = 0,
     ) -> None:
         self._redis = redis
         self._per_principal = per_principal
         self._per_tenant = per_tenant
+        self._signin_per_address = signin_per_address
+        self._signin_per_tenant = signin_per_tenant
         self._window = window_seconds
         self._warned = False
 
     async def check(self, principal: Principal) -> None:
-        if not (self._per_principal or self._per_tenant):
+        await self._count(
+            ("p", f"{principal.tenant_id}:{principal.user_id}", self._per_principal),
+            ("t", principal.tenant_id, self._per_tenant),
+        )
+
+    async def check_signin(self, address: str | None, tenant_id: str) -> None:
+        """Count one anonymous sign-in operation of *address* for *tenant_id* (any string
+        the caller sent: only its hash is a key, so a long or odd one costs nothing)."""
+        tenant = hashlib.sha256(tenant_id.encode()).hexdigest()[:32]
+        await self._count(
+            ("sa", address or "-", self._signin_per_address),
+            ("st", tenant, self._signin_per_tenant),
+        )
+
+    async def _count(self, *counters: tuple[str, str, int]) -> None:
+        if not any(limit for _, _, limit in counters):
             return
         now = time.time()
         window = int(now // self._window)
-        keys = (
-            (
-                f"enclave:rl:p:{principal.tenant_id}:{principal.user_id}:{window}",
-                self._per_principal,
-            ),
-            (f"enclave:rl:t:{principal.tenant_id}:{window}", self._per_tenant),
-        )
+        keys = [(f"enclave:rl:{kind}:{name}:{window}", limit) for kind, name, limit in counters]
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for key, _ in keys:

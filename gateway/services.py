@@ -22,6 +22,7 @@ from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore, forget_tenant
 from gateway.jwks import ExternalTokens
 from gateway.metrics import GatewayMetrics
+from gateway.passwords import PasswordHashing
 from gateway.persisted import PersistedOperations
 from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
@@ -113,6 +114,8 @@ class Services:
             per_principal=settings.rate_limit_per_principal,
             per_tenant=settings.rate_limit_per_tenant,
             window_seconds=settings.rate_limit_window_seconds,
+            signin_per_address=settings.signin_rate_limit_per_address,
+            signin_per_tenant=settings.signin_rate_limit_per_tenant,
         )
         return cls(
             settings,
@@ -127,7 +130,12 @@ class Services:
             IdempotencyStore(redis, settings.idempotency_ttl_seconds),
             _external(settings),
             ApiKeys(store),
-            SignIn(store, tokens, sessionless=settings.sessionless_tokens),
+            SignIn(
+                store,
+                tokens,
+                PasswordHashing(settings.password_hash_threads, settings.password_hash_queue),
+                sessionless=settings.sessionless_tokens,
+            ),
             ExportUrls(
                 settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
             ),
@@ -223,3 +231,4 @@ class Services:
             await self.access.flush()
         await self.store.aclose()
         await self.redis.aclose()
+        self.signin.passwords.close()

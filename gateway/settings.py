@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     rate_limit_per_principal: int = Field(default=600, ge=0)
     rate_limit_per_tenant: int = Field(default=6_000, ge=0)
     rate_limit_window_seconds: int = Field(default=60, ge=1)
+    #: Anonymous sign-in operations (login, refreshSession, activateAccount) per window per
+    #: client address and per tenant (0: no limit), counted in Redis.
+    signin_rate_limit_per_address: int = Field(default=30, ge=0)
+    signin_rate_limit_per_tenant: int = Field(default=300, ge=0)
+    #: Password hashes computed at once (threads; each argon2id takes ~150 ms of one core),
+    #: and how many more may wait for one: beyond that, sign-ins are refused (429).
+    password_hash_threads: int = Field(default=2, ge=1, le=64)
+    password_hash_queue: int = Field(default=32, ge=0)
     #: How long a mutation's result is kept for retries with the same Idempotency-Key.
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     #: Origins allowed to call the API from a browser (CORS); none by default.

@@ -1,33 +1,44 @@
 """Built-in sign-in, for deployments without an identity provider.
 
-- Passwords: argon2id (argon2-cffi's defaults), at least 12 characters.
-- Lock-out: after ``MAX_FAILURES`` failed attempts in a row, the user cannot sign in for
-  ``LOCKOUT``; every failure answers the same ``UNAUTHENTICATED``, whatever was wrong.
+- Passwords: argon2id (argon2-cffi's defaults), at least 12 characters, hashed and
+  verified in threads (``gateway.passwords``), never on the event loop.
+- Lock-out: ``MAX_FAILURES`` failed attempts within ``LOCKOUT`` (since the last success)
+  lock the user out until the oldest of them is ``LOCKOUT`` old. Each failure is counted by
+  an insert, so concurrent failures all count.
+- Every refusal of ``login`` is the same ``UNAUTHENTICATED`` "invalid credentials" after
+  the same work, one argon2 verification, whatever was wrong: unknown or inactive tenant,
+  unknown email, locked account, wrong password, missing or wrong second factor. So neither
+  the answer nor its time tells whether an account or tenant exists, is locked, or whether
+  the password was right without its code.
 - Two-factor: users enrol a TOTP secret (RFC 6238) and confirm it with a code; from then on
-  sign-in needs a code. A tenant's admins can require it: a user without it then gets a
-  token that can only enrol.
+  sign-in needs a code, sent with the password. A code's time step is used once. A
+  tenant's admins can require it: a user without it then gets a token that can only enrol.
 - Sessions: sign-in gives a short-lived access token (15 min) naming its session, and a
-  refresh token (``ers_…``, 30 days) that is rotated on every use; a refresh token used
-  twice ends the session (someone has a copy). Signing out ends the session, and every
-  access token of the session stops working at once (checked per request).
+  refresh token (``ers_…``, 30 days) that is rotated on every use; of concurrent uses of one
+  refresh token at most one succeeds, and a refresh token used twice ends the session
+  (someone has a copy). Signing out ends the session, and every access token of the
+  session stops working at once (checked per request). A session authenticates only the
+  user, tenant and scope it was opened for: a token naming another user's session is
+  refused.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 from dataclasses import replace
+from typing import NoReturn
 
 import pyotp
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from gateway.auth import TokenIssuer
+from gateway.passwords import PasswordHashing
 from regions.routing import validate_tenant_id
 from resolvers.context import Principal
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
-from storage.base import Actor, CredentialStore, Store
+from storage.base import Actor, Credentials, CredentialStore, Store
 
-__all__ = ["SETUP_CODE_REFUSED", "SignIn", "Tokens", "refresh_tenant"]
+__all__ = ["REFUSED", "SETUP_CODE_REFUSED", "SignIn", "Tokens", "refresh_tenant"]
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -36,7 +47,8 @@ REFRESH_TTL = dt.timedelta(days=30)
 ENROLL_SCOPE = "enroll"
 #: The one answer to any setup code that does not work, whatever is wrong with it.
 SETUP_CODE_REFUSED = "invalid or expired setup code"
-_hasher = PasswordHasher()
+#: The one answer to any sign-in that does not work, whatever is wrong with it.
+REFUSED = "invalid credentials"
 
 
 class Tokens:
@@ -63,17 +75,51 @@ def refresh_tenant(token: str) -> str:
     return _parse_refresh(token)[0]
 
 
-def check_password(password: str) -> str:
-    if not 12 <= len(password) <= 256:
-        raise BadUserInputError("a password has 12 to 256 characters", field="password")
-    return _hasher.hash(password)
+def _totp_step(secret: str | None, code: str | None) -> int | None:
+    """The time step (now, or one either side for clock drift) whose code *code* is."""
+    if not secret or not code:
+        return None
+    totp = pyotp.TOTP(secret)
+    now = totp.timecode(dt.datetime.now(dt.UTC))
+    for step in (now - 1, now, now + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code.strip()):
+            return step
+    return None
 
 
 class SignIn:
-    def __init__(self, store: Store, tokens: TokenIssuer, *, sessionless: bool = False) -> None:
+    def __init__(
+        self,
+        store: Store,
+        tokens: TokenIssuer,
+        passwords: PasswordHashing,
+        *,
+        sessionless: bool = False,
+    ) -> None:
         self._store = store
         self._tokens = tokens
+        self.passwords = passwords
         self._sessionless = sessionless
+
+    async def check_password(self, password: str) -> str:
+        """The argon2id hash of a new *password*, if it is acceptable."""
+        if not 12 <= len(password) <= 256:
+            raise BadUserInputError("a password has 12 to 256 characters", field="password")
+        return await self.passwords.hash(password)
+
+    async def refuse(self, password: str, message: str = REFUSED) -> NoReturn:
+        """Refuse a sign-in before any account was looked at (an unknown or inactive
+        tenant), after the same one verification every refusal costs."""
+        await self.passwords.verify(None, password)
+        raise UnauthenticatedError(message)
+
+    async def _second_factor(
+        self, creds: CredentialStore, found: Credentials, code: str | None
+    ) -> bool:
+        """Whether *code* is a current code of the user's active second factor whose time
+        step was not used yet (it is used now)."""
+        step = _totp_step(found.totp_secret, code)
+        return step is not None and await creds.claim_totp_step(found.user_id, step)
 
     def _credentials(self, tenant_id: str, refused: str = "invalid credentials") -> CredentialStore:
         try:
@@ -84,35 +130,32 @@ class SignIn:
     async def login(
         self, tenant_id: str, email: str, password: str, code: str | None
     ) -> tuple[Tokens, Principal]:
-        creds = self._credentials(tenant_id)
-        found = await creds.by_email(email.strip().lower())
-        now = dt.datetime.now(dt.UTC)
-        refused = UnauthenticatedError("invalid credentials")
-        if found is None or found.password_hash is None:
-            _hasher.hash(password)  # the same work as a real check: no timing difference
-            raise refused
-        if found.locked_until is not None and found.locked_until > now:
-            raise refused
         try:
-            _hasher.verify(found.password_hash, password)
-            if found.totp_enabled:
-                if not code:
-                    raise UnauthenticatedError(
-                        "a two-factor code is required", twoFactor="required"
-                    )
-                if not pyotp.TOTP(found.totp_secret or "").verify(code, valid_window=1):
-                    raise VerificationError
-        except (VerificationError, InvalidHashError):
-            failures = found.failures + 1
-            locked = now + LOCKOUT if failures >= MAX_FAILURES else None
-            await creds.record_failure(found.user_id, 0 if locked else failures, locked)
-            raise refused from None
-        if found.failures:
-            await creds.clear_failures(found.user_id)
+            creds = self._credentials(tenant_id)
+        except UnauthenticatedError:
+            await self.refuse(password)
+        found = await creds.by_email(email.strip().lower())
+        locked = found is not None and (
+            await creds.failures_since(found.user_id, dt.datetime.now(dt.UTC) - LOCKOUT)
+            >= MAX_FAILURES
+        )
+        # One verification whatever is wrong (a dummy hash without a user or password):
+        # neither the answer nor its time tells what was.
+        matches = await self.passwords.verify(found.password_hash if found else None, password)
+        if found is None or locked:
+            raise UnauthenticatedError(REFUSED)
+        if matches and found.totp_enabled:
+            # The password is not confirmed before the second factor: a right password
+            # without its code is refused like a wrong one.
+            matches = await self._second_factor(creds, found, code)
+        if not matches:
+            await creds.record_failure(found.user_id)
+            raise UnauthenticatedError(REFUSED)
+        await creds.clear_failures(found.user_id)
         scope = None
         if not found.totp_enabled and await creds.two_factor_required():
             scope = ENROLL_SCOPE
-        sid, secret = await creds.open_session(found.user_id, REFRESH_TTL)
+        sid, secret = await creds.open_session(found.user_id, REFRESH_TTL, scope)
         tokens = Tokens(
             self._tokens.issue(
                 tenant_id, found.user_id, found.roles, ttl=ACCESS_TTL, sid=sid, scope=scope
@@ -137,7 +180,7 @@ class SignIn:
         TOTP code, if the user has a second factor already). Whatever is wrong
         with the code (unknown, expired, used, another user's) answers the same
         ``UNAUTHENTICATED``; *client* gives the caller's IP address and user agent."""
-        password_hash = check_password(password)  # refused before the code is spent
+        password_hash = await self.check_password(password)  # refused before the code is spent
         creds = self._credentials(tenant_id, SETUP_CODE_REFUSED)
         found = await creds.by_email(email.strip().lower())
         refused = UnauthenticatedError(SETUP_CODE_REFUSED)
@@ -161,12 +204,13 @@ class SignIn:
         rotated = await creds.rotate_session(sid, secret, REFRESH_TTL)
         if rotated is None:
             raise UnauthenticatedError("invalid or expired token")
-        user_id, fresh = rotated
+        user_id, fresh, scope = rotated
         found = await creds.by_id(user_id)
         if found is None:
             raise UnauthenticatedError("invalid or expired token")
-        scope = None
-        if not found.totp_enabled and await creds.two_factor_required():
+        # A session's tokens never get wider than it (an enrol-only session stays one), but
+        # narrower when its tenant has come to require a second factor the user lacks.
+        if scope is None and not found.totp_enabled and await creds.two_factor_required():
             scope = ENROLL_SCOPE
         return Tokens(
             self._tokens.issue(
@@ -187,7 +231,7 @@ class SignIn:
         if principal.session is None:  # minted from the secret, not by a sign-in
             return self._sessionless
         return await self._store.for_tenant(principal.tenant_id).credentials.session_active(
-            principal.session
+            principal.session, principal.user_id, principal.scope
         )
 
     async def enroll_totp(
@@ -199,9 +243,7 @@ class SignIn:
         found = await creds.by_id(principal.user_id)
         if found is None:
             raise UnauthenticatedError("invalid or expired token")
-        if found.totp_enabled and not (
-            code and pyotp.TOTP(found.totp_secret or "").verify(code, valid_window=1)
-        ):
+        if found.totp_enabled and not await self._second_factor(creds, found, code):
             raise UnauthenticatedError(
                 "a current two-factor code is required", twoFactor="required"
             )
@@ -221,7 +263,7 @@ class SignIn:
 
     async def set_password(self, tenant_id: str, user_id: str, password: str, actor: Actor) -> None:
         creds = self._store.for_tenant(tenant_id).credentials
-        await creds.set_password_hash(user_id, check_password(password), actor)
+        await creds.set_password_hash(user_id, await self.check_password(password), actor)
         await creds.close_sessions(user_id)  # a reset ends every session
 
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None:
@@ -232,12 +274,8 @@ class SignIn:
     ) -> None:
         creds = self._store.for_tenant(principal.tenant_id).credentials
         found = await creds.by_id(principal.user_id)
-        try:
-            if found is None or found.password_hash is None:
-                raise VerificationError
-            _hasher.verify(found.password_hash, current)
-        except (VerificationError, InvalidHashError):
-            raise UnauthenticatedError("the current password does not match") from None
-        await creds.set_password_hash(principal.user_id, check_password(new), actor)
+        if not await self.passwords.verify(found.password_hash if found else None, current):
+            raise UnauthenticatedError("the current password does not match")
+        await creds.set_password_hash(principal.user_id, await self.check_password(new), actor)
         # Whoever else had a session (a stolen token, perhaps) is signed out.
         await creds.close_sessions(principal.user_id, keep=principal.session)

@@ -292,8 +292,6 @@ class Credentials:
     totp_secret: str | None
     totp_enabled: bool
     totp_pending: str | None
-    failures: int
-    locked_until: dt.datetime | None
 
 
 class CredentialStore(ABC):
@@ -322,26 +320,40 @@ class CredentialStore(ABC):
         """End every session of a user (but *keep*)."""
 
     @abstractmethod
-    async def record_failure(
-        self, user_id: str, failures: int, locked_until: dt.datetime | None
-    ) -> None: ...
+    async def record_failure(self, user_id: str) -> None:
+        """Count one failed sign-in of *user_id*. Every failure counts, however many run at
+        once (one inserted document each, never a read-modify-write counter)."""
+
+    @abstractmethod
+    async def failures_since(self, user_id: str, since: dt.datetime) -> int:
+        """Failed sign-ins of *user_id* after *since* and after the last ``clear_failures``."""
 
     @abstractmethod
     async def clear_failures(self, user_id: str) -> None: ...
 
     @abstractmethod
-    async def open_session(self, user_id: str, ttl: dt.timedelta) -> tuple[str, str]:
-        """A new session: (session id, refresh secret)."""
+    async def claim_totp_step(self, user_id: str, step: int) -> bool:
+        """True once per TOTP time step of *user_id* (atomic under concurrency): a code is
+        accepted at most once."""
+
+    @abstractmethod
+    async def open_session(
+        self, user_id: str, ttl: dt.timedelta, scope: str | None = None
+    ) -> tuple[str, str]:
+        """A new session of *user_id* with *scope*: (session id, refresh secret)."""
 
     @abstractmethod
     async def rotate_session(
         self, sid: str, secret: str, ttl: dt.timedelta
-    ) -> tuple[str, str] | None:
-        """(user id, new refresh secret) if *secret* is the session's current one; a reused
-        old secret ends the session."""
+    ) -> tuple[str, str, str | None] | None:
+        """(user id, new refresh secret, session scope) if *secret* is the session's current
+        one and no other use of it got there first: of concurrent uses at most one
+        succeeds, and a secret used twice ends the session."""
 
     @abstractmethod
-    async def session_active(self, sid: str) -> bool: ...
+    async def session_active(self, sid: str, user_id: str, scope: str | None) -> bool:
+        """Whether *sid* is a live session of *user_id* in this tenant that allows *scope*
+        (a session opened with a scope authenticates only tokens with that scope)."""
 
     @abstractmethod
     async def close_session(self, sid: str) -> None: ...

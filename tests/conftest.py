@@ -62,6 +62,9 @@ def settings(stack: LocalStack | None, tmp_path_factory: pytest.TempPathFactory)
         # The suite sends far more than a user would; limits are tested on their own app.
         rate_limit_per_principal=0,
         rate_limit_per_tenant=0,
+        signin_rate_limit_per_address=0,
+        signin_rate_limit_per_tenant=0,
+        password_hash_queue=100,  # bursts of concurrent sign-ins all get a verification
         audit_seal_key_file=seal_key,
         eu=regions["eu"],
         us=regions["us"],

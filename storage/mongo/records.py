@@ -132,7 +132,7 @@ class MongoTenantStore(TenantStore):
         self._writes = WritePath(self._db, self._codec, hints)
         self._access = AccessRepository(self._db, self._codec, self._writes)
         self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
-        self._credentials = MongoCredentials(self._db, self._codec, self._writes)
+        self._credentials = MongoCredentials(self._db, self._codec, self._writes, region.name)
         self._exports = ExportRepository(self._db, self._codec, self._writes)
         self._operations = MongoOperations(self._db, self._writes, region.name)
 

@@ -1,45 +1,60 @@
 """Credentials and sessions of one tenant's users, for the built-in sign-in.
 
 Passwords are argon2id hashes (hashed by the gateway); TOTP secrets are encrypted under
-the tenant's key; sessions hold only the SHA-256 of their refresh secret. Setting a
-password or a second factor goes through the audited write path; failed-attempt counters
-and session bookkeeping are not record changes and are written directly.
+the tenant's key; sessions hold only the SHA-256 of their refresh secret
+(``storage.mongo.sessions``). Setting a password or a second factor goes through the
+audited write path; failed attempts and session bookkeeping are not record changes and are
+written directly, by inserts where concurrency matters: a failed sign-in is one document
+in ``signin_failures`` (a count, not a read-modify-write counter that concurrent failures
+would overwrite), and a TOTP time step is used by inserting ``<user>/<step>`` into
+``totp_steps`` under its unique ``_id``.
+
+Every public method maps driver errors (``maps_driver_errors``): an unreachable region is
+``REGION_UNAVAILABLE``, never a driver exception.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
-import secrets
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import NotFoundError
 from storage.base import Actor, Credentials, CredentialStore
 from storage.mongo.codec import FieldCodec
+from storage.mongo.errors import maps_driver_errors
+from storage.mongo.sessions import Sessions
 from storage.mongo.setupcodes import SetupCodes
 from storage.mongo.writes import Change, WritePath
 
 __all__ = ["MongoCredentials"]
 
-USERS, SESSIONS, SETTINGS = "users", "sessions", "settings"
+USERS, SETTINGS = "users", "settings"
+FAILURES, TOTP_STEPS = "signin_failures", "totp_steps"
 _EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
+#: Failed attempts and used TOTP steps are kept this long (far beyond any lock-out).
+_KEEP = dt.timedelta(days=1)
 
 
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
+@maps_driver_errors
 class MongoCredentials(CredentialStore):
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, writes: WritePath):
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        codec: FieldCodec,
+        writes: WritePath,
+        region: str,
+    ) -> None:
         self._db = db
         self._codec = codec
         self._writes = writes
+        self._region = region
         self._setup_codes = SetupCodes(db, writes)
+        self._sessions = Sessions(db)
 
     async def by_email(self, email: str) -> Credentials | None:
         doc = await self._db[USERS].find_one({"email": await self._codec.encrypt(_EMAIL, email)})
@@ -53,8 +68,6 @@ class MongoCredentials(CredentialStore):
             totp_secret=doc.get("totpSecret"),
             totp_enabled=bool(doc.get("totpEnabled")),
             totp_pending=doc.get("totpPending"),
-            failures=int(doc.get("failures", 0)),
-            locked_until=doc.get("lockedUntil"),
         )
 
     async def by_id(self, user_id: str) -> Credentials | None:
@@ -92,66 +105,45 @@ class MongoCredentials(CredentialStore):
         )
 
     async def close_sessions(self, user_id: str, keep: str | None = None) -> None:
-        query: dict[str, Any] = {"user": user_id}
-        if keep is not None:
-            query["_id"] = {"$ne": keep}
-        await self._db[SESSIONS].update_many(query, {"$set": {"revoked": True}})
+        await self._sessions.end_all(user_id, keep)
 
-    async def record_failure(
-        self, user_id: str, failures: int, locked_until: dt.datetime | None
-    ) -> None:
-        await self._db[USERS].update_one(
-            {"_id": user_id}, {"$set": {"failures": failures, "lockedUntil": locked_until}}
-        )
+    async def record_failure(self, user_id: str) -> None:
+        at = dt.datetime.now(dt.UTC)
+        failures = self._db[FAILURES]
+        await failures.insert_one({"_id": str(ULID()), "user": user_id, "at": at})
+        await failures.delete_many({"user": user_id, "at": {"$lt": at - _KEEP}})
+
+    async def failures_since(self, user_id: str, since: dt.datetime) -> int:
+        return await self._db[FAILURES].count_documents({"user": user_id, "at": {"$gt": since}})
 
     async def clear_failures(self, user_id: str) -> None:
-        await self._db[USERS].update_one(
-            {"_id": user_id}, {"$set": {"failures": 0, "lockedUntil": None}}
-        )
+        await self._db[FAILURES].delete_many({"user": user_id})
 
-    async def open_session(self, user_id: str, ttl: dt.timedelta) -> tuple[str, str]:
-        sid, secret = str(ULID()), secrets.token_urlsafe(32).replace("_", "-")
-        now = dt.datetime.now(dt.UTC)
-        await self._db[SESSIONS].insert_one(
-            {
-                "_id": sid,
-                "user": user_id,
-                "hash": _digest(secret),
-                "createdAt": now,
-                "expiresAt": now + ttl,
-                "revoked": False,
-            }
-        )
-        return sid, secret
+    async def claim_totp_step(self, user_id: str, step: int) -> bool:
+        at = dt.datetime.now(dt.UTC)
+        steps = self._db[TOTP_STEPS]
+        try:
+            await steps.insert_one({"_id": f"{user_id}/{step}", "user": user_id, "at": at})
+        except DuplicateKeyError:
+            return False
+        await steps.delete_many({"user": user_id, "at": {"$lt": at - _KEEP}})
+        return True
+
+    async def open_session(
+        self, user_id: str, ttl: dt.timedelta, scope: str | None = None
+    ) -> tuple[str, str]:
+        return await self._sessions.open(user_id, ttl, scope)
 
     async def rotate_session(
         self, sid: str, secret: str, ttl: dt.timedelta
-    ) -> tuple[str, str] | None:
-        doc = await self._db[SESSIONS].find_one({"_id": sid})
-        now = dt.datetime.now(dt.UTC)
-        if doc is None or doc.get("revoked") or doc["expiresAt"] < now:
-            return None
-        if not hmac.compare_digest(doc["hash"], _digest(secret)):
-            # A refresh token used twice: someone has a copy. End the session.
-            await self.close_session(sid)
-            return None
-        fresh = secrets.token_urlsafe(32).replace("_", "-")
-        result = await self._db[SESSIONS].update_one(
-            {"_id": sid, "hash": doc["hash"]},
-            {"$set": {"hash": _digest(fresh), "expiresAt": now + ttl}},
-        )
-        return (doc["user"], fresh) if result.matched_count else None
+    ) -> tuple[str, str, str | None] | None:
+        return await self._sessions.rotate(sid, secret, ttl)
 
-    async def session_active(self, sid: str) -> bool:
-        doc = await self._db[SESSIONS].find_one({"_id": sid}, {"revoked": 1, "expiresAt": 1})
-        return (
-            doc is not None
-            and not doc.get("revoked")
-            and (doc["expiresAt"] > dt.datetime.now(dt.UTC))
-        )
+    async def session_active(self, sid: str, user_id: str, scope: str | None) -> bool:
+        return await self._sessions.active(sid, user_id, scope)
 
     async def close_session(self, sid: str) -> None:
-        await self._db[SESSIONS].update_one({"_id": sid}, {"$set": {"revoked": True}})
+        await self._sessions.end(sid)
 
     async def two_factor_required(self) -> bool:
         doc = await self._db[SETTINGS].find_one({"_id": "security"})

@@ -1,0 +1,110 @@
+"""Sign-in sessions of one tenant's users: who a session belongs to, its scope, and the
+SHA-256 of its current refresh secret.
+
+FerretDB 1.x applies an update by reading the document and writing it back by ``_id``, so
+two concurrent refreshes could both see the same secret as current, and a rotation's write
+could undo a concurrent sign-out. Both are settled by *inserting* under the unique ``_id``
+of ``session_claims`` (DESIGN.md, "What is atomic"):
+
+- ``<sid>/<digest>``: the one use of a refresh secret. Of concurrent uses one inserts it;
+  every other use is a reuse, and ends the session.
+- ``<sid>/ended``: the session is over. Written before ``revoked`` is set on the session,
+  and a rotation looks for it after its own write, so a sign-out is never lost.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+from ulid import ULID
+
+__all__ = ["SESSIONS", "SESSION_CLAIMS", "Sessions"]
+
+SESSIONS, SESSION_CLAIMS = "sessions", "session_claims"
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _secret() -> str:
+    return secrets.token_urlsafe(32).replace("_", "-")  # "_" separates a refresh token's parts
+
+
+class Sessions:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._sessions = db[SESSIONS]
+        self._claims = db[SESSION_CLAIMS]
+
+    async def open(self, user_id: str, ttl: dt.timedelta, scope: str | None) -> tuple[str, str]:
+        sid, secret = str(ULID()), _secret()
+        now = dt.datetime.now(dt.UTC)
+        await self._sessions.insert_one(
+            {
+                "_id": sid,
+                "user": user_id,
+                "scope": scope,
+                "hash": _digest(secret),
+                "createdAt": now,
+                "expiresAt": now + ttl,
+                "revoked": False,
+            }
+        )
+        return sid, secret
+
+    async def rotate(
+        self, sid: str, secret: str, ttl: dt.timedelta
+    ) -> tuple[str, str, str | None] | None:
+        doc = await self._sessions.find_one({"_id": sid})
+        now = dt.datetime.now(dt.UTC)
+        if doc is None or doc.get("revoked") or doc["expiresAt"] < now:
+            return None
+        digest = _digest(secret)
+        if not hmac.compare_digest(doc["hash"], digest) or not await self._claim(f"{sid}/{digest}"):
+            # A refresh secret used twice (or at once by two callers): someone has a copy.
+            await self.end(sid)
+            return None
+        fresh = _secret()
+        await self._sessions.update_one(
+            {"_id": sid}, {"$set": {"hash": _digest(fresh), "expiresAt": now + ttl}}
+        )
+        if await self._claims.find_one({"_id": f"{sid}/ended"}, {"_id": 1}) is not None:
+            # Ended while we rotated: our write-back may have undone its ``revoked``.
+            await self._sessions.update_one({"_id": sid}, {"$set": {"revoked": True}})
+            return None
+        return doc["user"], fresh, doc.get("scope")
+
+    async def active(self, sid: str, user_id: str, scope: str | None) -> bool:
+        doc = await self._sessions.find_one(
+            {"_id": sid}, {"user": 1, "scope": 1, "revoked": 1, "expiresAt": 1}
+        )
+        return (
+            doc is not None
+            and doc.get("user") == user_id
+            and doc.get("scope") in (None, scope)  # a token may be narrower, never wider
+            and not doc.get("revoked")
+            and doc["expiresAt"] > dt.datetime.now(dt.UTC)
+        )
+
+    async def end(self, sid: str) -> None:
+        await self._claim(f"{sid}/ended")
+        await self._sessions.update_one({"_id": sid}, {"$set": {"revoked": True}})
+
+    async def end_all(self, user_id: str, keep: str | None = None) -> None:
+        live = self._sessions.find({"user": user_id, "revoked": False}, {"_id": 1})
+        for doc in await live.to_list():
+            if doc["_id"] != keep:
+                await self.end(doc["_id"])
+
+    async def _claim(self, claim: str) -> bool:
+        try:
+            await self._claims.insert_one({"_id": claim, "at": dt.datetime.now(dt.UTC)})
+        except DuplicateKeyError:
+            return False
+        return True
