@@ -2,8 +2,9 @@
 over tenants of both regions while a region's server, Redis, or a gateway goes away.
 
 - EU's server stopped, then started: US tenants see no error at all; EU tenants get only
-  ``REGION_UNAVAILABLE`` while it is down and are served again afterwards by the same
-  gateway processes; ``/readyz`` names the region that is down.
+  ``REGION_UNAVAILABLE`` while it is down (requests carry sign-in session tokens, whose
+  session is looked up in the tenant's region on every request) and are served again
+  afterwards by the same gateway processes; ``/readyz`` names the region that is down.
 - Redis stopped, then started: nothing fails (rate limits fail open, policies are
   re-read), ``/readyz`` names Redis, and what needs Redis works again afterwards.
 - One gateway killed with SIGKILL: the other serves on without an error.
@@ -21,6 +22,7 @@ import contextlib
 import functools
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -33,9 +35,11 @@ from bench.workload import LoadResult, LoadTenant, Outcome, run_workload
 from gateway.devservers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
+from storage.base import Actor
 from storage.mongo.writes import LEASE
 from tests.conftest import EXTERNAL
 from tests.gateways import GatewayProcess, gateway_env, running_gateways
+from tests.signins import PASSWORD
 
 pytestmark = [
     pytest.mark.slow,
@@ -85,11 +89,24 @@ async def fault_services(fault_settings: Settings) -> AsyncIterator[Services]:
 
 @pytest.fixture(scope="module")
 async def tenants(fault_services: Services) -> list[LoadTenant]:
-    return await make_tenants(fault_services, 2)
+    """Tenants whose admins signed in: the load runs on real session tokens (the production
+    default, each request looks its session up in the tenant's region), not minted ones."""
+    signed_in = []
+    for tenant in await make_tenants(fault_services, 2):
+        store = fault_services.store.for_tenant(tenant.id)
+        admin = await store.get_user(tenant.admin)
+        assert admin is not None
+        password = await fault_services.signin.check_password(PASSWORD)
+        await store.credentials.set_password_hash(
+            admin.id, password, Actor("tests", kind="operator")
+        )
+        tokens, _ = await fault_services.signin.login(tenant.id, admin.email, PASSWORD, None)
+        signed_in.append(replace(tenant, token=tokens.access))
+    return signed_in
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return gateway_env(settings, **NO_RATE_LIMITS)
+    return gateway_env(settings, **NO_RATE_LIMITS, ENCLAVE_SESSIONLESS_TOKENS="false")
 
 
 @pytest.fixture(scope="module")

@@ -6,13 +6,17 @@ from __future__ import annotations
 import asyncio
 import time
 
+import httpx
 import pytest
 
+from gateway.app import create_app
 from gateway.devservers import LocalStack
 from gateway.services import Services
+from gateway.settings import Settings
 from schema.errors import RegionUnavailableError
-from tests.conftest import EXTERNAL, GraphQLClient
+from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
 from tests.helpers import create_employee
+from tests.signins import REFRESH, anonymous, login, new_user
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="needs servers this test suite started")
 
@@ -56,9 +60,49 @@ async def test_one_region_down_the_other_keeps_working(
         await asyncio.sleep(0.2)
     assert body["data"]["employee"] == {"id": eu_rec["id"], "firstName": eu_rec["firstName"]}
     # Other clients of the session (the tests' own) drop their dead pooled connections too.
-    for _ in range(5):
+    await _until_back(services)
+
+
+async def _until_back(services: Services) -> None:
+    for _ in range(25):
         try:
             await services.store.ping("eu")
-            break
+            return
         except RegionUnavailableError:
             await asyncio.sleep(0.2)
+
+
+async def test_with_sign_in_sessions_an_outage_is_region_unavailable_not_a_500(
+    stack: LocalStack | None, settings: Settings, http: httpx.AsyncClient, services: Services
+) -> None:
+    """The production default: built-in tokens need a live session, looked up per request in
+    the tenant's region. With EU down, EU sessions get REGION_UNAVAILABLE (never a driver
+    error), sign-in and refresh too, and US sessions are served."""
+    assert stack is not None
+    eu_tenant, us_tenant = await make_tenant(services, "DE"), await make_tenant(services, "US")
+    eu_email, us_email = await new_user(http, eu_tenant), await new_user(http, us_tenant)
+    strict = create_app(settings.model_copy(update={"sessionless_tokens": False}), background=False)
+    async with strict.router.lifespan_context(strict):
+        transport = httpx.ASGITransport(app=strict, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            eu_session = (await login(client, eu_tenant, eu_email)).json()["data"]["login"]
+            us_session = (await login(client, us_tenant, us_email)).json()["data"]["login"]
+            eu, us = (GraphQLClient(client, s["accessToken"]) for s in (eu_session, us_session))
+            assert "employees" in await eu.ok(LIST)
+            stack.eu.stop()
+            try:
+                for answer in (
+                    (await eu.raw(LIST)).json(),
+                    (await eu.raw("{ me { id } }")).json(),
+                    (await login(client, eu_tenant, eu_email)).json(),
+                    (await anonymous(client, REFRESH, {"r": eu_session["refreshToken"]})).json(),
+                ):
+                    assert answer["errors"][0]["extensions"] == {
+                        "code": "REGION_UNAVAILABLE",
+                        "region": "eu",
+                    }
+                assert "employees" in await us.ok(LIST)
+                assert (await login(client, us_tenant, us_email)).status_code == 200
+            finally:
+                stack.eu.start()
+            await _until_back(services)
