@@ -7,7 +7,8 @@ could undo a concurrent sign-out. Both are settled by *inserting* under the uniq
 of ``session_claims`` (DESIGN.md, "What is atomic"):
 
 - ``<sid>/<digest>``: the one use of a refresh secret. Of concurrent uses one inserts it;
-  every other use is a reuse, and ends the session.
+  every other use is a reuse, and ends the session. The winner checks the secret is still
+  current after claiming, and drops the claim once the secret is replaced.
 - ``<sid>/ended``: the session is over. Written before ``revoked`` is set on the session,
   and a rotation looks for it after its own write, so a sign-out is never lost.
 """
@@ -70,6 +71,11 @@ class Sessions:
             # A refresh secret used twice (or at once by two callers): someone has a copy.
             await self.end(sid)
             return None
+        current = await self._sessions.find_one({"_id": sid}, {"hash": 1})
+        if current is None or current["hash"] != digest:
+            # Rotated by a use that read the session before us and has released its claim.
+            await self.end(sid)
+            return None
         fresh = _secret()
         await self._sessions.update_one(
             {"_id": sid}, {"$set": {"hash": _digest(fresh), "expiresAt": now + ttl}}
@@ -78,6 +84,9 @@ class Sessions:
             # Ended while we rotated: our write-back may have undone its ``revoked``.
             await self._sessions.update_one({"_id": sid}, {"$set": {"revoked": True}})
             return None
+        # The secret is no longer current: a later use of it fails the check above, so its
+        # claim can go (claims do not pile up, one per refresh).
+        await self._claims.delete_one({"_id": f"{sid}/{digest}"})
         return doc["user"], fresh, doc.get("scope")
 
     async def active(self, sid: str, user_id: str, scope: str | None) -> bool:
