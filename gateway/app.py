@@ -38,7 +38,7 @@ from gateway.persisted import actor_for
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant
+from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant, validate_password
 from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
@@ -453,6 +453,7 @@ class _RecordedSignIn:
     async def activate(
         self, tenant_id: str, email: str, code: str, password: str, two_factor: str | None
     ) -> Any:
+        validate_password(password)  # refused alike whether the tenant exists or not
         await self._active(tenant_id, password, SETUP_CODE_REFUSED)
         client = Actor(user_id="", ip=self._ip, user_agent=self._agent)
         return await self._recorded(

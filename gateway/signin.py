@@ -38,7 +38,14 @@ from resolvers.context import Principal
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
 from storage.base import Actor, Credentials, CredentialStore, Store
 
-__all__ = ["REFUSED", "SETUP_CODE_REFUSED", "SignIn", "Tokens", "refresh_tenant"]
+__all__ = [
+    "REFUSED",
+    "SETUP_CODE_REFUSED",
+    "SignIn",
+    "Tokens",
+    "refresh_tenant",
+    "validate_password",
+]
 
 MAX_FAILURES = 5
 LOCKOUT = dt.timedelta(minutes=15)
@@ -75,6 +82,13 @@ def refresh_tenant(token: str) -> str:
     return _parse_refresh(token)[0]
 
 
+def validate_password(password: str) -> None:
+    """Refuse a new password that breaks the rules (before anything else is looked at, so
+    the refusal is the same whether the tenant or user exists)."""
+    if not 12 <= len(password) <= 256:
+        raise BadUserInputError("a password has 12 to 256 characters", field="password")
+
+
 def _totp_step(secret: str | None, code: str | None) -> int | None:
     """The time step (now, or one either side for clock drift) whose code *code* is."""
     if not secret or not code:
@@ -103,8 +117,7 @@ class SignIn:
 
     async def check_password(self, password: str) -> str:
         """The argon2id hash of a new *password*, if it is acceptable."""
-        if not 12 <= len(password) <= 256:
-            raise BadUserInputError("a password has 12 to 256 characters", field="password")
+        validate_password(password)
         return await self.passwords.hash(password)
 
     async def refuse(self, password: str, message: str = REFUSED) -> NoReturn:

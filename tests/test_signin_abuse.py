@@ -260,3 +260,26 @@ async def test_a_session_authenticates_only_its_own_user_and_scope(
         assert enrolling["scope"] == "enroll"
         wider = mint(tenant.id, enrolling["sub"], ["admin"], sid=enrolling["sid"])
         assert (await GraphQLClient(client, wider).raw("{ me { id } }")).status_code == 401
+
+
+async def test_activation_refusals_do_not_tell_whether_the_tenant_exists(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Activation Oracle Org")
+    activate = (
+        "mutation($t: ID!, $p: String!) { activateAccount(tenant: $t, email: "
+        '"admin-DE@example.com", code: "not-a-code", password: $p) { accessToken } }'
+    )
+    answers: dict[str, set[str]] = {"short": set(), "long": set()}
+    for tenant_id in (tenant.id, "eu_01jz0000000000000000000000", "not a tenant id"):
+        for kind, password in (("short", "short"), ("long", PASSWORD)):
+            response = await anonymous(http, activate, {"t": tenant_id, "p": password})
+            error = response.json()["errors"][0]
+            answers[kind].add(f"{response.status_code} {error['message']} {error['extensions']}")
+    assert answers == {
+        "short": {
+            "200 a password has 12 to 256 characters "
+            "{'code': 'BAD_USER_INPUT', 'field': 'password'}"
+        },
+        "long": {"401 invalid or expired setup code {'code': 'UNAUTHENTICATED'}"},
+    }
