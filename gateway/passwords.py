@@ -13,6 +13,7 @@ costs the same one verification (they assert work, not time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import threading
 from collections.abc import Callable
@@ -72,8 +73,12 @@ class PasswordHashing:
         self._pending += 1
         future = self._pool.submit(work, *args)
         # Released when the thread is done, not when the caller stops waiting for it.
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._release))
+        future.add_done_callback(lambda _: self._release_from(loop))
         return await asyncio.wrap_future(future)
+
+    def _release_from(self, loop: asyncio.AbstractEventLoop) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile (shutdown)
+            loop.call_soon_threadsafe(self._release)
 
     def _release(self) -> None:
         self._pending -= 1
