@@ -4,6 +4,7 @@ tenants keep working, and the region recovers by itself when the server is back.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 
 import httpx
@@ -14,6 +15,8 @@ from gateway.devservers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.errors import RegionUnavailableError
+from storage.mongo.operations import MongoOperations
+from storage.mongo.signin import MongoCredentials
 from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
 from tests.helpers import create_employee
 from tests.signins import REFRESH, anonymous, login, new_user
@@ -21,6 +24,17 @@ from tests.signins import REFRESH, anonymous, login, new_user
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="needs servers this test suite started")
 
 LIST = "{ employees(first: 5) { nodes { id firstName } } }"
+
+
+def test_every_sign_in_and_operation_store_method_maps_driver_errors() -> None:
+    # The outage tests reach some methods; this checks all of them, new ones included.
+    for store in (MongoCredentials, MongoOperations):
+        methods = [
+            name
+            for name, method in vars(store).items()
+            if not name.startswith("_") and inspect.iscoroutinefunction(method)
+        ]
+        assert methods and all(hasattr(getattr(store, m), "__wrapped__") for m in methods)
 
 
 def test_regions_give_up_in_seconds_not_the_drivers_30(services: Services) -> None:
