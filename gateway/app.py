@@ -154,6 +154,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             account=self.services.signin,
             operations=self.services.operations,
             seal_key=settings.seal_key,
+            known_heads=self.services.heads.known,
             access=RequestAccess(
                 self.services.access,
                 principal,

@@ -19,6 +19,7 @@ from resolvers.values import check_value
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant, validate_role
+from storage.auditmac import SignedHead
 from storage.base import ApiKey, Role, User
 
 __all__ = ["AdminMutation", "AdminQuery", "MeQuery"]
@@ -361,15 +362,31 @@ class AuditVerification:
     reason: Optional[str]  # noqa: UP045
 
 
+@strawberry.input(description="A signed audit head, as `enclave audit heads` exports it.")
+class AuditHeadInput:
+    database: str
+    seq: int
+    head: str
+    key_id: str
+    signature: str
+
+
 @strawberry.type
 class AdminQuery:
     @strawberry.field(
-        description="Recompute the audit chain against its signed checkpoints; names the "
-        "first entry that does not match."
+        description="Check every audit entry's MAC, the chain against its signed checkpoints, "
+        "and the log against signed heads kept outside the database (the gateways' own and "
+        "any given); names the first entry that does not match."
     )
-    async def audit_verify(self, info: Info) -> AuditVerification:
+    async def audit_verify(
+        self,
+        info: Info,
+        heads: Optional[list[AuditHeadInput]] = None,  # noqa: UP045
+    ) -> AuditVerification:
         ctx = _ctx(info)
-        report = await ctx.store.verify_audit(ctx.seal_key())
+        given = [SignedHead(h.database, h.seq, h.head, h.key_id, h.signature) for h in heads or ()]
+        known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []
+        report = await ctx.store.verify_audit(ctx.seal_key(), [*known, *given])
         return AuditVerification(
             ok=report.ok,
             entries=report.entries,

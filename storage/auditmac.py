@@ -1,0 +1,161 @@
+"""Authenticating audit entries where they are written, and signed heads of the chain.
+
+Every audit entry and every outcome carries an HMAC-SHA256 (``mac``) computed by the
+gateway as it writes them, over the tenant database's name and the document's canonical
+JSON (everything but ``mac``). The key is derived with HKDF-SHA256 from a secret the gateway
+holds and the database never does: the audit seal key file (``ENCLAVE_AUDIT_SEAL_KEY_FILE``)
+by default, or ``ENCLAVE_AUDIT_MAC_KEY_FILE`` if set (so the seal key can be rotated on its
+own). An entry's values live apart (``audit_values``) and are bound by the commitment the
+entry holds, so the MAC covers them without covering the plaintext, and a redaction leaves it
+valid. Someone with write access to the database but not the key cannot change, forge or move
+(between tenants or sequence numbers) an entry or an outcome without verification naming it.
+
+A :class:`SignedHead` is the chain's head after sequence number *seq*, signed with the seal
+key (Ed25519): the gateway keeps the latest in its memory and in Redis, and ``enclave audit
+heads`` exports them for an operator to keep elsewhere. Dropping the newest entries together
+with their checkpoints is found by checking the log against heads kept outside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from schema.errors import EnclaveError
+from storage.signing import SealKey
+
+__all__ = ["AuditTamperedError", "EntryAuthenticator", "SignedHead", "canonical"]
+
+_INFO = b"enclave audit entry mac v1"
+_MIN_SECRET = 32
+
+
+class AuditTamperedError(EnclaveError):
+    """The audit log was changed outside the gateway: the sealer will not extend it."""
+
+    code = "AUDIT_TAMPERED"
+
+    def __init__(self, seq: int, reason: str) -> None:
+        super().__init__(f"audit entry {seq}: {reason}", sequence=seq)
+        self.seq = seq
+        self.reason = reason
+
+
+def _default(value: object) -> object:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # read back without tz_aware: stored as UTC
+            value = value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(f"cannot canonicalise {type(value).__name__}")
+
+
+def canonical(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=_default).encode()
+
+
+class EntryAuthenticator:
+    """HMAC-SHA256 of audit entries and outcomes under a key the database never holds."""
+
+    def __init__(self, secret: bytes) -> None:
+        if len(secret) < _MIN_SECRET:
+            raise ValueError(f"the audit MAC secret must have at least {_MIN_SECRET} bytes")
+        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
+        #: Names the key in each entry (``macKey``), so that a rotated key is told apart.
+        self.id = hashlib.sha256(b"enclave audit mac id|" + self._key).hexdigest()[:16]
+
+    @classmethod
+    def from_seal_key(cls, seal: SealKey) -> EntryAuthenticator:
+        raw = seal.private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return cls(raw)
+
+    @classmethod
+    def from_file(cls, path: Path) -> EntryAuthenticator:
+        return cls(path.read_bytes().strip())
+
+    def _mac(self, kind: str, db_name: str, document: Mapping[str, Any]) -> str:
+        body = {k: v for k, v in document.items() if k != "mac"}
+        message = f"enclave-audit-{kind}|{db_name}|".encode() + canonical(body)
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def entry(self, db_name: str, entry: Mapping[str, Any]) -> str:
+        return self._mac("entry", db_name, entry)
+
+    def outcome(self, db_name: str, outcome: Mapping[str, Any]) -> str:
+        return self._mac("outcome", db_name, outcome)
+
+    def entry_ok(self, db_name: str, entry: Mapping[str, Any]) -> bool:
+        mac = entry.get("mac")
+        return isinstance(mac, str) and hmac.compare_digest(mac, self.entry(db_name, entry))
+
+    def outcome_ok(self, db_name: str, outcome: Mapping[str, Any]) -> bool:
+        mac = outcome.get("mac")
+        return isinstance(mac, str) and hmac.compare_digest(mac, self.outcome(db_name, outcome))
+
+
+def _head_message(database: str, seq: int, head: str) -> bytes:
+    return f"enclave-audit-head|{database}|{seq}|{head}".encode()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedHead:
+    """The audit chain's head of one tenant database after entry *seq*, signed."""
+
+    database: str
+    seq: int
+    head: str
+    key_id: str
+    signature: str  # base64
+
+    @classmethod
+    def sign(cls, key: SealKey, database: str, seq: int, head: str) -> SignedHead:
+        signature = key.sign(_head_message(database, seq, head))
+        return cls(database, seq, head, key.id, base64.b64encode(signature).decode())
+
+    def verifies(self, key: SealKey) -> bool:
+        try:
+            signature = base64.b64decode(self.signature, validate=True)
+        except ValueError:
+            return False
+        return key.verify(self.key_id, _head_message(self.database, self.seq, self.head), signature)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "seq": self.seq,
+            "head": self.head,
+            "keyId": self.key_id,
+            "signature": self.signature,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SignedHead:
+        """A head from :meth:`to_json`; ``ValueError`` if it is not one."""
+        try:
+            head = cls(
+                str(data["database"]),
+                int(data["seq"]),
+                str(data["head"]),
+                str(data["keyId"]),
+                str(data["signature"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ValueError("not a signed audit head") from None
+        if head.seq < 1:
+            raise ValueError("not a signed audit head")
+        return head
