@@ -190,10 +190,10 @@ class Services:
             for tenant in tenants:
                 if tenant.status not in KEPT:
                     continue
-                sealed += await self._seal(tenant.id, region, key)
+                sealed += await self.seal_tenant(tenant.id, region, key)
         return sealed
 
-    async def _seal(self, tenant_id: str, region: str, key: SealKey) -> int:
+    async def seal_tenant(self, tenant_id: str, region: str, key: SealKey) -> int:
         """Seal one tenant's new entries, unless its log was changed outside the gateway
         (then alert: an error log and ``enclave_audit_tampered_total``; nothing sealed)."""
         store = self.store.for_tenant(tenant_id)
