@@ -139,7 +139,11 @@ class Services:
                 settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
             ),
             metrics,
-            PersistedOperations(store, recheck_seconds=settings.policy_recheck_seconds),
+            PersistedOperations(
+                store,
+                recheck_seconds=settings.policy_recheck_seconds,
+                max_tokens=settings.max_tokens,
+            ),
             KnownHeads(redis),
         )
 

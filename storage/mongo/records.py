@@ -491,6 +491,7 @@ class MongoTenantStore(TenantStore):
             log = AuditLog(self._db, self._writes)
             also = await log.mentioning(email)  # subject access requests, filtered exports
             await self._exports.forget_filtered_by(email)
+            ids = [*ids, *await self._operations.forget_mentioning(email, actor)]
             return await log.redact(ids, actor, also) if ids or also else 0
 
         async def event(detail: dict[str, Any]) -> int:
