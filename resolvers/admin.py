@@ -362,13 +362,17 @@ class AuditVerification:
     reason: Optional[str]  # noqa: UP045
 
 
-@strawberry.input(description="A signed audit head, as `enclave audit heads` exports it.")
+@strawberry.input(
+    description="A signed audit head (`enclave audit heads`) or receipt (a mutation's "
+    "`extensions.audit`): give `head` or `mac`."
+)
 class AuditHeadInput:
     database: str
     seq: int
-    head: str
     key_id: str
     signature: str
+    head: Optional[str] = None  # noqa: UP045
+    mac: Optional[str] = None  # noqa: UP045
 
 
 @strawberry.type
@@ -384,7 +388,12 @@ class AdminQuery:
         heads: Optional[list[AuditHeadInput]] = None,  # noqa: UP045
     ) -> AuditVerification:
         ctx = _ctx(info)
-        given = [SignedHead(h.database, h.seq, h.head, h.key_id, h.signature) for h in heads or ()]
+        given = [
+            SignedHead(h.database, h.seq, h.mac, h.key_id, h.signature, "receipt")
+            if h.mac is not None
+            else SignedHead(h.database, h.seq, h.head or "", h.key_id, h.signature)
+            for h in heads or ()
+        ]
         known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []
         report = await ctx.store.verify_audit(ctx.seal_key(), [*known, *given])
         return AuditVerification(

@@ -26,6 +26,7 @@ from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import DepthLimiter, Limits
 from resolvers.operations import OperationsMutation
+from resolvers.receipts import AuditReceipts
 from resolvers.records import mutation_fields, query_fields
 from resolvers.subject import SubjectAccessMutation
 from resolvers.telemetry import OperationTelemetry
@@ -77,6 +78,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
             OperationTelemetry,
             ErrorCodes,
             AuditAttempts,
+            AuditReceipts,
             AuthorizationExtension,
             lambda: DepthLimiter(max_depth=limits.max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),

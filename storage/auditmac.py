@@ -12,8 +12,10 @@ valid. Someone with write access to the database but not the key cannot change, 
 
 A :class:`SignedHead` is the chain's head after sequence number *seq*, signed with the seal
 key (Ed25519): the gateway keeps the latest in its memory and in Redis, and ``enclave audit
-heads`` exports them for an operator to keep elsewhere. Dropping the newest entries together
-with their checkpoints is found by checking the log against heads kept outside it.
+heads`` exports them for an operator to keep elsewhere. A *receipt* (the same, of one entry's
+MAC) comes with every mutation's answer (``extensions.audit``), for the client to keep.
+Dropping the newest entries together with their checkpoints is found by checking the log
+against heads and receipts kept outside it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -108,54 +110,67 @@ class EntryAuthenticator:
         return isinstance(mac, str) and hmac.compare_digest(mac, self.outcome(db_name, outcome))
 
 
-def _head_message(database: str, seq: int, head: str) -> bytes:
-    return f"enclave-audit-head|{database}|{seq}|{head}".encode()
+def _message(kind: str, database: str, seq: int, value: str) -> bytes:
+    return f"enclave-audit-{kind}|{database}|{seq}|{value}".encode()
 
 
 @dataclass(frozen=True, slots=True)
 class SignedHead:
-    """The audit chain's head of one tenant database after entry *seq*, signed."""
+    """Signed evidence, to keep outside the database, of one tenant database's audit log:
+    a *head* (the chain's head after entry *seq*, in ``value``) or a *receipt* (entry
+    *seq* was written with the MAC in ``value``; given with each mutation's answer)."""
 
     database: str
     seq: int
-    head: str
+    value: str
     key_id: str
     signature: str  # base64
+    kind: Literal["head", "receipt"] = "head"
 
     @classmethod
-    def sign(cls, key: SealKey, database: str, seq: int, head: str) -> SignedHead:
-        signature = key.sign(_head_message(database, seq, head))
-        return cls(database, seq, head, key.id, base64.b64encode(signature).decode())
+    def sign(
+        cls,
+        key: SealKey,
+        database: str,
+        seq: int,
+        value: str,
+        kind: Literal["head", "receipt"] = "head",
+    ) -> SignedHead:
+        signature = key.sign(_message(kind, database, seq, value))
+        return cls(database, seq, value, key.id, base64.b64encode(signature).decode(), kind)
 
     def verifies(self, key: SealKey) -> bool:
         try:
             signature = base64.b64decode(self.signature, validate=True)
         except ValueError:
             return False
-        return key.verify(self.key_id, _head_message(self.database, self.seq, self.head), signature)
+        message = _message(self.kind, self.database, self.seq, self.value)
+        return key.verify(self.key_id, message, signature)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "database": self.database,
             "seq": self.seq,
-            "head": self.head,
+            "head" if self.kind == "head" else "mac": self.value,
             "keyId": self.key_id,
             "signature": self.signature,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SignedHead:
-        """A head from :meth:`to_json`; ``ValueError`` if it is not one."""
+        """A head or receipt from :meth:`to_json`; ``ValueError`` if it is neither."""
+        kind: Literal["head", "receipt"] = "receipt" if "mac" in data else "head"
         try:
             head = cls(
                 str(data["database"]),
                 int(data["seq"]),
-                str(data["head"]),
+                str(data["head" if kind == "head" else "mac"]),
                 str(data["keyId"]),
                 str(data["signature"]),
+                kind,
             )
         except (KeyError, TypeError, ValueError):
-            raise ValueError("not a signed audit head") from None
+            raise ValueError("not a signed audit head or receipt") from None
         if head.seq < 1:
-            raise ValueError("not a signed audit head")
+            raise ValueError("not a signed audit head or receipt")
         return head

@@ -693,6 +693,11 @@ class TenantStore(ABC):
         entry that does not match."""
 
     @abstractmethod
+    def audit_receipts(self, key: SealKey) -> list[SignedHead]:
+        """Signed receipts (sequence number and MAC) of the audit entries written through
+        this handle, for the caller to keep outside the database."""
+
+    @abstractmethod
     async def audit_head(self, key: SealKey) -> SignedHead | None:
         """The head of the last checkpoint, signed (None before the first seal)."""
 

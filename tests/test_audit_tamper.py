@@ -19,7 +19,7 @@ from regions.routing import database_name
 from storage.auditmac import SignedHead
 from storage.base import VerifyReport
 from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee
+from tests.helpers import UPDATE_EMPLOYEE, create_employee, employee_input
 from tests.raw import plain_client
 from tests.test_cli import _enclave, _env
 
@@ -199,7 +199,7 @@ async def test_a_head_with_a_forged_signature_is_refused(
                 {
                     "database": head.database,
                     "seq": head.seq + 5,
-                    "head": head.head,
+                    "head": head.value,
                     "keyId": head.key_id,
                     "signature": head.signature,
                 }
@@ -268,3 +268,40 @@ async def test_the_reconciler_never_rolls_forward_a_forged_intent(
     assert record is not None and record["_v"] == 2
     report = await _verify(services, settings, tenant)
     assert not report.ok and report.first_bad == forged
+
+
+RECEIPT_CHECK = """query($h: [AuditHeadInput!]) {
+  auditVerify(heads: $h) { ok firstBadSequence reason } }"""
+
+
+def _inputs(receipts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{k: r[k] for k in ("database", "seq", "mac", "keyId", "signature")} for r in receipts]
+
+
+async def test_receipts_in_answers_catch_an_unsealed_entry_dropped(
+    logged: GraphQLClient, db: Db, tenant: Tenant
+) -> None:
+    response = await logged.raw(
+        "mutation($i: EmployeeCreateInput!) { createEmployee(input: $i) { id } }",
+        {"i": employee_input()},
+    )
+    body = response.json()
+    receipts = body["extensions"]["audit"]
+    created = body["data"]["createEmployee"]["id"]
+    entry = await db["audit"].find_one({"record": created})
+    assert entry is not None
+    assert [(r["seq"], r["mac"]) for r in receipts] == [(entry["_id"], entry["mac"])]
+    assert receipts[0]["database"] == database_name(tenant.id)
+    ok = (await logged.ok(RECEIPT_CHECK, {"h": _inputs(receipts)}))["auditVerify"]
+    assert ok == {"ok": True, "firstBadSequence": None, "reason": None}
+    reads = await logged("{ employees(first: 1) { nodes { id } } }")
+    assert "audit" not in (reads.get("extensions") or {})  # only for what was written
+
+    # Dropped before any seal: nothing in the database or Redis knows of it; the receipt does.
+    await db["audit"].delete_one({"_id": entry["_id"]})
+    await db["audit_outcomes"].delete_one({"_id": entry["_id"]})
+    bad = (await logged.ok(RECEIPT_CHECK, {"h": _inputs(receipts)}))["auditVerify"]
+    assert bad["ok"] is False and bad["firstBadSequence"] == entry["_id"]
+    forged = [{**receipts[0], "seq": receipts[0]["seq"] + 1}]
+    refused = (await logged.ok(RECEIPT_CHECK, {"h": _inputs(forged)}))["auditVerify"]
+    assert refused["ok"] is False and "signature" in refused["reason"]

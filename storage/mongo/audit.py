@@ -99,10 +99,12 @@ class AuditSealer:
     async def _check_known(self, known: Sequence[SignedHead]) -> None:
         """Every head this gateway sealed (and signed) must still have its checkpoint."""
         for head in known:
-            if head.database != self._db.name or not head.verifies(self._key):
+            if head.kind != "head" or head.database != self._db.name:
+                continue
+            if not head.verifies(self._key):
                 continue
             seal = await self._db[SEALS].find_one({"to": head.seq})
-            if seal is None or seal.get("head") != head.head or not self._signed(seal):
+            if seal is None or seal.get("head") != head.value or not self._signed(seal):
                 raise AuditTamperedError(
                     head.seq, "the checkpoint of a head the gateway sealed is gone or changed"
                 )
@@ -176,6 +178,12 @@ class AuditSealer:
             raise AuditTamperedError(int(last["_id"]), "the last checkpoint does not verify")
         return SignedHead.sign(self._key, self._db.name, int(last["to"]), str(last["head"]))
 
+    def receipts(self, written: list[tuple[int, str]]) -> list[SignedHead]:
+        """Signed receipts of entries just written (sequence number, MAC)."""
+        return [
+            SignedHead.sign(self._key, self._db.name, seq, mac, "receipt") for seq, mac in written
+        ]
+
     async def _check_seals(self) -> tuple[dict[int, str], VerifyReport | None]:
         sealed: dict[int, str] = {}
         expected, prev = 1, _ZERO
@@ -201,13 +209,14 @@ class AuditSealer:
         sealed, broken = await self._check_seals()
         if broken is not None:
             return broken
-        anchors: dict[int, str] = {}
+        anchors: dict[int, str] = {}  # heads kept outside: seq -> chain head
+        receipts: dict[int, str] = {}  # receipts kept outside: seq -> entry MAC
         for h in heads:
             if h.database != self._db.name:
                 continue
             if not h.verifies(self._key):
-                return _bad(h.seq, "a head kept outside the database has a bad signature")
-            anchors[h.seq] = h.head
+                return _bad(h.seq, f"a {h.kind} kept outside the database has a bad signature")
+            (anchors if h.kind == "head" else receipts)[h.seq] = h.value
         redactions = {
             int(e["_id"]): set((e.get("detail") or {}).get("redacted") or ())
             async for e in self._db[AUDIT].find({"op": "redact"}, {"detail": 1})
@@ -229,17 +238,20 @@ class AuditSealer:
                         chain = _chain(chain, entry_digest(entry, outcome))
                     if expected in anchors and (not chained or anchors[expected] != chain):
                         problem = "the log does not match a head kept outside the database"
+                    if expected in receipts and entry.get("mac") != receipts[expected]:
+                        problem = "the entry does not match its receipt"
                 if problem is not None:
                     return _bad(expected, problem, expected - 1, sealed_through)
                 expected += 1
         if expected <= sealed_through:
             return _bad(expected, "an entry is missing", expected - 1, sealed_through)
         anchored = max(anchors, default=0)
-        if expected <= anchored:
+        covered = max([anchored, *receipts])
+        if expected <= covered:
             return _bad(
                 expected,
-                f"entries through {anchored}, covered by a head kept outside the database, "
-                "are missing",
+                f"entries through {covered}, covered by a head or receipt "
+                "kept outside the database, are missing",
                 expected - 1,
                 sealed_through,
             )

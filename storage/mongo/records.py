@@ -537,6 +537,9 @@ class MongoTenantStore(TenantStore):
         with mongo_errors(self._region.name):
             return await self._sealer(key).verify(heads)
 
+    def audit_receipts(self, key: SealKey) -> list[SignedHead]:
+        return self._sealer(key).receipts(self._writes.written)
+
     async def audit_head(self, key: SealKey) -> SignedHead | None:
         with mongo_errors(self._region.name):
             return await self._sealer(key).head()

@@ -191,6 +191,9 @@ class WritePath:
         self._codec = codec
         self._hints = hints
         self._mac = mac
+        #: (sequence number, MAC) of each entry written through this handle (one request's
+        #: store), for the receipts given with the answer.
+        self.written: list[tuple[int, str]] = []
 
     def _outcome(self, seq: int, outcome: Mapping[str, Any]) -> dict[str, Any]:
         doc: dict[str, Any] = {"_id": seq, **outcome, "at": now()}
@@ -252,6 +255,7 @@ class WritePath:
                     seq = max(seq + 1, await self._max_sequence() + 1)
                     continue
                 self._hints.set(self._db.name, seq + 1)
+                self.written.append((seq, entry["mac"]))
                 return seq
             self._hints.forget(self._db.name)
         raise EnclaveError("could not allocate an audit sequence number")
