@@ -21,9 +21,12 @@ class AuditReceipts(SchemaExtension):
     def get_results(self) -> dict[str, Any]:
         ec = self.execution_context
         context = ec.context
-        if not isinstance(context, RequestContext) or ec.operation_type is not (
-            OperationType.MUTATION
-        ):
+        if not isinstance(context, RequestContext):
+            return {}
+        try:
+            if ec.operation_type is not OperationType.MUTATION:
+                return {}
+        except RuntimeError:  # no document, or no such operation: nothing ran
             return {}
         try:
             key = context.seal_key()

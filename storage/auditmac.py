@@ -88,7 +88,12 @@ class EntryAuthenticator:
 
     @classmethod
     def from_file(cls, path: Path) -> EntryAuthenticator:
-        return cls(path.read_bytes().strip())
+        """From a secret file, or from a seal key file (PEM): point it at the old seal key
+        file when rotating that key, and entries keep verifying."""
+        content = path.read_bytes()
+        if content.lstrip().startswith(b"-----BEGIN"):
+            return cls.from_seal_key(SealKey.from_file(path))
+        return cls(content.strip())
 
     def _mac(self, kind: str, db_name: str, document: Mapping[str, Any]) -> str:
         body = {k: v for k, v in document.items() if k != "mac"}
