@@ -118,7 +118,7 @@ class AuditSealer:
         await self._check_known(known)
         last = await self._last_seal()
         if last is not None and not self._signed(last):
-            raise AuditTamperedError(int(last["_id"]), "the last checkpoint does not verify")
+            raise AuditTamperedError(_seq(last), "the last checkpoint does not verify")
         first = 1 if last is None else int(last["to"]) + 1
         prev = _ZERO if last is None else str(last["head"])
         entries = (
@@ -175,7 +175,7 @@ class AuditSealer:
         if last is None:
             return None
         if not self._signed(last):
-            raise AuditTamperedError(int(last["_id"]), "the last checkpoint does not verify")
+            raise AuditTamperedError(_seq(last), "the last checkpoint does not verify")
         return SignedHead.sign(self._key, self._db.name, int(last["to"]), str(last["head"]))
 
     def receipts(self, written: list[tuple[int, str]]) -> list[SignedHead]:
@@ -298,6 +298,11 @@ class AuditSealer:
             if not isinstance(blob, bytes) or commitment(blob) != entry.get("commitment"):
                 return "the entry's values were changed"
         return None
+
+
+def _seq(seal: Mapping[str, Any]) -> int:
+    first = seal.get("_id")
+    return first if isinstance(first, int) else 0
 
 
 def _bad(seq: int, reason: str, checked: int = 0, sealed_through: int = 0) -> VerifyReport:
