@@ -19,7 +19,6 @@ from resolvers.values import check_value
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant, validate_role
-from storage.auditmac import SignedHead
 from storage.base import ApiKey, Role, User
 
 __all__ = ["AdminMutation", "AdminQuery", "MeQuery"]
@@ -353,58 +352,7 @@ def _api_key(k: ApiKey) -> ApiKeyType:
 
 
 @strawberry.type
-class AuditVerification:
-    ok: bool
-    entries: int
-    sealed_through: int
-    unsealed: int
-    first_bad_sequence: Optional[int]  # noqa: UP045
-    reason: Optional[str]  # noqa: UP045
-
-
-@strawberry.input(
-    description="A signed audit head (`enclave audit heads`) or receipt (a mutation's "
-    "`extensions.audit`): give `head` or `mac`."
-)
-class AuditHeadInput:
-    database: str
-    seq: int
-    key_id: str
-    signature: str
-    head: Optional[str] = None  # noqa: UP045
-    mac: Optional[str] = None  # noqa: UP045
-
-
-@strawberry.type
 class AdminQuery:
-    @strawberry.field(
-        description="Check every audit entry's MAC, the chain against its signed checkpoints, "
-        "and the log against signed heads kept outside the database (the gateways' own and "
-        "any given); names the first entry that does not match."
-    )
-    async def audit_verify(
-        self,
-        info: Info,
-        heads: Optional[list[AuditHeadInput]] = None,  # noqa: UP045
-    ) -> AuditVerification:
-        ctx = _ctx(info)
-        given = [
-            SignedHead(h.database, h.seq, h.mac, h.key_id, h.signature, "receipt")
-            if h.mac is not None
-            else SignedHead(h.database, h.seq, h.head or "", h.key_id, h.signature)
-            for h in heads or ()
-        ]
-        known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []
-        report = await ctx.store.verify_audit(ctx.seal_key(), [*known, *given])
-        return AuditVerification(
-            ok=report.ok,
-            entries=report.entries,
-            sealed_through=report.sealed_through,
-            unsealed=report.unsealed,
-            first_bad_sequence=report.first_bad,
-            reason=report.reason,
-        )
-
     @strawberry.field(description="Every role of the tenant (admin only).")
     async def roles(self, info: Info) -> list[RoleType]:
         return [_role(r) for r in await _ctx(info).store.list_roles()]

@@ -19,6 +19,7 @@ from resolvers.account import AccountMutation
 from resolvers.admin import AdminMutation, AdminQuery, MeQuery
 from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
+from resolvers.auditverify import AuditVerifyQuery
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
@@ -60,7 +61,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         query.update(query_fields(types))
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
-        query=_root("Query", query, (MeQuery, AuditQueryRoot, AdminQuery)),
+        query=_root("Query", query, (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery)),
         mutation=_root(
             "Mutation",
             mutation,
