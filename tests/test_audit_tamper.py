@@ -305,3 +305,21 @@ async def test_receipts_in_answers_catch_an_unsealed_entry_dropped(
     forged = [{**receipts[0], "seq": receipts[0]["seq"] + 1}]
     refused = (await logged.ok(RECEIPT_CHECK, {"h": _inputs(forged)}))["auditVerify"]
     assert refused["ok"] is False and "signature" in refused["reason"]
+
+
+def test_the_entry_key_comes_from_a_secret_outside_the_database(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="audit entries need a key"):
+        settings.model_copy(update={"audit_seal_key_file": None}).audit_mac()
+    derived = settings.audit_mac()
+    # An earlier seal key file given as the MAC key file keeps the same entry key.
+    same = settings.model_copy(update={"audit_mac_key_file": settings.audit_seal_key_file})
+    assert same.audit_mac().id == derived.id
+    secret = tmp_path / "mac.key"
+    secret.write_bytes(b"s" * 40)
+    other = settings.model_copy(update={"audit_mac_key_file": secret}).audit_mac()
+    assert other.id != derived.id
+    secret.write_bytes(b"short")
+    with pytest.raises(ValueError, match="at least 32 bytes"):
+        settings.model_copy(update={"audit_mac_key_file": secret}).audit_mac()
