@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -38,6 +39,7 @@ from gateway.settings import Settings
 from regions.catalog import write_local_master_key
 from regions.clients import KEY_VAULT_NAMESPACE, RegionRegistry
 from schema.datasheets import datasheet
+from storage.auditmac import EntryAuthenticator
 from storage.base import Actor
 from storage.mongo import MongoStore
 from storage.mongo.keyvault import rotate_master_key
@@ -65,7 +67,7 @@ async def measure(args: argparse.Namespace, settings: Settings, root: Path) -> d
     write_local_master_key(key2)
     eu = settings.eu.model_copy(update={"local_master_key_files": {"key2": key2}})
     regions = RegionRegistry.from_configs({"eu": eu})
-    store = MongoStore(regions)
+    store = MongoStore(regions, EntryAuthenticator(os.urandom(32)))
     plain = regions["eu"].plain
     vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
     try:

@@ -75,6 +75,7 @@ from regions.routing import database_name
 from schema.datasheets import datasheet
 from storage.base import Actor, TenantStore, Value
 from storage.mongo.accesslog import ACCESS
+from storage.signing import generate_seal_key_file
 
 ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = ("firstName", "lastName", "workEmail")
@@ -121,10 +122,14 @@ def make_settings(root: Path, stack: LocalStack) -> tuple[Settings, dict[str, st
         )
         env[f"ENCLAVE_{region.upper()}__MONGODB_URI"] = stack.uri(region)
         env[f"ENCLAVE_{region.upper()}__LOCAL_MASTER_KEY_FILE"] = str(key)
+    seal = keys / "audit-seal.pem"
+    generate_seal_key_file(seal)  # audit entries are authenticated with a key derived from it
+    env["ENCLAVE_AUDIT_SEAL_KEY_FILE"] = str(seal)
     settings = Settings(
         eu=regions["eu"],
         us=regions["us"],
         redis_url=stack.redis_url,
+        audit_seal_key_file=seal,
         jwt_secret=secret,
         sessionless_tokens=True,
     )

@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import statistics
 import sys
@@ -71,6 +72,7 @@ from gateway.settings import Settings
 from regions.clients import KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
 from regions.routing import database_name
 from schema.datasheets import Datasheet, datasheet
+from storage.auditmac import EntryAuthenticator
 from storage.base import Actor, TenantStore, Value
 from storage.mongo.codec import FieldCodec, encode
 from storage.mongo.records import new_record_id
@@ -177,7 +179,9 @@ class Paths:
 
 
 def make_paths(region: RegionClient, tenant_id: str, admin_id: str) -> Paths:
-    store = MongoStore(RegionRegistry({region.name: region})).for_tenant(tenant_id)
+    store = MongoStore(
+        RegionRegistry({region.name: region}), EntryAuthenticator(os.urandom(32))
+    ).for_tenant(tenant_id)
     return Paths(
         store=store,
         codec=FieldCodec(region.encryption, tenant_id),
@@ -507,7 +511,7 @@ class Outcome:
 
 async def setup(region: RegionClient) -> tuple[str, str]:
     """One EU tenant; the floor collection with the same indexes as the employees one."""
-    store = MongoStore(RegionRegistry({region.name: region}))
+    store = MongoStore(RegionRegistry({region.name: region}), EntryAuthenticator(os.urandom(32)))
     info, admin = await store.create_tenant("Northwind GmbH", "DE", "admin@northwind-gmbh.example")
     db = region.data[database_name(info.id)]
     for name, spec in (await db[SHEET].index_information()).items():

@@ -122,12 +122,14 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             max_cost=settings.max_cost,
             introspection=settings.introspection,
         )
+        schema = build_schema(limits)
         super().__init__(
-            build_schema(limits),
+            schema,
             graphql_ide="graphiql" if settings.graphiql else None,
             allow_queries_via_get=False,
         )
         self.services = services
+        self.core_schema = schema._schema  # what persisted documents are authorised against
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # as the compiled read path does
@@ -154,6 +156,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             account=self.services.signin,
             operations=self.services.operations,
             seal_key=settings.seal_key,
+            known_heads=self.services.heads.known,
             access=RequestAccess(
                 self.services.access,
                 principal,
@@ -212,7 +215,9 @@ class GraphQLEndpoint:
                 request.headers.get("user-agent"),
             )
             actor = actor_for(request, principal, policy.roles, request_id)
-            body = await self.services.operations.resolve(principal, actor, body)
+            body = await self.services.operations.resolve(
+                principal, actor, body, policy=policy, schema=self.graphql.core_schema
+            )
             _check_json(request, body)
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)

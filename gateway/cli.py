@@ -17,6 +17,7 @@ from gateway.settings import Settings
 from gateway.setup_cli import admin_address, issue_setup_code, register_setup
 from regions.catalog import write_local_master_key
 from schema.errors import EnclaveError
+from storage.auditmac import SignedHead
 from storage.signing import generate_seal_key_file
 
 __all__ = ["app", "main"]
@@ -147,22 +148,42 @@ app.add_typer(audit, name="audit")
 app.add_typer(operations, name="operations")
 
 
+def _read_heads(path: Path) -> list[SignedHead]:
+    """Signed heads from *path*: JSON lines, as ``enclave audit heads`` writes them."""
+    heads = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if line.strip():
+            try:
+                heads.append(SignedHead.from_json(json.loads(line)))
+            except (json.JSONDecodeError, ValueError, TypeError):
+                raise ValueError(f"{path}:{number} is not a signed audit head") from None
+    return heads
+
+
 @audit.command("verify")
 def audit_verify(
     tenant: Annotated[str, typer.Option(help="The tenant id.")],
     seal: Annotated[bool, typer.Option(help="Seal settled entries first.")] = False,
+    heads: Annotated[
+        Path | None,
+        typer.Option(help="Signed heads kept outside the database (`enclave audit heads`)."),
+    ] = None,
 ) -> None:
-    """Recompute a tenant's audit chain; exit 1 naming the first entry that does not match."""
+    """Check a tenant's audit log (every entry's MAC, the chain, its checkpoints, and the
+    heads gateways keep in Redis and those in --heads); exit 1 naming the first entry that
+    does not match."""
     from gateway.services import Services
 
     async def run() -> bool:
         settings = _settings()
+        given = _read_heads(heads) if heads is not None else []
         services = Services.from_settings(settings)
         try:
             store = services.store.for_tenant(tenant)
+            known = await services.heads.known(tenant)
             if seal:
-                await store.seal_audit(settings.seal_key())
-            report = await store.verify_audit(settings.seal_key())
+                await store.seal_audit(settings.seal_key(), known)
+            report = await store.verify_audit(settings.seal_key(), [*known, *given])
         finally:
             await services.aclose()
         typer.echo(
@@ -179,6 +200,42 @@ def audit_verify(
             )
         )
         return report.ok
+
+    if not _run(run()):
+        raise typer.Exit(1)
+
+
+@audit.command("heads")
+def audit_heads(
+    tenant: Annotated[
+        list[str] | None, typer.Option(help="A tenant id (repeatable); default: every tenant.")
+    ] = None,
+) -> None:
+    """Print the signed head of each tenant's last checkpoint, one JSON line each, after
+    verifying its log; append them to a file kept outside the databases, and check against
+    it later with `enclave audit verify --heads FILE`. Exit 1 if a log does not verify."""
+    from gateway.services import KEPT, Services
+
+    async def run() -> bool:
+        settings = _settings()
+        key = settings.seal_key()
+        services = Services.from_settings(settings)
+        ok = True
+        try:
+            ids = tenant or [t.id for t in await services.store.list_tenants() if t.status in KEPT]
+            for tenant_id in ids:
+                store = services.store.for_tenant(tenant_id)
+                known = await services.heads.known(tenant_id)
+                report = await store.verify_audit(key, known)
+                head = await store.audit_head(key) if report.ok else None
+                if not report.ok:
+                    ok = False
+                    typer.echo(f"{tenant_id}: entry {report.first_bad}: {report.reason}", err=True)
+                elif head is not None:
+                    typer.echo(json.dumps({"tenant": tenant_id, **head.to_json()}))
+        finally:
+            await services.aclose()
+        return ok
 
     if not _run(run()):
         raise typer.Exit(1)

@@ -13,7 +13,9 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
   ``enclave_mongo_commands_total{region,outcome}`` from its command events;
 - ``enclave_audit_pending_intents{region}``: intents without an outcome after the last
   reconciler pass (writes in flight, or ones a crash left that are not yet past their
-  lease), and ``enclave_audit_reconciled_total{region}``: intents the reconciler settled.
+  lease), and ``enclave_audit_reconciled_total{region}``: intents the reconciler settled;
+- ``enclave_audit_tampered_total{region}``: sealer passes that found a tenant's audit log
+  changed outside the gateway and refused to seal it (an alert: see the error log).
 """
 
 from __future__ import annotations
@@ -79,6 +81,12 @@ class GatewayMetrics:
         self.audit_reconciled = Counter(
             "enclave_audit_reconciled",
             "Audit intents the reconciler settled (a writer did not finish them).",
+            ["region"],
+            registry=r,
+        )
+        self.audit_tampered = Counter(
+            "enclave_audit_tampered",
+            "Sealer passes that found an audit log changed outside the gateway (not sealed).",
             ["region"],
             registry=r,
         )

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from graphql import GraphQLError, parse
 
+from gateway.storeddocuments import check_storable
+from schema.errors import BadUserInputError
 from storage.base import Actor
 
 if TYPE_CHECKING:
@@ -64,9 +66,12 @@ def register(
 
     text = document.read_text()
     try:
-        parse(text)
+        check_storable(text, parse(text), "document")
     except GraphQLError:
         typer.echo("error (BAD_USER_INPUT): the file is not a GraphQL document", err=True)
+        raise typer.Exit(1) from None
+    except BadUserInputError as exc:
+        typer.echo(f"error ({exc.code}): {exc.message}", err=True)
         raise typer.Exit(1) from None
     digest = hashlib.sha256(text.encode()).hexdigest()
 

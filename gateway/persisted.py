@@ -7,6 +7,11 @@ again with the document, which registers it (after checking that the hash is the
 of the document's text: ``BAD_USER_INPUT`` if not). Registered documents are stored per
 tenant (storage: ``operations``), through the audited write path.
 
+Only a document the caller may run is registered: it must pass the same authorisation as
+running it, under the caller's policy, and a token limited to enrolling a second factor
+registers nothing (the request then runs, or is refused, as any other). A stored document
+holds no values (:mod:`gateway.storeddocuments`): one with literals is ``BAD_USER_INPUT``.
+
 In allow-list mode (a tenant admin's ``setOperationAllowList(enabled: true)``), only
 registered documents run, sent by hash or in full; any other is ``OPERATION_NOT_ALLOWED``
 and nothing registers itself: admins register documents with ``registerOperation``.
@@ -26,11 +31,13 @@ import time
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, parse
+from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
 from starlette.requests import Request
 
-from resolvers.authorize import LRU
+from gateway.storeddocuments import check_storable
+from resolvers.authorize import LRU, authorize
 from resolvers.context import Principal
+from resolvers.policy import Policy
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor, Store
 
@@ -102,9 +109,12 @@ def _manages_allow_list(document: str) -> bool:
 
 
 class PersistedOperations:
-    def __init__(self, store: Store, *, recheck_seconds: float, size: int = 10_000) -> None:
+    def __init__(
+        self, store: Store, *, recheck_seconds: float, max_tokens: int, size: int = 10_000
+    ) -> None:
         self._store = store
         self._recheck = recheck_seconds
+        self._max_tokens = max_tokens
         self._documents: LRU[tuple[str, str], str] = LRU(size)
         self._modes: dict[str, tuple[bool, float]] = {}
 
@@ -136,14 +146,42 @@ class PersistedOperations:
             self._documents.put((tenant_id, hash_), found)
         return found
 
-    async def register(self, tenant_id: str, document: str, actor: Actor) -> str:
-        """Register *document* for the tenant; its hash."""
+    async def register(
+        self, tenant_id: str, document: str, actor: Actor, *, field: str = "document"
+    ) -> str:
+        """Register *document* for the tenant; its hash. ``BAD_USER_INPUT`` (naming
+        *field*) if it is not GraphQL or holds values."""
+        try:
+            parsed = parse(document, max_tokens=self._max_tokens)
+        except GraphQLError:
+            raise BadUserInputError("the document is not valid GraphQL", field=field) from None
+        check_storable(document, parsed, field)
         hash_ = digest(document)
         await self._store.for_tenant(tenant_id).operations.register(hash_, document, actor)
         self._documents.put((tenant_id, hash_), document)
         return hash_
 
-    async def resolve(self, principal: Principal, actor: Actor, body: bytes) -> bytes:
+    def _may_register(
+        self, principal: Principal, policy: Policy, schema: GraphQLSchema, document: str
+    ) -> bool:
+        """Whether the caller may run every operation of *document* (and so register it)."""
+        if principal.scope is not None:  # e.g. a token that may only enrol a second factor
+            return False
+        try:
+            parsed = parse(document, max_tokens=self._max_tokens)
+        except GraphQLError:
+            return False  # the request checks answer
+        return not authorize(schema, parsed, None, policy).errors
+
+    async def resolve(
+        self,
+        principal: Principal,
+        actor: Actor,
+        body: bytes,
+        *,
+        policy: Policy,
+        schema: GraphQLSchema,
+    ) -> bytes:
         """The request body to run: with the registered document filled in for a hash.
         Raises the errors above; leaves malformed bodies for the request checks."""
         try:
@@ -169,8 +207,10 @@ class PersistedOperations:
                 )
             if await self.allow_list(tenant):
                 await self._require_registered(tenant, hash_, query)
-            elif await self.document(tenant, hash_) is None:
-                await self.register(tenant, query, actor)
+            elif await self.document(tenant, hash_) is None and self._may_register(
+                principal, policy, schema, query
+            ):
+                await self.register(tenant, query, actor, field="query")
             return body
         if query is not None:
             return body  # not a string: the request checks answer

@@ -17,6 +17,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.accesslog import AccessRecorder
 from gateway.apikeys import ApiKeys
+from gateway.auditheads import KnownHeads
 from gateway.auth import TenantCache, TokenIssuer
 from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore, forget_tenant
@@ -31,9 +32,11 @@ from gateway.signin import SignIn
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
+from storage.auditmac import AuditTamperedError
 from storage.base import Actor
 from storage.mongo import MongoStore
 from storage.mongo.lifecycle import TenantLifecycle
+from storage.signing import SealKey
 
 __all__ = ["Services"]
 
@@ -80,12 +83,16 @@ class Services:
     export_urls: ExportUrls
     metrics: GatewayMetrics
     operations: PersistedOperations
+    heads: KnownHeads
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         metrics = GatewayMetrics()
-        store = MongoStore(RegionRegistry.from_configs(settings.regions(), metrics.listeners))
+        store = MongoStore(
+            RegionRegistry.from_configs(settings.regions(), metrics.listeners),
+            settings.audit_mac(),
+        )
         tokens = TokenIssuer(
             settings.jwt_key(),
             issuer=settings.jwt_issuer,
@@ -140,7 +147,12 @@ class Services:
                 settings.jwt_key(), settings.export_url_ttl_seconds, settings.export_timeout_seconds
             ),
             metrics,
-            PersistedOperations(store, recheck_seconds=settings.policy_recheck_seconds),
+            PersistedOperations(
+                store,
+                recheck_seconds=settings.policy_recheck_seconds,
+                max_tokens=settings.max_tokens,
+            ),
+            KnownHeads(redis),
         )
 
     def lifecycle(self) -> TenantLifecycle:
@@ -190,10 +202,30 @@ class Services:
             for tenant in tenants:
                 if tenant.status not in KEPT:
                     continue
-                try:
-                    sealed += await self.store.for_tenant(tenant.id).seal_audit(key)
-                except EnclaveError:
-                    log.warning("sealing: tenant %s failed", tenant.id)
+                sealed += await self.seal_tenant(tenant.id, region, key)
+        return sealed
+
+    async def seal_tenant(self, tenant_id: str, region: str, key: SealKey) -> int:
+        """Seal one tenant's new entries, unless its log was changed outside the gateway
+        (then alert: an error log and ``enclave_audit_tampered_total``; nothing sealed)."""
+        store = self.store.for_tenant(tenant_id)
+        try:
+            sealed = await store.seal_audit(key, await self.heads.known(tenant_id))
+            head = await store.audit_head(key)
+        except AuditTamperedError as exc:
+            log.error(
+                "audit of tenant %s changed outside the gateway at entry %d (%s): not sealed",
+                tenant_id,
+                exc.seq,
+                exc.reason,
+            )
+            self.metrics.audit_tampered.labels(region).inc()
+            return 0
+        except EnclaveError:
+            log.warning("sealing: tenant %s failed", tenant_id)
+            return 0
+        if head is not None:
+            await self.heads.remember(tenant_id, head)
         return sealed
 
     async def _seal_forever(self) -> None:

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from regions.catalog import RegionConfig
 from regions.countries import RegionName
+from storage.auditmac import EntryAuthenticator
 from storage.signing import SealKey
 
 __all__ = ["Settings"]
@@ -87,6 +88,9 @@ class Settings(BaseSettings):
     reconcile_interval_seconds: float = 30.0
     #: Ed25519 private key (PEM) that signs audit checkpoints; ``enclave keys init`` makes one.
     audit_seal_key_file: Path | None = None
+    #: A secret (32+ bytes) from which the key authenticating each audit entry as it is
+    #: written is derived; unset: derived from the seal key file. Never in the database.
+    audit_mac_key_file: Path | None = None
     #: How often each gateway seals its tenants' new audit entries.
     audit_seal_interval_seconds: float = Field(default=5.0, gt=0)
     #: Record every read of personal data and every sign-in (issue: who saw what).
@@ -129,6 +133,17 @@ class Settings(BaseSettings):
         if self.audit_seal_key_file is None:
             raise ValueError("ENCLAVE_AUDIT_SEAL_KEY_FILE is not set: audit seals need a key")
         return SealKey.from_file(self.audit_seal_key_file)
+
+    def audit_mac(self) -> EntryAuthenticator:
+        """The key that authenticates audit entries where they are written (required)."""
+        if self.audit_mac_key_file is not None:
+            return EntryAuthenticator.from_file(self.audit_mac_key_file)
+        if self.audit_seal_key_file is None:
+            raise ValueError(
+                "ENCLAVE_AUDIT_SEAL_KEY_FILE (or ENCLAVE_AUDIT_MAC_KEY_FILE) is not set: "
+                "audit entries need a key"
+            )
+        return EntryAuthenticator.from_seal_key(self.seal_key())
 
     def regions(self) -> dict[RegionName, RegionConfig]:
         return {"eu": self.eu, "us": self.us}

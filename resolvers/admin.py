@@ -352,33 +352,7 @@ def _api_key(k: ApiKey) -> ApiKeyType:
 
 
 @strawberry.type
-class AuditVerification:
-    ok: bool
-    entries: int
-    sealed_through: int
-    unsealed: int
-    first_bad_sequence: Optional[int]  # noqa: UP045
-    reason: Optional[str]  # noqa: UP045
-
-
-@strawberry.type
 class AdminQuery:
-    @strawberry.field(
-        description="Recompute the audit chain against its signed checkpoints; names the "
-        "first entry that does not match."
-    )
-    async def audit_verify(self, info: Info) -> AuditVerification:
-        ctx = _ctx(info)
-        report = await ctx.store.verify_audit(ctx.seal_key())
-        return AuditVerification(
-            ok=report.ok,
-            entries=report.entries,
-            sealed_through=report.sealed_through,
-            unsealed=report.unsealed,
-            first_bad_sequence=report.first_bad,
-            reason=report.reason,
-        )
-
     @strawberry.field(description="Every role of the tenant (admin only).")
     async def roles(self, info: Info) -> list[RoleType]:
         return [_role(r) for r in await _ctx(info).store.list_roles()]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from storage.auditmac import SignedHead
 from storage.base import Actor, TenantStore
 from storage.signing import SealKey
 
@@ -120,3 +121,5 @@ class RequestContext:
     exports: ExportLinks | None = None
     #: Registered documents and the allow-list mode (None where not wired, e.g. tools).
     operations: OperationsPort | None = None
+    #: The signed audit heads gateways remember for a tenant (outside its database).
+    known_heads: Callable[[str], Awaitable[list[SignedHead]]] | None = None

@@ -7,6 +7,7 @@ import strawberry
 from graphql import GraphQLError, parse
 from strawberry.types import Info
 
+from resolvers.authorize import authorize
 from resolvers.context import OperationsPort, RequestContext
 from schema.errors import BadUserInputError, EnclaveError, ForbiddenError
 
@@ -31,9 +32,12 @@ class OperationsMutation:
         ctx: RequestContext = info.context
         port = _port(ctx)
         try:
-            parse(document)
+            parsed = parse(document)
         except GraphQLError:
             raise BadUserInputError("the document is not valid GraphQL", field="document") from None
+        # Only what the caller may run: the same authorisation as running it.
+        if authorize(info.schema._schema, parsed, None, ctx.policy).errors:
+            raise ForbiddenError("the document reads or changes what you may not", field="document")
         return await port.register(ctx.principal.tenant_id, document, ctx.actor)
 
     @strawberry.mutation(

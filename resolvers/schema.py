@@ -19,6 +19,7 @@ from resolvers.account import AccountMutation
 from resolvers.admin import AdminMutation, AdminQuery, MeQuery
 from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
+from resolvers.auditverify import AuditVerifyQuery
 from resolvers.authorize import AuthorizationExtension
 from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
@@ -26,6 +27,7 @@ from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import DepthLimiter, Limits
 from resolvers.operations import OperationsMutation
+from resolvers.receipts import AuditReceipts
 from resolvers.records import mutation_fields, query_fields
 from resolvers.subject import SubjectAccessMutation
 from resolvers.telemetry import OperationTelemetry
@@ -59,7 +61,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         query.update(query_fields(types))
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
-        query=_root("Query", query, (MeQuery, AuditQueryRoot, AdminQuery)),
+        query=_root("Query", query, (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery)),
         mutation=_root(
             "Mutation",
             mutation,
@@ -77,6 +79,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
             OperationTelemetry,
             ErrorCodes,
             AuditAttempts,
+            AuditReceipts,
             AuthorizationExtension,
             lambda: DepthLimiter(max_depth=limits.max_depth),
             lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),

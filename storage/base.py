@@ -20,6 +20,7 @@ from typing import Any, Literal
 from regions.countries import RegionName
 from schema.datasheets import Datasheet
 from schema.roles import RoleDefinition, RowFilter, row_matches
+from storage.auditmac import SignedHead
 from storage.signing import SealKey
 
 __all__ = [
@@ -691,12 +692,26 @@ class TenantStore(ABC):
         """The document :meth:`encrypt_document` encrypted."""
 
     @abstractmethod
-    async def seal_audit(self, key: SealKey) -> int:
-        """Seal the settled audit entries after the last checkpoint; returns how many."""
+    async def seal_audit(self, key: SealKey, known: Sequence[SignedHead] = ()) -> int:
+        """Seal the settled audit entries after the last checkpoint; returns how many.
+        ``AuditTamperedError`` (after sealing the entries before it) at an entry or outcome
+        whose MAC fails, or if a checkpoint of a *known* head is gone: never re-seal
+        changed history."""
 
     @abstractmethod
-    async def verify_audit(self, key: SealKey) -> VerifyReport:
-        """Recompute the audit chain and name the first entry that does not match."""
+    async def verify_audit(self, key: SealKey, heads: Sequence[SignedHead] = ()) -> VerifyReport:
+        """Check every entry's and outcome's MAC, that sequence numbers are contiguous, the
+        checkpoints, and the log against *heads* kept outside the database; name the first
+        entry that does not match."""
+
+    @abstractmethod
+    def audit_receipts(self, key: SealKey) -> list[SignedHead]:
+        """Signed receipts (sequence number and MAC) of the audit entries written through
+        this handle, for the caller to keep outside the database."""
+
+    @abstractmethod
+    async def audit_head(self, key: SealKey) -> SignedHead | None:
+        """The head of the last checkpoint, signed (None before the first seal)."""
 
     @abstractmethod
     async def reconcile(self, *, older_than: dt.timedelta) -> int:

@@ -34,6 +34,8 @@ def _env(settings: Settings) -> dict[str, str]:
     env["ENCLAVE_REDIS_URL"] = settings.redis_url.get_secret_value()
     assert settings.jwt_secret is not None
     env["ENCLAVE_JWT_SECRET"] = settings.jwt_secret.get_secret_value()
+    # Audit entries are authenticated with a key derived from it: the CLI writes entries too.
+    env["ENCLAVE_AUDIT_SEAL_KEY_FILE"] = str(settings.audit_seal_key_file)
     return env
 
 

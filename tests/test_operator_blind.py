@@ -45,6 +45,7 @@ COMMANDS = {
     "tenants purge",
     "tenants purge-due",
     "audit verify",
+    "audit heads",  # signed chain heads: sequence numbers and hashes
     "operations register",  # stores a document; runs nothing
     "operations allow-list",
 }

@@ -16,7 +16,7 @@ from regions.routing import database_name
 from schema.datasheets import datasheet
 from schema.errors import ConflictError
 from storage.base import Actor
-from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, VALUES, WritePath
+from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, VALUES, WritePath, now
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee
 from tests.raw import plain_client
@@ -132,10 +132,10 @@ async def test_reconciler_commits_an_applied_change_missing_its_outcome(
     entry = await db[AUDIT].find_one({"record": record.id})
     assert entry is not None
     await db[OUTCOMES].delete_one({"_id": entry["_id"]})
-    await db[AUDIT].update_one(
-        {"_id": entry["_id"]},
-        {"$set": {"leaseUntil": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)}},
-    )
+    # ...and its writer's lease over, as the gateway would have written it (its MAC).
+    stale = {**entry, "leaseUntil": now() - dt.timedelta(minutes=1)}
+    stale["mac"] = services.settings.audit_mac().entry(db.name, stale)
+    await db[AUDIT].replace_one({"_id": entry["_id"]}, stale)
     assert await store.reconcile(older_than=dt.timedelta(0)) == 1
     outcome = await db[OUTCOMES].find_one({"_id": entry["_id"]})
     assert outcome is not None and outcome["outcome"] == "committed"

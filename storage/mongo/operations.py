@@ -1,11 +1,13 @@
 """Registered GraphQL documents of one tenant (persisted operations) and its allow-list
-mode. Documents are keyed by the hex SHA-256 of their text and hold no personal data, so
-they are stored plain; registering one and switching the mode go through the audited write
-path.
+mode. Documents are keyed by the hex SHA-256 of their text and hold no personal data (the
+gateway refuses documents with values: gateway.storeddocuments), so they are stored plain;
+registering one and switching the mode go through the audited write path. A document
+stored before that rule that names a data subject is deleted by their erasure.
 """
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -49,6 +51,27 @@ class MongoOperations(OperationStore):
         except ConflictError:
             return False  # registered by a concurrent request
         return True
+
+    async def forget_mentioning(self, email: str, actor: Actor) -> list[str]:
+        """Delete (audited, without the text) every stored document that names *email*;
+        their ids, whose audit entries' values the erasure then redacts."""
+        needle = email.lower()
+        with mongo_errors(self._region):
+            docs = await self._db[OPERATIONS].find({}, {"document": 1, "_v": 1}).to_list()
+        forgotten: list[str] = []
+        for doc in docs:
+            if needle not in str(doc.get("document", "")).lower():
+                continue
+            change = Change(
+                op="delete",
+                collection=OPERATIONS,
+                record_id=str(doc["_id"]),
+                version=int(doc.get("_v", 1)) + 1,
+            )
+            with contextlib.suppress(ConflictError):  # deleted meanwhile
+                await self._writes.write(change, actor)
+            forgotten.append(str(doc["_id"]))
+        return forgotten
 
     async def allow_list(self) -> bool:
         with mongo_errors(self._region):

@@ -18,6 +18,7 @@ from regions.routing import database_name
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ConflictError, ForbiddenError, NotFoundError
 from schema.roles import RoleDefinition, RowFilter
+from storage.auditmac import EntryAuthenticator, SignedHead
 from storage.base import (
     AccessEvent,
     AccessQuery,
@@ -124,12 +125,19 @@ def _and(*queries: dict[str, Any]) -> dict[str, Any]:
 class MongoTenantStore(TenantStore):
     """The storage handle for one tenant; built only by ``MongoStore.for_tenant``."""
 
-    def __init__(self, tenant_id: str, region: RegionClient, hints: SequenceHints) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        region: RegionClient,
+        hints: SequenceHints,
+        mac: EntryAuthenticator,
+    ) -> None:
         self.tenant_id = tenant_id
         self._region = region
         self._db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
         self._codec = FieldCodec(region.encryption, tenant_id)
-        self._writes = WritePath(self._db, self._codec, hints)
+        self._mac = mac
+        self._writes = WritePath(self._db, self._codec, hints, mac)
         self._access = AccessRepository(self._db, self._codec, self._writes)
         self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
         self._credentials = MongoCredentials(self._db, self._codec, self._writes, region.name)
@@ -483,6 +491,7 @@ class MongoTenantStore(TenantStore):
             log = AuditLog(self._db, self._writes)
             also = await log.mentioning(email)  # subject access requests, filtered exports
             await self._exports.forget_filtered_by(email)
+            ids = [*ids, *await self._operations.forget_mentioning(email, actor)]
             return await log.redact(ids, actor, also) if ids or also else 0
 
         async def event(detail: dict[str, Any]) -> int:
@@ -517,13 +526,23 @@ class MongoTenantStore(TenantStore):
             value = await self._region.encryption.decrypt(Binary(ciphertext, 6))
         return dict(value)
 
-    async def seal_audit(self, key: SealKey) -> int:
-        with mongo_errors(self._region.name):
-            return await AuditSealer(self._region.plain[self._db.name], key).seal()
+    def _sealer(self, key: SealKey) -> AuditSealer:
+        return AuditSealer(self._region.plain[self._db.name], key, self._mac)
 
-    async def verify_audit(self, key: SealKey) -> VerifyReport:
+    async def seal_audit(self, key: SealKey, known: Sequence[SignedHead] = ()) -> int:
         with mongo_errors(self._region.name):
-            return await AuditSealer(self._region.plain[self._db.name], key).verify()
+            return await self._sealer(key).seal(known)
+
+    async def verify_audit(self, key: SealKey, heads: Sequence[SignedHead] = ()) -> VerifyReport:
+        with mongo_errors(self._region.name):
+            return await self._sealer(key).verify(heads)
+
+    def audit_receipts(self, key: SealKey) -> list[SignedHead]:
+        return self._sealer(key).receipts(self._writes.written)
+
+    async def audit_head(self, key: SealKey) -> SignedHead | None:
+        with mongo_errors(self._region.name):
+            return await self._sealer(key).head()
 
     async def reconcile(self, *, older_than: dt.timedelta) -> int:
         with mongo_errors(self._region.name):

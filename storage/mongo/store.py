@@ -16,6 +16,7 @@ from regions.countries import RegionName, region_for_country
 from regions.routing import database_name, new_tenant_id, region_of, validate_tenant_id
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
+from storage.auditmac import EntryAuthenticator
 from storage.base import Actor, Store, TenantInfo, TenantStore, User
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
 from storage.mongo.errors import mongo_errors
@@ -28,12 +29,15 @@ __all__ = ["CONTROL_DB", "MongoStore"]
 class MongoStore(Store):
     """The store over a registry of regions."""
 
-    def __init__(self, regions: RegionRegistry) -> None:
+    def __init__(self, regions: RegionRegistry, audit_mac: EntryAuthenticator) -> None:
         self.regions = regions
         self._hints = SequenceHints()
+        self._mac = audit_mac
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
-        return MongoTenantStore(tenant_id, self.regions.for_tenant(tenant_id), self._hints)
+        return MongoTenantStore(
+            tenant_id, self.regions.for_tenant(tenant_id), self._hints, self._mac
+        )
 
     async def _ensure_region_indexes(self, region: RegionName) -> None:
         client = self.regions[region].plain

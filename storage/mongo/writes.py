@@ -14,6 +14,9 @@ Every change to a tenant's data goes through here, in three steps:
 3. **Outcome.** Insert ``{_id: seq, outcome: "committed"}`` into ``audit_outcomes``
    (insert-only, like ``audit``: the gateway's database user needs no update right there).
 
+Entries and outcomes carry a MAC under a key the database never holds
+(:mod:`storage.auditmac`); the reconciler never rolls forward an entry whose MAC fails.
+
 A crash can stop this anywhere. The reconciler settles every intent that has no outcome
 and whose lease has run out: if the record already shows the change it is marked
 committed, otherwise the change is rolled forward from the intent and then marked. So
@@ -43,6 +46,7 @@ from ulid import ULID
 
 from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
 from schema.errors import ConflictError, EnclaveError
+from storage.auditmac import EntryAuthenticator
 from storage.base import Actor
 from storage.mongo.codec import FieldCodec
 
@@ -181,10 +185,20 @@ class WritePath:
         db: AsyncDatabase[dict[str, Any]],
         codec: FieldCodec,
         hints: SequenceHints,
+        mac: EntryAuthenticator,
     ):
         self._db = db
         self._codec = codec
         self._hints = hints
+        self._mac = mac
+        #: (sequence number, MAC) of each entry written through this handle (one request's
+        #: store), for the receipts given with the answer.
+        self.written: list[tuple[int, str]] = []
+
+    def _outcome(self, seq: int, outcome: Mapping[str, Any]) -> dict[str, Any]:
+        doc: dict[str, Any] = {"_id": seq, **outcome, "at": now()}
+        doc["mac"] = self._mac.outcome(self._db.name, doc)
+        return doc
 
     async def _exists(self, seq: int) -> bool:
         return await self._db[AUDIT].find_one({"_id": seq}, {"_id": 1}) is not None
@@ -227,6 +241,8 @@ class WritePath:
                     # Too late to start: the values may be collected as an orphan by now.
                     raise EnclaveError("the write waited too long to start; nothing was changed")
                 entry["_id"] = seq
+                entry["macKey"] = self._mac.id
+                entry["mac"] = self._mac.entry(self._db.name, entry)
                 try:
                     await audit.insert_one(entry)
                 except DuplicateKeyError:
@@ -239,6 +255,7 @@ class WritePath:
                     seq = max(seq + 1, await self._max_sequence() + 1)
                     continue
                 self._hints.set(self._db.name, seq + 1)
+                self.written.append((seq, entry["mac"]))
                 return seq
             self._hints.forget(self._db.name)
         raise EnclaveError("could not allocate an audit sequence number")
@@ -266,7 +283,7 @@ class WritePath:
         deadline = at + LEASE if entry.get("values") else None
         seq = await self._insert_intent(entry, deadline=deadline)
         with contextlib.suppress(DuplicateKeyError):
-            await self._db[OUTCOMES].insert_one({"_id": seq, **outcome, "at": now()})
+            await self._db[OUTCOMES].insert_one(self._outcome(seq, outcome))
         return seq
 
     async def record_attempt(
@@ -409,7 +426,7 @@ class WritePath:
 
     async def _record_outcome(self, seq: int, outcome: str) -> None:
         with contextlib.suppress(DuplicateKeyError):  # settled already
-            await self._db[OUTCOMES].insert_one({"_id": seq, "outcome": outcome, "at": now()})
+            await self._db[OUTCOMES].insert_one(self._outcome(seq, {"outcome": outcome}))
 
     async def collect_orphans(self) -> int:
         """Delete values that no entry points to, left by writes that failed or crashed
@@ -453,6 +470,11 @@ class WritePath:
             if seq not in done:
                 if entry["leaseUntil"] >= cutoff:
                     contiguous = False  # still within its writer's lease
+                    continue
+                if not self._mac.entry_ok(self._db.name, entry):
+                    # Not written by a gateway: never roll it forward (verification names it).
+                    log.error("audit entry %s of %s fails its MAC; not settled", seq, self._db.name)
+                    contiguous = False
                     continue
                 await self._settle(entry)
                 count += 1

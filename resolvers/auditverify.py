@@ -1,0 +1,73 @@
+"""``auditVerify``: an admin checks the tenant's audit log (storage.mongo.audit), against
+the signed heads gateways keep outside the database and any heads or receipts given.
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+from typing import Optional
+
+import strawberry
+from strawberry.types import Info
+
+from resolvers.context import RequestContext
+from schema.errors import ForbiddenError
+from storage.auditmac import SignedHead
+
+__all__ = ["AuditVerifyQuery"]
+
+
+@strawberry.type
+class AuditVerification:
+    ok: bool
+    entries: int
+    sealed_through: int
+    unsealed: int
+    first_bad_sequence: Optional[int]  # noqa: UP045
+    reason: Optional[str]  # noqa: UP045
+
+
+@strawberry.input(
+    description="A signed audit head (`enclave audit heads`) or receipt (a mutation's "
+    "`extensions.audit`): give `head` or `mac`."
+)
+class AuditHeadInput:
+    database: str
+    seq: int
+    key_id: str
+    signature: str
+    head: Optional[str] = None  # noqa: UP045
+    mac: Optional[str] = None  # noqa: UP045
+
+
+def _signed(h: AuditHeadInput) -> SignedHead:
+    if h.mac is not None:
+        return SignedHead(h.database, h.seq, h.mac, h.key_id, h.signature, "receipt")
+    return SignedHead(h.database, h.seq, h.head or "", h.key_id, h.signature)
+
+
+@strawberry.type
+class AuditVerifyQuery:
+    @strawberry.field(
+        description="Check every audit entry's MAC, the chain against its signed checkpoints, "
+        "and the log against signed heads and receipts kept outside the database (the "
+        "gateways' own and any given); names the first entry that does not match."
+    )
+    async def audit_verify(
+        self,
+        info: Info,
+        heads: Optional[list[AuditHeadInput]] = None,  # noqa: UP045
+    ) -> AuditVerification:
+        ctx: RequestContext = info.context
+        if not ctx.policy.admin:  # authorisation refuses this field earlier; check again here
+            raise ForbiddenError("only admins verify the audit log")
+        known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []
+        given = [_signed(h) for h in heads or ()]
+        report = await ctx.store.verify_audit(ctx.seal_key(), [*known, *given])
+        return AuditVerification(
+            ok=report.ok,
+            entries=report.entries,
+            sealed_through=report.sealed_through,
+            unsealed=report.unsealed,
+            first_bad_sequence=report.first_bad,
+            reason=report.reason,
+        )
