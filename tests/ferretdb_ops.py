@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-__all__ = ["TRICKY", "Op", "collections", "operations", "outcome"]
+__all__ = ["TAGS", "TAG_VALUES", "TRICKY", "Op", "collections", "operations", "outcome"]
 
 #: Strings as the gateway writes them (ULIDs), short ones that share prefixes, characters JSON
 #: escapes or that sort below its quote (space, "!", '"', "\\", "<", controls), NUL, non-ASCII.
@@ -33,8 +33,16 @@ ids: st.SearchStrategy[Any] = st.one_of(
 )
 #: Encrypted values are BSON binary subtype 6: a few of them, so that filters match.
 TAGS = [Binary(b"\x01" * 8, 6), Binary(b"\x02" * 8, 6), "plain", 7]
+#: Arrays match an equality on an element (an indexed equality must still find them).
+TAG_VALUES = [*TAGS, [TAGS[0], "x"], ["plain"], [], None]
 fields = st.fixed_dictionaries(
-    {}, optional={"n": st.integers(0, 3), "tag": st.sampled_from(TAGS), "s": short_text}
+    {},
+    optional={
+        "n": st.integers(0, 3),
+        "tag": st.sampled_from(TAG_VALUES),  # indexed
+        "u": st.sampled_from(TAG_VALUES),  # not indexed
+        "s": short_text,
+    },
 )
 
 
@@ -64,6 +72,9 @@ EXTRA: list[dict[str, Any]] = [
     {"n": {"$ne": 1}},
     {"tag": TAGS[0]},
     {"tag": "plain"},
+    {"u": TAGS[0]},
+    {"u": "plain"},
+    {"u": "x", "tag": TAGS[0]},
     {"s": {"$gt": "a"}},
 ]
 KINDS = ["find"] * 4 + ["count", "update", "delete"]

@@ -21,7 +21,7 @@ from pymongo.errors import PyMongoError
 from gateway.devservers import DevServer, ferretdb, free_port
 from gateway.settings import Settings
 from tests.conftest import EXTERNAL
-from tests.ferretdb_ops import TRICKY, Op, collections, operations, outcome
+from tests.ferretdb_ops import TAG_VALUES, TAGS, TRICKY, Op, collections, operations, outcome
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="the suite runs on external servers, not FerretDB")
 
@@ -75,7 +75,7 @@ def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[Any]]:
 
 
 @hypothesis_settings(
-    max_examples=int(os.environ.get("ENCLAVE_PATCH_EXAMPLES", "80")),
+    max_examples=int(os.environ.get("ENCLAVE_PATCH_EXAMPLES", "100")),
     deadline=None,
     derandomize=True,
     database=None,
@@ -85,8 +85,13 @@ def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[Any]]:
 @given(scenario=scenarios())
 @example(
     scenario=(
-        [{"_id": i, "n": k % 3} for k, i in enumerate(TRICKY)],
+        [
+            {"_id": i, "n": k % 3, "tag": TAG_VALUES[k % 6], "u": TAG_VALUES[k % 7]}
+            for k, i in enumerate(TRICKY)
+        ],
         [Op("find", {}, sort=1), Op("find", {"n": 1}, sort=-1, batch_size=2)]
+        + [Op("find", {f: TAGS[0]}, sort=1) for f in ("tag", "u")]
+        + [Op("find", {f: "plain"}, sort=-1) for f in ("tag", "u")]
         + [Op("find", {"_id": {op: "ab"}}, sort=d) for op in ("$gt", "$lte") for d in (1, -1)]
         + [Op("find", {"_id": {"$gte": "a", "$lt": "b"}, "n": {"$ne": 1}}, sort=-1, skip=1)],
     )
