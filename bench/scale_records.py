@@ -1,13 +1,17 @@
-"""The records half of ``bench.scale``: one tenant's employees grown in steps, and a
-50-record page timed at the first page, the middle and the last full page at each size,
-plus the same first page through the raw driver (what the database alone costs)."""
+"""The records half of ``bench.scale``: one tenant's employees grown in steps (1,000, 10,000,
+100,000, ...), and at each size a get by id, an update by id, the first and the last full
+50-record page, and filtered first pages, over HTTP; plus the same first page through the raw
+driver (what the database alone costs). The report gives each as its cost relative to the
+first size."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,8 +28,20 @@ from storage.mongo.records import encode_cursor
 
 __all__ = ["STEPS", "Step", "records_part", "say", "timed_post"]
 
-PAGE = """query($after: String, $first: Int!) { employees(first: $first, after: $after) {
-  nodes { id firstName lastName workEmail department } pageInfo { hasNextPage endCursor } } }"""
+PAGE = """query($after: String, $first: Int!, $filter: EmployeeFilter) {
+  employees(first: $first, after: $after, filter: $filter) {
+    nodes { id firstName lastName workEmail department } pageInfo { hasNextPage endCursor } } }"""
+GET = """query($id: ID!) { employee(id: $id) { id firstName lastName workEmail department } }"""
+UPDATE = """mutation($id: ID!, $v: Int!, $input: EmployeeUpdateInput!) {
+  updateEmployee(id: $id, expectedVersion: $v, input: $input) { id version } }"""
+#: Filters of the filtered pages: a plaintext field (about 1 record in 7), a deterministic-
+#: encrypted one (about 1 in 25), and one that matches nothing (reads every record after the
+#: cursor: the cost of a filtered page that matches little grows with the collection).
+FILTERS = {
+    "filtered page, plaintext (department)": {"department": "Sales"},
+    "filtered page, encrypted (lastName)": {"lastName": "Müller"},
+    "filtered page, no match": {"lastName": "Nobody"},
+}
 
 
 def say(text: str) -> None:
@@ -48,41 +64,64 @@ async def timed_post(
     return ms, body
 
 
-STEPS = (10_000, 30_000, 100_000, 300_000, 1_000_000)
+#: Record counts at which the operations are timed, up to --records.
+STEPS = (1_000, 10_000, 100_000, 1_000_000)
 
 
 @dataclass
 class Step:
-    """Page latencies at one size of the collection; failures kept, not raised."""
+    """Latencies at one size of the collection; failures kept, not raised."""
 
     records: int
     pages: list[Measurement]
     failures: list[str]
 
 
-async def _time_pages(
+def _fixed(variables: dict[str, Any]) -> Callable[[], dict[str, Any]]:
+    return lambda: variables
+
+
+def _calls(ids: list[str], rng: random.Random) -> dict[str, tuple[str, Callable[[], Any]]]:
+    """Each timed operation: its GraphQL document and a maker of its variables. An update
+    takes a record not updated before (version 1, as seeded)."""
+    fresh = iter(rng.sample(ids, min(len(ids), 100)))
+    page = {"first": 50, "after": None, "filter": None}
+    last_full = encode_cursor(ids[len(ids) - 51])
+    return {
+        "get by id": (GET, lambda: {"id": rng.choice(ids)}),
+        "update by id": (
+            UPDATE,
+            lambda: {"id": next(fresh), "v": 1, "input": {"jobTitle": rng.choice(["A", "B"])}},
+        ),
+        "first page": (PAGE, _fixed(page)),
+        f"deep page (after record {len(ids) - 50:,})": (PAGE, lambda: {**page, "after": last_full}),
+        **{name: (PAGE, _fixed({**page, "filter": f})) for name, f in FILTERS.items()},
+    }
+
+
+async def _time_step(
     client: httpx.AsyncClient, collection: Collection, token: str, ids: list[str], rounds: int
 ) -> Step:
-    positions = {
-        "first page": None,
-        f"middle (after record {len(ids) // 2:,})": ids[len(ids) // 2 - 1],
-        f"last full page (after record {len(ids) - 50:,})": ids[len(ids) - 51],
-    }
-    latencies: dict[str, list[float]] = {name: [] for name in positions}
+    calls = _calls(ids, random.Random(len(ids)))
+    latencies: dict[str, list[float]] = {name: [] for name in calls}
     failures: list[str] = []
     started = time.perf_counter()
     for round_ in range(rounds):
-        order = list(positions) if round_ % 2 == 0 else list(reversed(positions))
+        order = list(calls) if round_ % 2 == 0 else list(reversed(calls))
         for name in order:
-            at = positions[name]
-            variables = {"first": 50, "after": None if at is None else encode_cursor(at)}
+            query, variables = calls[name]
             try:
-                ms, body = await timed_post(client, token, PAGE, variables)
+                ms, body = await timed_post(client, token, query, variables())
             except (RuntimeError, httpx.HTTPError) as exc:
                 failures.append(f"{name}: {str(exc)[:200]}")
                 continue
-            if len(body["data"]["employees"]["nodes"]) != 50:
-                raise RuntimeError(f"{name}: not a full page")
+            nodes = (body["data"].get("employees") or {}).get("nodes")
+            found = len(nodes or ())
+            if name == "first page" or name.startswith("deep"):
+                if found != 50:
+                    raise RuntimeError(f"{name}: {found} records, not a full page")
+            elif name in FILTERS and (found == 0) != name.endswith("no match"):
+                raise RuntimeError(f"{name}: {found} records")
             latencies[name].append(ms)
     elapsed = time.perf_counter() - started
     pages = [Measurement(n, len(v), 1, elapsed, v) for n, v in latencies.items() if v]
@@ -127,5 +166,5 @@ async def records_part(
         ids = sorted(ids + await seed_records(region, tenant.id, tenant.admin, size - len(ids)))
         seed_seconds += time.perf_counter() - started
         say(f"timing pages at {size:,} records")
-        steps.append(await _time_pages(client, collection, tenant.token, ids, args.page_rounds))
+        steps.append(await _time_step(client, collection, tenant.token, ids, args.page_rounds))
     return {"records": len(ids), "seed_seconds": seed_seconds, "steps": steps}

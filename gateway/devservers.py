@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["DevServer", "LocalStack", "find_binary", "free_port"]
+__all__ = ["DevServer", "LocalStack", "ferretdb", "find_binary", "free_port"]
 
 FERRETDB_VERSION = "v1.24.2"
 
@@ -112,12 +112,13 @@ class DevServer:
         return self.process is not None and self.process.poll() is None
 
 
-def ferretdb(region: str, root: Path, port: int) -> DevServer:
+def ferretdb(region: str, root: Path, port: int, binary: str | None = None) -> DevServer:
+    """FerretDB on SQLite for *region*: the project's build unless *binary* names another."""
     data, state = root / f"ferretdb-{region}" / "data", root / f"ferretdb-{region}" / "state"
     data.mkdir(parents=True, exist_ok=True)
     state.mkdir(parents=True, exist_ok=True)
     argv = [
-        find_binary("ferretdb"),
+        binary or find_binary("ferretdb"),
         "--handler=sqlite",
         f"--sqlite-url=file:{data}/",
         f"--listen-addr=127.0.0.1:{port}",
