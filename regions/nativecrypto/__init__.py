@@ -21,7 +21,13 @@ from typing import Literal
 
 from pydantic import TypeAdapter
 
-from regions.nativecrypto.hooks import NativeCryptoUnavailableError, native_hooks, stock_hooks, use
+from regions.nativecrypto.hooks import (
+    NativeCryptoUnavailableError,
+    hook_calls,
+    native_hooks,
+    stock_hooks,
+    use,
+)
 from regions.nativecrypto.selftest import SelfTestError, Vectors, run
 
 __all__ = ["CryptoStatus", "ensure_installed", "install", "status"]
@@ -71,7 +77,10 @@ def install(enabled: bool, *, vectors: Vectors | None = None) -> CryptoStatus:
 def _try_native(vectors: Vectors | None) -> CryptoStatus:
     try:
         hooks = native_hooks()
+        before = hook_calls()
         run(hooks, vectors)
+        if hook_calls() == before:  # pymongocrypt no longer registers what its globals name
+            raise SelfTestError("the self-test passed without calling the native hooks")
     except (NativeCryptoUnavailableError, SelfTestError) as exc:
         use(stock_hooks())
         return CryptoStatus("stock", f"native crypto not used: {exc}")
