@@ -123,7 +123,10 @@ def native_hooks() -> Hooks:
     try:
         from enclave_native import _hooks
     except ImportError as exc:
-        raise NativeCryptoUnavailableError("the enclave_native extension is missing") from exc
+        raise NativeCryptoUnavailableError(
+            "the enclave_native extension is missing"
+            " (uv sync --reinstall-package enclave-native builds it)"
+        ) from exc
     setter = ffi.addressof(lib, "mongocrypt_status_set")
     _hooks.bind_status_setter(int(ffi.cast("uintptr_t", setter)))
     addresses = _hooks.hook_addresses()
