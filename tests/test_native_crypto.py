@@ -8,10 +8,12 @@ native hooks the session's services installed. Against the real key vault on Fer
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,9 +23,11 @@ import pymongocrypt
 import pytest
 from bson.binary import Binary
 from bson.int64 import Int64
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo.encryption_shared import Algorithm
 from pymongo.errors import EncryptionError
+from pymongocrypt.binding import ffi, lib
 from starlette.applications import Starlette
 
 from gateway.app import create_app
@@ -273,3 +277,58 @@ def test_a_process_without_settings_reads_the_variable(setting: str | None, expe
         timeout=60,
     )
     assert out.stdout.strip() == expected
+
+
+class _Buffers:
+    """mongocrypt_binary_t views over fresh buffers, kept alive with this object."""
+
+    def __init__(self) -> None:
+        self._keep: list[Any] = []
+
+    def __call__(self, data: bytes | int) -> Any:
+        size = data if isinstance(data, int) else len(data)
+        buf = ffi.new("uint8_t[]", max(size, 1))
+        if isinstance(data, bytes):
+            ffi.memmove(buf, data, size)
+        view = ffi.new("mongocrypt_binary_t *")
+        view.data, view.len = buf, size
+        self._keep += [buf, view]
+        return view
+
+
+def _refused(call: Callable[[Any], bool]) -> str:
+    status = lib.mongocrypt_status_new()
+    try:
+        assert call(status) is False
+        return str(ffi.string(lib.mongocrypt_status_message(status, ffi.NULL)).decode())
+    finally:
+        lib.mongocrypt_status_destroy(status)
+
+
+def test_the_c_hooks_agree_with_openssl_via_cryptography_and_refuse_wrong_lengths() -> None:
+    hooks, b = native_hooks(), _Buffers()
+    key, iv, plain = bytes(range(32)), bytes(range(16)), b"sixteen byte blk" * 3
+    out, written = b(48), ffi.new("uint32_t *")
+    assert hooks.aes_256_cbc_encrypt(ffi.NULL, b(key), b(iv), b(plain), out, written, ffi.NULL)
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
+    expected = encryptor.update(plain) + encryptor.finalize()
+    assert written[0] == 48 and bytes(ffi.buffer(out.data, 48)) == expected
+    mac = b(64)
+    assert hooks.hmac_sha_512(ffi.NULL, b(key), b(plain), mac, ffi.NULL)
+    assert bytes(ffi.buffer(mac.data, 64)) == hmac.new(key, plain, hashlib.sha512).digest()
+
+    cbc = hooks.aes_256_cbc_decrypt
+    refusals = {
+        "32 bytes": lambda s: cbc(ffi.NULL, b(key[:31]), b(iv), b(plain), b(48), written, s),
+        "16 bytes": lambda s: cbc(ffi.NULL, b(key), b(iv[:15]), b(plain), b(48), written, s),
+        "whole number of blocks": lambda s: cbc(
+            ffi.NULL, b(key), b(iv), b(plain[:47]), b(48), written, s
+        ),
+        "too small": lambda s: cbc(ffi.NULL, b(key), b(iv), b(plain), b(47), written, s),
+        "wrong size": lambda s: hooks.hmac_sha_512(ffi.NULL, b(key), b(plain), b(32), s),
+        "random output": lambda s: hooks.secure_random(ffi.NULL, b(15), 16, s),
+        "HMAC key is empty": lambda s: hooks.hmac_sha_256(ffi.NULL, b(b""), b(plain), b(32), s),
+    }
+    for words, call in refusals.items():
+        message = _refused(call)
+        assert message.startswith("enclave_native:") and words in message, message
