@@ -332,3 +332,13 @@ def test_the_c_hooks_agree_with_openssl_via_cryptography_and_refuse_wrong_length
     for words, call in refusals.items():
         message = _refused(call)
         assert message.startswith("enclave_native:") and words in message, message
+
+
+def test_an_unexpected_error_in_the_self_test_falls_back_to_stock(
+    restore_native: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if pymongocrypt's synchronous encrypter had changed its signature.
+    monkeypatch.setattr(nativecrypto.selftest, "ExplicitEncrypter", lambda *_: None)
+    crypto = nativecrypto.install(True, vectors=Vectors.load())
+    assert crypto.implementation == "stock" and "AttributeError" in crypto.reason
+    assert current() == stock_hooks()

@@ -84,6 +84,9 @@ def _try_native(vectors: Vectors | None) -> CryptoStatus:
     except (NativeCryptoUnavailableError, SelfTestError) as exc:
         use(stock_hooks())
         return CryptoStatus("stock", f"native crypto not used: {exc}")
+    except Exception as exc:  # anything else (pymongocrypt changed under us): still never worse
+        use(stock_hooks())
+        return CryptoStatus("stock", f"native crypto not used: {type(exc).__name__}: {exc}")
     use(hooks)
     return CryptoStatus("native", "OpenSSL hooks passed the self-test")
 
