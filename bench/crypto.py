@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import statistics
 import sys
 import time
@@ -180,7 +181,11 @@ def report(
     command: str, machine: dict[str, Any], args: argparse.Namespace, results: Results
 ) -> dict[str, Any]:
     print(f"\n{command}")
-    print(f"{machine.get('cpu', '')} · {machine.get('python', '')} · crypto: {results.crypto}")
+    load = os.getloadavg()[0]
+    print(
+        f"{machine.get('cpu', '')} · {os.cpu_count()} CPUs, load average {load:.1f} · "
+        f"{machine.get('python', '')} · crypto: {results.crypto}"
+    )
     print(
         f"{args.rounds} rounds, {args.calls} explicit calls each, a reply of {args.records} "
         f"records x 3 fields = {results.values_per_reply} values\n"
