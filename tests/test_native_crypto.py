@@ -10,11 +10,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import bson
@@ -40,6 +42,7 @@ from regions.nativecrypto.selftest import Vectors, flipped
 from schema.datasheets import DATASHEETS, Field, FieldType
 from storage.mongo.codec import FieldCodec, encode
 from tests.conftest import Tenant, project_root
+from tests.gateways import gateway_env, running_gateways
 
 DET = Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Deterministic
 RND = Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Random
@@ -342,3 +345,25 @@ def test_an_unexpected_error_in_the_self_test_falls_back_to_stock(
     crypto = nativecrypto.install(True, vectors=Vectors.load())
     assert crypto.implementation == "stock" and "AttributeError" in crypto.reason
     assert current() == stock_hooks()
+
+
+async def test_gateway_processes_say_and_log_which_crypto(
+    settings: Settings, tmp_path: Path
+) -> None:
+    env = gateway_env(settings)
+    with (
+        running_gateways(["native"], env, tmp_path) as (native,),
+        running_gateways(["stock"], {**env, "ENCLAVE_NATIVE_CRYPTO": "false"}, tmp_path) as (
+            stock,
+        ),
+    ):
+        for gateway, expected in ((native, "native"), (stock, "stock")):
+            async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+                assert (await http.get("/readyz")).json()["crypto"] == expected
+            logged = [
+                json.loads(line)
+                for line in gateway.log_path.read_text().splitlines()
+                if '"enclave.crypto"' in line
+            ]
+            assert len(logged) == 1, logged  # once, however many clients were made
+            assert logged[0]["message"].startswith(f"libmongocrypt crypto: {expected}")
