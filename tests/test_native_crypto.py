@@ -308,7 +308,7 @@ def _refused(call: Callable[[Any], bool]) -> str:
         lib.mongocrypt_status_destroy(status)
 
 
-def test_the_c_hooks_agree_with_openssl_via_cryptography_and_refuse_wrong_lengths() -> None:
+def test_the_c_hooks_agree_with_cryptography_and_hashlib_and_refuse_wrong_lengths() -> None:
     hooks, b = native_hooks(), _Buffers()
     key, iv, plain = bytes(range(32)), bytes(range(16)), b"sixteen byte blk" * 3
     out, written = b(48), ffi.new("uint32_t *")
@@ -319,6 +319,16 @@ def test_the_c_hooks_agree_with_openssl_via_cryptography_and_refuse_wrong_length
     mac = b(64)
     assert hooks.hmac_sha_512(ffi.NULL, b(key), b(plain), mac, ffi.NULL)
     assert bytes(ffi.buffer(mac.data, 64)) == hmac.new(key, plain, hashlib.sha512).digest()
+    # CTR (Queryable Encryption only; pymongocrypt registers it) is a stream: any length.
+    odd, ctr_out = plain[:45], b(45)
+    assert hooks.aes_256_ctr_encrypt(ffi.NULL, b(key), b(iv), b(odd), ctr_out, written, ffi.NULL)
+    stream = Cipher(algorithms.AES(key), modes.CTR(iv)).encryptor()
+    assert bytes(ffi.buffer(ctr_out.data, 45)) == stream.update(odd) + stream.finalize()
+    mac256, digest = b(32), b(32)
+    assert hooks.hmac_sha_256(ffi.NULL, b(b"k" * 7), b(plain), mac256, ffi.NULL)
+    assert bytes(ffi.buffer(mac256.data, 32)) == hmac.new(b"k" * 7, plain, hashlib.sha256).digest()
+    assert hooks.sha_256(ffi.NULL, b(plain), digest, ffi.NULL)
+    assert bytes(ffi.buffer(digest.data, 32)) == hashlib.sha256(plain).digest()
 
     cbc = hooks.aes_256_cbc_decrypt
     refusals = {
