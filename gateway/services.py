@@ -29,6 +29,7 @@ from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.signin import SignIn
+from regions import nativecrypto
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
@@ -88,7 +89,9 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
+        crypto = nativecrypto.install(settings.native_crypto)  # before any encrypted client
         metrics = GatewayMetrics()
+        metrics.crypto_in_use(crypto.native)
         store = MongoStore(
             RegionRegistry.from_configs(settings.regions(), metrics.listeners),
             settings.audit_mac(),
