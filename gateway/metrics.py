@@ -13,7 +13,9 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
   ``enclave_mongo_commands_total{region,outcome}`` from its command events;
 - ``enclave_audit_pending_intents{region}``: intents without an outcome after the last
   reconciler pass (writes in flight, or ones a crash left that are not yet past their
-  lease), and ``enclave_audit_reconciled_total{region}``: intents the reconciler settled.
+  lease), and ``enclave_audit_reconciled_total{region}``: intents the reconciler settled;
+- ``enclave_data_integrity_errors_total{region}``: replies refused because they held a value
+  encrypted under another key than the reading tenant's (``DATA_INTEGRITY``).
 """
 
 from __future__ import annotations
@@ -82,6 +84,16 @@ class GatewayMetrics:
             ["region"],
             registry=r,
         )
+
+        self.integrity = Counter(
+            "enclave_data_integrity_errors",
+            "Replies refused undecrypted: a value under another key than the reading tenant's.",
+            ["region"],
+            registry=r,
+        )
+
+    def integrity_refused(self, region: str) -> None:
+        self.integrity.labels(region).inc()
 
     def observe(self, operation: str, region: str, seconds: float, codes: list[str]) -> None:
         self.requests.labels(operation, region, "error" if codes else "ok").inc()

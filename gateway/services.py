@@ -84,7 +84,10 @@ class Services:
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
         metrics = GatewayMetrics()
-        store = MongoStore(RegionRegistry.from_configs(settings.regions(), metrics.listeners))
+        store = MongoStore(
+            RegionRegistry.from_configs(settings.regions(), metrics.listeners),
+            on_integrity_error=metrics.integrity_refused,
+        )
         tokens = TokenIssuer(
             settings.jwt_key(),
             issuer=settings.jwt_issuer,

@@ -478,7 +478,7 @@ async def test_sigkilled_gateways_leave_every_change_audited_and_every_entry_app
     assert sum(r.cut for r in rounds) > 0, "no kill landed while a mutation was in flight"
 
     # No gateway runs: settle everything pending, past every lease.
-    db = services.store.regions["eu"].data[database_name(tenant.id)]
+    db = services.store.regions["eu"].plain[database_name(tenant.id)]
     store = services.store.for_tenant(tenant.id)
     pending, late = await _pending(db)
     settled = await store.reconcile(older_than=SETTLE_ALL)

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schema.errors import ConflictError
 from storage.base import Actor, OperationStore
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import mongo_errors
 from storage.mongo.writes import Change, WritePath
 
@@ -21,6 +22,7 @@ OPERATIONS, SETTINGS = "operations", "settings"
 _MODE = "operations"  # the settings document of the allow-list mode
 
 
+@tenant_scoped(tenant_of_database)
 class MongoOperations(OperationStore):
     def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, region: str) -> None:
         self._db = db

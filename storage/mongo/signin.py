@@ -21,6 +21,7 @@ from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import NotFoundError
 from storage.base import Actor, Credentials, CredentialStore
 from storage.mongo.codec import FieldCodec
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.setupcodes import SetupCodes
 from storage.mongo.writes import Change, WritePath
 
@@ -34,6 +35,7 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+@tenant_scoped(tenant_of_database)
 class MongoCredentials(CredentialStore):
     def __init__(self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, writes: WritePath):
         self._db = db

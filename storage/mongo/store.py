@@ -8,6 +8,7 @@ EU cluster only, like its data.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from pymongo.errors import DuplicateKeyError
 
@@ -18,6 +19,7 @@ from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor, Store, TenantInfo, TenantStore, User
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
+from storage.mongo.decryption import install
 from storage.mongo.errors import mongo_errors
 from storage.mongo.records import MongoTenantStore, ensure_tenant_indexes
 from storage.mongo.writes import SequenceHints
@@ -28,9 +30,15 @@ __all__ = ["CONTROL_DB", "MongoStore"]
 class MongoStore(Store):
     """The store over a registry of regions."""
 
-    def __init__(self, regions: RegionRegistry) -> None:
+    def __init__(
+        self, regions: RegionRegistry, *, on_integrity_error: Callable[[str], None] | None = None
+    ) -> None:
+        """*on_integrity_error* is told the region of every reply refused because it holds a
+        value under another key than the reading tenant's (a metric)."""
         self.regions = regions
         self._hints = SequenceHints()
+        for region in regions.values():
+            install(region, on_integrity_error)
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
         return MongoTenantStore(tenant_id, self.regions.for_tenant(tenant_id), self._hints)
