@@ -171,17 +171,20 @@ def key_id_of(value: Binary) -> bytes | None:
     return bytes(value[1:17])
 
 
-def _ciphertexts(value: object, found: list[Binary]) -> list[Binary]:
-    """Every subtype-6 value in *value*, nested documents and arrays included."""
-    kind = type(value)
-    if kind is dict:
-        for item in value.values():  # type: ignore[attr-defined]
-            _ciphertexts(item, found)
-    elif kind is list:
-        for item in value:  # type: ignore[attr-defined]
-            _ciphertexts(item, found)
-    elif kind is Binary and value.subtype == ENCRYPTED:  # type: ignore[attr-defined]
-        found.append(value)  # type: ignore[arg-type]
+def _ciphertexts(value: dict[str, Any], found: list[Binary]) -> list[Binary]:
+    """Every subtype-6 value in *value*, nested documents and arrays included (a loop over
+    containers, not a call per value: this runs over every reply)."""
+    stack: list[Any] = [value.values()]
+    while stack:
+        for item in stack.pop():
+            kind = type(item)
+            if kind is Binary:
+                if item.subtype == ENCRYPTED:
+                    found.append(item)
+            elif kind is dict:
+                stack.append(item.values())
+            elif kind is list:
+                stack.append(item)
     return found
 
 
