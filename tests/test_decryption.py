@@ -25,7 +25,9 @@ from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from schema.datasheets import DATASHEETS
 from schema.errors import DataIntegrityError
+from storage.base import Actor
 from storage.mongo.decryption import installed, key_id_of, tenant_scope
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import (
@@ -242,8 +244,6 @@ async def test_a_page_is_one_decryption_context_and_the_check_is_in_pymongos_pat
     region = services.store.regions["eu"]
     check = installed(region)
     sheet_store = services.store.for_tenant(eu_tenant.id)
-    from schema.datasheets import DATASHEETS
-
     sheet = DATASHEETS["employees"]
     before = check.contexts
     page = await sheet_store.page(sheet, ["nationalId", "salary", "firstName"], first=50)
@@ -262,6 +262,21 @@ async def test_a_page_is_one_decryption_context_and_the_check_is_in_pymongos_pat
     with tenant_scope(eu_tenant.id):
         doc = await coll.find_one({}, {"nationalId": 1})
     assert doc is not None and isinstance(doc["nationalId"], str)
+
+    # Nested values are checked too: another tenant's blob deep inside a field.
+    foreign = Binary(await sheet_store.encrypt_document({"x": 1}), 6)
+    theirs = services.store.for_tenant(other.id)
+    made = await theirs.create(
+        sheet,
+        {"firstName": "N", "lastName": "E", "workEmail": "n.e@example.com", "status": "ACTIVE"},
+        Actor(user_id=other.admin_id),
+    )
+    await region.plain[database_name(other.id)]["employees"].update_one(
+        {"_id": made.id}, {"$set": {"address": {"lines": [{"deep": foreign}]}}}
+    )
+    with pytest.raises(DataIntegrityError) as refused:
+        await theirs.get(sheet, made.id, ["address"])
+    assert refused.value.extensions["records"] == [made.id]
 
     # The key id a ciphertext names is the tenant's data key.
     raw = plain_client(settings, "eu")
