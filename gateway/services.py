@@ -95,6 +95,7 @@ class Services:
         store = MongoStore(
             RegionRegistry.from_configs(settings.regions(), metrics.listeners),
             settings.audit_mac(),
+            on_integrity_error=metrics.integrity_refused,
         )
         tokens = TokenIssuer(
             settings.jwt_key(),
