@@ -58,11 +58,11 @@ _SECURITY_HEADERS = [
 ]
 
 
-def _is_mutation(body: bytes) -> bool:
+def _is_mutation(body: bytes, max_tokens: int) -> bool:
     """Whether the operation a (checked) request body runs is a mutation."""
     request = orjson.loads(body)
     try:
-        document = parse(request["query"])
+        document = parse(request["query"], max_tokens=max_tokens)
     except GraphQLError:
         return False
     name = request.get("operationName")
@@ -97,6 +97,17 @@ def _adding_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
     return send_with_headers
 
 
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        max_selections=settings.max_selections,
+        introspection=settings.introspection,
+    )
+
+
 def error_response(exc: EnclaveError) -> Response:
     body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
     headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else {}
@@ -115,13 +126,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
-        limits = Limits(
-            max_depth=settings.max_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            max_cost=settings.max_cost,
-            introspection=settings.introspection,
-        )
+        limits = limits_of(settings)
         super().__init__(
             build_schema(limits),
             graphql_ide="graphiql" if settings.graphiql else None,
@@ -226,7 +231,7 @@ class GraphQLEndpoint:
         )
 
         key = request.headers.get("idempotency-key")
-        if key is None or not _is_mutation(body):
+        if key is None or not _is_mutation(body, settings.max_tokens):
             # Only mutations are made idempotent: a read is repeated, never replayed.
             if self.compiled is None or not await self.compiled.serve(
                 scope, body, send_with_headers
@@ -375,7 +380,7 @@ class PublicEndpoint:
             _check_json(request, body)
             query = orjson.loads(body)["query"]
             try:
-                fields = public_root_fields(query)
+                fields = public_root_fields(query, self.services.settings.max_tokens)
             except GraphQLError:
                 fields = None
             if fields is None or not fields or not fields <= PUBLIC_FIELDS:
@@ -388,11 +393,12 @@ class PublicEndpoint:
         )
 
 
-def public_root_fields(query: str) -> frozenset[str] | None:
+def public_root_fields(query: str, max_tokens: int) -> frozenset[str] | None:
     """The root field names of every operation in *query* (None if it has fragments at the
-    root, which sign-in never needs)."""
+    root, which sign-in never needs). Parsing stops past *max_tokens*: an anonymous body
+    is parsed no further than an authenticated one."""
     names: set[str] = set()
-    for definition in parse(query).definitions:
+    for definition in parse(query, max_tokens=max_tokens).definitions:
         if isinstance(definition, OperationDefinitionNode):
             for sel in definition.selection_set.selections:
                 if not isinstance(sel, FieldNode):
@@ -403,7 +409,11 @@ def public_root_fields(query: str) -> frozenset[str] | None:
 
 class PublicGraphQL(GraphQL[PublicContext, None]):
     def __init__(self, services: Services) -> None:
-        super().__init__(build_public_schema(), graphql_ide=None, allow_queries_via_get=False)
+        super().__init__(
+            build_public_schema(limits_of(services.settings)),
+            graphql_ide=None,
+            allow_queries_via_get=False,
+        )
         self.services = services
 
     async def get_context(self, request: Any, response: Any) -> PublicContext:

@@ -1,0 +1,186 @@
+"""The shape of a document, measured in one pass that is linear in its size, and refused
+before anything else walks it.
+
+Fragments form a DAG (a cycle is refused): each fragment is measured once and its measure
+reused wherever it is spread, so ``fragment F0 { ...F1 ...F1 } fragment F1 { ...F2 ...F2 }``
+costs one visit per fragment however many selections it expands to. The measures are those
+of the document with every spread expanded:
+
+- *selections*: fields, inline fragments and spreads, counted once per place they end up;
+- *depth*: levels of fields below the root (``{ me { id } }`` is 1), introspection aside;
+- *aliases*: aliased fields.
+
+:func:`validate_shape_first` runs the shape rule on its own before the other validation
+rules, the authorisation walk, the cost estimate and execution, so a document over a limit
+costs one linear pass and nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    validate,
+)
+from graphql.validation import ValidationContext
+from strawberry.extensions import AddValidationRules
+
+from schema.errors import BadUserInputError
+
+__all__ = ["DocumentShape", "ShapeLimiter", "ShapeRule", "measure", "validate_shape_first"]
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentShape:
+    selections: int = 0
+    depth: int = 0
+    aliases: int = 0
+
+    def __add__(self, other: DocumentShape) -> DocumentShape:
+        return DocumentShape(
+            self.selections + other.selections,
+            max(self.depth, other.depth),
+            self.aliases + other.aliases,
+        )
+
+
+class FragmentCycleError(BadUserInputError):
+    def __init__(self) -> None:
+        super().__init__("fragments spread each other in a cycle", limit="fragments")
+
+
+class _Measure:
+    def __init__(self, fragments: dict[str, FragmentDefinitionNode]) -> None:
+        self.fragments = fragments
+        self.done: dict[str, DocumentShape] = {}
+        self.open: set[str] = set()
+
+    def selection_set(self, node: SelectionSetNode | None) -> DocumentShape:
+        shape = DocumentShape()
+        for sel in node.selections if node is not None else ():
+            if isinstance(sel, FieldNode):
+                below = self.selection_set(sel.selection_set)
+                # Introspection is left out, as Strawberry's limiter did: its own depth rule
+                # (graphql-core's MaxIntrospectionDepthRule) bounds it.
+                nested = sel.selection_set is not None and not sel.name.value.startswith("__")
+                depth = below.depth + 1 if nested else 0
+                here = DocumentShape(below.selections + 1, depth, below.aliases + bool(sel.alias))
+            elif isinstance(sel, FragmentSpreadNode):
+                inner = self.fragment(sel.name.value)
+                here = DocumentShape(inner.selections + 1, inner.depth, inner.aliases)
+            else:  # an inline fragment
+                inner = self.selection_set(sel.selection_set)  # type: ignore[attr-defined]
+                here = DocumentShape(inner.selections + 1, inner.depth, inner.aliases)
+            shape = shape + here
+        return shape
+
+    def fragment(self, name: str) -> DocumentShape:
+        known = self.done.get(name)
+        if known is not None:
+            return known
+        definition = self.fragments.get(name)
+        if definition is None:
+            return DocumentShape()  # an unknown fragment: KnownFragmentNamesRule names it
+        if name in self.open:
+            raise FragmentCycleError
+        self.open.add(name)
+        shape = self.selection_set(definition.selection_set)
+        self.open.discard(name)
+        self.done[name] = shape
+        return shape
+
+
+def measure(document: DocumentNode) -> dict[OperationDefinitionNode, DocumentShape]:
+    """Each operation's shape with its spreads expanded (``FragmentCycleError`` on a cycle).
+    Time and memory are linear in the document: one visit per node."""
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+    m = _Measure(fragments)
+    shapes = {
+        d: m.selection_set(d.selection_set)
+        for d in document.definitions
+        if isinstance(d, OperationDefinitionNode)
+    }
+    for name in fragments:  # unused fragments too: validation rules visit them
+        m.fragment(name)
+    return shapes
+
+
+class ShapeRule(ASTValidationRule):
+    """Base of the shape rule; :func:`validate_shape_first` runs these on their own."""
+
+
+def _limit_error(error: BadUserInputError) -> GraphQLError:
+    return GraphQLError(error.message, original_error=error)
+
+
+def shape_rule(max_depth: int, max_aliases: int, max_selections: int) -> type[ShapeRule]:
+    class DocumentShapeRule(ShapeRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            try:
+                shapes = measure(context.document)
+            except FragmentCycleError as cycle:
+                context.report_error(_limit_error(cycle))
+                return
+            total = DocumentShape()
+            for shape in shapes.values():
+                total = total + shape
+            for name, value, limit, message in (
+                (
+                    "selections",
+                    total.selections,
+                    max_selections,
+                    "the query expands to {} "
+                    "selections once its fragments are spread, over the limit of {}",
+                ),
+                ("depth", total.depth, max_depth, "the query's depth {} is over the limit of {}"),
+                (
+                    "aliases",
+                    total.aliases,
+                    max_aliases,
+                    "the query has {} aliases, over the limit of {}",
+                ),
+            ):
+                if value > limit:
+                    shown = str(value) if value <= 10 * limit else f"more than {10 * limit}"
+                    over = BadUserInputError(message.format(shown, limit), limit=name, max=limit)
+                    context.report_error(_limit_error(over))
+
+    return DocumentShapeRule
+
+
+class ShapeLimiter(AddValidationRules):
+    """Depth, alias and expanded-size limits, measured in one linear pass (this replaces
+    Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``, which walk a fragment once
+    per spread: exponential work for a chain of fragments that each spread the next twice)."""
+
+    def __init__(self, max_depth: int, max_aliases: int, max_selections: int) -> None:
+        super().__init__([shape_rule(max_depth, max_aliases, max_selections)])
+
+
+def validate_shape_first(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    rules: Sequence[type[ASTValidationRule]],
+    validate_rest: Callable[..., list[GraphQLError]] = validate,
+) -> list[GraphQLError]:
+    """Validate *document* by the shape rules alone first; only a document within them is
+    validated by the other *rules* (with *validate_rest*, graphql-core's ``validate`` or
+    Strawberry's ``validate_document``)."""
+    shape = [r for r in rules if issubclass(r, ShapeRule)]
+    errors = validate(schema, document, shape) if shape else []
+    if errors:
+        return list(errors)
+    return list(validate_rest(schema, document, tuple(r for r in rules if r not in shape)))

@@ -1,0 +1,181 @@
+"""Documents that expand far beyond their size (fragments spreading each other, inline
+fragments, aliases) are refused after one pass linear in their size, and a gateway process
+busy refusing them still answers other tenants."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from graphql import FragmentDefinitionNode, OperationDefinitionNode, parse
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.settings import Settings
+from resolvers.docshape import measure
+from resolvers.limits import estimate_cost
+from tests.conftest import GraphQLClient, Tenant
+from tests.gateways import gateway_env, running_gateways
+
+WAIT = 30.0
+
+
+def chain(n: int, width: int = 2, leaf: str = "id", spread: str = "...F{0}") -> str:
+    """``{ employees { nodes { ...F0 } } }`` and F0…F(n-1), each spreading the next *width*
+    times: 2 + width**n selections once expanded, from a document linear in n."""
+    parts = ["{ employees(first: 1) { nodes { ...F0 } } }"]
+    for i in range(n):
+        parts.append(f"fragment F{i} on Employee {{ {' '.join([spread.format(i + 1)] * width)} }}")
+    parts.append(f"fragment F{n} on Employee {{ {leaf} }}")
+    return " ".join(parts)
+
+
+BOMBS = {
+    "chain-18": chain(18),
+    "chain-30": chain(30),
+    # The same chain through inline fragments around each spread, with and without a type.
+    "inline": chain(30, spread="... on Employee {{ ...F{0} }} ... {{ ...F{0} }}"),
+    # Aliased fields repeated in every fragment of the chain.
+    "aliases": chain(24, spread="a: id b: id ...F{0}"),
+    # Wide rather than deep: each fragment spreads the next eight times.
+    "wide": chain(10, width=8),
+    # Directives on every spread do not stop the expansion.
+    "directives": chain(30, spread="...F{0} @include(if: true) ...F{0} @skip(if: false)"),
+}
+
+
+def _refused(body: dict[str, Any]) -> bool:
+    errors = body.get("errors") or []
+    return (
+        body.get("data") is None
+        and bool(errors)
+        and all(e["extensions"]["code"] == "BAD_USER_INPUT" for e in errors)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(BOMBS))
+async def test_bombs_are_refused_with_a_code(eu: GraphQLClient, name: str) -> None:
+    body = await eu(BOMBS[name])
+    assert _refused(body), body
+    assert body["errors"][0]["extensions"]["limit"] in ("selections", "aliases"), body
+
+
+async def test_a_cycle_is_refused_with_a_code(eu: GraphQLClient) -> None:
+    body = await eu(
+        "{ employees { nodes { ...A } } } fragment A on Employee { id ...B } "
+        "fragment B on Employee { ...A ...A }"
+    )
+    assert _refused(body), body
+
+
+async def test_documents_within_the_limits_still_run(eu: GraphQLClient) -> None:
+    # A short chain (2**6 spreads of one field) is fine: the limit is on expansion, not
+    # on spreading a fragment more than once.
+    data = await eu.ok(chain(6))
+    assert data["employees"]["nodes"] == [] or "id" in data["employees"]["nodes"][0]
+    introspection = await eu.ok('{ __type(name: "Employee") { name fields { name } } }')
+    assert introspection["__type"]["name"] == "Employee"
+
+
+def _naive(document: str) -> tuple[int, int, int]:
+    """Fields, selections and aliases by expanding every spread (small documents only)."""
+    doc = parse(document)
+    fragments = {d.name.value: d for d in doc.definitions if isinstance(d, FragmentDefinitionNode)}
+
+    def walk(node: Any) -> tuple[int, int, int]:
+        fields = count = aliases = 0
+        for sel in node.selections:
+            if sel.kind == "field":
+                f, c, a = walk(sel.selection_set) if sel.selection_set else (0, 0, 0)
+                fields, count = fields + f + 1, count + c + 1
+                aliases += a + (sel.alias is not None)
+            else:
+                target = fragments[sel.name.value] if sel.kind == "fragment_spread" else sel
+                f, c, a = walk(target.selection_set)
+                fields, count, aliases = fields + f, count + c + 1, aliases + a
+        return fields, count, aliases
+
+    ops = [d for d in doc.definitions if isinstance(d, OperationDefinitionNode)]
+    return walk(ops[0].selection_set)
+
+
+@st.composite
+def fragment_dags(draw: st.DrawFn) -> str:
+    """A random DAG of fragments over Employee: fragment i spreads only fragments j > i."""
+    n = draw(st.integers(1, 6))
+    fields = ["id", "firstName", "x: lastName", "... on Employee { id }", "... { y: id }"]
+    parts = []
+    for i in range(n):
+        body = draw(st.lists(st.sampled_from(fields), min_size=1, max_size=3))
+        spreads = [f"...F{j}" for j in draw(st.lists(st.integers(i + 1, n), max_size=3))]
+        parts.append(f"fragment F{i} on Employee {{ {' '.join(body + spreads)} }}")
+    parts.append(f"fragment F{n} on Employee {{ id }}")
+    return "{ employees { nodes { ...F0 } } } " + " ".join(parts)
+
+
+@settings(max_examples=60, deadline=None)
+@given(fragment_dags())
+def test_the_linear_measure_equals_the_expansion(document: str) -> None:
+    (shape,) = measure(parse(document)).values()
+    fields, selections, aliases = _naive(document)
+    assert (shape.selections, shape.aliases) == (selections, aliases)
+    # The memoised cost estimate agrees with the expansion: employees costs one, and each
+    # field under it (nodes included) once per object of the default page of 7.
+    cost = estimate_cost(
+        parse(document), None, {}, default_page=7, page_fields=frozenset({"employees"})
+    )
+    assert cost == 1 + 7 * (fields - 1)
+
+
+async def _bomb_until(
+    http: httpx.AsyncClient, token: str, stop: asyncio.Event, replies: list[dict[str, Any]]
+) -> None:
+    documents = itertools.cycle([BOMBS["chain-30"], BOMBS["chain-18"], BOMBS["wide"]])
+    for _ in range(60):  # bounded: stops once the other tenant is answered
+        if stop.is_set():
+            return
+        response = await http.post(
+            "/graphql",
+            json={"query": next(documents)},
+            headers={"authorization": f"Bearer {token}"},
+        )
+        replies.append(response.json())
+
+
+async def test_a_gateway_refusing_bombs_still_answers_other_tenants(
+    settings: Settings, eu_tenant: Tenant, us_tenant: Tenant, tmp_path: Path
+) -> None:
+    with running_gateways(["bombs"], gateway_env(settings), tmp_path) as gateways:
+        url = gateways[0].url
+        async with (
+            httpx.AsyncClient(base_url=url, timeout=WAIT) as attacker,
+            httpx.AsyncClient(base_url=url, timeout=WAIT) as other,
+        ):
+            stop = asyncio.Event()
+            replies: list[dict[str, Any]] = []
+            senders = [
+                asyncio.create_task(_bomb_until(attacker, eu_tenant.token, stop, replies))
+                for _ in range(3)
+            ]
+            try:
+                # Bombs are in flight from here on (each sender sends the next at once).
+                me = await other.post(
+                    "/graphql",
+                    json={"query": "{ me { id } }"},
+                    headers={"authorization": f"Bearer {us_tenant.token}"},
+                )
+                answered_at = len(replies)
+                stop.set()
+                await asyncio.gather(*senders)
+            finally:
+                for task in senders:
+                    task.cancel()
+            assert me.status_code == 200 and me.json()["data"]["me"]["id"] == us_tenant.admin_id
+            # The other tenant was answered before the bombs in flight were: the senders
+            # stop only once it was, so at least one bomb's reply came after.
+            assert len(replies) > answered_at
+            assert replies and all(_refused(r) for r in replies), replies[:3]
