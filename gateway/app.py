@@ -379,9 +379,16 @@ class PublicEndpoint:
             body = await read_body(request, self.services.settings.max_body_bytes)
             _check_json(request, body)
             query = orjson.loads(body)["query"]
+            max_tokens = self.services.settings.max_tokens
             try:
-                fields = public_root_fields(query, self.services.settings.max_tokens)
-            except GraphQLError:
+                fields = public_root_fields(query, max_tokens)
+            except GraphQLError as exc:
+                if "tokens" in exc.message:  # graphql-core stopped parsing at the limit
+                    raise BadUserInputError(
+                        f"the document has more than {max_tokens} tokens",
+                        limit="tokens",
+                        max=max_tokens,
+                    ) from None
                 fields = None
             if fields is None or not fields or not fields <= PUBLIC_FIELDS:
                 raise UnauthenticatedError("authentication required")

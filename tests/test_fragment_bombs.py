@@ -179,3 +179,16 @@ async def test_a_gateway_refusing_bombs_still_answers_other_tenants(
             # stop only once it was, so at least one bomb's reply came after.
             assert len(replies) > answered_at
             assert replies and all(_refused(r) for r in replies), replies[:3]
+
+
+async def test_an_anonymous_document_is_parsed_no_further_than_the_token_limit(
+    http: httpx.AsyncClient,
+) -> None:
+    # Parsing a 900 KB document took 8 s on the event loop before the limit applied to
+    # anonymous requests too: it is refused where the limit is reached.
+    query = 'mutation { login(tenant: "x", email: "y", password: "z") { ' + "a " * 5000 + "} }"
+    response = await http.post("/graphql", json={"query": query})
+    assert response.status_code == 400, response.text
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert error["extensions"]["limit"] == "tokens"
