@@ -35,7 +35,14 @@ from gateway.exporturls import ExportLinksForRequest
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.persisted import actor_for
-from gateway.ratelimit import RateLimitedError
+from gateway.refusals import (
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    UnsupportedRequestError,
+    error_response,
+    serve_graphql,
+)
+from gateway.securityheaders import SecuredStarlette
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import SETUP_CODE_REFUSED, refresh_tenant
@@ -49,13 +56,6 @@ from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
 from storage.base import Actor
 
 __all__ = ["create_app"]
-
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
-]
 
 
 def _is_mutation(body: bytes, max_tokens: int) -> bool:
@@ -108,19 +108,6 @@ def limits_of(settings: Settings) -> Limits:
     )
 
 
-def error_response(exc: EnclaveError) -> Response:
-    body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
-    headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else {}
-    if isinstance(exc, RateLimitedError):
-        headers["retry-after"] = str(exc.retry_after)
-    return Response(
-        orjson.dumps(body),
-        status_code=exc.http_status,
-        media_type="application/json",
-        headers=headers,
-    )
-
-
 class EnclaveGraphQL(GraphQL[RequestContext, None]):
     """Strawberry's ASGI app, given the principal the endpoint authenticated."""
 
@@ -136,6 +123,9 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # as the compiled read path does
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_graphql(self, scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         principal: Principal = request.scope["enclave.principal"]
@@ -226,9 +216,7 @@ class GraphQLEndpoint:
         scope["enclave.policy"] = policy
         scope["enclave.request_id"] = request_id
         replay = _replaying(body, receive)
-        send_with_headers = _adding_headers(
-            send, [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
-        )
+        send_with_headers = _adding_headers(send, [(b"x-request-id", request_id.encode())])
 
         key = request.headers.get("idempotency-key")
         if key is None or not _is_mutation(body, settings.max_tokens):
@@ -315,14 +303,6 @@ class GraphQLEndpoint:
         return principal
 
 
-class UnsupportedRequestError(BadUserInputError):
-    http_status = 415
-
-
-class MethodNotAllowedError(BadUserInputError):
-    http_status = 405
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -395,9 +375,7 @@ class PublicEndpoint:
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
-        await self.graphql(
-            scope, _replaying(body, receive), _adding_headers(send, _SECURITY_HEADERS)
-        )
+        await self.graphql(scope, _replaying(body, receive), send)
 
 
 def public_root_fields(query: str, max_tokens: int) -> frozenset[str] | None:
@@ -422,6 +400,9 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
             allow_queries_via_get=False,
         )
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_graphql(self, scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> PublicContext:
         client = request.client.host if request.client else None
@@ -467,14 +448,6 @@ class _RecordedSignIn:
     async def refresh(self, refresh_token: str) -> Any:
         await self._services.tenants.require_active(refresh_tenant(refresh_token))
         return await self._services.signin.refresh(refresh_token)
-
-
-class PayloadTooLargeError(EnclaveError):
-    code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body larger than {limit} bytes")
 
 
 async def healthz(request: Request) -> Response:
@@ -533,7 +506,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
                 max_age=600,
             )
         )
-    app = Starlette(
+    # Security headers wrap everything, Starlette's own 404, 405 and 500 answers included.
+    app = SecuredStarlette(
         middleware=middleware,
         routes=[
             Route(
@@ -545,7 +519,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             Route("/readyz", readyz),
             Route(
                 "/exports/{tenant}/{job}",
-                ExportEndpoint(services, error_response, _SECURITY_HEADERS),
+                ExportEndpoint(services, error_response),
                 methods=["GET"],
             ),
             Route("/metrics", metrics_endpoint),
