@@ -20,6 +20,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from resolvers.context import RequestContext
+from resolvers.selection import selected_fields
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, ForbiddenError
 from schema.types import PageInfo
@@ -131,6 +132,23 @@ def _node(entry: AuditEntry, readable: frozenset[str] | None, admin: bool) -> Au
         redacted=entry.redacted,
         changes=changes,
     )
+
+
+def _record_values_read(
+    ctx: RequestContext, entries: list[AuditEntry], nodes: list[AuditEntryType]
+) -> None:
+    """An access event per datasheet for the values the page gives: reading a value through
+    the audit log is reading it, as through the record. An entry with no record (a tenant
+    event such as a subject access request) is named ``audit:<sequence>``."""
+    given: dict[str, tuple[set[str], list[str]]] = {}
+    for entry, node in zip(entries, nodes, strict=True):
+        if not node.changes:
+            continue
+        fields, records = given.setdefault(entry.datasheet or "audit", (set(), []))
+        fields.update(c.field for c in node.changes)
+        records.append(entry.record or f"audit:{entry.seq}")
+    for datasheet, (fields, records) in given.items():
+        ctx.access.read(datasheet, sorted(fields), sorted(set(records)))
 
 
 @strawberry.type
@@ -281,5 +299,7 @@ class AuditQueryRoot:
             query, first=first, after=_seq(after) if after else None, with_values=True
         )
         nodes = [_node(e, readable, ctx.policy.admin) for e in entries]
+        if selected_fields(info, ["before", "after"]):
+            _record_values_read(ctx, entries, nodes)
         end = _cursor(entries[-1].seq) if entries else None
         return AuditConnection(nodes=nodes, page_info=PageInfo(has_next_page=more, end_cursor=end))
