@@ -104,6 +104,7 @@ def limits_of(settings: Settings) -> Limits:
         max_tokens=settings.max_tokens,
         max_cost=settings.max_cost,
         max_selections=settings.max_selections,
+        max_merges=settings.max_merges,
         introspection=settings.introspection,
     )
 

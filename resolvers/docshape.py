@@ -17,7 +17,7 @@ costs one linear pass and nothing more.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from graphql import (
@@ -34,6 +34,7 @@ from graphql import (
 )
 from graphql.validation import ValidationContext
 from strawberry.extensions import AddValidationRules
+from strawberry.schema.schema import validate_document
 
 from schema.errors import BadUserInputError
 
@@ -100,21 +101,62 @@ class _Measure:
         return shape
 
 
-def measure(document: DocumentNode) -> dict[OperationDefinitionNode, DocumentShape]:
-    """Each operation's shape with its spreads expanded (``FragmentCycleError`` on a cycle).
+Root = OperationDefinitionNode | FragmentDefinitionNode
+
+
+def measure(document: DocumentNode) -> dict[Root, DocumentShape]:
+    """The shape of each operation, and of each fragment no operation spreads (validation
+    rules visit those too), with spreads expanded (``FragmentCycleError`` on a cycle).
     Time and memory are linear in the document: one visit per node."""
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
     m = _Measure(fragments)
-    shapes = {
+    shapes: dict[Root, DocumentShape] = {
         d: m.selection_set(d.selection_set)
         for d in document.definitions
         if isinstance(d, OperationDefinitionNode)
     }
-    for name in fragments:  # unused fragments too: validation rules visit them
-        m.fragment(name)
+    used = set(m.done)
+    for name, definition in fragments.items():
+        shape = m.fragment(name)
+        if name not in used:
+            shapes[definition] = shape
     return shapes
+
+
+def merged_pairs(roots: Iterable[Root], fragments: Mapping[str, FragmentDefinitionNode]) -> int:
+    """How many pairs of fields graphql-core's ``OverlappingFieldsCanBeMergedRule`` compares,
+    about: fields under one response key are merged (as execution merges them, each
+    fragment once per selection), and every two fields merged under one key, and every two
+    fragments spread into one selection, are a pair. Only for documents within the
+    selections limit: the walk is bounded by their expanded size."""
+    total = 0
+    pending: list[list[SelectionSetNode]] = [[r.selection_set] for r in roots]
+    while pending:
+        merged: dict[str, list[FieldNode]] = {}
+        spread: set[str] = set()
+        sets = pending.pop()
+        while sets:
+            for sel in sets.pop().selections:
+                if isinstance(sel, FieldNode):
+                    merged.setdefault(sel.alias.value if sel.alias else sel.name.value, []).append(
+                        sel
+                    )
+                elif isinstance(sel, FragmentSpreadNode):
+                    name = sel.name.value
+                    if name not in spread and name in fragments:
+                        spread.add(name)
+                        sets.append(fragments[name].selection_set)
+                else:
+                    sets.append(sel.selection_set)  # type: ignore[attr-defined]
+        total += len(spread) * (len(spread) - 1) // 2
+        for nodes in merged.values():
+            total += len(nodes) * (len(nodes) - 1) // 2
+            below = [n.selection_set for n in nodes if n.selection_set is not None]
+            if below:
+                pending.append(below)
+    return total
 
 
 class ShapeRule(ASTValidationRule):
@@ -125,7 +167,9 @@ def _limit_error(error: BadUserInputError) -> GraphQLError:
     return GraphQLError(error.message, original_error=error)
 
 
-def shape_rule(max_depth: int, max_aliases: int, max_selections: int) -> type[ShapeRule]:
+def shape_rule(
+    max_depth: int, max_aliases: int, max_selections: int, max_merges: int
+) -> type[ShapeRule]:
     class DocumentShapeRule(ShapeRule):
         def __init__(self, context: ValidationContext) -> None:
             super().__init__(context)
@@ -137,21 +181,19 @@ def shape_rule(max_depth: int, max_aliases: int, max_selections: int) -> type[Sh
             total = DocumentShape()
             for shape in shapes.values():
                 total = total + shape
+            merges = 0
+            if total.selections <= max_selections:
+                fragments = {
+                    d.name.value: d
+                    for d in context.document.definitions
+                    if isinstance(d, FragmentDefinitionNode)
+                }
+                merges = merged_pairs(shapes, fragments)
             for name, value, limit, message in (
-                (
-                    "selections",
-                    total.selections,
-                    max_selections,
-                    "the query expands to {} "
-                    "selections once its fragments are spread, over the limit of {}",
-                ),
+                ("selections", total.selections, max_selections, _SELECTIONS),
                 ("depth", total.depth, max_depth, "the query's depth {} is over the limit of {}"),
-                (
-                    "aliases",
-                    total.aliases,
-                    max_aliases,
-                    "the query has {} aliases, over the limit of {}",
-                ),
+                ("aliases", total.aliases, max_aliases, _ALIASES),
+                ("merges", merges, max_merges, _MERGES),
             ):
                 if value > limit:
                     shown = str(value) if value <= 10 * limit else f"more than {10 * limit}"
@@ -161,13 +203,35 @@ def shape_rule(max_depth: int, max_aliases: int, max_selections: int) -> type[Sh
     return DocumentShapeRule
 
 
-class ShapeLimiter(AddValidationRules):
-    """Depth, alias and expanded-size limits, measured in one linear pass (this replaces
-    Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``, which walk a fragment once
-    per spread: exponential work for a chain of fragments that each spread the next twice)."""
+_SELECTIONS = (
+    "the query expands to {} selections once its fragments are spread, over the limit of {}"
+)
+_ALIASES = "the query has {} aliases, over the limit of {}"
+_MERGES = (
+    "the query repeats fields under one name or spreads fragments side by side {} times "
+    "(counted in pairs), over the limit of {}"
+)
 
-    def __init__(self, max_depth: int, max_aliases: int, max_selections: int) -> None:
-        super().__init__([shape_rule(max_depth, max_aliases, max_selections)])
+
+class ShapeLimiter(AddValidationRules):
+    """Depth, alias, expanded-size and merge limits, measured in one linear pass (this
+    replaces Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``, which walk a
+    fragment once per spread: exponential work for a chain of fragments that each spread
+    the next twice). Validation runs shape first unless an extension before this one
+    (resolvers.authorize) validated already."""
+
+    def __init__(
+        self, max_depth: int, max_aliases: int, max_selections: int, max_merges: int
+    ) -> None:
+        super().__init__([shape_rule(max_depth, max_aliases, max_selections, max_merges)])
+
+    def on_validate(self) -> Iterator[None]:
+        ec = self.execution_context
+        if ec.pre_execution_errors is None and ec.graphql_document is not None:
+            ec.pre_execution_errors = validate_shape_first(
+                ec.schema._schema, ec.graphql_document, ec.validation_rules, validate_document
+            )
+        yield
 
 
 def validate_shape_first(

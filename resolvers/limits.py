@@ -36,6 +36,8 @@ class Limits:
     max_aliases: int = 30
     #: Selections once every fragment spread is expanded (resolvers.docshape).
     max_selections: int = 10_000
+    #: Pairs of fields merged under one name (resolvers.docshape.merged_pairs).
+    max_merges: int = 1_000
     max_tokens: int = 2_000
     max_cost: int = 100_000
     introspection: bool = True

@@ -123,7 +123,9 @@ def build_public_schema(limits: Limits | None = None) -> EnclaveSchema:
             OperationTelemetry,
             ErrorCodes,
             # The same document limits as signed-in requests (aliases would repeat sign-ins).
-            lambda: ShapeLimiter(limits.max_depth, limits.max_aliases, limits.max_selections),
+            lambda: ShapeLimiter(
+                limits.max_depth, limits.max_aliases, limits.max_selections, limits.max_merges
+            ),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
         ],
     )

@@ -75,7 +75,9 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
             ErrorCodes,
             AuditAttempts,
             AuthorizationExtension,
-            lambda: ShapeLimiter(limits.max_depth, limits.max_aliases, limits.max_selections),
+            lambda: ShapeLimiter(
+                limits.max_depth, limits.max_aliases, limits.max_selections, limits.max_merges
+            ),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             *([] if limits.introspection else [DisableIntrospection]),
         ],
