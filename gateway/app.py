@@ -160,6 +160,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
             max_cost=settings.max_cost,
+            max_tokens=settings.max_tokens,
             exports=ExportLinksForRequest(self.services.export_urls, str(request.base_url)),
         )
 

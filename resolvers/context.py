@@ -120,3 +120,5 @@ class RequestContext:
     exports: ExportLinks | None = None
     #: Registered documents and the allow-list mode (None where not wired, e.g. tools).
     operations: OperationsPort | None = None
+    #: Tokens a document may have (the parse of a registered document stops past it).
+    max_tokens: int = 2_000

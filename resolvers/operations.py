@@ -31,9 +31,13 @@ class OperationsMutation:
         ctx: RequestContext = info.context
         port = _port(ctx)
         try:
-            parse(document)
+            # Stops where the limit is reached: such a document could never run anyway.
+            parse(document, max_tokens=ctx.max_tokens)
         except GraphQLError:
-            raise BadUserInputError("the document is not valid GraphQL", field="document") from None
+            raise BadUserInputError(
+                f"the document is not valid GraphQL of at most {ctx.max_tokens} tokens",
+                field="document",
+            ) from None
         return await port.register(ctx.principal.tenant_id, document, ctx.actor)
 
     @strawberry.mutation(

@@ -212,3 +212,13 @@ async def test_an_anonymous_document_is_parsed_no_further_than_the_token_limit(
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert error["extensions"]["limit"] == "tokens"
+
+
+async def test_a_registered_document_is_parsed_no_further_than_the_token_limit(
+    eu: GraphQLClient,
+) -> None:
+    # Parsed in full, a document of the body's size (1 MB) held the event loop for seconds.
+    document = "{ me { " + "id " * 3000 + "} }"
+    body = await eu("mutation($d: String!) { registerOperation(document: $d) }", {"d": document})
+    assert body.get("data") is None, body
+    assert body["errors"][0]["extensions"] == {"code": "BAD_USER_INPUT", "field": "document"}
