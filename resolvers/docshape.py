@@ -67,23 +67,28 @@ class _Measure:
         self.open: set[str] = set()
 
     def selection_set(self, node: SelectionSetNode | None) -> DocumentShape:
-        shape = DocumentShape()
+        selections = depth = aliases = 0  # plain ints: this runs once per node
         for sel in node.selections if node is not None else ():
             if isinstance(sel, FieldNode):
-                below = self.selection_set(sel.selection_set)
-                # Introspection is left out, as Strawberry's limiter did: its own depth rule
-                # (graphql-core's MaxIntrospectionDepthRule) bounds it.
-                nested = sel.selection_set is not None and not sel.name.value.startswith("__")
-                depth = below.depth + 1 if nested else 0
-                here = DocumentShape(below.selections + 1, depth, below.aliases + bool(sel.alias))
-            elif isinstance(sel, FragmentSpreadNode):
+                selections += 1
+                aliases += sel.alias is not None
+                if sel.selection_set is not None:
+                    below = self.selection_set(sel.selection_set)
+                    selections += below.selections
+                    aliases += below.aliases
+                    # Introspection is left out, as Strawberry's limiter did: its own depth
+                    # rule (graphql-core's MaxIntrospectionDepthRule) bounds it.
+                    if not sel.name.value.startswith("__"):
+                        depth = max(depth, below.depth + 1)
+                continue
+            if isinstance(sel, FragmentSpreadNode):
                 inner = self.fragment(sel.name.value)
-                here = DocumentShape(inner.selections + 1, inner.depth, inner.aliases)
             else:  # an inline fragment
                 inner = self.selection_set(sel.selection_set)  # type: ignore[attr-defined]
-                here = DocumentShape(inner.selections + 1, inner.depth, inner.aliases)
-            shape = shape + here
-        return shape
+            selections += inner.selections + 1
+            depth = max(depth, inner.depth)
+            aliases += inner.aliases
+        return DocumentShape(selections, depth, aliases)
 
     def fragment(self, name: str) -> DocumentShape:
         known = self.done.get(name)
@@ -162,6 +167,15 @@ def merged_pairs(roots: Iterable[Root], fragments: Mapping[str, FragmentDefiniti
 class ShapeRule(ASTValidationRule):
     """Base of the shape rule; :func:`validate_shape_first` runs these on their own."""
 
+    @staticmethod
+    def shape_errors(document: DocumentNode) -> list[GraphQLError]:
+        return []
+
+    def __init__(self, context: ValidationContext) -> None:
+        super().__init__(context)
+        for error in self.shape_errors(context.document):
+            context.report_error(error)
+
 
 def _limit_error(error: BadUserInputError) -> GraphQLError:
     return GraphQLError(error.message, original_error=error)
@@ -170,35 +184,37 @@ def _limit_error(error: BadUserInputError) -> GraphQLError:
 def shape_rule(
     max_depth: int, max_aliases: int, max_selections: int, max_merges: int
 ) -> type[ShapeRule]:
+    def errors_of(document: DocumentNode) -> list[GraphQLError]:
+        try:
+            shapes = measure(document)
+        except FragmentCycleError as cycle:
+            return [_limit_error(cycle)]
+        total = DocumentShape()
+        for shape in shapes.values():
+            total = total + shape
+        merges = 0
+        if total.selections <= max_selections:
+            fragments = {
+                d.name.value: d
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            merges = merged_pairs(shapes, fragments)
+        errors = []
+        for name, value, limit, message in (
+            ("selections", total.selections, max_selections, _SELECTIONS),
+            ("depth", total.depth, max_depth, "the query's depth {} is over the limit of {}"),
+            ("aliases", total.aliases, max_aliases, _ALIASES),
+            ("merges", merges, max_merges, _MERGES),
+        ):
+            if value > limit:
+                shown = str(value) if value <= 10 * limit else f"more than {10 * limit}"
+                over = BadUserInputError(message.format(shown, limit), limit=name, max=limit)
+                errors.append(_limit_error(over))
+        return errors
+
     class DocumentShapeRule(ShapeRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-            try:
-                shapes = measure(context.document)
-            except FragmentCycleError as cycle:
-                context.report_error(_limit_error(cycle))
-                return
-            total = DocumentShape()
-            for shape in shapes.values():
-                total = total + shape
-            merges = 0
-            if total.selections <= max_selections:
-                fragments = {
-                    d.name.value: d
-                    for d in context.document.definitions
-                    if isinstance(d, FragmentDefinitionNode)
-                }
-                merges = merged_pairs(shapes, fragments)
-            for name, value, limit, message in (
-                ("selections", total.selections, max_selections, _SELECTIONS),
-                ("depth", total.depth, max_depth, "the query's depth {} is over the limit of {}"),
-                ("aliases", total.aliases, max_aliases, _ALIASES),
-                ("merges", merges, max_merges, _MERGES),
-            ):
-                if value > limit:
-                    shown = str(value) if value <= 10 * limit else f"more than {10 * limit}"
-                    over = BadUserInputError(message.format(shown, limit), limit=name, max=limit)
-                    context.report_error(_limit_error(over))
+        shape_errors = staticmethod(errors_of)
 
     return DocumentShapeRule
 
@@ -244,7 +260,8 @@ def validate_shape_first(
     validated by the other *rules* (with *validate_rest*, graphql-core's ``validate`` or
     Strawberry's ``validate_document``)."""
     shape = [r for r in rules if issubclass(r, ShapeRule)]
-    errors = validate(schema, document, shape) if shape else []
+    # Called directly, not through validate(): no visit of the document beyond the measure.
+    errors = [e for rule in shape for e in rule.shape_errors(document)]
     if errors:
-        return list(errors)
+        return errors
     return list(validate_rest(schema, document, tuple(r for r in rules if r not in shape)))
