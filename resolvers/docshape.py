@@ -134,7 +134,7 @@ def merged_pairs(roots: Iterable[Root], fragments: Mapping[str, FragmentDefiniti
     """How many pairs of fields graphql-core's ``OverlappingFieldsCanBeMergedRule`` compares,
     about: fields under one response key are merged (as execution merges them, each
     fragment once per selection), and every two fields merged under one key, and every two
-    fragments spread into one selection, are a pair. Only for documents within the
+    spreads side by side in one selection set, are a pair. Only for documents within the
     selections limit: the walk is bounded by their expanded size."""
     total = 0
     pending: list[list[SelectionSetNode]] = [[r.selection_set] for r in roots]
@@ -143,19 +143,21 @@ def merged_pairs(roots: Iterable[Root], fragments: Mapping[str, FragmentDefiniti
         spread: set[str] = set()
         sets = pending.pop()
         while sets:
+            side_by_side = 0  # spreads directly in this selection set: compared pairwise
             for sel in sets.pop().selections:
                 if isinstance(sel, FieldNode):
                     merged.setdefault(sel.alias.value if sel.alias else sel.name.value, []).append(
                         sel
                     )
                 elif isinstance(sel, FragmentSpreadNode):
+                    side_by_side += 1
                     name = sel.name.value
                     if name not in spread and name in fragments:
                         spread.add(name)
                         sets.append(fragments[name].selection_set)
                 else:
                     sets.append(sel.selection_set)  # type: ignore[attr-defined]
-        total += len(spread) * (len(spread) - 1) // 2
+            total += side_by_side * (side_by_side - 1) // 2
         for nodes in merged.values():
             total += len(nodes) * (len(nodes) - 1) // 2
             below = [n.selection_set for n in nodes if n.selection_set is not None]

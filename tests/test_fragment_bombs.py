@@ -49,6 +49,8 @@ BOMBS = {
     # Quadratic rather than exponential: graphql-core compares every two fields merged
     # under one name (1 s for this one before the limit on merges).
     "repeated": "{ " + "employees { nodes { id } } " * 250 + "}",
+    # Each fragment of a chain compared with every later one (0.14 s of validation).
+    "chain-of-ids": chain(140, width=1, spread="id ...F{0}"),
     "side-by-side": "{ employees { nodes { "
     + " ".join(f"...G{i}" for i in range(200))
     + " } } } "
