@@ -10,9 +10,13 @@ of the document with every spread expanded:
 - *depth*: levels of fields below the root (``{ me { id } }`` is 1), introspection aside;
 - *aliases*: aliased fields.
 
+Within those limits, one more walk (bounded by the expanded size) counts *merges*: the
+pairs of fields graphql-core's overlapping-fields rule compares, which grow with the square
+of a field repeated under one name (``{ me { id } me { id } … }`` needs no alias).
+
 :func:`validate_shape_first` runs the shape rule on its own before the other validation
 rules, the authorisation walk, the cost estimate and execution, so a document over a limit
-costs one linear pass and nothing more.
+costs those passes and nothing more.
 """
 
 from __future__ import annotations
