@@ -151,6 +151,15 @@ def _record_values_read(
         ctx.access.read(datasheet, sorted(fields), sorted(set(records)))
 
 
+def _record_clients_read(info: Info, users: list[str]) -> None:
+    """A read of the users' IP addresses and user agents, if the page gives them: they are
+    personal data of the user (the actor or principal) they were recorded for."""
+    fields = selected_fields(info, ["ip", "userAgent"])
+    if fields and users:
+        ctx: RequestContext = info.context
+        ctx.access.read("users", fields, sorted(set(users)))
+
+
 @strawberry.type
 class AccessEventType:
     at: dt.datetime
@@ -207,6 +216,7 @@ async def _access(
     except InvalidId:
         raise BadUserInputError("malformed cursor", argument="after") from None
     events, more = await ctx.store.access_page(query, first=first, after=position)
+    _record_clients_read(info, [e.principal for e in events if e.client])
     end = str(events[-1].id) if events else None
     return AccessConnection(
         nodes=[_access_node(e) for e in events],
@@ -301,5 +311,7 @@ class AuditQueryRoot:
         nodes = [_node(e, readable, ctx.policy.admin) for e in entries]
         if selected_fields(info, ["before", "after"]):
             _record_values_read(ctx, entries, nodes)
+        if ctx.policy.admin:  # only admins are given the client
+            _record_clients_read(info, [str(e.actor.get("id")) for e in entries if e.client])
         end = _cursor(entries[-1].seq) if entries else None
         return AuditConnection(nodes=nodes, page_info=PageInfo(has_next_page=more, end_cursor=end))

@@ -81,3 +81,19 @@ async def test_user_emails_are_recorded_as_reads(
     events = await _events(admin, app, tenant.admin_id, start)
     assert [(e["datasheet"], e["fields"]) for e in events] == [("users", ["email"])]
     assert {user["id"], tenant.admin_id} <= set(events[0]["records"])
+
+
+async def test_client_addresses_given_are_recorded_as_reads(
+    tenant: Tenant, http: httpx.AsyncClient, app: Starlette
+) -> None:
+    admin = GraphQLClient(http, tenant.token)
+    await admin.ok("{ me { id } }")  # the token's first use: a login with the client
+    await app.state.services.access.flush()
+    start = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    await admin.ok("{ loginHistory { nodes { principal } } }")
+    assert await _events(admin, app, tenant.admin_id, start) == []
+    logins = await admin.ok("{ loginHistory { nodes { principal ip } } }")
+    assert any(n["ip"] for n in logins["loginHistory"]["nodes"]), logins
+    events = await _events(admin, app, tenant.admin_id, start)
+    assert [(e["datasheet"], e["fields"]) for e in events] == [("users", ["ip"])]
+    assert tenant.admin_id in events[0]["records"]
