@@ -36,6 +36,14 @@ from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.persisted import actor_for
 from gateway.ratelimit import RateLimitedError
+from gateway.refusals import (
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    UnsupportedRequestError,
+    error_response,
+    serve_graphql,
+)
+from gateway.securityheaders import SecuredStarlette
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant, validate_password
@@ -51,19 +59,12 @@ from storage.base import Actor
 
 __all__ = ["create_app"]
 
-_SECURITY_HEADERS = [
-    (b"x-content-type-options", b"nosniff"),
-    (b"referrer-policy", b"no-referrer"),
-    (b"x-frame-options", b"DENY"),
-    (b"cache-control", b"no-store"),
-]
 
-
-def _is_mutation(body: bytes) -> bool:
+def _is_mutation(body: bytes, max_tokens: int) -> bool:
     """Whether the operation a (checked) request body runs is a mutation."""
     request = orjson.loads(body)
     try:
-        document = parse(request["query"])
+        document = parse(request["query"], max_tokens=max_tokens)
     except GraphQLError:
         return False
     name = request.get("operationName")
@@ -98,16 +99,15 @@ def _adding_headers(send: Send, headers: list[tuple[bytes, bytes]]) -> Send:
     return send_with_headers
 
 
-def error_response(exc: EnclaveError) -> Response:
-    body = {"errors": [{"message": exc.message, "extensions": exc.extensions}]}
-    headers = {"www-authenticate": "Bearer"} if exc.http_status == 401 else {}
-    if isinstance(exc, RateLimitedError):
-        headers["retry-after"] = str(exc.retry_after)
-    return Response(
-        orjson.dumps(body),
-        status_code=exc.http_status,
-        media_type="application/json",
-        headers=headers,
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        max_depth=settings.max_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+        max_cost=settings.max_cost,
+        max_selections=settings.max_selections,
+        max_merges=settings.max_merges,
+        introspection=settings.introspection,
     )
 
 
@@ -116,13 +116,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
 
     def __init__(self, services: Services) -> None:
         settings = services.settings
-        limits = Limits(
-            max_depth=settings.max_depth,
-            max_aliases=settings.max_aliases,
-            max_tokens=settings.max_tokens,
-            max_cost=settings.max_cost,
-            introspection=settings.introspection,
-        )
+        limits = limits_of(settings)
         schema = build_schema(limits)
         super().__init__(
             schema,
@@ -134,6 +128,9 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)  # as the compiled read path does
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_graphql(self, scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> RequestContext:
         principal: Principal = request.scope["enclave.principal"]
@@ -168,6 +165,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             default_page_size=settings.default_page_size,
             max_page_size=settings.max_page_size,
             max_cost=settings.max_cost,
+            max_tokens=settings.max_tokens,
             exports=ExportLinksForRequest(self.services.export_urls, str(request.base_url)),
         )
 
@@ -227,12 +225,10 @@ class GraphQLEndpoint:
         scope["enclave.policy"] = policy
         scope["enclave.request_id"] = request_id
         replay = _replaying(body, receive)
-        send_with_headers = _adding_headers(
-            send, [*_SECURITY_HEADERS, (b"x-request-id", request_id.encode())]
-        )
+        send_with_headers = _adding_headers(send, [(b"x-request-id", request_id.encode())])
 
         key = request.headers.get("idempotency-key")
-        if key is None or not _is_mutation(body):
+        if key is None or not _is_mutation(body, settings.max_tokens):
             # Only mutations are made idempotent: a read is repeated, never replayed.
             if self.compiled is None or not await self.compiled.serve(
                 scope, body, send_with_headers
@@ -316,14 +312,6 @@ class GraphQLEndpoint:
         return principal
 
 
-class UnsupportedRequestError(BadUserInputError):
-    http_status = 415
-
-
-class MethodNotAllowedError(BadUserInputError):
-    http_status = 405
-
-
 async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -380,25 +368,31 @@ class PublicEndpoint:
             body = await read_body(request, self.services.settings.max_body_bytes)
             _check_json(request, body)
             query = orjson.loads(body)["query"]
+            max_tokens = self.services.settings.max_tokens
             try:
-                fields = public_root_fields(query)
-            except GraphQLError:
+                fields = public_root_fields(query, max_tokens)
+            except GraphQLError as exc:
+                if "tokens" in exc.message:  # graphql-core stopped parsing at the limit
+                    raise BadUserInputError(
+                        f"the document has more than {max_tokens} tokens",
+                        limit="tokens",
+                        max=max_tokens,
+                    ) from None
                 fields = None
             if fields is None or not fields or not fields <= PUBLIC_FIELDS:
                 raise UnauthenticatedError("authentication required")
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
-        await self.graphql(
-            scope, _replaying(body, receive), _adding_headers(send, _SECURITY_HEADERS)
-        )
+        await self.graphql(scope, _replaying(body, receive), send)
 
 
-def public_root_fields(query: str) -> frozenset[str] | None:
+def public_root_fields(query: str, max_tokens: int) -> frozenset[str] | None:
     """The root field names of every operation in *query* (None if it has fragments at the
-    root, which sign-in never needs)."""
+    root, which sign-in never needs). Parsing stops past *max_tokens*: an anonymous body
+    is parsed no further than an authenticated one."""
     names: set[str] = set()
-    for definition in parse(query).definitions:
+    for definition in parse(query, max_tokens=max_tokens).definitions:
         if isinstance(definition, OperationDefinitionNode):
             for sel in definition.selection_set.selections:
                 if not isinstance(sel, FieldNode):
@@ -409,8 +403,15 @@ def public_root_fields(query: str) -> frozenset[str] | None:
 
 class PublicGraphQL(GraphQL[PublicContext, None]):
     def __init__(self, services: Services) -> None:
-        super().__init__(build_public_schema(), graphql_ide=None, allow_queries_via_get=False)
+        super().__init__(
+            build_public_schema(limits_of(services.settings)),
+            graphql_ide=None,
+            allow_queries_via_get=False,
+        )
         self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await serve_graphql(self, scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> PublicContext:
         client = request.client.host if request.client else None
@@ -486,14 +487,6 @@ class _RecordedSignIn:
         return await self._services.signin.refresh(refresh_token)
 
 
-class PayloadTooLargeError(EnclaveError):
-    code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body larger than {limit} bytes")
-
-
 async def healthz(request: Request) -> Response:
     return JSONResponse({"status": "ok"})
 
@@ -550,7 +543,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
                 max_age=600,
             )
         )
-    app = Starlette(
+    # Security headers wrap everything, Starlette's own 404, 405 and 500 answers included.
+    app = SecuredStarlette(
         middleware=middleware,
         routes=[
             Route(
@@ -562,7 +556,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             Route("/readyz", readyz),
             Route(
                 "/exports/{tenant}/{job}",
-                ExportEndpoint(services, error_response, _SECURITY_HEADERS),
+                ExportEndpoint(services, error_response),
                 methods=["GET"],
             ),
             Route("/metrics", metrics_endpoint),

@@ -53,19 +53,16 @@ class ExportEndpoint:
         self,
         services: Services,
         error_response: Callable[[EnclaveError], Response],
-        headers: Sequence[tuple[bytes, bytes]],
     ) -> None:
         self.services = services
         self._error = error_response
-        self._headers = {k.decode(): v.decode() for k, v in headers}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
             response: Response = await self._download(request)
         except EnclaveError as exc:
-            response = self._error(exc)
-            response.headers.update(self._headers)  # refusals carry them too
+            response = self._error(exc)  # security headers: gateway.securityheaders
         await response(scope, receive, send)
 
     async def _job(self, request: Request) -> tuple[TenantStore, ExportJob]:
@@ -199,7 +196,6 @@ class ExportEndpoint:
             body(),
             media_type=_MEDIA[job.format],
             headers={
-                **self._headers,
                 "content-disposition": f'attachment; filename="{sheet.name}-{job.id}.{extension}"',
             },
         )

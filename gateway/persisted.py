@@ -37,6 +37,7 @@ from starlette.requests import Request
 from gateway.storeddocuments import check_storable
 from resolvers.authorize import LRU, authorize
 from resolvers.context import Principal
+from resolvers.docshape import measure
 from resolvers.policy import Policy
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor, Store
@@ -92,9 +93,9 @@ def digest(document: str) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
 
 
-def _manages_allow_list(document: str) -> bool:
+def _manages_allow_list(document: str, max_tokens: int) -> bool:
     try:
-        parsed = parse(document)
+        parsed = parse(document, max_tokens=max_tokens)
     except GraphQLError:
         return False
     fields: set[str] = set()
@@ -169,7 +170,8 @@ class PersistedOperations:
             return False
         try:
             parsed = parse(document, max_tokens=self._max_tokens)
-        except GraphQLError:
+            measure(parsed)  # a fragment cycle is refused before the authorisation walk
+        except (GraphQLError, BadUserInputError):
             return False  # the request checks answer
         return not authorize(schema, parsed, None, policy).errors
 
@@ -221,7 +223,9 @@ class PersistedOperations:
         return orjson.dumps(request)
 
     async def _require_registered(self, tenant: str, hash_: str, query: str) -> None:
-        if await self.document(tenant, hash_) is None and not _manages_allow_list(query):
+        if await self.document(tenant, hash_) is None and not _manages_allow_list(
+            query, self._max_tokens
+        ):
             raise OperationNotAllowedError()
 
 

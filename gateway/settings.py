@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     #: Document limits, each refused with BAD_USER_INPUT before execution.
     max_depth: int = Field(default=12, ge=1)
     max_aliases: int = Field(default=30, ge=0)
+    #: Selections once every fragment spread is expanded (a chain of fragments each spreading
+    #: the next twice doubles per fragment).
+    max_selections: int = Field(default=10_000, ge=100)
+    #: Pairs of fields merged under one response name (graphql-core compares every pair).
+    max_merges: int = Field(default=1_000, ge=10)
     max_tokens: int = Field(default=2_000, ge=50)
     #: Estimated cost: one per field per object, a list multiplying by its page size.
     max_cost: int = Field(default=100_000, ge=100)

@@ -15,6 +15,7 @@ from strawberry.types import Info
 
 from resolvers.context import RequestContext
 from resolvers.policy import Policy, SheetPolicy, compile_policy
+from resolvers.selection import selected_fields
 from resolvers.values import check_value
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
@@ -392,7 +393,11 @@ class AdminQuery:
 
     @strawberry.field(description="Every user of the tenant.")
     async def users(self, info: Info) -> list[UserType]:
-        return [_user(u) for u in await _ctx(info).store.list_users()]
+        ctx = _ctx(info)
+        users = await ctx.store.list_users()
+        if users and selected_fields(info, ["email"]):  # a user's email is personal data
+            ctx.access.read("users", ["email"], sorted(u.id for u in users))
+        return [_user(u) for u in users]
 
     @strawberry.field(description="What a user can see and do right now.")
     async def effective_permissions(

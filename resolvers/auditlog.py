@@ -20,6 +20,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from resolvers.context import RequestContext
+from resolvers.selection import selected_fields
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, ForbiddenError
 from schema.types import PageInfo
@@ -133,6 +134,32 @@ def _node(entry: AuditEntry, readable: frozenset[str] | None, admin: bool) -> Au
     )
 
 
+def _record_values_read(
+    ctx: RequestContext, entries: list[AuditEntry], nodes: list[AuditEntryType]
+) -> None:
+    """An access event per datasheet for the values the page gives: reading a value through
+    the audit log is reading it, as through the record. An entry with no record (a tenant
+    event such as a subject access request) is named ``audit:<sequence>``."""
+    given: dict[str, tuple[set[str], list[str]]] = {}
+    for entry, node in zip(entries, nodes, strict=True):
+        if not node.changes:
+            continue
+        fields, records = given.setdefault(entry.datasheet or "audit", (set(), []))
+        fields.update(c.field for c in node.changes)
+        records.append(entry.record or f"audit:{entry.seq}")
+    for datasheet, (fields, records) in given.items():
+        ctx.access.read(datasheet, sorted(fields), sorted(set(records)))
+
+
+def _record_clients_read(info: Info, users: list[str]) -> None:
+    """A read of the users' IP addresses and user agents, if the page gives them: they are
+    personal data of the user (the actor or principal) they were recorded for."""
+    fields = selected_fields(info, ["ip", "userAgent"])
+    if fields and users:
+        ctx: RequestContext = info.context
+        ctx.access.read("users", fields, sorted(set(users)))
+
+
 @strawberry.type
 class AccessEventType:
     at: dt.datetime
@@ -189,6 +216,7 @@ async def _access(
     except InvalidId:
         raise BadUserInputError("malformed cursor", argument="after") from None
     events, more = await ctx.store.access_page(query, first=first, after=position)
+    _record_clients_read(info, [e.principal for e in events if e.client])
     end = str(events[-1].id) if events else None
     return AccessConnection(
         nodes=[_access_node(e) for e in events],
@@ -281,5 +309,9 @@ class AuditQueryRoot:
             query, first=first, after=_seq(after) if after else None, with_values=True
         )
         nodes = [_node(e, readable, ctx.policy.admin) for e in entries]
+        if selected_fields(info, ["before", "after"]):
+            _record_values_read(ctx, entries, nodes)
+        if ctx.policy.admin:  # only admins are given the client
+            _record_clients_read(info, [str(e.actor.get("id")) for e in entries if e.client])
         end = _cursor(entries[-1].seq) if entries else None
         return AuditConnection(nodes=nodes, page_info=PageInfo(has_next_page=more, end_cursor=end))

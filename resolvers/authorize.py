@@ -33,6 +33,7 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from resolvers.docshape import validate_shape_first
 from resolvers.limits import QueryTooCostlyError, estimate_cost
 from resolvers.policy import Policy, type_sheet
 from schema.datasheets import DATASHEETS
@@ -91,6 +92,10 @@ class _Walker:
         }
         self.errors: list[GraphQLError] = []
         self.masked: dict[str, set[str]] = {}
+        #: Fragments already walked: a fragment's checks depend on it alone (its type
+        #: condition fixes the parent type), so a second spread adds nothing; walking it
+        #: again would make the walk exponential in a chain of fragments spread twice.
+        self.walked: set[str] = set()
 
     def walk(self, selections: SelectionSetNode, parent: GraphQLNamedType, path: list[str]) -> None:
         for sel in selections.selections:
@@ -103,8 +108,9 @@ class _Walker:
                     self.walk(sel.selection_set, target, path)
             elif isinstance(sel, FragmentSpreadNode):
                 fragment = self.fragments.get(sel.name.value)
-                if fragment is None:
+                if fragment is None or sel.name.value in self.walked:
                     continue
+                self.walked.add(sel.name.value)
                 spread = self.schema.get_type(fragment.type_condition.name.value)
                 if spread is not None:
                     self.walk(fragment.selection_set, spread, path)
@@ -171,7 +177,11 @@ class AuthorizationExtension(SchemaExtension):
         digest = hashlib.sha256((ec.query or "").encode()).hexdigest()
         errors = cache.validated.get(digest)
         if errors is None:
-            errors = tuple(validate_document(ec.schema._schema, document, ec.validation_rules))
+            errors = tuple(
+                validate_shape_first(
+                    ec.schema._schema, document, ec.validation_rules, validate_document
+                )
+            )
             cache.validated.put(digest, errors)
         if errors:
             ec.pre_execution_errors = list(errors)

@@ -123,3 +123,5 @@ class RequestContext:
     operations: OperationsPort | None = None
     #: The signed audit heads gateways remember for a tenant (outside its database).
     known_heads: Callable[[str], Awaitable[list[SignedHead]]] | None = None
+    #: Tokens a document may have (the parse of a registered document stops past it).
+    max_tokens: int = 2_000

@@ -63,7 +63,7 @@ class ExportJobType:
 def _value(sheet: Datasheet, name: str, text: str) -> Value:
     field = sheet.by_name.get(name)
     if field is None:
-        raise BadUserInputError(f"{sheet.name} has no field {name!r}", field="filter")
+        raise BadUserInputError(f"{sheet.name} has no such field", field="filter")
     if not field.filterable:
         raise BadUserInputError(f"cannot filter {sheet.name} by {name}", field=name)
     try:
@@ -97,12 +97,12 @@ class ExportMutation:
         ctx: RequestContext = info.context
         sheet = DATASHEETS.get(datasheet)
         if sheet is None:
-            raise BadUserInputError(f"unknown datasheet {datasheet!r}", field="datasheet")
+            raise BadUserInputError("no datasheet has that name", field="datasheet")
         if ctx.exports is None:
             raise EnclaveError("exports are not served here")
         equals: dict[str, Value] = {}
         for item in filter or ():
-            if item.field in equals:
+            if item.field in equals:  # a known field name by now: _value checked it
                 raise BadUserInputError(f"{item.field} appears twice", field="filter")
             equals[item.field] = _value(sheet, item.field, item.value)
         if after_id is not None and not _ID.match(str(after_id)):

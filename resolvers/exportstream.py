@@ -71,7 +71,7 @@ def export_plan(
         fields = [f.name for f in sheet.fields if f.name in exporting.visible]
     for name in fields:
         if name not in sheet.by_name:
-            raise BadUserInputError(f"{sheet.name} has no field {name!r}", field="fields")
+            raise BadUserInputError(f"{sheet.name} has no such field", field="fields")
     if not fields:
         raise BadUserInputError("an export needs at least one field", field="fields")
     return read_plan(sheet, exporting, fields, caller, full=frozenset(filtered))

@@ -1,6 +1,7 @@
 """Limits on what one GraphQL document may ask for, checked before execution.
 
-Depth, aliases and tokens are Strawberry's own extensions; the estimated cost is ours: each
+Tokens are Strawberry's own extension; depth, aliases and the expanded size are measured in
+one linear pass (resolvers.docshape); the estimated cost is ours: each
 selected field costs one per object it is resolved for, and a field with a ``first``
 argument multiplies the cost of everything under it by that page size (its default if not
 given), so a list costs its page size.
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import (
-    ASTValidationRule,
     DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
@@ -24,18 +24,20 @@ from graphql import (
     SelectionSetNode,
     VariableNode,
 )
-from graphql.validation import ASTValidationContext
-from strawberry.extensions import QueryDepthLimiter
 
 from schema.errors import BadUserInputError
 
-__all__ = ["DepthLimiter", "Limits", "QueryTooCostlyError", "estimate_cost"]
+__all__ = ["Limits", "QueryTooCostlyError", "estimate_cost"]
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_depth: int = 12
     max_aliases: int = 30
+    #: Selections once every fragment spread is expanded (resolvers.docshape).
+    max_selections: int = 10_000
+    #: Pairs of fields merged under one name (resolvers.docshape.merged_pairs).
+    max_merges: int = 1_000
     max_tokens: int = 2_000
     max_cost: int = 100_000
     introspection: bool = True
@@ -78,48 +80,42 @@ def estimate_cost(
     fragments = {
         d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
     }
+    # The cost of a selection set is linear in the multiplier, so each fragment is costed
+    # once per multiplier of one (at the root or below it) and scaled where it is spread:
+    # a fragment spread twice in each of n fragments is walked n times, not 2**n.
+    memo: dict[tuple[str, bool], int] = {}
+    open_: set[str] = set()
 
-    def walk(selections: SelectionSetNode, multiplier: int, depth: int) -> int:
+    def walk(selections: SelectionSetNode, root: bool) -> int:
         cost = 0
         for sel in selections.selections:
             if isinstance(sel, FieldNode):
-                cost += multiplier
+                cost += 1
                 if sel.selection_set is not None:
                     first = _first(sel, variables, default_page)
-                    if first is None and depth == 0 and sel.name.value in page_fields:
+                    if first is None and root and sel.name.value in page_fields:
                         first = default_page
-                    cost += walk(sel.selection_set, multiplier * (first or 1), depth + 1)
+                    cost += (first or 1) * walk(sel.selection_set, False)
             elif isinstance(sel, InlineFragmentNode):
-                cost += walk(sel.selection_set, multiplier, depth)
+                cost += walk(sel.selection_set, root)
             elif isinstance(sel, FragmentSpreadNode) and sel.name.value in fragments:
-                cost += walk(fragments[sel.name.value].selection_set, multiplier, depth)
+                cost += spread(sel.name.value, root)
         return cost
+
+    def spread(name: str, root: bool) -> int:
+        known = memo.get((name, root))
+        if known is None:
+            if name in open_:
+                return 0  # a cycle: validation refuses the document
+            open_.add(name)
+            known = memo[(name, root)] = walk(fragments[name].selection_set, root)
+            open_.discard(name)
+        return known
 
     total = 0
     for op in document.definitions:
         if isinstance(op, OperationDefinitionNode) and (
             operation_name is None or (op.name is not None and op.name.value == operation_name)
         ):
-            total += walk(op.selection_set, 1, 0)
+            total += walk(op.selection_set, True)
     return total
-
-
-class DepthLimiter(QueryDepthLimiter):
-    """Strawberry's depth limit, except that a spread of an undefined fragment is left to
-    graphql-core's ``KnownFragmentNamesRule`` (Strawberry's rule raises ``KeyError`` on it,
-    which would reach the client as an error without a code)."""
-
-    def __init__(self, max_depth: int) -> None:
-        super().__init__(max_depth=max_depth)
-        self.validation_rules = [_skip_unknown_fragments(r) for r in self.validation_rules]
-
-
-def _skip_unknown_fragments(rule: type[ASTValidationRule]) -> type[ASTValidationRule]:
-    class Rule(rule):  # type: ignore[valid-type, misc]
-        def __init__(self, context: ASTValidationContext) -> None:
-            try:
-                super().__init__(context)
-            except KeyError:  # an undefined fragment: another rule names it
-                ASTValidationRule.__init__(self, context)
-
-    return Rule

@@ -32,9 +32,13 @@ class OperationsMutation:
         ctx: RequestContext = info.context
         port = _port(ctx)
         try:
-            parsed = parse(document)
+            # Stops where the limit is reached: such a document could never run anyway.
+            parsed = parse(document, max_tokens=ctx.max_tokens)
         except GraphQLError:
-            raise BadUserInputError("the document is not valid GraphQL", field="document") from None
+            raise BadUserInputError(
+                f"the document is not valid GraphQL of at most {ctx.max_tokens} tokens",
+                field="document",
+            ) from None
         # Only what the caller may run: the same authorisation as running it.
         if authorize(info.schema._schema, parsed, None, ctx.policy).errors:
             raise ForbiddenError("the document reads or changes what you may not", field="document")

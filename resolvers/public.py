@@ -12,7 +12,9 @@ from typing import Any, Optional, Protocol
 import strawberry
 from strawberry.types import Info
 
+from resolvers.docshape import ShapeLimiter
 from resolvers.errors import ErrorCodes
+from resolvers.limits import Limits
 from resolvers.schema import EnclaveSchema
 from resolvers.telemetry import OperationTelemetry
 
@@ -107,12 +109,23 @@ class PublicMutation:
         return _session(await ctx.signin.refresh(refresh_token))
 
 
-def build_public_schema() -> EnclaveSchema:
+def build_public_schema(limits: Limits | None = None) -> EnclaveSchema:
+    from strawberry.extensions import MaxTokensLimiter
     from strawberry.schema.config import StrawberryConfig
+
+    limits = limits or Limits()
 
     return EnclaveSchema(
         query=PublicQuery,
         mutation=PublicMutation,
         config=StrawberryConfig(disable_field_suggestions=True),
-        extensions=[OperationTelemetry, ErrorCodes],
+        extensions=[
+            OperationTelemetry,
+            ErrorCodes,
+            # The same document limits as signed-in requests (aliases would repeat sign-ins).
+            lambda: ShapeLimiter(
+                limits.max_depth, limits.max_aliases, limits.max_selections, limits.max_merges
+            ),
+            lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        ],
     )

@@ -7,11 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql.error import GraphQLError
-from strawberry.extensions import (
-    DisableIntrospection,
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-)
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -21,11 +17,12 @@ from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
 from resolvers.auditverify import AuditVerifyQuery
 from resolvers.authorize import AuthorizationExtension
+from resolvers.docshape import ShapeLimiter
 from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
 from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
-from resolvers.limits import DepthLimiter, Limits
+from resolvers.limits import Limits
 from resolvers.operations import OperationsMutation
 from resolvers.receipts import AuditReceipts
 from resolvers.records import mutation_fields, query_fields
@@ -81,8 +78,9 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
             AuditAttempts,
             AuditReceipts,
             AuthorizationExtension,
-            lambda: DepthLimiter(max_depth=limits.max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=limits.max_aliases),
+            lambda: ShapeLimiter(
+                limits.max_depth, limits.max_aliases, limits.max_selections, limits.max_merges
+            ),
             lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
             *([] if limits.introspection else [DisableIntrospection]),
         ],

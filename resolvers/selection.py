@@ -37,8 +37,9 @@ def names_under(
 ) -> set[str]:
     """Every field name anywhere under *nodes*, fragments included, directives ignored."""
     names: set[str] = set()
+    seen: set[str] = set()  # a fragment's names are in *names* once it has been walked
     for node in nodes:
-        _walk(node.selection_set, dict(fragments), names, set())
+        _walk(node.selection_set, dict(fragments), names, seen)
     return names
 
 

@@ -27,7 +27,6 @@ from graphql import (
     GraphQLSchema,
     OperationDefinitionNode,
     parse,
-    validate,
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
@@ -35,6 +34,7 @@ from resolvers.authorize import AuthorizationCache, authorize
 from resolvers.compiled.emit import connection, project
 from resolvers.compiled.plan import Fallback, RootField, Unsupported, compile_roots
 from resolvers.context import RequestContext
+from resolvers.docshape import validate_shape_first
 from resolvers.limits import estimate_cost
 from resolvers.reading import read_one, read_page, shown_values
 from resolvers.telemetry import CURRENT, label_of
@@ -137,7 +137,7 @@ class CompiledReads:
         errors = self.cache.validated.get(digest)
         if errors is None:
             try:
-                errors = tuple(validate(self.schema, document, self.rules))
+                errors = tuple(validate_shape_first(self.schema, document, self.rules))
             except Exception:  # a rule's own bug: the standard executor answers
                 return None
             self.cache.validated.put(digest, errors)
