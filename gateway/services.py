@@ -41,6 +41,7 @@ from storage.signing import SealKey
 
 __all__ = ["Services"]
 
+_STOP_SECONDS = 10.0
 log = logging.getLogger("enclave.gateway")
 #: Tenants whose data is kept (locked out or not): their audit is settled and sealed.
 KEPT = frozenset({"active", "suspended", "terminated"})
@@ -260,9 +261,15 @@ class Services:
     async def aclose(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded: a task that ignores its cancellation must not hold up the shutdown.
+            done, pending = await asyncio.wait(self._tasks, timeout=_STOP_SECONDS)
+            for task in pending:
+                frames = "; ".join(f"{f.f_code.co_qualname}:{f.f_lineno}" for f in task.get_stack())
+                log.error("background task did not stop when cancelled, at %s", frames)
+            for task in done:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             await self.access.flush()
         await self.store.aclose()
