@@ -4,10 +4,11 @@ Passwords are argon2id hashes (hashed by the gateway); TOTP secrets are encrypte
 the tenant's key; sessions hold only the SHA-256 of their refresh secret
 (``storage.mongo.sessions``). Setting a password or a second factor goes through the
 audited write path; failed attempts and session bookkeeping are not record changes and are
-written directly, by inserts where concurrency matters: a failed sign-in is one document
-in ``signin_failures`` (a count, not a read-modify-write counter that concurrent failures
-would overwrite), and a TOTP time step is used by inserting ``<user>/<step>`` into
-``totp_steps`` under its unique ``_id``.
+written directly, by inserts where concurrency matters: a sign-in attempt takes one of a
+few slots ``<account>/<n>`` in ``signin_failures`` by inserting it under its unique ``_id``
+*before* the password is checked (so of a burst at most that many count; a success frees
+them), and a TOTP time step is used by inserting ``<user>/<step>`` into ``totp_steps``
+under its unique ``_id``.
 
 Every public method maps driver errors (``maps_driver_errors``): an unreachable region is
 ``REGION_UNAVAILABLE``, never a driver exception.
@@ -16,11 +17,11 @@ Every public method maps driver errors (``maps_driver_errors``): an unreachable 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-from ulid import ULID
 
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import NotFoundError
@@ -39,6 +40,12 @@ FAILURES, TOTP_STEPS = "signin_failures", "totp_steps"
 _EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 #: Failed attempts and used TOTP steps are kept this long (far beyond any lock-out).
 _KEEP = dt.timedelta(days=1)
+#: At most this many attempt slots per account (clearing frees them all).
+_MAX_SLOTS = 16
+
+
+def _slots(key: str, slots: int) -> list[str]:
+    return [f"{key}/{n}" for n in range(min(slots, _MAX_SLOTS))]
 
 
 @maps_driver_errors
@@ -109,17 +116,31 @@ class MongoCredentials(CredentialStore):
     async def close_sessions(self, user_id: str, keep: str | None = None) -> None:
         await self._sessions.end_all(user_id, keep)
 
-    async def record_failure(self, user_id: str) -> None:
-        at = dt.datetime.now(dt.UTC)
+    async def reserve_attempt(
+        self, user_id: str | None, email: str, slots: int, window: dt.timedelta
+    ) -> bool:
+        # Always the same work: one encryption, one find, one delete and one insert, all by
+        # ``_id`` (no scan, whatever else the collection holds).
+        digest = hashlib.sha256(bytes(await self._codec.encrypt(_EMAIL, email))).hexdigest()
+        ids = _slots(user_id or f"e{digest[:32]}", slots)
+        now = dt.datetime.now(dt.UTC)
         failures = self._db[FAILURES]
-        await failures.insert_one({"_id": str(ULID()), "user": user_id, "at": at})
-        await failures.delete_many({"user": user_id, "at": {"$lt": at - _KEEP}})
+        taken = {doc["_id"]: doc["at"] async for doc in failures.find({"_id": {"$in": ids}})}
+        stale = [slot for slot, at in taken.items() if at <= now - window]
+        await failures.delete_many({"_id": {"$in": stale}})
+        free = [slot for slot in ids if slot not in taken or slot in stale]
+        # With no slot free, the insert into a taken one fails: the same round trip. A slot
+        # a concurrent attempt took first sends this one on to the next.
+        for slot in free or ids[:1]:
+            try:
+                await failures.insert_one({"_id": slot, "at": now})
+            except DuplicateKeyError:
+                continue
+            return True
+        return False
 
-    async def failures_since(self, user_id: str, since: dt.datetime) -> int:
-        return await self._db[FAILURES].count_documents({"user": user_id, "at": {"$gt": since}})
-
-    async def clear_failures(self, user_id: str) -> None:
-        await self._db[FAILURES].delete_many({"user": user_id})
+    async def clear_attempts(self, user_id: str) -> None:
+        await self._db[FAILURES].delete_many({"_id": {"$in": _slots(user_id, _MAX_SLOTS)}})
 
     async def claim_totp_step(self, user_id: str, step: int) -> bool:
         at = dt.datetime.now(dt.UTC)
