@@ -384,8 +384,12 @@ class PublicEndpoint:
                 fields = public_root_fields(query)
             except GraphQLError:
                 fields = None
-            if fields is None or not fields or not fields <= PUBLIC_FIELDS:
+            if fields is None or not fields or not set(fields) <= PUBLIC_FIELDS:
                 raise UnauthenticatedError("authentication required")
+            if len(fields) > 1:
+                # One sign-in per request: aliases cannot multiply the hashing one request
+                # costs (even while limits fail open), and the status is that of its answer.
+                raise BadUserInputError("one sign-in operation per request", field="query")
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
@@ -394,17 +398,17 @@ class PublicEndpoint:
         )
 
 
-def public_root_fields(query: str) -> frozenset[str] | None:
-    """The root field names of every operation in *query* (None if it has fragments at the
-    root, which sign-in never needs)."""
-    names: set[str] = set()
+def public_root_fields(query: str) -> list[str] | None:
+    """The root field names of every operation in *query*, once per field, aliases
+    included (None if it has fragments at the root, which sign-in never needs)."""
+    names: list[str] = []
     for definition in parse(query).definitions:
         if isinstance(definition, OperationDefinitionNode):
             for sel in definition.selection_set.selections:
                 if not isinstance(sel, FieldNode):
                     return None
-                names.add(sel.name.value)
-    return frozenset(names)
+                names.append(sel.name.value)
+    return names
 
 
 class PublicGraphQL(GraphQL[PublicContext, None]):
@@ -479,11 +483,16 @@ class _RecordedSignIn:
         try:
             tenant_id = refresh_tenant(refresh_token)
         except UnauthenticatedError:
-            await self._services.limits.check_signin(self._ip, "-")
+            await self._services.limits.check_refresh(self._ip, "-")
             raise
-        await self._services.limits.check_signin(self._ip, tenant_id)
-        await self._services.tenants.require_active(tenant_id)
-        return await self._services.signin.refresh(refresh_token)
+        limits = self._services.limits
+        await limits.check_refresh(self._ip, tenant_id)
+        try:
+            await self._services.tenants.require_active(tenant_id)
+            return await self._services.signin.refresh(refresh_token)
+        except UnauthenticatedError:
+            await limits.refresh_failed(tenant_id)
+            raise
 
 
 class PayloadTooLargeError(EnclaveError):

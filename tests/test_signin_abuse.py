@@ -120,7 +120,9 @@ async def test_sign_ins_are_limited_per_tenant_whatever_the_address(
                 statuses.append((await login(http, tenant, f"x{n}@example.com")).status_code)
             refresh = await anonymous(http, REFRESH, {"r": f"ers_{tenant.id}_01J_x"})
             statuses.append(refresh.status_code)
-    assert statuses.count(401) == 14 and statuses.count(429) == 7
+    # 14 sign-ins, then 429; the refreshes (failed, but under the limit of failures) are not
+    # counted with them.
+    assert statuses.count(401) == 14 + 3 and statuses.count(429) == 4
 
 
 async def test_hashing_is_bounded_a_burst_past_the_queue_is_refused() -> None:

@@ -28,7 +28,7 @@ from tests.signins import (
     wrong_code,
 )
 from tests.test_api_keys import CREATE
-from tests.test_signin_abuse import strict  # noqa: F401 (a fixture)
+from tests.test_signin_abuse import _client, limited, strict  # noqa: F401 (fixtures)
 
 READ = "{ employees(first: 1) { nodes { id } } }"
 
@@ -156,3 +156,50 @@ async def test_a_wrong_secret_does_not_end_someone_elses_session(
         assert reused.status_code == 401
         token = fresh.json()["data"]["refreshSession"]["accessToken"]
         assert (await GraphQLClient(checked, token).raw(READ)).status_code == 401
+
+
+async def test_the_public_endpoint_takes_one_sign_in_per_request(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Alias Org")
+    email = await new_user(http, tenant)
+    hashing = app.state.services.signin.passwords
+    before = hashing.verifications
+    fields = " ".join(
+        f'a{n}: login(tenant: "{tenant.id}", email: "{email}", password: "guess {n} guess")'
+        " { accessToken }"
+        for n in range(3)
+    )
+    answer = await http.post("/graphql", json={"query": f"mutation {{ {fields} }}"})
+    assert answer.status_code == 400
+    assert answer.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert hashing.verifications == before  # nothing was verified
+
+
+async def test_refreshes_do_not_use_up_a_tenants_sign_ins(
+    limited: Starlette,  # noqa: F811 (the fixture)
+    services: Services,
+) -> None:
+    tenant = await make_tenant(services, "DE", "Refresh Flood Org")
+    statuses = []
+    for n in range(3):
+        async with _client(limited, f"10.77.{n}.1") as http:
+            for _ in range(7):
+                refresh = await anonymous(http, REFRESH, {"r": f"ers_{tenant.id}_01J_x"})
+                statuses.append(refresh.status_code)
+    # Failed refreshes count per tenant (14), each address (10) is under its limit.
+    assert statuses.count(401) == 14 and statuses.count(429) == 7
+    async with _client(limited, "10.77.9.1") as http:
+        assert (await login(http, tenant, "someone@example.com")).status_code == 401
+
+
+async def test_an_ipv6_client_counts_by_its_64(
+    limited: Starlette,  # noqa: F811 (the fixture)
+    services: Services,
+) -> None:
+    tenant = await make_tenant(services, "DE", "IPv6 Org")
+    statuses = []
+    for host in range(11):  # 11 hosts of one /64, over the limit of 10 per address
+        async with _client(limited, f"2001:db8:77:1::{host + 1:x}") as http:
+            statuses.append((await login(http, tenant, "x@example.com")).status_code)
+    assert statuses == [401] * 10 + [429]
