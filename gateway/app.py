@@ -452,7 +452,7 @@ class _RecordedSignIn:
         try:
             await self._services.tenants.require_active(tenant_id)
         except UnauthenticatedError:
-            await self._services.signin.refuse(password, refused)
+            await self._services.signin.refuse(tenant_id, password, refused)
 
     async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any:
         await self._active(tenant_id, password, REFUSED)

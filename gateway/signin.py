@@ -128,15 +128,16 @@ class SignIn:
         self.passwords = passwords
         self._sessionless = sessionless
 
-    async def check_password(self, password: str) -> str:
-        """The argon2id hash of a new *password*, if it is acceptable."""
+    async def check_password(self, tenant_id: str, password: str) -> str:
+        """The argon2id hash of a new *password* of a user of *tenant_id*, if it is
+        acceptable."""
         validate_password(password)
-        return await self.passwords.hash(password)
+        return await self.passwords.hash(password, tenant_id)
 
-    async def refuse(self, password: str, message: str = REFUSED) -> NoReturn:
+    async def refuse(self, tenant_id: str, password: str, message: str = REFUSED) -> NoReturn:
         """Refuse a sign-in before any account was looked at (an unknown or inactive
         tenant), after the same one verification every refusal costs."""
-        await self.passwords.verify(None, password)
+        await self.passwords.verify(None, password, tenant_id)
         raise UnauthenticatedError(message)
 
     async def _second_factor(
@@ -163,7 +164,7 @@ class SignIn:
         try:
             creds = self._credentials(tenant_id)
         except UnauthenticatedError:
-            await self.refuse(password)
+            await self.refuse(tenant_id, password)
         normalised = email.strip().lower()
         found = await creds.by_email(normalised)
         # The attempt takes its slot before the password is checked (a burst cannot check
@@ -171,7 +172,9 @@ class SignIn:
         reserved = await self._reserve(creds, found.user_id if found else None, normalised)
         # One verification whatever is wrong (a dummy hash without a user or password):
         # neither the answer nor its time tells what was.
-        matches = await self.passwords.verify(found.password_hash if found else None, password)
+        matches = await self.passwords.verify(
+            found.password_hash if found else None, password, tenant_id
+        )
         if found is None or not reserved:
             raise UnauthenticatedError(REFUSED)
         if matches and found.totp_enabled:
@@ -209,7 +212,9 @@ class SignIn:
         TOTP code, if the user has a second factor already). Whatever is wrong
         with the code (unknown, expired, used, another user's) answers the same
         ``UNAUTHENTICATED``; *client* gives the caller's IP address and user agent."""
-        password_hash = await self.check_password(password)  # refused before the code is spent
+        password_hash = await self.check_password(
+            tenant_id, password
+        )  # refused before the code is spent
         creds = self._credentials(tenant_id, SETUP_CODE_REFUSED)
         found = await creds.by_email(email.strip().lower())
         refused = UnauthenticatedError(SETUP_CODE_REFUSED)
@@ -306,8 +311,17 @@ class SignIn:
         await creds.activate_totp(principal.user_id, actor)
 
     async def set_password(self, tenant_id: str, user_id: str, password: str, actor: Actor) -> None:
+        await self.set_password_hash(
+            tenant_id, user_id, await self.check_password(tenant_id, password), actor
+        )
+
+    async def set_password_hash(
+        self, tenant_id: str, user_id: str, password_hash: str, actor: Actor
+    ) -> None:
+        """Set a hash from ``check_password`` (hashed before a user is created, so that a
+        refusal of the hashing leaves no user without the password asked for)."""
         creds = self._store.for_tenant(tenant_id).credentials
-        await creds.set_password_hash(user_id, await self.check_password(password), actor)
+        await creds.set_password_hash(user_id, password_hash, actor)
         await creds.close_sessions(user_id)  # a reset ends every session
 
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None:
@@ -321,10 +335,13 @@ class SignIn:
         found = await creds.by_id(principal.user_id)
         # A guess of the current password counts against the same lock-out as sign-in.
         reserved = await self._reserve(creds, principal.user_id)
-        matches = await self.passwords.verify(found.password_hash if found else None, current)
+        matches = await self.passwords.verify(
+            found.password_hash if found else None, current, principal.tenant_id
+        )
         if not (reserved and matches):
             raise UnauthenticatedError("the current password does not match")
         await creds.clear_attempts(principal.user_id)
-        await creds.set_password_hash(principal.user_id, await self.check_password(new), actor)
+        new_hash = await self.check_password(principal.tenant_id, new)
+        await creds.set_password_hash(principal.user_id, new_hash, actor)
         # Whoever else had a session (a stolen token, perhaps) is signed out.
         await creds.close_sessions(principal.user_id, keep=principal.session)

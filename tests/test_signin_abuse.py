@@ -129,7 +129,7 @@ async def test_hashing_is_bounded_a_burst_past_the_queue_is_refused() -> None:
     passwords = PasswordHashing(concurrency=1, queue=2)
     try:
         results = await asyncio.gather(
-            *(passwords.verify(None, "whatever password") for _ in range(8)),
+            *(passwords.verify(None, "whatever password", f"eu_{n}") for n in range(8)),
             return_exceptions=True,
         )
     finally:
@@ -174,7 +174,7 @@ async def test_concurrent_failures_all_count_and_lock(
     wrong = await asyncio.gather(
         *(login(http, tenant, email, password=f"wrong password {n}") for n in range(40))
     )
-    assert {r.status_code for r in wrong} == {401}
+    assert {r.status_code for r in wrong} <= {401, 429}  # 429: the tenant's share of hashing
     assert (await login(http, tenant, email)).status_code == 401  # locked
     plain = plain_client(settings, "eu")
     try:

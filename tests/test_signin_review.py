@@ -5,11 +5,16 @@ pool, ending someone's session by its id, and the public endpoint's one field.""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import httpx
 import jwt
+from argon2 import PasswordHasher
 from starlette.applications import Starlette
 
+from gateway.app import create_app
+from gateway.passwords import PasswordHashing
+from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import MAX_FAILURES
@@ -52,7 +57,9 @@ async def test_the_right_password_inside_a_burst_is_refused(
     email = await new_user(http, tenant)
     guesses = [f"wrong password {n}" for n in range(39)] + [PASSWORD]
     answers = await asyncio.gather(*(login(http, tenant, email, password=p) for p in guesses))
-    assert {r.status_code for r in answers} == {401}  # the right one too: past the lock
+    # The right one too is refused: past the lock (or past this tenant's share of the
+    # hashing pool, 429).
+    assert {r.status_code for r in answers} <= {401, 429} and answers[-1].status_code != 200
     assert (await login(http, tenant, email)).status_code == 401  # and it stays locked
     assert await _attempts(settings, tenant) == MAX_FAILURES  # attempts that counted
 
@@ -203,3 +210,60 @@ async def test_an_ipv6_client_counts_by_its_64(
         async with _client(limited, f"2001:db8:77:1::{host + 1:x}") as http:
             statuses.append((await login(http, tenant, "x@example.com")).status_code)
     assert statuses == [401] * 10 + [429]
+
+
+async def test_one_or_two_tenants_cannot_take_the_whole_hashing_pool() -> None:
+    passwords = PasswordHashing(concurrency=1, queue=7)  # 8 places, 2 per tenant
+    try:
+        burst = [passwords.verify(None, "whatever password", t) for t in ["a"] * 8 + ["b"] * 8]
+        results = await asyncio.gather(
+            *burst, passwords.verify(None, "whatever password", "c"), return_exceptions=True
+        )
+    finally:
+        passwords.close()
+    assert sum(isinstance(r, RateLimitedError) for r in results) == 12
+    assert results[-1] is False  # the third tenant's sign-in was served
+
+
+async def test_a_user_is_created_only_once_the_password_is_hashed(
+    settings: Settings, services: Services
+) -> None:
+    app = create_app(
+        settings.model_copy(update={"password_hash_threads": 1, "password_hash_queue": 0}),
+        background=False,
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            tenant = await make_tenant(services, "DE", "Busy Pool Org")
+            admin = GraphQLClient(http, tenant.token)
+            hashing = app.state.services.signin.passwords
+            release = threading.Event()
+            busy = asyncio.ensure_future(hashing._run(tenant.id, release.wait, 30))
+            await asyncio.sleep(0)  # the pool's one place is taken
+            try:
+                answer = await admin.raw(
+                    'mutation($p: String) { createUser(email: "busy@example.com", '
+                    'roles: ["admin"], password: $p) { id } }',
+                    {"p": PASSWORD},
+                )
+            finally:
+                release.set()
+                await busy
+            assert answer.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+            users = (await admin.ok("{ users { email } }"))["users"]
+            assert "busy@example.com" not in {u["email"] for u in users}
+
+
+async def test_new_password_hashes_take_one_thread() -> None:
+    hashing = PasswordHashing(1, 0)
+    try:
+        new = await hashing.hash(PASSWORD, "eu_x")
+        assert "p=1" in new  # one lane: one OS thread while hashed or verified
+        # A hash made before, with argon2-cffi's default four lanes, is still verified.
+        old = PasswordHasher().hash(PASSWORD)
+        assert "p=4" in old
+        assert await hashing.verify(old, PASSWORD, "eu_x") is True
+        assert await hashing.verify(new, PASSWORD, "eu_x") is True
+    finally:
+        hashing.close()
