@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from typing import Any
 
 import httpx
 import jwt
+import pytest
 from argon2 import PasswordHasher
 from starlette.applications import Starlette
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app import create_app
+from gateway.cli import proxy_options
 from gateway.passwords import PasswordHashing
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
@@ -267,3 +271,26 @@ async def test_new_password_hashes_take_one_thread() -> None:
         assert await hashing.verify(new, PASSWORD, "eu_x") is True
     finally:
         hashing.close()
+
+
+async def test_behind_a_trusted_proxy_each_client_counts_by_its_own_address(
+    limited: Starlette,  # noqa: F811 (the fixture)
+    settings: Settings,
+    services: Services,
+) -> None:
+    with pytest.raises(ValueError, match="never"):
+        settings.model_validate(settings.model_dump() | {"forwarded_allow_ips": ["*"]})
+    for proxies, expected in (([], [401] * 10 + [429]), (["10.98.0.0/16"], [401] * 11)):
+        tenant = await make_tenant(services, "DE", f"Proxied Org {len(proxies)}")
+        options = proxy_options(settings.model_copy(update={"forwarded_allow_ips": proxies}))
+        app: Any = limited
+        if options["proxy_headers"]:
+            app = ProxyHeadersMiddleware(app, trusted_hosts=options["forwarded_allow_ips"])
+        proxy = f"10.98.{len(proxies)}.1"  # the load balancer's address
+        transport = httpx.ASGITransport(app=app, client=(proxy, 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+            statuses = []
+            for n in range(11):  # 11 clients behind it, over the limit of 10 per address
+                http.headers["x-forwarded-for"] = f"198.51.{len(proxies)}.{n + 1}"
+                statuses.append((await login(http, tenant, "x@example.com")).status_code)
+        assert statuses == expected, proxies
