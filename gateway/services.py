@@ -238,12 +238,30 @@ class Services:
             with contextlib.suppress(Exception):
                 await self.seal_all()
 
+    async def prune_signins(self) -> int:
+        """Drop every active tenant's sign-in bookkeeping past any use (attempts, used codes,
+        expired sessions and their claims): a few deletes per tenant."""
+        pruned = 0
+        for region in self.store.regions:
+            try:
+                tenants = await self.store.list_tenants_in(region)
+            except EnclaveError:
+                continue
+            for tenant in tenants:
+                if tenant.status not in KEPT:
+                    continue
+                with contextlib.suppress(EnclaveError):
+                    pruned += await self.store.for_tenant(tenant.id).credentials.prune()
+        return pruned
+
     async def _purge_forever(self) -> None:
         lifecycle = self.lifecycle()
         while True:
             with contextlib.suppress(Exception):
                 for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):
                     log.info("purge-due: tenant %s: %s", done.tenant_id, done.outcome)
+            with contextlib.suppress(Exception):
+                await self.prune_signins()
             await asyncio.sleep(self.settings.purge_interval_seconds)
 
     def start_background(self) -> None:

@@ -335,6 +335,11 @@ class CredentialStore(ABC):
         """Free every attempt slot of *user_id* (after a success)."""
 
     @abstractmethod
+    async def prune(self) -> int:
+        """Drop sign-in bookkeeping (attempts, used codes, expired sessions and their
+        claims) past any use; how many documents went."""
+
+    @abstractmethod
     async def claim_totp_step(self, user_id: str, step: int) -> bool:
         """True once per TOTP time step of *user_id* (atomic under concurrency): a code is
         accepted at most once."""

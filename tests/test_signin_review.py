@@ -5,6 +5,7 @@ pool, ending someone's session by its id, and the public endpoint's one field.""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import threading
 from typing import Any
 
@@ -294,3 +295,48 @@ async def test_behind_a_trusted_proxy_each_client_counts_by_its_own_address(
                 http.headers["x-forwarded-for"] = f"198.51.{len(proxies)}.{n + 1}"
                 statuses.append((await login(http, tenant, "x@example.com")).status_code)
         assert statuses == expected, proxies
+
+
+async def test_an_unknown_email_takes_a_slot_like_a_known_one(
+    http: httpx.AsyncClient, services: Services, settings: Settings
+) -> None:
+    tenant = await make_tenant(services, "DE", "Same Work Org")
+    known = await new_user(http, tenant)
+    for n, who in enumerate(("nobody@example.com", known), start=1):
+        assert (await login(http, tenant, who, password="a wrong password")).status_code == 401
+        assert await _attempts(settings, tenant) == n  # one insert each, found by _id
+
+
+async def test_old_sign_in_bookkeeping_is_pruned_and_indexed(
+    services: Services, settings: Settings
+) -> None:
+    tenant = await make_tenant(services, "DE", "Prune Org")
+    now = dt.datetime.now(dt.UTC)
+    old, older = now - dt.timedelta(days=2), now - dt.timedelta(days=40)
+    plain = plain_client(settings, "eu")
+    try:
+        db = plain[database_name(tenant.id)]
+        await db["signin_failures"].insert_many(
+            [{"_id": "u/0", "at": old}, {"_id": "v/0", "at": now}]
+        )
+        await db["totp_steps"].insert_many([{"_id": "u/1", "at": old}, {"_id": "v/1", "at": now}])
+        await db["sessions"].insert_many(
+            [
+                {"_id": "s1", "user": "u", "expiresAt": old},
+                {"_id": "s2", "user": "v", "expiresAt": now + dt.timedelta(days=1)},
+            ]
+        )
+        await db["session_claims"].insert_many(
+            [{"_id": "s1/x", "at": older}, {"_id": "s2/y", "at": now}]
+        )
+        assert await services.prune_signins() >= 4
+        for coll, kept in (
+            ("signin_failures", "v/0"),
+            ("totp_steps", "v/1"),
+            ("sessions", "s2"),
+            ("session_claims", "s2/y"),
+        ):
+            assert [d["_id"] async for d in db[coll].find({}, {"_id": 1})] == [kept], coll
+        assert "user_1" in await db["sessions"].index_information()
+    finally:
+        await plain.close()

@@ -29,17 +29,19 @@ from storage.base import Actor, Credentials, CredentialStore
 from storage.mongo.codec import FieldCodec
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import maps_driver_errors
-from storage.mongo.sessions import Sessions
+from storage.mongo.sessions import SESSION_CLAIMS, SESSIONS, Sessions
 from storage.mongo.setupcodes import SetupCodes
 from storage.mongo.writes import Change, WritePath
 
-__all__ = ["MongoCredentials"]
+__all__ = ["MongoCredentials", "ensure_signin_indexes"]
 
 USERS, SETTINGS = "users", "settings"
 FAILURES, TOTP_STEPS = "signin_failures", "totp_steps"
 _EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 #: Failed attempts and used TOTP steps are kept this long (far beyond any lock-out).
 _KEEP = dt.timedelta(days=1)
+#: A session's claims are kept this long more (a refresh token's lifetime).
+_CLAIMS_KEPT = dt.timedelta(days=30)
 #: At most this many attempt slots per account (clearing frees them all).
 _MAX_SLOTS = 16
 
@@ -144,13 +146,26 @@ class MongoCredentials(CredentialStore):
 
     async def claim_totp_step(self, user_id: str, step: int) -> bool:
         at = dt.datetime.now(dt.UTC)
-        steps = self._db[TOTP_STEPS]
         try:
-            await steps.insert_one({"_id": f"{user_id}/{step}", "user": user_id, "at": at})
+            await self._db[TOTP_STEPS].insert_one(
+                {"_id": f"{user_id}/{step}", "user": user_id, "at": at}
+            )
         except DuplicateKeyError:
             return False
-        await steps.delete_many({"user": user_id, "at": {"$lt": at - _KEEP}})
-        return True
+        return True  # old steps go in ``prune``, not here (no scan per sign-in)
+
+    async def prune(self) -> int:
+        cutoff = dt.datetime.now(dt.UTC) - _KEEP
+        pruned = 0
+        for coll in (FAILURES, TOTP_STEPS):
+            pruned += (await self._db[coll].delete_many({"at": {"$lt": cutoff}})).deleted_count
+        # Sessions expired a while ago, and claims older than a session lives without a
+        # refresh (a retired secret that old is refused, no longer ends its session).
+        pruned += (
+            await self._db[SESSIONS].delete_many({"expiresAt": {"$lt": cutoff}})
+        ).deleted_count
+        old_claims = {"at": {"$lt": cutoff - _CLAIMS_KEPT}}
+        return pruned + (await self._db[SESSION_CLAIMS].delete_many(old_claims)).deleted_count
 
     async def open_session(
         self, user_id: str, ttl: dt.timedelta, scope: str | None = None
@@ -197,3 +212,12 @@ class MongoCredentials(CredentialStore):
 
     async def setup_code_pending(self, user_id: str) -> bool:
         return await self._setup_codes.pending(user_id)
+
+
+async def ensure_signin_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Indexes for pruning and for ending a user's sessions (real MongoDB uses them; attempt
+    slots and claims are found by ``_id``)."""
+    for coll in (FAILURES, TOTP_STEPS, SESSION_CLAIMS):
+        await db[coll].create_index("at")
+    await db[SESSIONS].create_index("user")  # ending every session of a user
+    await db[SESSIONS].create_index("expiresAt")
