@@ -22,7 +22,7 @@ from gateway.passwords import PasswordHashing
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import MAX_FAILURES
+from gateway.signin import LOCKOUT, MAX_FAILURES
 from regions.routing import database_name
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.raw import plain_client
@@ -340,3 +340,24 @@ async def test_old_sign_in_bookkeeping_is_pruned_and_indexed(
         assert "user_1" in await db["sessions"].index_information()
     finally:
         await plain.close()
+
+
+async def test_a_lock_ends_when_its_oldest_attempt_is_old_enough(
+    http: httpx.AsyncClient, services: Services, settings: Settings
+) -> None:
+    tenant = await make_tenant(services, "DE", "Lock Expiry Org")
+    email = await new_user(http, tenant)
+    for n in range(MAX_FAILURES):
+        assert (await login(http, tenant, email, password=f"wrong {n} password")).status_code == 401
+    assert (await login(http, tenant, email)).status_code == 401  # locked
+    plain = plain_client(settings, "eu")
+    try:
+        failures = plain[database_name(tenant.id)]["signin_failures"]
+        first = await failures.find_one({}, sort=[("at", 1)])
+        assert first is not None
+        old = dt.datetime.now(dt.UTC) - LOCKOUT - dt.timedelta(seconds=1)
+        await failures.update_one({"_id": first["_id"]}, {"$set": {"at": old}})
+    finally:
+        await plain.close()
+    assert (await login(http, tenant, email)).status_code == 200  # its slot is free again
+    assert await _attempts(settings, tenant) == 0  # and a success frees them all

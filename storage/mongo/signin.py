@@ -16,6 +16,7 @@ Every public method maps driver errors (``maps_driver_errors``): an unreachable 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 from typing import Any
@@ -43,7 +44,7 @@ _KEEP = dt.timedelta(days=1)
 #: A session's claims are kept this long more (a refresh token's lifetime).
 _CLAIMS_KEPT = dt.timedelta(days=30)
 #: At most this many attempt slots per account (clearing frees them all).
-_MAX_SLOTS = 16
+_MAX_SLOTS = 8
 
 
 def _slots(key: str, slots: int) -> list[str]:
@@ -121,19 +122,24 @@ class MongoCredentials(CredentialStore):
     async def reserve_attempt(
         self, user_id: str | None, email: str, slots: int, window: dt.timedelta
     ) -> bool:
-        # Always the same work: one encryption, one find, one delete and one insert, all by
-        # ``_id`` (no scan, whatever else the collection holds).
+        # Always the same work, all by ``_id`` equality (FerretDB finds that by its index; an
+        # ``$in`` would scan the collection): one encryption, a find per slot, one delete,
+        # one insert; for a known, an unknown and a locked account alike.
         digest = hashlib.sha256(bytes(await self._codec.encrypt(_EMAIL, email))).hexdigest()
         ids = _slots(user_id or f"e{digest[:32]}", slots)
         now = dt.datetime.now(dt.UTC)
         failures = self._db[FAILURES]
-        taken = {doc["_id"]: doc["at"] async for doc in failures.find({"_id": {"$in": ids}})}
-        stale = [slot for slot, at in taken.items() if at <= now - window]
-        await failures.delete_many({"_id": {"$in": stale}})
-        free = [slot for slot in ids if slot not in taken or slot in stale]
-        # With no slot free, the insert into a taken one fails: the same round trip. A slot
-        # a concurrent attempt took first sends this one on to the next.
+        found = await asyncio.gather(*(failures.find_one({"_id": slot}) for slot in ids))
+        free = [
+            slot
+            for slot, doc in zip(ids, found, strict=True)
+            if doc is None or doc["at"] <= now - window
+        ]
+        # The first free slot, emptied if its attempt is older than the window; with none
+        # free, the insert into a taken one fails: the same round trips. A slot a concurrent
+        # attempt took first sends this one on to the next.
         for slot in free or ids[:1]:
+            await failures.delete_one({"_id": slot, "at": {"$lte": now - window}})
             try:
                 await failures.insert_one({"_id": slot, "at": now})
             except DuplicateKeyError:
@@ -142,7 +148,10 @@ class MongoCredentials(CredentialStore):
         return False
 
     async def clear_attempts(self, user_id: str) -> None:
-        await self._db[FAILURES].delete_many({"_id": {"$in": _slots(user_id, _MAX_SLOTS)}})
+        failures = self._db[FAILURES]
+        await asyncio.gather(
+            *(failures.delete_one({"_id": s}) for s in _slots(user_id, _MAX_SLOTS))
+        )
 
     async def claim_totp_step(self, user_id: str, step: int) -> bool:
         at = dt.datetime.now(dt.UTC)
