@@ -287,7 +287,8 @@ class SignIn:
         if found.totp_enabled:
             # A guess of the code counts against the same lock-out as sign-in.
             if not (
-                await self._reserve(creds, found.user_id)
+                code is not None
+                and await self._reserve(creds, found.user_id)
                 and await self._second_factor(creds, found, code)
             ):
                 raise UnauthenticatedError(
