@@ -379,26 +379,30 @@ class PublicEndpoint:
                         max=max_tokens,
                     ) from None
                 fields = None
-            if fields is None or not fields or not fields <= PUBLIC_FIELDS:
+            if fields is None or not fields or not set(fields) <= PUBLIC_FIELDS:
                 raise UnauthenticatedError("authentication required")
+            if len(fields) > 1:
+                # One sign-in per request: aliases cannot multiply the hashing one request
+                # costs (even while limits fail open), and the status is that of its answer.
+                raise BadUserInputError("one sign-in operation per request", field="query")
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
         await self.graphql(scope, _replaying(body, receive), send)
 
 
-def public_root_fields(query: str, max_tokens: int) -> frozenset[str] | None:
-    """The root field names of every operation in *query* (None if it has fragments at the
-    root, which sign-in never needs). Parsing stops past *max_tokens*: an anonymous body
-    is parsed no further than an authenticated one."""
-    names: set[str] = set()
+def public_root_fields(query: str, max_tokens: int) -> list[str] | None:
+    """The root field names of every operation in *query*, once per field, aliases
+    included (None if it has fragments at the root, which sign-in never needs). Parsing
+    stops past *max_tokens*: an anonymous body is parsed no further than an authenticated one."""
+    names: list[str] = []
     for definition in parse(query, max_tokens=max_tokens).definitions:
         if isinstance(definition, OperationDefinitionNode):
             for sel in definition.selection_set.selections:
                 if not isinstance(sel, FieldNode):
                     return None
-                names.add(sel.name.value)
-    return frozenset(names)
+                names.append(sel.name.value)
+    return names
 
 
 class PublicGraphQL(GraphQL[PublicContext, None]):
@@ -449,7 +453,7 @@ class _RecordedSignIn:
         try:
             await self._services.tenants.require_active(tenant_id)
         except UnauthenticatedError:
-            await self._services.signin.refuse(password, refused)
+            await self._services.signin.refuse(tenant_id, password, refused)
 
     async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any:
         await self._active(tenant_id, password, REFUSED)
@@ -480,11 +484,16 @@ class _RecordedSignIn:
         try:
             tenant_id = refresh_tenant(refresh_token)
         except UnauthenticatedError:
-            await self._services.limits.check_signin(self._ip, "-")
+            await self._services.limits.check_refresh(self._ip, "-")
             raise
-        await self._services.limits.check_signin(self._ip, tenant_id)
-        await self._services.tenants.require_active(tenant_id)
-        return await self._services.signin.refresh(refresh_token)
+        limits = self._services.limits
+        await limits.check_refresh(self._ip, tenant_id)
+        try:
+            await self._services.tenants.require_active(tenant_id)
+            return await self._services.signin.refresh(refresh_token)
+        except UnauthenticatedError:
+            await limits.refresh_failed(tenant_id)
+            raise
 
 
 async def healthz(request: Request) -> Response:

@@ -14,7 +14,7 @@ import typer
 
 from gateway.lifecycle_cli import register_lifecycle
 from gateway.operations_cli import operations
-from gateway.settings import Settings
+from gateway.settings import Settings, check_proxies
 from gateway.setup_cli import admin_address, issue_setup_code, register_setup
 from regions.catalog import write_local_master_key
 from schema.errors import EnclaveError
@@ -44,6 +44,14 @@ def _settings() -> Settings:
         raise typer.Exit(2) from None
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for the trusted proxies: forwarded headers are believed only from
+    them (and from nobody when there are none)."""
+    if not settings.forwarded_allow_ips:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": list(settings.forwarded_allow_ips)}
+
+
 def _stopped(signum: int, frame: object) -> None:
     raise SystemExit(0)
 
@@ -52,6 +60,13 @@ def _stopped(signum: int, frame: object) -> None:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma-separated proxy addresses or networks whose X-Forwarded-For is "
+            "believed (default: ENCLAVE_FORWARDED_ALLOW_IPS; none). Never *."
+        ),
+    ] = None,
 ) -> None:
     """Run the gateway with settings from the environment."""
     import uvicorn
@@ -60,6 +75,13 @@ def serve(
     from gateway.logs import log_config
 
     settings = _settings()
+    if forwarded_allow_ips is not None:
+        proxies = [p.strip() for p in forwarded_allow_ips.split(",") if p.strip()]
+        try:
+            settings = settings.model_copy(update={"forwarded_allow_ips": check_proxies(proxies)})
+        except ValueError as exc:
+            typer.echo(f"configuration error: {exc}", err=True)
+            raise typer.Exit(2) from None
     # On SIGTERM uvicorn stops accepting, lets in-flight requests finish (at most the grace
     # period), then runs the lifespan's shutdown, which flushes and closes everything; then
     # it raises the signal again, which lands here: a stop that was asked for is exit 0.
@@ -73,7 +95,7 @@ def serve(
         port=port,
         log_config=log_config(),
         access_log=False,
-        proxy_headers=False,
+        **proxy_options(settings),
         timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
 

@@ -199,16 +199,20 @@ class Services:
         """Seal new audit entries of every tenant with data whose region answers."""
         key = self.settings.seal_key()
         sealed = 0
+        for region, tenant_id in await self._kept_tenants():
+            sealed += await self.seal_tenant(tenant_id, region, key)
+        return sealed
+
+    async def _kept_tenants(self) -> list[tuple[str, str]]:
+        """(region, tenant id) of every tenant with data whose region answers."""
+        kept: list[tuple[str, str]] = []
         for region in self.store.regions:
             try:
                 tenants = await self.store.list_tenants_in(region)
             except EnclaveError:
                 continue
-            for tenant in tenants:
-                if tenant.status not in KEPT:
-                    continue
-                sealed += await self.seal_tenant(tenant.id, region, key)
-        return sealed
+            kept += [(region, t.id) for t in tenants if t.status in KEPT]
+        return kept
 
     async def seal_tenant(self, tenant_id: str, region: str, key: SealKey) -> int:
         """Seal one tenant's new entries, unless its log was changed outside the gateway
@@ -239,12 +243,23 @@ class Services:
             with contextlib.suppress(Exception):
                 await self.seal_all()
 
+    async def prune_signins(self) -> int:
+        """Drop every active tenant's sign-in bookkeeping past any use (attempts, used codes,
+        expired sessions and their claims): a few deletes per tenant."""
+        pruned = 0
+        for _, tenant_id in await self._kept_tenants():
+            with contextlib.suppress(EnclaveError):
+                pruned += await self.store.for_tenant(tenant_id).credentials.prune()
+        return pruned
+
     async def _purge_forever(self) -> None:
         lifecycle = self.lifecycle()
         while True:
             with contextlib.suppress(Exception):
                 for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):
                     log.info("purge-due: tenant %s: %s", done.tenant_id, done.outcome)
+            with contextlib.suppress(Exception):
+                await self.prune_signins()
             await asyncio.sleep(self.settings.purge_interval_seconds)
 
     def start_background(self) -> None:

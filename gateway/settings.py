@@ -8,6 +8,7 @@ environment or from files the operator points at.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -19,6 +20,18 @@ from storage.auditmac import EntryAuthenticator
 from storage.signing import SealKey
 
 __all__ = ["Settings"]
+
+
+def check_proxies(proxies: list[str]) -> list[str]:
+    """*proxies*, if each is an address or a network (``*``, trusting anyone, is not)."""
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ValueError(
+                "ENCLAVE_FORWARDED_ALLOW_IPS lists proxy addresses or networks (never *)"
+            ) from None
+    return proxies
 
 
 class Settings(BaseSettings):
@@ -85,6 +98,10 @@ class Settings(BaseSettings):
     #: and how many more may wait for one: beyond that, sign-ins are refused (429).
     password_hash_threads: int = Field(default=2, ge=1, le=64)
     password_hash_queue: int = Field(default=32, ge=0)
+    #: Proxies (addresses or networks) whose X-Forwarded-For / -Proto are believed, so that
+    #: per-address sign-in limits see the client's address behind a load balancer. Never
+    #: "*": anyone could then choose the address they are counted under.
+    forwarded_allow_ips: list[str] = Field(default_factory=list)
     #: How long a mutation's result is kept for retries with the same Idempotency-Key.
     idempotency_ttl_seconds: int = Field(default=86_400, ge=60)
     #: Origins allowed to call the API from a browser (CORS); none by default.
@@ -125,6 +142,11 @@ class Settings(BaseSettings):
     def _one_jwt_secret(self) -> Settings:
         if (self.jwt_secret is None) == (self.jwt_secret_file is None):
             raise ValueError("set exactly one of ENCLAVE_JWT_SECRET and ENCLAVE_JWT_SECRET_FILE")
+        return self
+
+    @model_validator(mode="after")
+    def _trusted_proxies(self) -> Settings:
+        check_proxies(self.forwarded_allow_ips)
         return self
 
     def jwt_key(self) -> str:

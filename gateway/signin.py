@@ -3,8 +3,10 @@
 - Passwords: argon2id (argon2-cffi's defaults), at least 12 characters, hashed and
   verified in threads (``gateway.passwords``), never on the event loop.
 - Lock-out: ``MAX_FAILURES`` failed attempts within ``LOCKOUT`` (since the last success)
-  lock the user out until the oldest of them is ``LOCKOUT`` old. Each failure is counted by
-  an insert, so concurrent failures all count.
+  lock the user out until the oldest of them is ``LOCKOUT`` old. Each attempt takes its slot
+  (an insert) *before* its password is checked, so of a burst sent at once at most
+  ``MAX_FAILURES`` are checked. Guesses of the current password (``changePassword``) and
+  of a code (``enrollTotp``) take slots too.
 - Every refusal of ``login`` is the same ``UNAUTHENTICATED`` "invalid credentials" after
   the same work, one argon2 verification, whatever was wrong: unknown or inactive tenant,
   unknown email, locked account, wrong password, missing or wrong second factor. So neither
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import re
 from dataclasses import replace
 from typing import NoReturn
 
@@ -35,7 +38,12 @@ from gateway.auth import TokenIssuer
 from gateway.passwords import PasswordHashing
 from regions.routing import validate_tenant_id
 from resolvers.context import Principal
-from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
+from schema.errors import (
+    BadUserInputError,
+    EnclaveError,
+    ForbiddenError,
+    UnauthenticatedError,
+)
 from storage.base import Actor, Credentials, CredentialStore, Store
 
 __all__ = [
@@ -56,6 +64,7 @@ ENROLL_SCOPE = "enroll"
 SETUP_CODE_REFUSED = "invalid or expired setup code"
 #: The one answer to any sign-in that does not work, whatever is wrong with it.
 REFUSED = "invalid credentials"
+_CODE = re.compile(r"[0-9]{6}", re.ASCII)
 
 
 class Tokens:
@@ -90,13 +99,17 @@ def validate_password(password: str) -> None:
 
 
 def _totp_step(secret: str | None, code: str | None) -> int | None:
-    """The time step (now, or one either side for clock drift) whose code *code* is."""
+    """The time step (now, or one either side for clock drift) whose code *code* is. Only
+    six ASCII digits can be a code (anything else is a wrong one, whatever the password)."""
     if not secret or not code:
+        return None
+    given = code.strip()
+    if not _CODE.fullmatch(given):
         return None
     totp = pyotp.TOTP(secret)
     now = totp.timecode(dt.datetime.now(dt.UTC))
     for step in (now - 1, now, now + 1):
-        if hmac.compare_digest(totp.generate_otp(step), code.strip()):
+        if hmac.compare_digest(totp.generate_otp(step).encode(), given.encode()):
             return step
     return None
 
@@ -115,15 +128,16 @@ class SignIn:
         self.passwords = passwords
         self._sessionless = sessionless
 
-    async def check_password(self, password: str) -> str:
-        """The argon2id hash of a new *password*, if it is acceptable."""
+    async def check_password(self, tenant_id: str, password: str) -> str:
+        """The argon2id hash of a new *password* of a user of *tenant_id*, if it is
+        acceptable."""
         validate_password(password)
-        return await self.passwords.hash(password)
+        return await self.passwords.hash(password, tenant_id)
 
-    async def refuse(self, password: str, message: str = REFUSED) -> NoReturn:
+    async def refuse(self, tenant_id: str, password: str, message: str = REFUSED) -> NoReturn:
         """Refuse a sign-in before any account was looked at (an unknown or inactive
         tenant), after the same one verification every refusal costs."""
-        await self.passwords.verify(None, password)
+        await self.passwords.verify(None, password, tenant_id)
         raise UnauthenticatedError(message)
 
     async def _second_factor(
@@ -133,6 +147,10 @@ class SignIn:
         step was not used yet (it is used now)."""
         step = _totp_step(found.totp_secret, code)
         return step is not None and await creds.claim_totp_step(found.user_id, step)
+
+    @staticmethod
+    async def _reserve(creds: CredentialStore, user_id: str | None, email: str = "") -> bool:
+        return await creds.reserve_attempt(user_id, email, MAX_FAILURES, LOCKOUT)
 
     def _credentials(self, tenant_id: str, refused: str = "invalid credentials") -> CredentialStore:
         try:
@@ -146,25 +164,26 @@ class SignIn:
         try:
             creds = self._credentials(tenant_id)
         except UnauthenticatedError:
-            await self.refuse(password)
-        found = await creds.by_email(email.strip().lower())
-        locked = found is not None and (
-            await creds.failures_since(found.user_id, dt.datetime.now(dt.UTC) - LOCKOUT)
-            >= MAX_FAILURES
-        )
+            await self.refuse(tenant_id, password)
+        normalised = email.strip().lower()
+        found = await creds.by_email(normalised)
+        # The attempt takes its slot before the password is checked (a burst cannot check
+        # more than MAX_FAILURES), with the same database work for an unknown email.
+        reserved = await self._reserve(creds, found.user_id if found else None, normalised)
         # One verification whatever is wrong (a dummy hash without a user or password):
         # neither the answer nor its time tells what was.
-        matches = await self.passwords.verify(found.password_hash if found else None, password)
-        if found is None or locked:
+        matches = await self.passwords.verify(
+            found.password_hash if found else None, password, tenant_id
+        )
+        if found is None or not reserved:
             raise UnauthenticatedError(REFUSED)
         if matches and found.totp_enabled:
             # The password is not confirmed before the second factor: a right password
             # without its code is refused like a wrong one.
             matches = await self._second_factor(creds, found, code)
         if not matches:
-            await creds.record_failure(found.user_id)
-            raise UnauthenticatedError(REFUSED)
-        await creds.clear_failures(found.user_id)
+            raise UnauthenticatedError(REFUSED)  # its slot stays taken: a failure
+        await creds.clear_attempts(found.user_id)
         scope = None
         if not found.totp_enabled and await creds.two_factor_required():
             scope = ENROLL_SCOPE
@@ -193,7 +212,9 @@ class SignIn:
         TOTP code, if the user has a second factor already). Whatever is wrong
         with the code (unknown, expired, used, another user's) answers the same
         ``UNAUTHENTICATED``; *client* gives the caller's IP address and user agent."""
-        password_hash = await self.check_password(password)  # refused before the code is spent
+        password_hash = await self.check_password(
+            tenant_id, password
+        )  # refused before the code is spent
         creds = self._credentials(tenant_id, SETUP_CODE_REFUSED)
         found = await creds.by_email(email.strip().lower())
         refused = UnauthenticatedError(SETUP_CODE_REFUSED)
@@ -208,7 +229,7 @@ class SignIn:
             raise refused
         await creds.set_password_hash(found.user_id, password_hash, actor)
         await creds.close_sessions(found.user_id)  # as any reset: every session ends
-        await creds.clear_failures(found.user_id)
+        await creds.clear_attempts(found.user_id)
         return await self.login(tenant_id, email, password, two_factor)
 
     async def refresh(self, refresh_token: str) -> Tokens:
@@ -234,6 +255,13 @@ class SignIn:
             scope,
         )
 
+    def _own_credentials(self, principal: Principal) -> CredentialStore:
+        """The credential store for a user's own password or second factor; an API key has
+        neither, and is refused before any hashing (no key can drive the hashing pool)."""
+        if principal.kind != "user":
+            raise ForbiddenError("an API key has no password or second factor")
+        return self._store.for_tenant(principal.tenant_id).credentials
+
     async def logout(self, principal: Principal) -> None:
         if principal.session:
             await self._store.for_tenant(principal.tenant_id).credentials.close_session(
@@ -252,31 +280,49 @@ class SignIn:
     ) -> tuple[str, str]:
         """A new secret to confirm; while one is active, replacing it needs a current code
         (so a stolen access token cannot remove a second factor)."""
-        creds = self._store.for_tenant(principal.tenant_id).credentials
+        creds = self._own_credentials(principal)
         found = await creds.by_id(principal.user_id)
         if found is None:
             raise UnauthenticatedError("invalid or expired token")
-        if found.totp_enabled and not await self._second_factor(creds, found, code):
-            raise UnauthenticatedError(
-                "a current two-factor code is required", twoFactor="required"
-            )
+        if found.totp_enabled:
+            # A guess of the code counts against the same lock-out as sign-in.
+            if not (
+                code is not None
+                and await self._reserve(creds, found.user_id)
+                and await self._second_factor(creds, found, code)
+            ):
+                raise UnauthenticatedError(
+                    "a current two-factor code is required", twoFactor="required"
+                )
+            await creds.clear_attempts(found.user_id)
         secret = pyotp.random_base32()
         await creds.set_totp_pending(principal.user_id, secret, actor)
         uri = pyotp.TOTP(secret).provisioning_uri(name=principal.user_id, issuer_name="Enclave")
         return secret, uri
 
     async def confirm_totp(self, principal: Principal, code: str, actor: Actor) -> None:
-        creds = self._store.for_tenant(principal.tenant_id).credentials
+        creds = self._own_credentials(principal)
         found = await creds.by_id(principal.user_id)
         if found is None or not found.totp_pending:
             raise BadUserInputError("enrol first", field="code")
-        if not pyotp.TOTP(found.totp_pending).verify(code, valid_window=1):
+        step = _totp_step(found.totp_pending, code)
+        # The confirming code's time step is used: it is not accepted again at sign-in.
+        if step is None or not await creds.claim_totp_step(found.user_id, step):
             raise BadUserInputError("the code does not match", field="code")
         await creds.activate_totp(principal.user_id, actor)
 
     async def set_password(self, tenant_id: str, user_id: str, password: str, actor: Actor) -> None:
+        await self.set_password_hash(
+            tenant_id, user_id, await self.check_password(tenant_id, password), actor
+        )
+
+    async def set_password_hash(
+        self, tenant_id: str, user_id: str, password_hash: str, actor: Actor
+    ) -> None:
+        """Set a hash from ``check_password`` (hashed before a user is created, so that a
+        refusal of the hashing leaves no user without the password asked for)."""
         creds = self._store.for_tenant(tenant_id).credentials
-        await creds.set_password_hash(user_id, await self.check_password(password), actor)
+        await creds.set_password_hash(user_id, password_hash, actor)
         await creds.close_sessions(user_id)  # a reset ends every session
 
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None:
@@ -285,10 +331,18 @@ class SignIn:
     async def change_password(
         self, principal: Principal, current: str, new: str, actor: Actor
     ) -> None:
-        creds = self._store.for_tenant(principal.tenant_id).credentials
+        creds = self._own_credentials(principal)
+        validate_password(new)
         found = await creds.by_id(principal.user_id)
-        if not await self.passwords.verify(found.password_hash if found else None, current):
+        # A guess of the current password counts against the same lock-out as sign-in.
+        reserved = await self._reserve(creds, principal.user_id)
+        matches = await self.passwords.verify(
+            found.password_hash if found else None, current, principal.tenant_id
+        )
+        if not (reserved and matches):
             raise UnauthenticatedError("the current password does not match")
-        await creds.set_password_hash(principal.user_id, await self.check_password(new), actor)
+        await creds.clear_attempts(principal.user_id)
+        new_hash = await self.check_password(principal.tenant_id, new)
+        await creds.set_password_hash(principal.user_id, new_hash, actor)
         # Whoever else had a session (a stolen token, perhaps) is signed out.
         await creds.close_sessions(principal.user_id, keep=principal.session)

@@ -67,6 +67,13 @@ class AccountPort(Protocol):
         self, tenant_id: str, user_id: str, password: str, actor: Actor
     ) -> None: ...
 
+    async def check_password(self, tenant_id: str, password: str) -> str:
+        """The hash of an acceptable new password (``BAD_USER_INPUT`` if not)."""
+
+    async def set_password_hash(
+        self, tenant_id: str, user_id: str, password_hash: str, actor: Actor
+    ) -> None: ...
+
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None: ...
 
 

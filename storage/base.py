@@ -321,16 +321,23 @@ class CredentialStore(ABC):
         """End every session of a user (but *keep*)."""
 
     @abstractmethod
-    async def record_failure(self, user_id: str) -> None:
-        """Count one failed sign-in of *user_id*. Every failure counts, however many run at
-        once (one inserted document each, never a read-modify-write counter)."""
+    async def reserve_attempt(
+        self, user_id: str | None, email: str, slots: int, window: dt.timedelta
+    ) -> bool:
+        """Take one of the *slots* attempt slots of an account (a known user by id, an
+        unknown *email* by a keyed digest of it) before its password or code is checked;
+        False if all are taken by attempts younger than *window* (locked out). A slot is
+        taken by an insert under a unique ``_id``, so of concurrent attempts at most *slots*
+        get one, and the database work is the same for known, unknown and locked accounts."""
 
     @abstractmethod
-    async def failures_since(self, user_id: str, since: dt.datetime) -> int:
-        """Failed sign-ins of *user_id* after *since* and after the last ``clear_failures``."""
+    async def clear_attempts(self, user_id: str) -> None:
+        """Free every attempt slot of *user_id* (after a success)."""
 
     @abstractmethod
-    async def clear_failures(self, user_id: str) -> None: ...
+    async def prune(self) -> int:
+        """Drop sign-in bookkeeping (attempts, used codes, expired sessions and their
+        claims) past any use; how many documents went."""
 
     @abstractmethod
     async def claim_totp_step(self, user_id: str, step: int) -> bool:

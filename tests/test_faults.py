@@ -96,7 +96,7 @@ async def tenants(fault_services: Services) -> list[LoadTenant]:
         store = fault_services.store.for_tenant(tenant.id)
         admin = await store.get_user(tenant.admin)
         assert admin is not None
-        password = await fault_services.signin.check_password(PASSWORD)
+        password = await fault_services.signin.check_password("eu_faults", PASSWORD)
         await store.credentials.set_password_hash(
             admin.id, password, Actor("tests", kind="operator")
         )

@@ -59,7 +59,7 @@ from storage.mongo.errors import mongo_errors
 from storage.mongo.exports import ExportRepository
 from storage.mongo.lifecycle import TenantLifecycle
 from storage.mongo.operations import MongoOperations
-from storage.mongo.signin import MongoCredentials
+from storage.mongo.signin import MongoCredentials, ensure_signin_indexes
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes, now
 from storage.signing import SealKey
 
@@ -650,6 +650,7 @@ async def ensure_tenant_indexes(
     await ensure_indexes(db)
     await ensure_access_indexes(db)
     await ensure_access_log_indexes(db)
+    await ensure_signin_indexes(db)
     for sheet in sheets:
         coll = db[sheet.name]
         await coll.create_index("_archived")

@@ -8,7 +8,8 @@ of ``session_claims`` (DESIGN.md, "What is atomic"):
 
 - ``<sid>/<digest>``: the one use of a refresh secret. Of concurrent uses one inserts it;
   every other use is a reuse, and ends the session. The winner checks the secret is still
-  current after claiming, and drops the claim once the secret is replaced.
+  current after claiming; the claim stays, marking the secret retired: a later use of it
+  ends the session, while a secret that was never the session's is only refused.
 - ``<sid>/ended``: the session is over. Written before ``revoked`` is set on the session,
   and a rotation looks for it after its own write, so a sign-out is never lost.
 """
@@ -67,8 +68,14 @@ class Sessions:
         if doc is None or doc.get("revoked") or doc["expiresAt"] < now:
             return None
         digest = _digest(secret)
-        if not hmac.compare_digest(doc["hash"], digest) or not await self._claim(f"{sid}/{digest}"):
-            # A refresh secret used twice (or at once by two callers): someone has a copy.
+        if not hmac.compare_digest(doc["hash"], digest):
+            # Only a retired secret (its use claimed) ends the session: anyone can read a
+            # sid in an access token, and a made-up secret must not end someone's session.
+            if await self._claims.find_one({"_id": f"{sid}/{digest}"}, {"_id": 1}) is not None:
+                await self.end(sid)
+            return None
+        if not await self._claim(f"{sid}/{digest}"):
+            # A refresh secret used at once by two callers: someone has a copy.
             await self.end(sid)
             return None
         current = await self._sessions.find_one({"_id": sid}, {"hash": 1})
@@ -84,9 +91,8 @@ class Sessions:
             # Ended while we rotated: our write-back may have undone its ``revoked``.
             await self._sessions.update_one({"_id": sid}, {"$set": {"revoked": True}})
             return None
-        # The secret is no longer current: a later use of it fails the check above, so its
-        # claim can go (claims do not pile up, one per refresh).
-        await self._claims.delete_one({"_id": f"{sid}/{digest}"})
+        # The claim stays: it marks the secret retired, so a later use of it (a copy) ends
+        # the session. Claims go with their session (pruned once it has expired).
         return doc["user"], fresh, doc.get("scope")
 
     async def active(self, sid: str, user_id: str, scope: str | None) -> bool:

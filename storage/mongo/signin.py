@@ -4,10 +4,11 @@ Passwords are argon2id hashes (hashed by the gateway); TOTP secrets are encrypte
 the tenant's key; sessions hold only the SHA-256 of their refresh secret
 (``storage.mongo.sessions``). Setting a password or a second factor goes through the
 audited write path; failed attempts and session bookkeeping are not record changes and are
-written directly, by inserts where concurrency matters: a failed sign-in is one document
-in ``signin_failures`` (a count, not a read-modify-write counter that concurrent failures
-would overwrite), and a TOTP time step is used by inserting ``<user>/<step>`` into
-``totp_steps`` under its unique ``_id``.
+written directly, by inserts where concurrency matters: a sign-in attempt takes one of a
+few slots ``<account>/<n>`` in ``signin_failures`` by inserting it under its unique ``_id``
+*before* the password is checked (so of a burst at most that many count; a success frees
+them), and a TOTP time step is used by inserting ``<user>/<step>`` into ``totp_steps``
+under its unique ``_id``.
 
 Every public method maps driver errors (``maps_driver_errors``): an unreachable region is
 ``REGION_UNAVAILABLE``, never a driver exception.
@@ -15,12 +16,13 @@ Every public method maps driver errors (``maps_driver_errors``): an unreachable 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-from ulid import ULID
 
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import NotFoundError
@@ -28,17 +30,25 @@ from storage.base import Actor, Credentials, CredentialStore
 from storage.mongo.codec import FieldCodec
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import maps_driver_errors
-from storage.mongo.sessions import Sessions
+from storage.mongo.sessions import SESSION_CLAIMS, SESSIONS, Sessions
 from storage.mongo.setupcodes import SetupCodes
 from storage.mongo.writes import Change, WritePath
 
-__all__ = ["MongoCredentials"]
+__all__ = ["MongoCredentials", "ensure_signin_indexes"]
 
 USERS, SETTINGS = "users", "settings"
 FAILURES, TOTP_STEPS = "signin_failures", "totp_steps"
 _EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 #: Failed attempts and used TOTP steps are kept this long (far beyond any lock-out).
 _KEEP = dt.timedelta(days=1)
+#: A session's claims are kept this long more (a refresh token's lifetime).
+_CLAIMS_KEPT = dt.timedelta(days=30)
+#: At most this many attempt slots per account (clearing frees them all).
+_MAX_SLOTS = 8
+
+
+def _slots(key: str, slots: int) -> list[str]:
+    return [f"{key}/{n}" for n in range(min(slots, _MAX_SLOTS))]
 
 
 @maps_driver_errors
@@ -109,27 +119,62 @@ class MongoCredentials(CredentialStore):
     async def close_sessions(self, user_id: str, keep: str | None = None) -> None:
         await self._sessions.end_all(user_id, keep)
 
-    async def record_failure(self, user_id: str) -> None:
-        at = dt.datetime.now(dt.UTC)
+    async def reserve_attempt(
+        self, user_id: str | None, email: str, slots: int, window: dt.timedelta
+    ) -> bool:
+        # Always the same work, all by ``_id`` equality (FerretDB finds that by its index; an
+        # ``$in`` would scan the collection): one encryption, a find per slot, one delete,
+        # one insert; for a known, an unknown and a locked account alike.
+        digest = hashlib.sha256(bytes(await self._codec.encrypt(_EMAIL, email))).hexdigest()
+        ids = _slots(user_id or f"e{digest[:32]}", slots)
+        now = dt.datetime.now(dt.UTC)
         failures = self._db[FAILURES]
-        await failures.insert_one({"_id": str(ULID()), "user": user_id, "at": at})
-        await failures.delete_many({"user": user_id, "at": {"$lt": at - _KEEP}})
+        found = await asyncio.gather(*(failures.find_one({"_id": slot}) for slot in ids))
+        free = [
+            slot
+            for slot, doc in zip(ids, found, strict=True)
+            if doc is None or doc["at"] <= now - window
+        ]
+        # The first free slot, emptied if its attempt is older than the window; with none
+        # free, the insert into a taken one fails: the same round trips. A slot a concurrent
+        # attempt took first sends this one on to the next.
+        for slot in free or ids[:1]:
+            await failures.delete_one({"_id": slot, "at": {"$lte": now - window}})
+            try:
+                await failures.insert_one({"_id": slot, "at": now})
+            except DuplicateKeyError:
+                continue
+            return True
+        return False
 
-    async def failures_since(self, user_id: str, since: dt.datetime) -> int:
-        return await self._db[FAILURES].count_documents({"user": user_id, "at": {"$gt": since}})
-
-    async def clear_failures(self, user_id: str) -> None:
-        await self._db[FAILURES].delete_many({"user": user_id})
+    async def clear_attempts(self, user_id: str) -> None:
+        failures = self._db[FAILURES]
+        await asyncio.gather(
+            *(failures.delete_one({"_id": s}) for s in _slots(user_id, _MAX_SLOTS))
+        )
 
     async def claim_totp_step(self, user_id: str, step: int) -> bool:
         at = dt.datetime.now(dt.UTC)
-        steps = self._db[TOTP_STEPS]
         try:
-            await steps.insert_one({"_id": f"{user_id}/{step}", "user": user_id, "at": at})
+            await self._db[TOTP_STEPS].insert_one(
+                {"_id": f"{user_id}/{step}", "user": user_id, "at": at}
+            )
         except DuplicateKeyError:
             return False
-        await steps.delete_many({"user": user_id, "at": {"$lt": at - _KEEP}})
-        return True
+        return True  # old steps go in ``prune``, not here (no scan per sign-in)
+
+    async def prune(self) -> int:
+        cutoff = dt.datetime.now(dt.UTC) - _KEEP
+        pruned = 0
+        for coll in (FAILURES, TOTP_STEPS):
+            pruned += (await self._db[coll].delete_many({"at": {"$lt": cutoff}})).deleted_count
+        # Sessions expired a while ago, and claims older than a session lives without a
+        # refresh (a retired secret that old is refused, no longer ends its session).
+        pruned += (
+            await self._db[SESSIONS].delete_many({"expiresAt": {"$lt": cutoff}})
+        ).deleted_count
+        old_claims = {"at": {"$lt": cutoff - _CLAIMS_KEPT}}
+        return pruned + (await self._db[SESSION_CLAIMS].delete_many(old_claims)).deleted_count
 
     async def open_session(
         self, user_id: str, ttl: dt.timedelta, scope: str | None = None
@@ -176,3 +221,12 @@ class MongoCredentials(CredentialStore):
 
     async def setup_code_pending(self, user_id: str) -> bool:
         return await self._setup_codes.pending(user_id)
+
+
+async def ensure_signin_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Indexes for pruning and for ending a user's sessions (real MongoDB uses them; attempt
+    slots and claims are found by ``_id``)."""
+    for coll in (FAILURES, TOTP_STEPS, SESSION_CLAIMS):
+        await db[coll].create_index("at")
+    await db[SESSIONS].create_index("user")  # ending every session of a user
+    await db[SESSIONS].create_index("expiresAt")
