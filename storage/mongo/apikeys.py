@@ -83,12 +83,17 @@ class ApiKeyRepository:
         plain = f"{PREFIX}{self._tenant}_{key_id}_{secret}"
         return ApiKey(key_id, name, role, can_export, at, False, None, 1), plain
 
+    def _valid(self, doc: Mapping[str, Any] | None) -> bool:
+        """Whether *doc* was written by a gateway; one that was not is treated as absent."""
+        return self._writes.documents.verify(self._db.name, API_KEYS, doc)
+
     async def list(self) -> list[ApiKey]:
-        return [_key(d) async for d in self._db[API_KEYS].find({}, sort=[("_id", 1)])]
+        found = self._db[API_KEYS].find({}, sort=[("_id", 1)])
+        return [_key(d) async for d in found if self._valid(d)]
 
     async def revoke(self, key_id: str, actor: Actor) -> ApiKey:
         doc = await self._db[API_KEYS].find_one({"_id": key_id})
-        if doc is None:
+        if doc is None or not self._valid(doc):
             raise NotFoundError("no API key with this id")
         if doc.get("revoked"):
             return _key(doc)
@@ -111,7 +116,7 @@ class ApiKeyRepository:
             return None
         if not hmac.compare_digest(str(doc.get("hash", "")), _hash(secret)):
             return None
-        return _key(doc)
+        return _key(doc) if self._valid(doc) else None
 
     async def touch(self, key_id: str, at: dt.datetime) -> None:
         await self._db[API_KEYS].update_one({"_id": key_id}, {"$set": {"lastUsedAt": at}})

@@ -19,8 +19,9 @@ from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
 from storage.auditmac import EntryAuthenticator
 from storage.base import Actor, Store, TenantInfo, TenantStore, User
+from storage.documentmac import DocumentAuthenticator
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
-from storage.mongo.decryption import install
+from storage.mongo.decryption import install, key_binding
 from storage.mongo.errors import mongo_errors
 from storage.mongo.records import MongoTenantStore, ensure_tenant_indexes
 from storage.mongo.writes import SequenceHints
@@ -37,15 +38,21 @@ class MongoStore(Store):
         audit_mac: EntryAuthenticator,
         *,
         on_integrity_error: Callable[[str], None] | None = None,
+        on_document_refused: Callable[[str], None] | None = None,
     ) -> None:
-        """*audit_mac* authenticates audit entries; *on_integrity_error* is told the region of
-        every reply refused because it holds a value under another key than the reading
-        tenant's (a metric)."""
+        """*audit_mac* authenticates audit entries, and the documents trusted for access with
+        a key derived from the same secret (``storage.documentmac``); *on_integrity_error* is
+        told the region of every reply refused because it holds a value under another key
+        than the reading tenant's, *on_document_refused* the kind of every document refused
+        because its MAC fails (metrics)."""
         self.regions = regions
         self._hints = SequenceHints()
         self._mac = audit_mac
+        self.documents = audit_mac.sibling(DocumentAuthenticator)
+        if on_document_refused is not None:
+            self.documents.on_refused = on_document_refused
         for region in regions.values():
-            install(region, on_integrity_error)
+            install(region, self.documents, on_integrity_error)
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
         return MongoTenantStore(
@@ -90,6 +97,10 @@ class MongoStore(Store):
                 )
             except DuplicateKeyError:  # pragma: no cover - ULIDs do not repeat
                 raise EnclaveError("data key exists for a new tenant id") from None
+            # Binds the tenant to its key: a key alt name rewritten in the vault fails it.
+            binding = key_binding(tenant_id, key_id.as_uuid().bytes)
+            key_mac = self.documents.seal(database_name(tenant_id), "data_key", tenant_id, binding)
+            await control.update_one({"_id": tenant_id}, {"$set": {"keyMac": key_mac}})
             await ensure_tenant_indexes(
                 client.data[database_name(tenant_id)], list(DATASHEETS.values())
             )
