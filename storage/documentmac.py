@@ -59,6 +59,18 @@ COVERED: Mapping[str, tuple[str, ...]] = {
     "settings": ("requireTwoFactor", "allowList", "_v"),
     "sessions": ("user", "scope", "hash", "expiresAt", "revoked"),
     "setup_codes": ("user", "expiresAt"),
+    #: A tenant's control record (``enclave_control.tenants``; database: the tenant's).
+    "control": (
+        "name",
+        "country",
+        "region",
+        "status",
+        "stateVersion",
+        "createdAt",
+        "retentionDays",
+        "terminatedAt",
+        "purgeDueAt",
+    ),
     #: A tenant's data key: the control record's ``keyMac`` over (tenant, key id).
     "data_key": ("keyId",),
 }

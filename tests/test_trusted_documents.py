@@ -17,6 +17,7 @@ import httpx
 import pytest
 from argon2 import PasswordHasher
 from pymongo import AsyncMongoClient
+from starlette.applications import Starlette
 from ulid import ULID
 
 from gateway.app import create_app
@@ -25,6 +26,8 @@ from gateway.settings import Settings
 from gateway.setup_cli import OPERATOR, issue_setup_code
 from regions.clients import KEY_VAULT_NAMESPACE
 from regions.routing import database_name
+from schema.errors import DataIntegrityError
+from storage.mongo.lifecycle import TenantLifecycle
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
 from tests.raw import plain_client
@@ -280,3 +283,23 @@ async def test_a_rewritten_key_alt_name_decrypts_and_encrypts_nothing(
             assert _code(body) == "DATA_INTEGRITY"  # nothing encrypted under the victim's key
             assert _code((await insider_client.raw(EMPLOYEES)).json()) == "DATA_INTEGRITY"
             assert await _refused(other, "data_key") > 0
+
+
+async def test_a_control_record_edited_in_the_database_serves_nothing(
+    raw: Client, services: Services, http: httpx.AsyncClient, app: Starlette
+) -> None:
+    tenant = await make_tenant(services, "CZ")
+    lifecycle = TenantLifecycle(services.store, services.store.regions)
+    await lifecycle.suspend(tenant.id, OPERATOR)
+    admin = GraphQLClient(http, tenant.token)
+    suspended = await admin.raw("{ me { id } }")
+    assert suspended.status_code != 200 or "errors" in suspended.json()
+    control = raw["enclave_control"]["tenants"]
+    await control.update_one({"_id": tenant.id}, {"$set": {"status": "active"}})
+    app.state.services.tenants._entries.pop(tenant.id, None)  # no waiting for the cache
+    edited = await admin.raw("{ me { id } }")
+    assert edited.status_code == suspended.status_code and "errors" in edited.json(), edited.text
+    assert await services.store.get_tenant(tenant.id) is None
+    with pytest.raises(DataIntegrityError):
+        await lifecycle.resume(tenant.id, OPERATOR)
+    assert await _refused(http, "control") > 0

@@ -246,6 +246,9 @@ class KeyCheck:
         documents: DocumentAuthenticator,
     ) -> None:
         self.region = region.name
+        #: Authenticates the documents the gateway trusts for access (the region's control
+        #: records too); installed with the check, by the store.
+        self.documents = documents
         self.keys = KeyIds(region, documents)
         self.on_refused = on_refused
         self._decrypt = decrypt

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -19,7 +20,7 @@ from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
 from storage.auditmac import EntryAuthenticator
 from storage.base import Actor, Store, TenantInfo, TenantStore, User
-from storage.documentmac import DocumentAuthenticator
+from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
 from storage.mongo.decryption import install, key_binding
 from storage.mongo.errors import mongo_errors
@@ -54,6 +55,15 @@ class MongoStore(Store):
         for region in regions.values():
             install(region, self.documents, on_integrity_error)
 
+    def _sealed(self, record: dict[str, Any]) -> dict[str, Any]:
+        return self.documents.sealed(database_name(record["_id"]), "control", record)
+
+    def _valid(self, record: dict[str, Any] | None) -> bool:
+        """Whether a control record was written by a gateway or the CLI (its MAC verifies)."""
+        if record is None:
+            return False
+        return self.documents.verify(database_name(record["_id"]), "control", record)
+
     def for_tenant(self, tenant_id: str) -> TenantStore:
         return MongoTenantStore(
             tenant_id, self.regions.for_tenant(tenant_id), self._hints, self._mac
@@ -79,16 +89,15 @@ class MongoStore(Store):
         with mongo_errors(region):
             await self._ensure_region_indexes(region)
             control = client.plain[CONTROL_DB][TENANTS]
-            await control.insert_one(
-                {
-                    "_id": tenant_id,
-                    "name": name,
-                    "country": country.strip().upper(),
-                    "region": region,
-                    "status": "provisioning",
-                    "createdAt": now,
-                }
-            )
+            record = {
+                "_id": tenant_id,
+                "name": name,
+                "country": country.strip().upper(),
+                "region": region,
+                "status": "provisioning",
+                "createdAt": now,
+            }
+            await control.insert_one(self._sealed(record))
             try:
                 key_id = await client.encryption.create_data_key(
                     client.wrapping_provider,
@@ -106,8 +115,10 @@ class MongoStore(Store):
             )
             operator = Actor(user_id="operator", kind="operator")
             admin = await self.for_tenant(tenant_id).create_user(admin_email, ["admin"], operator)
+            active = self._sealed({**record, "status": "active"})
             await control.update_one(
-                {"_id": tenant_id}, {"$set": {"status": "active", "keyId": key_id}}
+                {"_id": tenant_id},
+                {"$set": {"status": "active", "keyId": key_id, MAC_FIELD: active[MAC_FIELD]}},
             )
         info = TenantInfo(tenant_id, name, country.strip().upper(), region, "active", now)
         return info, admin
@@ -117,7 +128,8 @@ class MongoStore(Store):
         region = region_of(tenant_id)
         with mongo_errors(region):
             doc = await self.regions[region].plain[CONTROL_DB][TENANTS].find_one({"_id": tenant_id})
-        return None if doc is None else tenant_info(doc)
+        # A record changed in the database is no tenant: every request for it is refused.
+        return tenant_info(doc) if doc is not None and self._valid(doc) else None
 
     async def list_tenants(self) -> list[TenantInfo]:
         tenants: list[TenantInfo] = []
@@ -129,7 +141,8 @@ class MongoStore(Store):
         """The tenants whose control records are on *region*'s cluster."""
         control = self.regions[region].plain[CONTROL_DB][TENANTS]
         with mongo_errors(region):
-            return [tenant_info(doc) async for doc in control.find({}, sort=[("_id", 1)])]
+            found = control.find({}, sort=[("_id", 1)])
+            return [tenant_info(doc) async for doc in found if self._valid(doc)]
 
     async def ping(self, region: RegionName) -> None:
         client = self.regions[region]
