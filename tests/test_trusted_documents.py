@@ -175,7 +175,7 @@ async def test_a_user_edited_in_the_database_cannot_sign_in(
 
 
 async def test_a_role_widened_in_the_database_grants_nothing(
-    raw: Client, http: httpx.AsyncClient, services: Services
+    settings: Settings, raw: Client, http: httpx.AsyncClient, services: Services
 ) -> None:
     tenant = await make_tenant(services, "LU")
     admin = GraphQLClient(http, tenant.token)
@@ -203,7 +203,12 @@ async def test_a_role_widened_in_the_database_grants_nothing(
     await db["roles"].update_one(
         {"_id": "reader"}, {"$set": {"sheets": role["sheets"], "_seq": 10**9}}
     )
-    assert "errors" in await reader(EMPLOYEES)  # still not granted: the role is refused
+    fresh = create_app(settings, background=False)  # no policy cached
+    async with fresh.router.lifespan_context(fresh):
+        transport = httpx.ASGITransport(app=fresh, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as other:
+            widened = await GraphQLClient(other, token)(EMPLOYEES)
+            assert _code(widened) == "FORBIDDEN"  # still not granted: the role grants nothing
     names = [r["name"] for r in (await admin.ok("{ roles { name } }"))["roles"]]
     assert "reader" not in names
 
@@ -283,6 +288,15 @@ async def test_a_rewritten_key_alt_name_decrypts_and_encrypts_nothing(
             assert _code(body) == "DATA_INTEGRITY"  # nothing encrypted under the victim's key
             assert _code((await insider_client.raw(EMPLOYEES)).json()) == "DATA_INTEGRITY"
             assert await _refused(other, "data_key") > 0
+    # Nothing is encrypted under the victim's key for the insider either (which the insider
+    # could then copy into the victim's records), even on a path that reads no ciphertext.
+    gateway = Services.from_settings(settings)
+    try:
+        credentials = gateway.store.for_tenant(insider.id).credentials
+        with pytest.raises(DataIntegrityError):
+            await credentials.set_totp_pending(insider.admin_id, "JBSWY3DPEHPK3PXP", OPERATOR)
+    finally:
+        await gateway.aclose()
 
 
 async def test_a_control_record_edited_in_the_database_serves_nothing(
