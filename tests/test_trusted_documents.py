@@ -5,6 +5,7 @@ gateway trusts for access carries a MAC under a key the database never holds
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import re
@@ -317,3 +318,22 @@ async def test_a_control_record_edited_in_the_database_serves_nothing(
     with pytest.raises(DataIntegrityError):
         await lifecycle.resume(tenant.id, OPERATOR)
     assert await _refused(http, "control") > 0
+
+
+async def test_a_key_used_while_it_is_revoked_stays_revoked(
+    services: Services, eu_tenant: Tenant
+) -> None:
+    """FerretDB writes a whole document back on update: a last-use write to the key's own
+    document, racing its revocation, could bring the key back. Bounded: 8 keys."""
+    store = services.store.for_tenant(eu_tenant.id)
+    for _ in range(8):
+        key, plain = await store.create_api_key("raced", "admin", False, OPERATOR)
+        secret = plain.rsplit("_", 1)[1]
+        now = dt.datetime.now(dt.UTC)
+        await asyncio.gather(
+            store.revoke_api_key(key.id, OPERATOR),
+            *(store.touch_api_key(key.id, now) for _ in range(4)),
+        )
+        assert await store.check_api_key(key.id, secret) is None
+        listed = {k.id: k for k in await store.list_api_keys()}
+        assert listed[key.id].revoked
