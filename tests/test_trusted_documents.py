@@ -29,6 +29,7 @@ from regions.clients import KEY_VAULT_NAMESPACE
 from regions.routing import database_name
 from schema.errors import DataIntegrityError
 from storage.mongo.lifecycle import TenantLifecycle
+from storage.mongo.sealing import seal_unsealed
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
 from tests.raw import plain_client
@@ -341,3 +342,34 @@ async def test_a_key_used_while_it_is_revoked_stays_revoked(
         assert await store.check_api_key(key.id, secret) is None
         listed = {k.id: k for k in await store.list_api_keys()}
         assert listed[key.id].revoked
+
+
+async def test_documents_from_before_macs_are_sealed_once_and_audited(
+    raw: Client, services: Services, http: httpx.AsyncClient, app: Starlette
+) -> None:
+    tenant = await make_tenant(services, "HU")
+    email = await new_user(http, tenant)
+    db = raw[database_name(tenant.id)]
+    control = raw["enclave_control"]["tenants"]
+    # As an earlier version left them: no MACs anywhere; and one document edited since.
+    await control.update_one({"_id": tenant.id}, {"$unset": {"_mac": "", "keyMac": ""}})
+    for kind in ("users", "roles", "api_keys", "settings", "sessions", "setup_codes"):
+        await db[kind].update_many({}, {"$unset": {"_mac": ""}})
+    forged = str(ULID())
+    await db["api_keys"].insert_one({"_id": forged, "role": "admin", "_mac": "0" * 64})
+    app.state.services.tenants._entries.pop(tenant.id, None)
+    assert _code((await login(http, tenant, email)).json()) == "UNAUTHENTICATED"
+
+    report = await seal_unsealed(services.store, OPERATOR)
+    assert report[tenant.id]["users"] == 2 and report[tenant.id]["control"] == 1
+    assert (await db["api_keys"].find_one({"_id": forged}) or {})["_mac"] == "0" * 64
+    fresh = create_app(services.settings, background=False)  # no key id cached
+    async with fresh.router.lifespan_context(fresh):
+        transport = httpx.ASGITransport(app=fresh, client=("127.0.0.1", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as other:
+            assert "errors" not in (await login(other, tenant, email)).json()
+            log = await GraphQLClient(other, tenant.token).ok(
+                "{ auditLog(first: 50) { nodes { operation actorKind } } }"
+            )
+    assert {"operation": "documents_sealed", "actorKind": "operator"} in log["auditLog"]["nodes"]
+    assert await seal_unsealed(services.store, OPERATOR) == {}  # once
