@@ -1,8 +1,9 @@
 """Operator commands for the tenant lifecycle and master-key rotation.
 
 ``enclave tenants show|suspend|resume|terminate|restore|retention|purge|purge-due`` and
-``enclave keys new-local|status|rotate``. They print control data only (ids, states,
-dates, counts, key ids), never a tenant's records: there is no command that reads them.
+``enclave keys new-local|status|rotate|seal-documents``. They print control data only (ids,
+states, dates, counts, key ids), never a tenant's records: there is no command that reads
+them.
 Each state change is audited in the tenant's log (actor: operator ``cli``) and in the
 control record's history.
 """
@@ -222,5 +223,20 @@ def rotate(
             "before": report.before,
             "after": report.after,
         }
+
+    _echo(_Hooks.run(_with_lifecycle(go)))
+
+
+@keys.command("seal-documents")
+def seal_documents() -> None:
+    """Once, when upgrading: a MAC for every user, role, key, session, setting and control
+    record written before they carried one (a document whose MAC fails is left alone).
+    Audited in each tenant's log; prints counts per tenant."""
+    from storage.mongo.sealing import seal_unsealed
+    from storage.mongo.store import MongoStore
+
+    async def go(lc: TenantLifecycle) -> dict[str, Any]:
+        assert isinstance(lc.store, MongoStore)
+        return await seal_unsealed(lc.store, OPERATOR)
 
     _echo(_Hooks.run(_with_lifecycle(go)))

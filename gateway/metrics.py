@@ -100,6 +100,13 @@ class GatewayMetrics:
             ["region"],
             registry=r,
         )
+        self.documents_refused = Counter(
+            "enclave_document_mac_refused",
+            "Documents trusted for access (users, roles, keys, sessions...) refused because "
+            "their MAC fails: written or changed outside the gateway.",
+            ["kind"],
+            registry=r,
+        )
         self.crypto = Gauge(
             "enclave_crypto",
             "1 for the crypto libmongocrypt runs on: native (OpenSSL) or stock (Python).",
@@ -113,6 +120,9 @@ class GatewayMetrics:
 
     def integrity_refused(self, region: str) -> None:
         self.integrity.labels(region).inc()
+
+    def document_refused(self, kind: str) -> None:
+        self.documents_refused.labels(kind).inc()
 
     def observe(self, operation: str, region: str, seconds: float, codes: list[str]) -> None:
         self.requests.labels(operation, region, "error" if codes else "ok").inc()

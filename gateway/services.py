@@ -97,6 +97,7 @@ class Services:
             RegionRegistry.from_configs(settings.regions(), metrics.listeners),
             settings.audit_mac(),
             on_integrity_error=metrics.integrity_refused,
+            on_document_refused=metrics.document_refused,
         )
         tokens = TokenIssuer(
             settings.jwt_key(),

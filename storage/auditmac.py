@@ -21,25 +21,19 @@ against heads and receipts kept outside it.
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
 from schema.errors import EnclaveError
+from storage.documentmac import DerivedKey, canonical
 from storage.signing import SealKey
 
 __all__ = ["AuditTamperedError", "EntryAuthenticator", "SignedHead", "canonical"]
 
 _INFO = b"enclave audit entry mac v1"
-_MIN_SECRET = 32
 
 
 class AuditTamperedError(EnclaveError):
@@ -53,52 +47,19 @@ class AuditTamperedError(EnclaveError):
         self.reason = reason
 
 
-def _default(value: object) -> object:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:  # read back without tz_aware: stored as UTC
-            value = value.replace(tzinfo=dt.UTC)
-        return value.astimezone(dt.UTC).isoformat(timespec="milliseconds")
-    if isinstance(value, bytes):
-        return value.hex()
-    raise TypeError(f"cannot canonicalise {type(value).__name__}")
-
-
-def canonical(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), default=_default).encode()
-
-
-class EntryAuthenticator:
+class EntryAuthenticator(DerivedKey):
     """HMAC-SHA256 of audit entries and outcomes under a key the database never holds."""
 
+    INFO = _INFO
+
     def __init__(self, secret: bytes) -> None:
-        if len(secret) < _MIN_SECRET:
-            raise ValueError(f"the audit MAC secret must have at least {_MIN_SECRET} bytes")
-        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(secret)
+        super().__init__(secret)
         #: Names the key in each entry (``macKey``), so that a rotated key is told apart.
         self.id = hashlib.sha256(b"enclave audit mac id|" + self._key).hexdigest()[:16]
 
-    @classmethod
-    def from_seal_key(cls, seal: SealKey) -> EntryAuthenticator:
-        raw = seal.private.private_bytes(
-            serialization.Encoding.Raw,
-            serialization.PrivateFormat.Raw,
-            serialization.NoEncryption(),
-        )
-        return cls(raw)
-
-    @classmethod
-    def from_file(cls, path: Path) -> EntryAuthenticator:
-        """From a secret file, or from a seal key file (PEM): point it at the old seal key
-        file when rotating that key, and entries keep verifying."""
-        content = path.read_bytes()
-        if content.lstrip().startswith(b"-----BEGIN"):
-            return cls.from_seal_key(SealKey.from_file(path))
-        return cls(content.strip())
-
     def _mac(self, kind: str, db_name: str, document: Mapping[str, Any]) -> str:
         body = {k: v for k, v in document.items() if k != "mac"}
-        message = f"enclave-audit-{kind}|{db_name}|".encode() + canonical(body)
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return self._hmac(f"enclave-audit-{kind}|{db_name}|".encode() + canonical(body))
 
     def entry(self, db_name: str, entry: Mapping[str, Any]) -> str:
         return self._mac("entry", db_name, entry)

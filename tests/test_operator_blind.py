@@ -33,6 +33,7 @@ COMMANDS = {
     "keys new-local",
     "keys status",
     "keys rotate",
+    "keys seal-documents",  # counts per tenant; audited in each tenant's log
     "tenants create",  # prints a one-time setup code for the first admin, no token
     "tenants reset-admin-code",  # a new code: audited in the tenant's own log
     "tenants list",

@@ -93,6 +93,12 @@ class AccessRepository:
         self._db = db
         self._codec = codec
         self._writes = writes
+        self._docs = writes.documents
+
+    def _valid(self, collection: str, doc: Mapping[str, Any] | None) -> bool:
+        """Whether *doc* was written by a gateway (its MAC verifies); one that was not is
+        treated as absent: a user who cannot sign in, a role that grants nothing."""
+        return self._docs.verify(self._db.name, collection, doc)
 
     # -- users -----------------------------------------------------------------------------
 
@@ -131,10 +137,11 @@ class AccessRepository:
 
     async def get_user(self, user_id: str) -> User | None:
         doc = await self._db[USERS].find_one({"_id": user_id})
-        return None if doc is None else _user(doc)
+        return _user(doc) if doc is not None and self._valid(USERS, doc) else None
 
     async def list_users(self) -> list[User]:
-        return [_user(d) async for d in self._db[USERS].find({}, sort=[("_id", 1)])]
+        found = self._db[USERS].find({}, sort=[("_id", 1)])
+        return [_user(d) async for d in found if self._valid(USERS, d)]
 
     async def _admins(self) -> list[dict[str, Any]]:
         return await self._db[USERS].find({"roles": ADMIN}, {"_v": 1}).to_list()
@@ -148,7 +155,7 @@ class AccessRepository:
         can_export: bool | None,
     ) -> User:
         doc = await self._db[USERS].find_one({"_id": user_id})
-        if doc is None:
+        if doc is None or not self._valid(USERS, doc):
             raise NotFoundError("no user with this id", id=user_id)
         current = _user(doc)
         if current.version != expected_version:
@@ -197,7 +204,7 @@ class AccessRepository:
 
     async def list_roles(self) -> list[Role]:
         cursor = self._db[ROLES].find({"_deleted": {"$ne": True}}, sort=[("_id", 1)])
-        return [_role(d) async for d in cursor]
+        return [_role(d) async for d in cursor if self._valid(ROLES, d)]
 
     async def put_role(
         self, definition: RoleDefinition, expected_version: int | None, actor: Actor

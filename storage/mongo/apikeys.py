@@ -4,11 +4,16 @@ A key is shown once, at creation: ``enk_<tenant id>_<key id>_<secret>``. The ten
 it routes the request with no lookup; only the SHA-256 of the 256-bit secret is stored
 (a fast hash is right for a random secret; passwords get argon2). Creation and revocation
 go through the audited write path; the last-use time is bookkeeping, updated at most once
-a minute per gateway.
+a minute per gateway, in a document of its own (``api_key_uses``): FerretDB 1.x writes a
+whole document back on update, so a last-use write to the key's own document could undo a
+revocation made meanwhile. A key's document carries a MAC of its name, role, export right,
+hash, revocation and version (:mod:`storage.documentmac`): one written or changed in the
+database is no key.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -17,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
 from schema.errors import NotFoundError
@@ -26,6 +32,7 @@ from storage.mongo.writes import Change, WritePath
 __all__ = ["API_KEYS", "ApiKeyRepository", "parse_api_key"]
 
 API_KEYS = "api_keys"
+USES = "api_key_uses"
 PREFIX = "enk_"
 
 
@@ -43,7 +50,7 @@ def parse_api_key(value: str) -> tuple[str, str, str] | None:
     return f"{parts[0]}_{parts[1]}", parts[2], parts[3]
 
 
-def _key(doc: Mapping[str, Any]) -> ApiKey:
+def _key(doc: Mapping[str, Any], used: dt.datetime | None = None) -> ApiKey:
     return ApiKey(
         id=doc["_id"],
         name=doc["name"],
@@ -51,7 +58,7 @@ def _key(doc: Mapping[str, Any]) -> ApiKey:
         can_export=bool(doc.get("canExport")),
         created_at=doc["_created"],
         revoked=bool(doc.get("revoked")),
-        last_used_at=doc.get("lastUsedAt"),
+        last_used_at=used or doc.get("lastUsedAt"),
         version=int(doc["_v"]),
     )
 
@@ -83,12 +90,20 @@ class ApiKeyRepository:
         plain = f"{PREFIX}{self._tenant}_{key_id}_{secret}"
         return ApiKey(key_id, name, role, can_export, at, False, None, 1), plain
 
+    def _valid(self, doc: Mapping[str, Any] | None) -> bool:
+        """Whether *doc* was written by a gateway; one that was not is treated as absent."""
+        return self._writes.documents.verify(self._db.name, API_KEYS, doc)
+
     async def list(self) -> list[ApiKey]:
-        return [_key(d) async for d in self._db[API_KEYS].find({}, sort=[("_id", 1)])]
+        found = self._db[API_KEYS].find({}, sort=[("_id", 1)])
+        keys = [d async for d in found if self._valid(d)]
+        uses = self._db[USES].find({"_id": {"$in": [d["_id"] for d in keys]}})
+        used = {u["_id"]: u.get("at") async for u in uses}
+        return [_key(d, used.get(d["_id"])) for d in keys]
 
     async def revoke(self, key_id: str, actor: Actor) -> ApiKey:
         doc = await self._db[API_KEYS].find_one({"_id": key_id})
-        if doc is None:
+        if doc is None or not self._valid(doc):
             raise NotFoundError("no API key with this id")
         if doc.get("revoked"):
             return _key(doc)
@@ -111,7 +126,9 @@ class ApiKeyRepository:
             return None
         if not hmac.compare_digest(str(doc.get("hash", "")), _hash(secret)):
             return None
-        return _key(doc)
+        return _key(doc) if self._valid(doc) else None
 
     async def touch(self, key_id: str, at: dt.datetime) -> None:
-        await self._db[API_KEYS].update_one({"_id": key_id}, {"$set": {"lastUsedAt": at}})
+        # Of two first uses at once one inserts and the other finds it taken: either time will do.
+        with contextlib.suppress(DuplicateKeyError):
+            await self._db[USES].update_one({"_id": key_id}, {"$set": {"at": at}}, upsert=True)

@@ -13,6 +13,11 @@ every server we support, so of two operators changing one tenant at once exactly
 The claim holds what the change sets, so a change interrupted between its claim and its
 update is rolled forward by the next one. The claims are the tenant's lifecycle history,
 and outlive its database: who (operator or user id), what, when; no personal data.
+
+A control record carries a MAC of its state (:mod:`storage.documentmac`, kind ``control``),
+rewritten with every change (changes are serialised by their claims): a record whose status
+or dates were changed in the database is refused (``DATA_INTEGRITY`` here, an unknown tenant
+to the gateway), and a purge's progress (not covered) is written on its own.
 """
 
 from __future__ import annotations
@@ -25,8 +30,11 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from regions.clients import RegionClient
-from schema.errors import ConflictError, NotFoundError
+from regions.routing import database_name
+from schema.errors import ConflictError, DataIntegrityError, NotFoundError
 from storage.base import DEFAULT_RETENTION_DAYS, Actor, TenantInfo, TenantStore
+from storage.documentmac import MAC_FIELD
+from storage.mongo.decryption import installed
 
 __all__ = [
     "CONTROL_DB",
@@ -80,11 +88,16 @@ class ControlRecords:
         control = region.plain[CONTROL_DB]
         self.tenants: AsyncCollection[dict[str, Any]] = control[TENANTS]
         self.transitions: AsyncCollection[dict[str, Any]] = control[TRANSITIONS]
+        self._docs = installed(region).documents
 
     async def get(self, tenant_id: str) -> dict[str, Any]:
         doc = await self.tenants.find_one({"_id": tenant_id})
         if doc is None:
             raise NotFoundError("no tenant with this id")
+        if not self._docs.verify(database_name(tenant_id), "control", doc):
+            raise DataIntegrityError(
+                "the tenant's control record failed an integrity check; nothing was changed"
+            )
         return doc
 
     async def transition(
@@ -141,7 +154,10 @@ class ControlRecords:
         return tenant_info(await self.get(tenant_id))
 
     async def _apply(self, tenant_id: str, changes: Mapping[str, Any], unset: list[str]) -> None:
-        update: dict[str, Any] = {"$set": dict(changes)}
+        current = await self.tenants.find_one({"_id": tenant_id}) or {"_id": tenant_id}
+        state = {k: v for k, v in {**current, **changes}.items() if k not in unset}
+        mac = self._docs.seal(database_name(tenant_id), "control", tenant_id, state)
+        update: dict[str, Any] = {"$set": {**changes, MAC_FIELD: mac}}
         if unset:
             update["$unset"] = dict.fromkeys(unset, "")
         await self.tenants.update_one({"_id": tenant_id}, update)

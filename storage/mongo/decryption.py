@@ -22,7 +22,12 @@ The tenant being read for is set by the code, never taken from the reply: every 
 method of a class decorated with :func:`tenant_scoped` (the tenant store and the
 repositories it hands out) runs inside :func:`tenant_scope`. A tenant's key id is looked
 up once by key alt name (= tenant id) and cached per process (bounded; a tenant's data
-key never changes, only the master key wrapping it).
+key never changes, only the master key wrapping it). The key vault is the database's, so
+the key found is taken only if the tenant's control record holds a MAC of (tenant, key id)
+made when the tenant was created, under a key the database never holds
+(:mod:`storage.documentmac`, kind ``data_key``): key alt names rewritten to point a tenant
+at another tenant's key find a key that fails it, and nothing is decrypted for the tenant.
+Values are encrypted by that checked key id too (``FieldCodec``), never by alt name.
 
 Private PyMongo API: ``AsyncMongoClient._encrypter`` and its ``decrypt``.
 :func:`install` refuses to start if they are missing, and ``tests/test_decryption.py``
@@ -30,9 +35,7 @@ fails if PyMongo stops calling them.
 
 What it does not detect: a value under the tenant's *own* key moved to another field or
 record of the same tenant (CSFLE binds a ciphertext to its key only, not to a field or
-record; deterministic ciphertexts of equal values are equal anyway), and a key vault
-whose key alt names were rewritten to point a tenant at another tenant's key (the binding
-of a tenant to its key is only as good as the key vault it is read from).
+record; deterministic ciphertexts of equal values are equal anyway).
 """
 
 from __future__ import annotations
@@ -52,7 +55,9 @@ from bson.binary import Binary
 from bson.codec_options import CodecOptions
 
 from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE, RegionClient
+from regions.routing import database_name
 from schema.errors import DataIntegrityError
+from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 
 __all__ = [
     "KeyCheck",
@@ -60,6 +65,7 @@ __all__ = [
     "decrypt_blob",
     "install",
     "installed",
+    "key_binding",
     "key_id_of",
     "tenant_of_database",
     "tenant_scope",
@@ -139,12 +145,26 @@ def tenant_of_database(repository: Any) -> str:
     return name.removeprefix("tenant_")
 
 
-class KeyIds:
-    """Each tenant's data key id (16 bytes), looked up once by key alt name; bounded LRU."""
+#: Where a tenant's control record is (storage.mongo.control), holding ``keyMac``.
+_CONTROL = ("enclave_control", "tenants")
 
-    def __init__(self, region: RegionClient, size: int = 10_000) -> None:
+
+def key_binding(tenant_id: str, key_id: bytes) -> dict[str, Any]:
+    """What the ``data_key`` MAC of a tenant's control record (``keyMac``) covers."""
+    return {"_id": tenant_id, "keyId": key_id.hex()}
+
+
+class KeyIds:
+    """Each tenant's data key id (16 bytes), looked up once by key alt name and taken only
+    if the tenant's control record binds it (``keyMac``); bounded LRU."""
+
+    def __init__(
+        self, region: RegionClient, documents: DocumentAuthenticator, size: int = 10_000
+    ) -> None:
         vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
         self._vault = region.plain[vault_db][vault_coll]
+        self._control = region.plain[_CONTROL[0]][_CONTROL[1]]
+        self._documents = documents
         self._size = size
         self._ids: OrderedDict[str, bytes] = OrderedDict()
 
@@ -158,6 +178,10 @@ class KeyIds:
             return None  # no key (yet, or purged): nothing can be decrypted for it
         key = doc["_id"]
         found = key.bytes if hasattr(key, "bytes") else bytes(key)
+        control = await self._control.find_one({"_id": tenant_id}, {"keyMac": 1})
+        binding = {**key_binding(tenant_id, found), MAC_FIELD: (control or {}).get("keyMac")}
+        if not self._documents.verify(database_name(tenant_id), "data_key", binding):
+            return None  # not this tenant's key: nothing is decrypted for it (not cached)
         self._ids[tenant_id] = found
         if len(self._ids) > self._size:
             self._ids.popitem(last=False)
@@ -215,10 +239,17 @@ class KeyCheck:
     """Wraps a region's per-reply decryption: only the scoped tenant's key is decrypted."""
 
     def __init__(
-        self, region: RegionClient, decrypt: Decrypt, on_refused: Callable[[str], None] | None
+        self,
+        region: RegionClient,
+        decrypt: Decrypt,
+        on_refused: Callable[[str], None] | None,
+        documents: DocumentAuthenticator,
     ) -> None:
         self.region = region.name
-        self.keys = KeyIds(region)
+        #: Authenticates the documents the gateway trusts for access (the region's control
+        #: records too); installed with the check, by the store.
+        self.documents = documents
+        self.keys = KeyIds(region, documents)
         self.on_refused = on_refused
         self._decrypt = decrypt
         #: Decryption contexts opened (replies handed to libmongocrypt), for tests and bench.
@@ -260,8 +291,13 @@ class KeyCheck:
         )
 
 
-def install(region: RegionClient, on_refused: Callable[[str], None] | None = None) -> KeyCheck:
-    """Check every reply *region*'s data client decrypts (idempotent); see the module doc."""
+def install(
+    region: RegionClient,
+    documents: DocumentAuthenticator,
+    on_refused: Callable[[str], None] | None = None,
+) -> KeyCheck:
+    """Check every reply *region*'s data client decrypts (idempotent); see the module doc.
+    *documents* checks the binding of each tenant to its data key."""
     encrypter = getattr(region.data, "_encrypter", None)
     decrypt = getattr(encrypter, "decrypt", None)
     if isinstance(decrypt, KeyCheck):
@@ -273,7 +309,7 @@ def install(region: RegionClient, on_refused: Callable[[str], None] | None = Non
         raise RuntimeError(
             "PyMongo's AsyncMongoClient._encrypter.decrypt is gone: update decryption.py"
         )
-    check = KeyCheck(region, decrypt, on_refused)
+    check = KeyCheck(region, decrypt, on_refused, documents)
     encrypter.decrypt = check  # type: ignore[union-attr]
     return check
 

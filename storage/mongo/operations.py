@@ -77,7 +77,9 @@ class MongoOperations(OperationStore):
 
     async def allow_list(self) -> bool:
         with mongo_errors(self._region):
-            doc = await self._db[SETTINGS].find_one({"_id": _MODE}, {"allowList": 1})
+            doc = await self._db[SETTINGS].find_one({"_id": _MODE})
+        if doc is not None and not self._writes.documents.verify(self._db.name, SETTINGS, doc):
+            return True  # changed outside the gateway: the stricter mode holds
         return bool(doc and doc.get("allowList"))
 
     async def set_allow_list(self, enabled: bool, actor: Actor) -> None:

@@ -53,7 +53,7 @@ from storage.mongo.audit import AuditSealer
 from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.control import ControlRecords
-from storage.mongo.decryption import decrypt_blob, tenant_scoped
+from storage.mongo.decryption import decrypt_blob, installed, tenant_scoped
 from storage.mongo.erasure import SubjectEraser
 from storage.mongo.errors import mongo_errors
 from storage.mongo.exports import ExportRepository
@@ -145,7 +145,7 @@ class MongoTenantStore(TenantStore):
         self.tenant_id = tenant_id
         self._region = region
         self._db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
-        self._codec = FieldCodec(region.encryption, tenant_id)
+        self._codec = FieldCodec(region.encryption, tenant_id, installed(region).keys)
         self._mac = mac
         self._writes = WritePath(self._db, self._codec, hints, mac)
         self._access = AccessRepository(self._db, self._codec, self._writes)

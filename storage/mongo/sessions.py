@@ -12,6 +12,12 @@ of ``session_claims`` (DESIGN.md, "What is atomic"):
   ends the session, while a secret that was never the session's is only refused.
 - ``<sid>/ended``: the session is over. Written before ``revoked`` is set on the session,
   and a rotation looks for it after its own write, so a sign-out is never lost.
+
+A session carries a MAC (:mod:`storage.documentmac`) of its user, scope, secret hash, expiry
+and ``revoked``, rewritten with each change: one made up or edited in the database is
+treated as absent. Of a rotation and a sign-out racing, whichever lands last may leave a
+MAC of a state the session does not show; that state has ``revoked`` set (or fails the
+MAC), so it is refused either way, as the sign-out wanted.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
+
+from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 
 __all__ = ["SESSIONS", "SESSION_CLAIMS", "Sessions"]
 
@@ -40,24 +48,36 @@ def _secret() -> str:
 
 
 class Sessions:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], documents: DocumentAuthenticator) -> None:
+        self._db_name = db.name
         self._sessions = db[SESSIONS]
         self._claims = db[SESSION_CLAIMS]
+        self._docs = documents
+
+    def _mac(self, doc: dict[str, Any]) -> str:
+        return self._docs.seal(self._db_name, SESSIONS, str(doc["_id"]), doc)
+
+    def _valid(self, doc: dict[str, Any]) -> bool:
+        return self._docs.verify(self._db_name, SESSIONS, doc)
+
+    async def _write(self, doc: dict[str, Any], changes: dict[str, Any]) -> None:
+        """Set *changes* on the session *doc* (as read) with the MAC of the result."""
+        changes[MAC_FIELD] = self._mac({**doc, **changes})
+        await self._sessions.update_one({"_id": doc["_id"]}, {"$set": changes})
 
     async def open(self, user_id: str, ttl: dt.timedelta, scope: str | None) -> tuple[str, str]:
         sid, secret = str(ULID()), _secret()
         now = dt.datetime.now(dt.UTC)
-        await self._sessions.insert_one(
-            {
-                "_id": sid,
-                "user": user_id,
-                "scope": scope,
-                "hash": _digest(secret),
-                "createdAt": now,
-                "expiresAt": now + ttl,
-                "revoked": False,
-            }
-        )
+        doc = {
+            "_id": sid,
+            "user": user_id,
+            "scope": scope,
+            "hash": _digest(secret),
+            "createdAt": now,
+            "expiresAt": now + ttl,
+            "revoked": False,
+        }
+        await self._sessions.insert_one({**doc, MAC_FIELD: self._mac(doc)})
         return sid, secret
 
     async def rotate(
@@ -65,7 +85,7 @@ class Sessions:
     ) -> tuple[str, str, str | None] | None:
         doc = await self._sessions.find_one({"_id": sid})
         now = dt.datetime.now(dt.UTC)
-        if doc is None or doc.get("revoked") or doc["expiresAt"] < now:
+        if doc is None or doc.get("revoked") or doc["expiresAt"] < now or not self._valid(doc):
             return None
         digest = _digest(secret)
         if not hmac.compare_digest(doc["hash"], digest):
@@ -84,32 +104,34 @@ class Sessions:
             await self.end(sid)
             return None
         fresh = _secret()
-        await self._sessions.update_one(
-            {"_id": sid}, {"$set": {"hash": _digest(fresh), "expiresAt": now + ttl}}
-        )
+        await self._write(doc, {"hash": _digest(fresh), "expiresAt": now + ttl})
         if await self._claims.find_one({"_id": f"{sid}/ended"}, {"_id": 1}) is not None:
             # Ended while we rotated: our write-back may have undone its ``revoked``.
-            await self._sessions.update_one({"_id": sid}, {"$set": {"revoked": True}})
+            await self._revoke(sid)
             return None
         # The claim stays: it marks the secret retired, so a later use of it (a copy) ends
         # the session. Claims go with their session (pruned once it has expired).
         return doc["user"], fresh, doc.get("scope")
 
     async def active(self, sid: str, user_id: str, scope: str | None) -> bool:
-        doc = await self._sessions.find_one(
-            {"_id": sid}, {"user": 1, "scope": 1, "revoked": 1, "expiresAt": 1}
-        )
+        doc = await self._sessions.find_one({"_id": sid})
         return (
             doc is not None
             and doc.get("user") == user_id
             and doc.get("scope") in (None, scope)  # a token may be narrower, never wider
             and not doc.get("revoked")
             and doc["expiresAt"] > dt.datetime.now(dt.UTC)
+            and self._valid(doc)
         )
 
     async def end(self, sid: str) -> None:
         await self._claim(f"{sid}/ended")
-        await self._sessions.update_one({"_id": sid}, {"$set": {"revoked": True}})
+        await self._revoke(sid)
+
+    async def _revoke(self, sid: str) -> None:
+        doc = await self._sessions.find_one({"_id": sid})
+        if doc is not None:
+            await self._write(doc, {"revoked": True})
 
     async def end_all(self, user_id: str, keep: str | None = None) -> None:
         live = self._sessions.find({"user": user_id, "revoked": False}, {"_id": 1})

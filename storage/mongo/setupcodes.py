@@ -10,6 +10,10 @@ A code is used once: it is claimed by *inserting* ``{_id: "<hash>/used"}`` under
 collection's unique ``_id`` (FerretDB 1.x applies updates by reading and writing back, so
 two redeemers could both see a code unused; an insert under a unique key is atomic), so of
 two concurrent uses exactly one gets it.
+
+A code's document carries a MAC of its user and expiry bound to its ``_id`` (the hash), under
+a key the database never holds (:mod:`storage.documentmac`): a code inserted or edited in
+the database is not a code.
 """
 
 from __future__ import annotations
@@ -53,9 +57,8 @@ class SetupCodes:
             record=user_id,
         )
         await codes.delete_many({"user": user_id})
-        await codes.insert_one(
-            {"_id": _digest(code), "user": user_id, "createdAt": at, "expiresAt": expires}
-        )
+        doc = {"_id": _digest(code), "user": user_id, "createdAt": at, "expiresAt": expires}
+        await codes.insert_one(self._writes.documents.sealed(self._db.name, SETUP_CODES, doc))
         return code, expires
 
     async def redeem(self, user_id: str, code: str, actor: Actor) -> bool:
@@ -65,6 +68,8 @@ class SetupCodes:
         doc = await codes.find_one({"_id": digest, "user": {"$exists": True}})
         if doc is None or doc["user"] != user_id or doc["expiresAt"] <= now():
             return False
+        if not self._writes.documents.verify(self._db.name, SETUP_CODES, doc):
+            return False  # not issued by a gateway or the CLI
         try:
             await codes.insert_one({"_id": f"{digest}/used", "at": now()})
         except DuplicateKeyError:

@@ -65,13 +65,14 @@ class MongoCredentials(CredentialStore):
         self._codec = codec
         self._writes = writes
         self._region = region
+        self._docs = writes.documents
         self._setup_codes = SetupCodes(db, writes)
-        self._sessions = Sessions(db)
+        self._sessions = Sessions(db, writes.documents)
 
     async def by_email(self, email: str) -> Credentials | None:
         doc = await self._db[USERS].find_one({"email": await self._codec.encrypt(_EMAIL, email)})
-        if doc is None:
-            return None
+        if doc is None or not self._docs.verify(self._db.name, USERS, doc):
+            return None  # a user not written by a gateway cannot sign in
         return Credentials(
             user_id=doc["_id"],
             roles=tuple(doc.get("roles", ())),
@@ -194,6 +195,8 @@ class MongoCredentials(CredentialStore):
 
     async def two_factor_required(self) -> bool:
         doc = await self._db[SETTINGS].find_one({"_id": "security"})
+        if doc is not None and not self._docs.verify(self._db.name, SETTINGS, doc):
+            return True  # changed outside the gateway: the stricter setting holds
         return bool(doc and doc.get("requireTwoFactor"))
 
     async def require_two_factor(self, required: bool, actor: Actor) -> None:

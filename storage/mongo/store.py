@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
@@ -19,8 +20,9 @@ from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
 from storage.auditmac import EntryAuthenticator
 from storage.base import Actor, Store, TenantInfo, TenantStore, User
+from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
-from storage.mongo.decryption import install
+from storage.mongo.decryption import install, key_binding
 from storage.mongo.errors import mongo_errors
 from storage.mongo.records import MongoTenantStore, ensure_tenant_indexes
 from storage.mongo.writes import SequenceHints
@@ -37,15 +39,30 @@ class MongoStore(Store):
         audit_mac: EntryAuthenticator,
         *,
         on_integrity_error: Callable[[str], None] | None = None,
+        on_document_refused: Callable[[str], None] | None = None,
     ) -> None:
-        """*audit_mac* authenticates audit entries; *on_integrity_error* is told the region of
-        every reply refused because it holds a value under another key than the reading
-        tenant's (a metric)."""
+        """*audit_mac* authenticates audit entries, and the documents trusted for access with
+        a key derived from the same secret (``storage.documentmac``); *on_integrity_error* is
+        told the region of every reply refused because it holds a value under another key
+        than the reading tenant's, *on_document_refused* the kind of every document refused
+        because its MAC fails (metrics)."""
         self.regions = regions
         self._hints = SequenceHints()
         self._mac = audit_mac
+        self.documents = audit_mac.sibling(DocumentAuthenticator)
+        if on_document_refused is not None:
+            self.documents.on_refused = on_document_refused
         for region in regions.values():
-            install(region, on_integrity_error)
+            install(region, self.documents, on_integrity_error)
+
+    def _sealed(self, record: dict[str, Any]) -> dict[str, Any]:
+        return self.documents.sealed(database_name(record["_id"]), "control", record)
+
+    def _valid(self, record: dict[str, Any] | None) -> bool:
+        """Whether a control record was written by a gateway or the CLI (its MAC verifies)."""
+        if record is None:
+            return False
+        return self.documents.verify(database_name(record["_id"]), "control", record)
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
         return MongoTenantStore(
@@ -72,16 +89,15 @@ class MongoStore(Store):
         with mongo_errors(region):
             await self._ensure_region_indexes(region)
             control = client.plain[CONTROL_DB][TENANTS]
-            await control.insert_one(
-                {
-                    "_id": tenant_id,
-                    "name": name,
-                    "country": country.strip().upper(),
-                    "region": region,
-                    "status": "provisioning",
-                    "createdAt": now,
-                }
-            )
+            record = {
+                "_id": tenant_id,
+                "name": name,
+                "country": country.strip().upper(),
+                "region": region,
+                "status": "provisioning",
+                "createdAt": now,
+            }
+            await control.insert_one(self._sealed(record))
             try:
                 key_id = await client.encryption.create_data_key(
                     client.wrapping_provider,
@@ -90,13 +106,19 @@ class MongoStore(Store):
                 )
             except DuplicateKeyError:  # pragma: no cover - ULIDs do not repeat
                 raise EnclaveError("data key exists for a new tenant id") from None
+            # Binds the tenant to its key: a key alt name rewritten in the vault fails it.
+            binding = key_binding(tenant_id, key_id.as_uuid().bytes)
+            key_mac = self.documents.seal(database_name(tenant_id), "data_key", tenant_id, binding)
+            await control.update_one({"_id": tenant_id}, {"$set": {"keyMac": key_mac}})
             await ensure_tenant_indexes(
                 client.data[database_name(tenant_id)], list(DATASHEETS.values())
             )
             operator = Actor(user_id="operator", kind="operator")
             admin = await self.for_tenant(tenant_id).create_user(admin_email, ["admin"], operator)
+            active = self._sealed({**record, "status": "active"})
             await control.update_one(
-                {"_id": tenant_id}, {"$set": {"status": "active", "keyId": key_id}}
+                {"_id": tenant_id},
+                {"$set": {"status": "active", "keyId": key_id, MAC_FIELD: active[MAC_FIELD]}},
             )
         info = TenantInfo(tenant_id, name, country.strip().upper(), region, "active", now)
         return info, admin
@@ -106,7 +128,8 @@ class MongoStore(Store):
         region = region_of(tenant_id)
         with mongo_errors(region):
             doc = await self.regions[region].plain[CONTROL_DB][TENANTS].find_one({"_id": tenant_id})
-        return None if doc is None else tenant_info(doc)
+        # A record changed in the database is no tenant: every request for it is refused.
+        return tenant_info(doc) if doc is not None and self._valid(doc) else None
 
     async def list_tenants(self) -> list[TenantInfo]:
         tenants: list[TenantInfo] = []
@@ -118,7 +141,8 @@ class MongoStore(Store):
         """The tenants whose control records are on *region*'s cluster."""
         control = self.regions[region].plain[CONTROL_DB][TENANTS]
         with mongo_errors(region):
-            return [tenant_info(doc) async for doc in control.find({}, sort=[("_id", 1)])]
+            found = control.find({}, sort=[("_id", 1)])
+            return [tenant_info(doc) async for doc in found if self._valid(doc)]
 
     async def ping(self, region: RegionName) -> None:
         client = self.regions[region]

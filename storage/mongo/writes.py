@@ -16,6 +16,10 @@ Every change to a tenant's data goes through here, in three steps:
 
 Entries and outcomes carry a MAC under a key the database never holds
 (:mod:`storage.auditmac`); the reconciler never rolls forward an entry whose MAC fails.
+Records the gateway trusts for access (users, roles, API keys, settings) get a MAC of their
+new state as the change is applied (:mod:`storage.documentmac`), written with the change in
+one update: claims serialise a record's changes, so the state it is computed from is the
+state the update replaces.
 
 A crash can stop this anywhere. The reconciler settles every intent that has no outcome
 and whose lease has run out: if the record already shows the change it is marked
@@ -48,6 +52,7 @@ from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
 from schema.errors import ConflictError, EnclaveError
 from storage.auditmac import EntryAuthenticator
 from storage.base import Actor
+from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.mongo.codec import FieldCodec
 
 __all__ = ["AUDIT", "OUTCOMES", "Change", "SequenceHints", "WritePath"]
@@ -97,6 +102,10 @@ _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
         "totpSecret": Field("totpSecret", FieldType.STRING, Sensitivity.RANDOM),
     },
 }
+
+
+#: Collections whose records carry a MAC of their trusted fields (storage.documentmac).
+_TRUSTED = frozenset(("users", "roles", "api_keys", "settings"))
 
 
 def declared_fields(collection: str) -> Mapping[str, Field]:
@@ -191,6 +200,8 @@ class WritePath:
         self._codec = codec
         self._hints = hints
         self._mac = mac
+        #: Authenticates the records the gateway trusts for access (users, roles, keys...).
+        self.documents = mac.sibling(DocumentAuthenticator)
         #: (sequence number, MAC) of each entry written through this handle (one request's
         #: store), for the receipts given with the answer.
         self.written: list[tuple[int, str]] = []
@@ -406,6 +417,8 @@ class WritePath:
             if value is not None
         }
         meta = {**change.meta, "_v": change.version, "_seq": seq, "_updated": at}
+        if change.collection in _TRUSTED:
+            meta[MAC_FIELD] = await self._seal(change, meta)
         if change.op == "create":
             try:
                 await coll.insert_one({"_id": change.record_id, **stored, **meta, "_created": at})
@@ -423,6 +436,19 @@ class WritePath:
             # The record is not at the version this change was claimed from: applied
             # already (a repeat by the reconciler), or moved on. Never overwrite it.
             raise AlreadyApplied
+
+    async def _seal(self, change: Change, meta: Mapping[str, Any]) -> str:
+        """The MAC of the record's state once *change* is applied (plain values: a read
+        through the data client decrypts, so the MAC is checked against the same)."""
+        current: Mapping[str, Any] = {}
+        if change.op != "create":
+            found = await self._db[change.collection].find_one({"_id": change.record_id})
+            if found is None or int(found.get("_v", 0)) != change.version - 1:
+                raise AlreadyApplied  # the update would match nothing either
+            current = found
+        state = {**current, **change.after, **meta}
+        state = {name: value for name, value in state.items() if value is not None}
+        return self.documents.seal(self._db.name, change.collection, change.record_id, state)
 
     async def _record_outcome(self, seq: int, outcome: str) -> None:
         with contextlib.suppress(DuplicateKeyError):  # settled already
