@@ -24,7 +24,7 @@ from storage.base import AccessQuery, AuditQuery, ReportGroup, ReportQuery
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import create_employee
 from tests.raw import plain_client, raw_bytes
-from tests.roles import CREATE_ROLE, make_user
+from tests.roles import CREATE_ROLE, CREATE_USER, make_user
 
 REPORT = """
 query($sheet: String!, $groupBy: [String!], $measures: [ReportMeasureInput!]!,
@@ -279,6 +279,16 @@ async def test_effective_permissions_and_role_diff_show_the_report_switch(
         {"n": name},
     )
     assert diff["roleDiff"]["sheets"] == [{"changed": ["report"]}]
+    users = await admin.ok(
+        CREATE_USER, {"email": f"{name}@report.example", "roles": [name], "export": False}
+    )
+    effective = await admin.ok(
+        "query($id: ID!) { effectivePermissions(userId: $id) { sheets { datasheet report } } }",
+        {"id": users["createUser"]["id"]},
+    )
+    assert effective["effectivePermissions"]["sheets"] == [
+        {"datasheet": "employees", "report": True}
+    ]
 
 
 # -- errors -----------------------------------------------------------------------------------

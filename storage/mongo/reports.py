@@ -23,8 +23,9 @@ person), the tenant's k in ``settings``; both change only through the audited wr
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,13 +195,15 @@ class MongoReports(ReportStore):
         ]
         groups: dict[tuple[Value, ...], _Running] = {}
         raw = 0
-        async for doc in self._read(sheet.name, pipeline):
-            raw += 1
-            if raw > _RAW_GROUPS:
-                raise _too_many(query.max_groups)
-            key = doc["_id"] if isinstance(doc["_id"], Mapping) else {}
-            named = {n: key.get(f"k{i}") for i, n in enumerate(names)}
-            self._fold(groups, self._keys(sheet, query, named), (), int(doc["n"]), query.max_groups)
+        async with contextlib.aclosing(self._read(sheet.name, pipeline)) as docs:
+            async for doc in docs:
+                raw += 1
+                if raw > _RAW_GROUPS:
+                    raise _too_many(query.max_groups)
+                key = doc["_id"] if isinstance(doc["_id"], Mapping) else {}
+                named = {n: key.get(f"k{i}") for i, n in enumerate(names)}
+                keys = self._keys(sheet, query, named)
+                self._fold(groups, keys, (), int(doc["n"]), query.max_groups)
         return groups
 
     async def _streamed(
@@ -210,12 +213,17 @@ class MongoReports(ReportStore):
         wanted = {*query.group_by, *(n for n in measured if n), *(query.bucket or ())[:1]}
         pipeline = [{"$match": match}, {"$project": {"_id": 0, **{n: 1 for n in wanted}}}]
         groups: dict[tuple[Value, ...], _Running] = {}
-        async for doc in self._read(sheet.name, pipeline):
-            values = [None if n is None else decode(sheet.by_name[n], doc.get(n)) for n in measured]
-            self._fold(groups, self._keys(sheet, query, doc), values, 1, query.max_groups)
+        async with contextlib.aclosing(self._read(sheet.name, pipeline)) as docs:
+            async for doc in docs:
+                values = [
+                    None if n is None else decode(sheet.by_name[n], doc.get(n)) for n in measured
+                ]
+                self._fold(groups, self._keys(sheet, query, doc), values, 1, query.max_groups)
         return groups
 
-    async def _read(self, collection: str, pipeline: list[dict[str, Any]]) -> AsyncIterator[Any]:
+    async def _read(
+        self, collection: str, pipeline: list[dict[str, Any]]
+    ) -> AsyncGenerator[Any, None]:
         cursor = await self._decrypting(collection).aggregate(pipeline, batchSize=BATCH)
         try:
             async for doc in cursor:  # the driver holds (and decrypts) one batch at a time
