@@ -11,7 +11,9 @@ Two ways to aggregate, chosen by the fields (FerretDB 1.24 and MongoDB both run 
 - **Streamed**, when a measure reads a field (``SUM``/``AVG``/``MIN``/``MAX`` over a
   randomly encrypted field such as salary, or ``COUNT`` of a field): the records' group
   keys and measured fields come in batches of ``BATCH`` and are folded into running
-  aggregates per group, so memory is one batch plus one accumulator per group.
+  aggregates per group, so memory is one batch plus one accumulator per group. Here a
+  deterministic group key is decrypted with each record (the driver decrypts whole
+  replies), not once per distinct key.
 
 Every reply that may hold ciphertext is read through ``_decrypting`` — the one place this
 module reads through the auto-decrypting client — so that a check on whose key a value is
