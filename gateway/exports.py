@@ -145,7 +145,12 @@ class ExportEndpoint:
         )
         if job.report is not None:  # a report's CSV (resolvers.reports.download)
             table = await report_download(
-                store, policy, job, actor, lambda event: self.services.access.add(tenant_id, event)
+                store,
+                policy,
+                job,
+                actor,
+                lambda event: self.services.access.add(tenant_id, event),
+                self.services.export_urls.timeout_seconds,
             )
             if table is None:
                 raise ExportGoneError("this report was downloaded already; ask for a new link")

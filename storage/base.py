@@ -424,6 +424,9 @@ class ReportQuery:
     include_archived: bool = False
     #: More groups than this: ``BAD_USER_INPUT`` (field ``groupBy``), nothing returned.
     max_groups: int = 1000
+    #: Deadline of the whole aggregation's database reads, in seconds (instead of the
+    #: per-reply socket timeout: a server grouping many records answers only at the end).
+    read_deadline: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

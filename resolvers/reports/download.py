@@ -54,6 +54,7 @@ async def report_download(
     job: ExportJob,
     actor: Actor,
     add: Callable[[AccessEvent], None],
+    read_deadline: float | None = None,
 ) -> bytes | None:
     """The report's CSV, or None if the download was used already. Raises ``FORBIDDEN``
     (before using it up) if the caller may no longer run this report."""
@@ -61,7 +62,8 @@ async def report_download(
     plan_report(policy, d, actor.user_id)
     if not await store.claim_export(job.id, actor):
         return None
-    result = await run_report(store, policy, actor.user_id, d, _Sink(add, actor, job))
+    sink = _Sink(add, actor, job)
+    result = await run_report(store, policy, actor.user_id, d, sink, read_deadline)
     body = report_csv(d, result)
     await store.record_export_done(job, actor, len(result.rows), True)
     return body

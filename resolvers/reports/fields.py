@@ -190,7 +190,10 @@ def _may_run(ctx: RequestContext, s: SavedReport) -> bool:
 
 
 async def _run(ctx: RequestContext, d: Definition) -> Report:
-    result = await run_report(ctx.store, ctx.policy, ctx.principal.user_id, d, ctx.access)
+    deadline = None if ctx.exports is None else ctx.exports.timeout_seconds
+    result = await run_report(
+        ctx.store, ctx.policy, ctx.principal.user_id, d, ctx.access, read_deadline=deadline
+    )
     return _report(d, result)
 
 

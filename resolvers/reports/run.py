@@ -8,6 +8,7 @@ it aggregated — no record ids, no values.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from resolvers.exportstream import csv_lines
@@ -26,12 +27,19 @@ class ReportAccess(Protocol):
 
 
 async def run_report(
-    store: TenantStore, policy: Policy, caller: str, d: Definition, access: ReportAccess
+    store: TenantStore,
+    policy: Policy,
+    caller: str,
+    d: Definition,
+    access: ReportAccess,
+    read_deadline: float | None = None,
 ) -> Suppressed:
-    """The report *d* as *caller* may see it (``FORBIDDEN``/``BAD_USER_INPUT`` otherwise)."""
+    """The report *d* as *caller* may see it (``FORBIDDEN``/``BAD_USER_INPUT`` otherwise);
+    its database reads have *read_deadline* seconds in all (exports' deadline)."""
     planned = plan_report(policy, d, caller)
     k = await store.reports.minimum_group_size()
-    groups = await store.reports.aggregate(planned.sheet, planned.query)
+    query = replace(planned.query, read_deadline=read_deadline)
+    groups = await store.reports.aggregate(planned.sheet, query)
     result = suppress(groups, planned.ops, k)
     access.report(planned.sheet.name, d.fields, result.total)
     return result

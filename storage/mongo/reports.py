@@ -31,6 +31,7 @@ from collections.abc import AsyncGenerator, Awaitable, Callable, Mapping, Sequen
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
@@ -151,7 +152,7 @@ class MongoReports(ReportStore):
     # -- aggregates ------------------------------------------------------------------------
 
     async def aggregate(self, sheet: Datasheet, query: ReportQuery) -> list[ReportGroup]:
-        with mongo_errors(self._region):
+        with mongo_errors(self._region), pymongo.timeout(query.read_deadline):
             match = await self._match(sheet, query.equals, query.include_archived, query.scope)
             if all(op == "COUNT" and name is None for op, name in query.measures):
                 groups = await self._grouped(sheet, query, match)
