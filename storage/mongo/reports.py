@@ -15,6 +15,13 @@ Two ways to aggregate, chosen by the fields (FerretDB 1.24 and MongoDB both run 
   deterministic group key is decrypted with each record (the driver decrypts whole
   replies), not once per distinct key.
 
+FerretDB 1.24.2 runs ``$group`` in Go after reading every matching document: it keeps the
+documents of each group and finds a document's group by a linear scan of the groups
+(``internal/handler/common/aggregations/stages/group.go``, ``groupMap.addOrAppend``), so
+there a grouped report costs O(records x groups) server time and O(records) server memory,
+and answers only at the end (hence the reads' deadline, ``ReportQuery.read_deadline``).
+MongoDB groups by hash.
+
 Every reply that may hold ciphertext is read through ``_decrypting`` — the one place this
 module reads through the auto-decrypting client — so that a check on whose key a value is
 under applies to all of it.
