@@ -1,7 +1,7 @@
 """Reports of one tenant: aggregates over its records, saved definitions, its k.
 
 Two ways to aggregate, chosen by the fields (FerretDB 1.24 and MongoDB both run the
-``$match``/``$group``/``$limit`` and ``$match``/``$project`` pipelines used here):
+``$match``/``$group``/``$limit`` pipeline and the find used here):
 
 - **In the database**, when every measure is a plain ``COUNT``: ``$group`` by the group-by
   fields (plaintext, or deterministic ciphertext: equal values have equal ciphertext) and the
@@ -40,6 +40,8 @@ from typing import Any
 
 import pymongo
 from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.command_cursor import AsyncCommandCursor
+from pymongo.asynchronous.cursor import AsyncCursor
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -198,14 +200,15 @@ class MongoReports(ReportStore):
         self, sheet: Datasheet, query: ReportQuery, match: dict[str, Any]
     ) -> dict[tuple[Value, ...], _Running]:
         names = [*query.group_by, *([query.bucket[0]] if query.bucket else [])]
+        group = {"_id": {f"k{i}": f"${n}" for i, n in enumerate(names)}, "n": {"$sum": 1}}
         pipeline: list[dict[str, Any]] = [
             {"$match": match},
-            {"$group": {"_id": {f"k{i}": f"${n}" for i, n in enumerate(names)}, "n": {"$sum": 1}}},
+            {"$group": group},
             {"$limit": _RAW_GROUPS + 1},
         ]
         groups: dict[tuple[Value, ...], _Running] = {}
         raw = 0
-        async with contextlib.aclosing(self._read(sheet.name, pipeline)) as docs:
+        async with contextlib.aclosing(self._read(sheet.name, match, pipeline=pipeline)) as docs:
             async for doc in docs:
                 raw += 1
                 if raw > _RAW_GROUPS:
@@ -219,22 +222,39 @@ class MongoReports(ReportStore):
     async def _streamed(
         self, sheet: Datasheet, query: ReportQuery, match: dict[str, Any]
     ) -> dict[tuple[Value, ...], _Running]:
-        measured = [name for _, name in query.measures]
-        wanted = {*query.group_by, *(n for n in measured if n), *(query.bucket or ())[:1]}
-        pipeline = [{"$match": match}, {"$project": {"_id": 0, **{n: 1 for n in wanted}}}]
+        measured = [(name, sheet.by_name[name]) if name else None for _, name in query.measures]
+        wanted = {*query.group_by, *(n for _, n in query.measures if n), *(query.bucket or ())[:1]}
+        projection = {"_id": 0, **{n: 1 for n in wanted}}
         groups: dict[tuple[Value, ...], _Running] = {}
-        async with contextlib.aclosing(self._read(sheet.name, pipeline)) as docs:
+        async with contextlib.aclosing(
+            self._read(sheet.name, match, projection=projection)
+        ) as docs:
             async for doc in docs:
-                values = [
-                    None if n is None else decode(sheet.by_name[n], doc.get(n)) for n in measured
-                ]
-                self._fold(groups, self._keys(sheet, query, doc), values, 1, query.max_groups)
+                values = [None if m is None else decode(m[1], doc.get(m[0])) for m in measured]
+                keys = self._keys(sheet, query, doc)
+                running = groups.get(keys)
+                if running is None:
+                    self._fold(groups, keys, values, 1, query.max_groups)
+                else:
+                    running.add(values)
         return groups
 
     async def _read(
-        self, collection: str, pipeline: list[dict[str, Any]]
+        self,
+        collection: str,
+        match: dict[str, Any],
+        *,
+        pipeline: list[dict[str, Any]] | None = None,
+        projection: dict[str, int] | None = None,
     ) -> AsyncGenerator[Any, None]:
-        cursor = await self._decrypting(collection).aggregate(pipeline, batchSize=BATCH)
+        """The documents of *pipeline*, or of a find of *match* with *projection* (a find,
+        not ``$match``/``$project``: FerretDB pushes a find's filter down further)."""
+        source = self._decrypting(collection)
+        cursor: AsyncCommandCursor[dict[str, Any]] | AsyncCursor[dict[str, Any]]
+        if pipeline is not None:
+            cursor = await source.aggregate(pipeline, batchSize=BATCH)
+        else:
+            cursor = source.find(match, projection, batch_size=BATCH)
         try:
             async for doc in cursor:  # the driver holds (and decrypts) one batch at a time
                 yield doc
