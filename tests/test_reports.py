@@ -467,3 +467,22 @@ async def test_database_grouping_equals_grouping_in_python(
     assert {g.keys: g.measures for g in streamed} == {
         k: (len(v), sum(v), min(v)) for k, v in expected.items()
     }
+
+
+async def test_report_csv_rechecks_the_report_grant_at_download(
+    admin: GraphQLClient, services: Services, tenant: Tenant, http: httpx.AsyncClient
+) -> None:
+    name = f"c{uuid.uuid4().hex[:8]}"
+    grant = {"datasheet": "employees", "read": ["department"], "report": True}
+    await admin.ok(CREATE_ROLE, {"input": {"name": name, "sheets": [grant]}})
+    reporter, _ = await make_user(admin, services, tenant, f"{name}@report.example", [name])
+    link = (await reporter.ok(CSV, {"d": {"datasheet": "employees", "groupBy": ["department"]}}))[
+        "reportCsv"
+    ]
+    update = """mutation($input: RoleInput!) {
+      updateRole(input: $input, expectedVersion: 1) { version } }"""
+    await admin.ok(update, {"input": {"name": name, "sheets": [{**grant, "report": False}]}})
+    parts = urlsplit(link["url"])
+    refused_download = await http.get(f"{parts.path}?{parts.query}")
+    assert refused_download.status_code == 403
+    assert b"Engineering" not in refused_download.content
