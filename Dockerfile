@@ -34,9 +34,14 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
 WORKDIR /app
 
 # Dependencies first, in their own layer: it is rebuilt only when the lock changes,
-# not on every source edit.
+# not on every source edit. native/ (libmongocrypt's crypto hooks in C) is one of them and
+# is compiled here: gcc and OpenSSL's headers, removed again once the project is synced.
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-install-project
+COPY native/ ./native/
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/* \
+ && uv sync --frozen --no-dev --no-install-project
 
 # Then the project itself (hatchling needs README.md, named as `readme` in pyproject.toml).
 COPY gateway/ ./gateway/
@@ -48,6 +53,7 @@ COPY README.md ./
 # /app/.enclave is the only place the app may write to (local state); everything else,
 # code and venv included, stays root-owned and read-only for the app user.
 RUN uv sync --frozen --no-dev \
+ && apt-get purge -y --auto-remove gcc libc6-dev libssl-dev \
  && mkdir -p /app/.enclave \
  && chown enclave:enclave /app/.enclave
 

@@ -20,12 +20,18 @@ from typing import Any
 from bench.workload import Ack
 from gateway.services import Services
 from regions.routing import database_name, region_of
+from storage.mongo.decryption import tenant_scope
 from storage.mongo.writes import AUDIT, OUTCOMES
 
 __all__ = ["verify_acknowledged"]
 
 
 async def _tenant_problems(services: Services, tenant: str, acked: Sequence[Ack]) -> list[str]:
+    with tenant_scope(tenant):  # the records are decrypted as the tenant's own
+        return await _scoped_problems(services, tenant, acked)
+
+
+async def _scoped_problems(services: Services, tenant: str, acked: Sequence[Ack]) -> list[str]:
     problems: list[str] = []
     db = services.store.regions[region_of(tenant)].data[database_name(tenant)]
     records = sorted({a.record for a in acked})

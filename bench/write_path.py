@@ -75,6 +75,7 @@ from schema.datasheets import Datasheet, datasheet
 from storage.auditmac import EntryAuthenticator
 from storage.base import Actor, TenantStore, Value
 from storage.mongo.codec import FieldCodec, encode
+from storage.mongo.decryption import tenant_scope
 from storage.mongo.records import new_record_id
 from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, now
@@ -316,7 +317,8 @@ async def check_stored(paths: Paths, phase: Phase) -> None:
     if intents != committed or await db[VALUES].count_documents({}) != intents:
         raise RuntimeError(f"{intents} audit intents but {committed} committed outcomes")
     last = phase.created[AUDITED][-1], phase.created[FLOOR][-1]
-    docs = [await employees.find_one({"_id": last[0]}), await floor.find_one({"_id": last[1]})]
+    with tenant_scope(paths.store.tenant_id):  # decrypted as the tenant's own values
+        docs = [await employees.find_one({"_id": last[0]}), await floor.find_one({"_id": last[1]})]
     for doc in docs:
         if (
             doc is None

@@ -40,6 +40,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant, validate_password
 from gateway.telemetry import RequestTelemetry, metrics_endpoint
+from regions import nativecrypto
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
 from resolvers.policy import Policy
@@ -513,9 +514,9 @@ async def readyz(request: Request) -> Response:
         check("redis", services.redis.ping()),
     )
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse(
-        {"status": "ok" if ok else "degraded", "checks": checks}, status_code=200 if ok else 503
-    )
+    body = {"status": "ok" if ok else "degraded", "checks": checks}
+    body["crypto"] = nativecrypto.status().implementation  # informational: stock is correct too
+    return JSONResponse(body, status_code=200 if ok else 503)
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> Starlette:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging.config
 import signal
 from collections.abc import Coroutine
 from pathlib import Path
@@ -63,6 +64,9 @@ def serve(
     # period), then runs the lifespan's shutdown, which flushes and closes everything; then
     # it raises the signal again, which lands here: a stop that was asked for is exit 0.
     signal.signal(signal.SIGTERM, _stopped)
+    # JSON logging already while the app is built (it logs which crypto libmongocrypt runs on);
+    # uvicorn applies the same configuration again.
+    logging.config.dictConfig(log_config())
     uvicorn.run(
         create_app(settings),
         host=host,

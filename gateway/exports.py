@@ -183,12 +183,24 @@ class ExportEndpoint:
                 ),
             )
 
+        chunks = export_chunks(
+            store, sheet, job, plan, sent, self.services.export_urls.timeout_seconds
+        )
+        try:
+            # The first chunk is read before the answer starts, so that a refusal of the
+            # first batch (e.g. DATA_INTEGRITY) is an error response, not a cut stream.
+            first = await anext(chunks, None)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await chunks.aclose()
+                await store.record_export_done(job, actor, rows, False)
+            raise
+
         async def body() -> AsyncIterator[bytes]:
             complete = False
             try:
-                async for chunk in export_chunks(
-                    store, sheet, job, plan, sent, self.services.export_urls.timeout_seconds
-                ):
+                pending = [first] if first is not None else []
+                async for chunk in _chained(pending, chunks):
                     # A tenant suspended or terminated meanwhile gets nothing more (and a
                     # purge never sees this stream write to the database it dropped).
                     await self.services.tenants.require_active(tenant_id)
@@ -197,6 +209,7 @@ class ExportEndpoint:
             finally:
                 # Also when the client went away and the response was cancelled.
                 with anyio.CancelScope(shield=True):
+                    await chunks.aclose()
                     await store.record_export_done(job, actor, rows, complete)
 
         extension = "ndjson" if job.format == "ndjson" else "csv"
@@ -208,3 +221,10 @@ class ExportEndpoint:
                 "content-disposition": f'attachment; filename="{sheet.name}-{job.id}.{extension}"',
             },
         )
+
+
+async def _chained(head: Sequence[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        yield chunk

@@ -16,6 +16,10 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
   lease), and ``enclave_audit_reconciled_total{region}``: intents the reconciler settled;
 - ``enclave_audit_tampered_total{region}``: sealer passes that found a tenant's audit log
   changed outside the gateway and refused to seal it (an alert: see the error log).
+- ``enclave_crypto{implementation}``: 1 for the crypto libmongocrypt runs on (``native``:
+  OpenSSL hooks, ``stock``: pymongocrypt's Python callbacks), 0 for the other.
+- ``enclave_data_integrity_errors_total{region}``: replies refused because they held a value
+  encrypted under another key than the reading tenant's (``DATA_INTEGRITY``).
 """
 
 from __future__ import annotations
@@ -90,6 +94,25 @@ class GatewayMetrics:
             ["region"],
             registry=r,
         )
+        self.integrity = Counter(
+            "enclave_data_integrity_errors",
+            "Replies refused undecrypted: a value under another key than the reading tenant's.",
+            ["region"],
+            registry=r,
+        )
+        self.crypto = Gauge(
+            "enclave_crypto",
+            "1 for the crypto libmongocrypt runs on: native (OpenSSL) or stock (Python).",
+            ["implementation"],
+            registry=r,
+        )
+
+    def crypto_in_use(self, native: bool) -> None:
+        self.crypto.labels("native").set(1.0 if native else 0.0)
+        self.crypto.labels("stock").set(0.0 if native else 1.0)
+
+    def integrity_refused(self, region: str) -> None:
+        self.integrity.labels(region).inc()
 
     def observe(self, operation: str, region: str, seconds: float, codes: list[str]) -> None:
         self.requests.labels(operation, region, "error" if codes else "ok").inc()

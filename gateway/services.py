@@ -29,6 +29,7 @@ from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.signin import SignIn
+from regions import nativecrypto
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
@@ -88,10 +89,13 @@ class Services:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Services:
+        crypto = nativecrypto.install(settings.native_crypto)  # before any encrypted client
         metrics = GatewayMetrics()
+        metrics.crypto_in_use(crypto.native)
         store = MongoStore(
             RegionRegistry.from_configs(settings.regions(), metrics.listeners),
             settings.audit_mac(),
+            on_integrity_error=metrics.integrity_refused,
         )
         tokens = TokenIssuer(
             settings.jwt_key(),

@@ -108,6 +108,9 @@ class Settings(BaseSettings):
     compiled_reads: bool = True
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: libmongocrypt's AES and HMAC in C over OpenSSL (``enclave_native``), after a start-up
+    #: self-test; false: pymongocrypt's stock Python callbacks (see regions.nativecrypto).
+    native_crypto: bool = True
     #: Bearer token required on ``/metrics`` (unset: open, for a scraper inside the network).
     metrics_token: SecretStr | None = None
     #: On SIGTERM, how long in-flight requests may take before the process exits anyway.

@@ -27,6 +27,7 @@ from pymongo.monitoring import _EventListener
 
 from regions.catalog import RegionConfig
 from regions.countries import RegionName
+from regions.nativecrypto import ensure_installed
 from regions.routing import region_of
 
 __all__ = ["KEY_VAULT_NAMESPACE", "RegionClient", "RegionRegistry"]
@@ -56,6 +57,7 @@ class RegionClient:
         listeners: Sequence[_EventListener] = (),
     ) -> RegionClient:
         """The region's clients; *listeners* watch commands and pools (metrics, benchmarks)."""
+        ensure_installed()  # libmongocrypt's crypto hooks are chosen before any client is made
         uri = config.mongodb_uri.get_secret_value()
         timeouts: dict[str, Any] = {
             "serverSelectionTimeoutMS": config.server_selection_timeout_ms,

@@ -20,7 +20,7 @@ import csv
 import datetime as dt
 import io
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import replace
 
 import orjson
@@ -121,19 +121,21 @@ async def export_chunks(
     plan: ReadPlan,
     on_records: Callable[[Sequence[str]], None],
     read_deadline: float | None = None,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes]:
     """The export's bytes, a chunk per few hundred records; *on_records* is told the ids of
     each chunk's records before it is sent (the access log, the row count)."""
     header = columns(sheet, plan)
-    if job.format == "csv":
-        yield csv_lines([header])
+    # The CSV header goes out with the first records: the first chunk is the first read.
+    pending = csv_lines([header]) if job.format == "csv" else b""
     batch: list[dict[str, object]] = []
 
     def chunk() -> bytes:
+        nonlocal pending
         on_records([str(r["id"]) for r in batch])
+        head, pending = pending, b""
         if job.format == "csv":
-            return csv_lines([[r.get(c) for c in header] for r in batch])
-        return b"".join(orjson.dumps(r) + b"\n" for r in batch)
+            return head + csv_lines([[r.get(c) for c in header] for r in batch])
+        return head + b"".join(orjson.dumps(r) + b"\n" for r in batch)
 
     async for record in store.stream(
         sheet,
@@ -148,5 +150,5 @@ async def export_chunks(
         if len(batch) >= _CHUNK_RECORDS:
             yield chunk()
             batch = []
-    if batch:
+    if batch or pending:
         yield chunk()

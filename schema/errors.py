@@ -9,7 +9,8 @@
     ├── ConflictError                  CONFLICT
     ├── UnauthenticatedError           UNAUTHENTICATED
     ├── ForbiddenError                 FORBIDDEN
-    └── RegionUnavailableError         REGION_UNAVAILABLE
+    ├── RegionUnavailableError         REGION_UNAVAILABLE
+    └── DataIntegrityError             DATA_INTEGRITY
 
 Messages are written for the caller and must never contain a stored value: they name
 fields, ids and codes, nothing a data subject wrote. Anything that is not an
@@ -23,6 +24,7 @@ from typing import ClassVar
 __all__ = [
     "BadUserInputError",
     "ConflictError",
+    "DataIntegrityError",
     "EnclaveError",
     "ForbiddenError",
     "NotFoundError",
@@ -76,3 +78,12 @@ class ForbiddenError(EnclaveError):
 class RegionUnavailableError(EnclaveError):
     code = "REGION_UNAVAILABLE"
     http_status = 503
+
+
+class DataIntegrityError(EnclaveError):
+    """Stored data the gateway refuses to use: e.g. a value encrypted under another key
+    than the reading tenant's (copied there by someone with database access). Nothing of
+    it is decrypted or shown; the message names record ids at most."""
+
+    code = "DATA_INTEGRITY"
+    http_status = 500

@@ -36,6 +36,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from storage.mongo.decryption import tenant_scope
 from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, SEALS, VALUES
 from tests.conftest import GraphQLClient, make_tenant
 from tests.gateways import gateway_env, running_gateways
@@ -480,7 +481,8 @@ async def test_sigkilled_gateways_leave_every_change_audited_and_every_entry_app
     # No gateway runs: settle everything pending, past every lease.
     db = services.store.regions["eu"].data[database_name(tenant.id)]
     store = services.store.for_tenant(tenant.id)
-    pending, late = await _pending(db)
+    with tenant_scope(tenant.id):  # the test reads the tenant's values decrypted
+        pending, late = await _pending(db)
     settled = await store.reconcile(older_than=SETTLE_ALL)
     print(
         f"pending after the last kill: {pending}; settled now: {settled}; "
@@ -502,8 +504,9 @@ async def test_sigkilled_gateways_leave_every_change_audited_and_every_entry_app
                 assert await _send(after, stream, stats, stop, stream.plan())
             assert (stats.acked, stats.conflicts) == (2, 0)
 
-    summary = await _check(db, stream.acked)
-    orphans = await _orphans(db)
+    with tenant_scope(tenant.id):
+        summary = await _check(db, stream.acked)
+        orphans = await _orphans(db)
     print(
         f"checked {summary.entries} entries ({summary.employee_entries} employee changes), "
         f"{summary.records} records, {len(stream.acked)} acknowledged mutations; "

@@ -17,7 +17,7 @@ from tests.conftest import make_tenant
 
 
 def _db(services: Services, tenant: str) -> AsyncDatabase[dict[str, Any]]:
-    return services.store.regions[region_of(tenant)].data[database_name(tenant)]
+    return services.store.regions[region_of(tenant)].plain[database_name(tenant)]
 
 
 async def test_workload_acknowledges_writes_that_verification_finds(

@@ -486,3 +486,35 @@ async def test_report_csv_rechecks_the_report_grant_at_download(
     refused_download = await http.get(f"{parts.path}?{parts.query}")
     assert refused_download.status_code == 403
     assert b"Engineering" not in refused_download.content
+
+
+async def test_a_value_under_another_tenants_key_is_never_aggregated(
+    services: Services, http: httpx.AsyncClient, settings: Settings
+) -> None:
+    victim = await make_tenant(services, "BE", "Report Victim")
+    insider = await make_tenant(services, "LU", "Report Insider")
+    victim_admin, insider_admin = (
+        GraphQLClient(http, victim.token),
+        GraphQLClient(http, insider.token),
+    )
+    target = await create_employee(victim_admin, lastName="Victimname", salary=987_654)
+    mine = [await create_employee(insider_admin, department="Ops") for _ in range(5)]
+    raw = plain_client(settings, "eu")
+    try:
+        source = await raw[database_name(victim.id)]["employees"].find_one({"_id": target["id"]})
+        assert source is not None
+        copied = {k: source[k] for k in ("salary", "lastName")}
+        await raw[database_name(insider.id)]["employees"].update_one(
+            {"_id": mine[0]["id"]}, {"$set": copied}
+        )
+    finally:
+        await raw.close()
+    streamed = await insider_admin(
+        REPORT, {"sheet": "employees", "groupBy": ["department"], "measures": SUM_SALARY}
+    )
+    grouped = await insider_admin(
+        REPORT, {"sheet": "employees", "groupBy": ["lastName"], "measures": []}
+    )
+    for body in (streamed, grouped):
+        assert [e["extensions"]["code"] for e in body["errors"]] == ["DATA_INTEGRITY"], body
+        assert "987654" not in str(body) and "Victimname" not in str(body)

@@ -108,7 +108,7 @@ async def test_reconciler_rolls_forward_an_intent_left_by_a_crash(
     assert await store.reconcile(older_than=-LEASE - dt.timedelta(seconds=1)) == 1
     after = await store.get(EMPLOYEES, record.id, ["salary"])
     assert after is not None and after.version == 2 and after.values["salary"] == 4242
-    db = services.store.regions["eu"].data[database_name(eu_tenant.id)]
+    db = services.store.regions["eu"].plain[database_name(eu_tenant.id)]
     entry = await db[AUDIT].find_one({"record": record.id, "version": 2})
     assert entry is not None
     outcome = await db[OUTCOMES].find_one({"_id": entry["_id"]})
@@ -127,7 +127,7 @@ async def test_reconciler_commits_an_applied_change_missing_its_outcome(
         actor,
     )
     region = services.store.regions["eu"]
-    db = region.data[database_name(eu_tenant.id)]
+    db = region.plain[database_name(eu_tenant.id)]
     # Crash after the data change, before the outcome: remove the outcome the write made.
     entry = await db[AUDIT].find_one({"record": record.id})
     assert entry is not None
@@ -151,7 +151,7 @@ async def test_orphaned_values_are_collected(
     # A tenant of its own: the shared ones' orphan checkpoint may already be past `old`.
     tenant = await make_tenant(services, "DE", "Orphans Org")
     store = services.store.for_tenant(tenant.id)
-    db = services.store.regions["eu"].data[database_name(tenant.id)]
+    db = services.store.regions["eu"].plain[database_name(tenant.id)]
     old = str(ULID.from_datetime(dt.datetime.now(dt.UTC) - 3 * LEASE))
     fresh = str(ULID())
     await db[VALUES].insert_many([{"_id": old, "change": None}, {"_id": fresh, "change": None}])

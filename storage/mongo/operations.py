@@ -14,6 +14,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from schema.errors import ConflictError
 from storage.base import Actor, OperationStore
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import maps_driver_errors, mongo_errors
 from storage.mongo.writes import Change, WritePath
 
@@ -24,6 +25,7 @@ _MODE = "operations"  # the settings document of the allow-list mode
 
 
 @maps_driver_errors
+@tenant_scoped(tenant_of_database)
 class MongoOperations(OperationStore):
     def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, region: str) -> None:
         self._db = db

@@ -9,14 +9,19 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import pymongo
-from bson.binary import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
 from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import Datasheet
-from schema.errors import BadUserInputError, ConflictError, ForbiddenError, NotFoundError
+from schema.errors import (
+    BadUserInputError,
+    ConflictError,
+    DataIntegrityError,
+    ForbiddenError,
+    NotFoundError,
+)
 from schema.roles import RoleDefinition, RowFilter
 from storage.auditmac import EntryAuthenticator, SignedHead
 from storage.base import (
@@ -49,6 +54,7 @@ from storage.mongo.audit import AuditSealer
 from storage.mongo.auditlog import AuditLog
 from storage.mongo.codec import FieldCodec, decode, encode
 from storage.mongo.control import ControlRecords
+from storage.mongo.decryption import decrypt_blob, tenant_scoped
 from storage.mongo.erasure import SubjectEraser
 from storage.mongo.errors import mongo_errors
 from storage.mongo.exports import ExportRepository
@@ -124,8 +130,12 @@ def _and(*queries: dict[str, Any]) -> dict[str, Any]:
     return {"$and": [merged, *rest]} if rest else merged
 
 
+@tenant_scoped(lambda store: store.tenant_id)
 class MongoTenantStore(TenantStore):
-    """The storage handle for one tenant; built only by ``MongoStore.for_tenant``."""
+    """The storage handle for one tenant; built only by ``MongoStore.for_tenant``.
+
+    Every method reads in the tenant's decryption scope: a value under any other data key
+    is refused (``storage.mongo.decryption``)."""
 
     def __init__(
         self,
@@ -530,8 +540,10 @@ class MongoTenantStore(TenantStore):
 
     async def decrypt_document(self, ciphertext: bytes) -> dict[str, Any]:
         with mongo_errors(self._region.name):
-            value = await self._region.encryption.decrypt(Binary(ciphertext, 6))
-        return dict(value)
+            value = await decrypt_blob(self._region, ciphertext)
+        if not isinstance(value, dict):
+            raise DataIntegrityError("a stored answer is not a document")
+        return value
 
     def _sealer(self, key: SealKey) -> AuditSealer:
         return AuditSealer(self._region.plain[self._db.name], key, self._mac)

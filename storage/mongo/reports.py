@@ -22,9 +22,10 @@ there a grouped report costs O(records x groups) server time and O(records) serv
 and answers only at the end (hence the reads' deadline, ``ReportQuery.read_deadline``).
 MongoDB groups by hash.
 
-Every reply that may hold ciphertext is read through ``_decrypting`` — the one place this
-module reads through the auto-decrypting client — so that a check on whose key a value is
-under applies to all of it.
+Every reply that may hold ciphertext is read through ``_decrypting``, the one place this
+module reads through the auto-decrypting client, and every method runs in the tenant's
+decryption scope (``tenant_scoped``): a value under another tenant's key is never
+decrypted (storage.mongo.decryption).
 
 Saved definitions are in ``report_definitions`` (the filter encrypted: it may name a
 person), the tenant's k in ``settings``; both change only through the audited write path.
@@ -57,6 +58,7 @@ from storage.base import (
     Value,
 )
 from storage.mongo.codec import decode
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import maps_driver_errors, mongo_errors
 from storage.mongo.writes import Change, WritePath, now
 
@@ -140,6 +142,7 @@ def _too_many(limit: int) -> BadUserInputError:
 
 
 @maps_driver_errors
+@tenant_scoped(tenant_of_database)
 class MongoReports(ReportStore):
     def __init__(
         self,
@@ -155,7 +158,7 @@ class MongoReports(ReportStore):
 
     def _decrypting(self, collection: str) -> AsyncCollection[dict[str, Any]]:
         """The one way this module reads replies that may hold ciphertext: the driver
-        decrypts them under the tenant's key. Route a per-tenant decryption check here."""
+        decrypts them, in this tenant's decryption scope only (``tenant_scoped``)."""
         return self._db[collection]
 
     # -- aggregates ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import NotFoundError
 from storage.base import Actor, Credentials, CredentialStore
 from storage.mongo.codec import FieldCodec
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import maps_driver_errors
 from storage.mongo.sessions import Sessions
 from storage.mongo.setupcodes import SetupCodes
@@ -41,6 +42,7 @@ _KEEP = dt.timedelta(days=1)
 
 
 @maps_driver_errors
+@tenant_scoped(tenant_of_database)
 class MongoCredentials(CredentialStore):
     def __init__(
         self,

@@ -8,6 +8,7 @@ EU cluster only, like its data.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from pymongo.errors import DuplicateKeyError
 
@@ -19,6 +20,7 @@ from schema.errors import BadUserInputError, EnclaveError
 from storage.auditmac import EntryAuthenticator
 from storage.base import Actor, Store, TenantInfo, TenantStore, User
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
+from storage.mongo.decryption import install
 from storage.mongo.errors import mongo_errors
 from storage.mongo.records import MongoTenantStore, ensure_tenant_indexes
 from storage.mongo.writes import SequenceHints
@@ -29,10 +31,21 @@ __all__ = ["CONTROL_DB", "MongoStore"]
 class MongoStore(Store):
     """The store over a registry of regions."""
 
-    def __init__(self, regions: RegionRegistry, audit_mac: EntryAuthenticator) -> None:
+    def __init__(
+        self,
+        regions: RegionRegistry,
+        audit_mac: EntryAuthenticator,
+        *,
+        on_integrity_error: Callable[[str], None] | None = None,
+    ) -> None:
+        """*audit_mac* authenticates audit entries; *on_integrity_error* is told the region of
+        every reply refused because it holds a value under another key than the reading
+        tenant's (a metric)."""
         self.regions = regions
         self._hints = SequenceHints()
         self._mac = audit_mac
+        for region in regions.values():
+            install(region, on_integrity_error)
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
         return MongoTenantStore(

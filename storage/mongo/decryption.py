@@ -1,0 +1,294 @@
+"""Decryption only under the reading tenant's own data key.
+
+One key vault serves a region, and libmongocrypt decrypts a value with whatever data key
+the value names. So someone with write access to the database (no master key) could copy
+tenant A's ciphertext into a record of tenant B and have B's users read it in the clear.
+This module is the one place that prevents it.
+
+CSFLE ciphertext is BSON binary subtype 6 whose payload starts with the blob subtype
+(1 deterministic, 2 randomized) followed by the 16-byte UUID of the data key
+(libmongocrypt, ``mongocrypt-ciphertext.c``). Each region's auto-decrypting client
+(``RegionClient.data``) decrypts every server reply in one libmongocrypt context: PyMongo
+calls ``AsyncMongoClient._encrypter.decrypt(reply)`` once per reply
+(``pymongo/asynchronous/command_runner.py``). :func:`install` wraps that call with a
+:class:`KeyCheck` which, before libmongocrypt sees the reply, walks it (nested documents
+and arrays too) and lets it through only if every subtype-6 value is blob subtype 1 or 2
+under the data key of the tenant being read for; otherwise nothing of the reply is
+decrypted and ``DataIntegrityError`` (``DATA_INTEGRITY``) is raised, logged without
+values, and counted. A reply without ciphertext skips libmongocrypt; a reply with
+ciphertext read outside a tenant's scope is refused.
+
+The tenant being read for is set by the code, never taken from the reply: every async
+method of a class decorated with :func:`tenant_scoped` (the tenant store and the
+repositories it hands out) runs inside :func:`tenant_scope`. A tenant's key id is looked
+up once by key alt name (= tenant id) and cached per process (bounded; a tenant's data
+key never changes, only the master key wrapping it).
+
+Private PyMongo API: ``AsyncMongoClient._encrypter`` and its ``decrypt``.
+:func:`install` refuses to start if they are missing, and ``tests/test_decryption.py``
+fails if PyMongo stops calling them.
+
+What it does not detect: a value under the tenant's *own* key moved to another field or
+record of the same tenant (CSFLE binds a ciphertext to its key only, not to a field or
+record; deterministic ciphertexts of equal values are equal anyway), and a key vault
+whose key alt names were rewritten to point a tenant at another tenant's key (the binding
+of a tenant to its key is only as good as the key vault it is read from).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, NoReturn, TypeVar
+
+import bson
+from bson.binary import Binary
+from bson.codec_options import CodecOptions
+
+from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE, RegionClient
+from schema.errors import DataIntegrityError
+
+__all__ = [
+    "KeyCheck",
+    "KeyIds",
+    "decrypt_blob",
+    "install",
+    "installed",
+    "key_id_of",
+    "tenant_of_database",
+    "tenant_scope",
+    "tenant_scoped",
+]
+
+log = logging.getLogger("enclave.storage.decryption")
+
+#: BSON binary subtype of encrypted values, and the blob subtypes of the values Enclave
+#: writes (FLE1 deterministic, FLE1 randomized).
+ENCRYPTED = 6
+_FLE1 = (1, 2)
+_RAW: CodecOptions[dict[str, Any]] = CodecOptions(uuid_representation=bson.binary.STANDARD)
+_ID = re.compile(r"^[0-9A-Za-z_./-]{1,80}$")
+
+_TENANT: ContextVar[str | None] = ContextVar("enclave_decrypting_tenant", default=None)
+T = TypeVar("T")
+
+
+@contextmanager
+def tenant_scope(tenant_id: str) -> Iterator[None]:
+    """Replies read inside decrypt only values under *tenant_id*'s data key."""
+    token = _TENANT.set(tenant_id)
+    try:
+        yield
+    finally:
+        _TENANT.reset(token)
+
+
+def _scoped_coroutine(fn: Callable[..., Any], tenant: Callable[[Any], str]) -> Any:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with tenant_scope(tenant(self)):
+            return await fn(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _scoped_generator(fn: Callable[..., Any], tenant: Callable[[Any], str]) -> Any:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        inner = fn(self, *args, **kwargs)
+        try:
+            while True:
+                # The scope covers each step, never the consumer's code between steps.
+                with tenant_scope(tenant(self)):
+                    try:
+                        item = await anext(inner)
+                    except StopAsyncIteration:
+                        return
+                yield item
+        finally:
+            with tenant_scope(tenant(self)):
+                await inner.aclose()
+
+    return wrapper
+
+
+def tenant_scoped(tenant: Callable[[Any], str]) -> Callable[[type[T]], type[T]]:
+    """Class decorator: every async method (and async generator) defined on the class runs
+    in the scope of ``tenant(self)``, methods added later included."""
+
+    def decorate(cls: type[T]) -> type[T]:
+        for name, fn in list(vars(cls).items()):
+            if inspect.iscoroutinefunction(fn):
+                setattr(cls, name, _scoped_coroutine(fn, tenant))
+            elif inspect.isasyncgenfunction(fn):
+                setattr(cls, name, _scoped_generator(fn, tenant))
+        return cls
+
+    return decorate
+
+
+def tenant_of_database(repository: Any) -> str:
+    """The tenant of a repository holding a tenant database handle as ``_db``."""
+    name: str = repository._db.name
+    return name.removeprefix("tenant_")
+
+
+class KeyIds:
+    """Each tenant's data key id (16 bytes), looked up once by key alt name; bounded LRU."""
+
+    def __init__(self, region: RegionClient, size: int = 10_000) -> None:
+        vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
+        self._vault = region.plain[vault_db][vault_coll]
+        self._size = size
+        self._ids: OrderedDict[str, bytes] = OrderedDict()
+
+    async def get(self, tenant_id: str) -> bytes | None:
+        found = self._ids.get(tenant_id)
+        if found is not None:
+            self._ids.move_to_end(tenant_id)
+            return found
+        doc = await self._vault.find_one({"keyAltNames": tenant_id}, {"_id": 1})
+        if doc is None:
+            return None  # no key (yet, or purged): nothing can be decrypted for it
+        key = doc["_id"]
+        found = key.bytes if hasattr(key, "bytes") else bytes(key)
+        self._ids[tenant_id] = found
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+        return found
+
+
+def key_id_of(value: Binary) -> bytes | None:
+    """The data key a FLE1 ciphertext names, or None if it is not one."""
+    if value.subtype != ENCRYPTED or len(value) < 17 or value[0] not in _FLE1:
+        return None
+    return bytes(value[1:17])
+
+
+def _ciphertexts(value: dict[str, Any], found: list[Binary]) -> list[Binary]:
+    """Every subtype-6 value in *value*, nested documents and arrays included (a loop over
+    containers, not a call per value: this runs over every reply)."""
+    stack: list[Any] = [value.values()]
+    while stack:
+        for item in stack.pop():
+            kind = type(item)
+            if kind is Binary:
+                if item.subtype == ENCRYPTED:
+                    found.append(item)
+            elif kind is dict:
+                stack.append(item.values())
+            elif kind is list:
+                stack.append(item)
+    return found
+
+
+def _foreign(values: list[Binary], key: bytes | None) -> list[Binary]:
+    return [v for v in values if key is None or key_id_of(v) != key]
+
+
+def _records(reply: Mapping[str, Any], key: bytes | None) -> list[str]:
+    """The ids of the documents in *reply* that hold a foreign value (for the message)."""
+    cursor = reply.get("cursor")
+    docs: Any = []
+    if isinstance(cursor, Mapping):
+        docs = cursor.get("firstBatch", cursor.get("nextBatch", []))
+    elif isinstance(reply.get("value"), Mapping):
+        docs = [reply["value"]]
+    ids: list[str] = []
+    for doc in docs if isinstance(docs, list) else []:
+        if isinstance(doc, dict) and _foreign(_ciphertexts(doc, []), key):
+            ident = str(doc.get("_id"))
+            ids.append(ident if _ID.match(ident) else "?")
+    return ids
+
+
+Decrypt = Callable[[bytes | memoryview], Any]
+
+
+class KeyCheck:
+    """Wraps a region's per-reply decryption: only the scoped tenant's key is decrypted."""
+
+    def __init__(
+        self, region: RegionClient, decrypt: Decrypt, on_refused: Callable[[str], None] | None
+    ) -> None:
+        self.region = region.name
+        self.keys = KeyIds(region)
+        self.on_refused = on_refused
+        self._decrypt = decrypt
+        #: Decryption contexts opened (replies handed to libmongocrypt), for tests and bench.
+        self.contexts = 0
+
+    async def __call__(self, response: bytes | memoryview) -> bytes | None:
+        reply = bson.decode(response, _RAW)
+        values = _ciphertexts(reply, [])
+        if not values:
+            return bytes(response)  # nothing to decrypt: libmongocrypt is not needed
+        tenant = _TENANT.get()
+        key = None if tenant is None else await self.keys.get(tenant)
+        if bad := _foreign(values, key):
+            self._refuse(tenant, reply, key, bad)
+        self.contexts += 1
+        return await self._decrypt(response)  # type: ignore[no-any-return]
+
+    def _refuse(
+        self, tenant: str | None, reply: Mapping[str, Any], key: bytes | None, bad: list[Binary]
+    ) -> NoReturn:
+        records = _records(reply, key)
+        foreign = sorted({(key_id_of(b) or b"?").hex() for b in bad})
+        # Ids and key ids only: never a value, never ciphertext.
+        log.error(
+            "refused to decrypt in region %s for tenant %s: %d value(s) not under its data key "
+            "(key ids %s; records %s)",
+            self.region,
+            tenant or "(none)",
+            len(bad),
+            ",".join(foreign) or "-",
+            ",".join(records) or "-",
+        )
+        if self.on_refused is not None:
+            self.on_refused(self.region)
+        raise DataIntegrityError(
+            "stored data failed an integrity check: a value is not encrypted under this "
+            "tenant's key; nothing of it was decrypted",
+            records=records,
+        )
+
+
+def install(region: RegionClient, on_refused: Callable[[str], None] | None = None) -> KeyCheck:
+    """Check every reply *region*'s data client decrypts (idempotent); see the module doc."""
+    encrypter = getattr(region.data, "_encrypter", None)
+    decrypt = getattr(encrypter, "decrypt", None)
+    if isinstance(decrypt, KeyCheck):
+        if on_refused is not None:
+            decrypt.on_refused = on_refused
+        return decrypt
+    if decrypt is None or not inspect.iscoroutinefunction(decrypt):
+        # Refuse to run rather than decrypt unchecked.
+        raise RuntimeError(
+            "PyMongo's AsyncMongoClient._encrypter.decrypt is gone: update decryption.py"
+        )
+    check = KeyCheck(region, decrypt, on_refused)
+    encrypter.decrypt = check  # type: ignore[union-attr]
+    return check
+
+
+def installed(region: RegionClient) -> KeyCheck:
+    decrypt = getattr(getattr(region.data, "_encrypter", None), "decrypt", None)
+    if not isinstance(decrypt, KeyCheck):
+        raise RuntimeError(f"no key check installed on region {region.name}")
+    return decrypt
+
+
+async def decrypt_blob(region: RegionClient, blob: bytes) -> Any:
+    """One ciphertext (e.g. an idempotent answer), checked like a reply, in the current scope."""
+    check = installed(region)
+    plain = await check(bson.encode({"v": Binary(blob, ENCRYPTED)}))
+    if plain is None:  # pragma: no cover - libmongocrypt always answers
+        raise DataIntegrityError("a stored value could not be decrypted")
+    return bson.decode(plain, CODEC_OPTIONS)["v"]
