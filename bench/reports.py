@@ -10,8 +10,8 @@ record count, times each report:
 - ``gateway``: the ``report`` query over GraphQL, in process through the ASGI app (document
   authorisation, plan, storage aggregation, suppression, access log);
 - ``floor``: the same records' fields fetched with one find through the auto-decrypting
-  driver (everything decrypted), grouped and aggregated in Python with a dict: what a
-  report costs without the database's grouping.
+  driver in the tenant's decryption scope (everything decrypted), grouped and aggregated
+  in Python with a dict: what a report costs without the database's grouping.
 
 It prints the median of ``--repeat`` runs of each, and their ratio (gateway / floor), and
 the peak of Python memory (tracemalloc) during one more run of each: the gateway streams
@@ -42,6 +42,7 @@ from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from storage.mongo.decryption import tenant_scope
 
 #: name -> (groupBy, measures): as the GraphQL query takes them.
 REPORTS: dict[str, tuple[list[str], list[dict[str, str]]]] = {
@@ -61,15 +62,17 @@ QUERY = """query($groupBy: [String!], $measures: [ReportMeasureInput!]!) {
     total rows { keys records measures } other { groups records } } }"""
 
 
-async def _floor(collection: Any, group_by: list[str], measures: Any) -> int:
+async def _floor(collection: Any, tenant_id: str, group_by: list[str], measures: Any) -> int:
     """Fetch, decrypt, group in Python; the number of records aggregated."""
     measured = [m["field"] for m in measures if m.get("field")]
     projection = {"_id": 0, **{n: 1 for n in [*group_by, *measured]}}
     groups: dict[tuple[Any, ...], list[Any]] = defaultdict(list)
     total = 0
-    async for doc in collection.find({"_archived": {"$ne": True}}, projection):
-        total += 1
-        groups[tuple(doc.get(n) for n in group_by)].append(tuple(doc.get(n) for n in measured))
+    with tenant_scope(tenant_id):  # decrypted as the tenant's own values, as every read is
+        async for doc in collection.find({"_archived": {"$ne": True}}, projection):
+            total += 1
+            key = tuple(doc.get(n) for n in group_by)
+            groups[key].append(tuple(doc.get(n) for n in measured))
     aggregates = []
     for values in groups.values():
         for i in range(len(measured)):
@@ -134,7 +137,7 @@ async def _measure(args: argparse.Namespace, settings: Settings) -> list[dict[st
                     async def floor(
                         g: list[str] = group_by, m: Any = measures, c: Any = collection
                     ) -> int:
-                        return await _floor(c, g, m)
+                        return await _floor(c, tenant.id, g, m)
 
                     g_seconds, g_total = await _timed(gateway, args.repeat)
                     f_seconds, f_total = await _timed(floor, args.repeat)
