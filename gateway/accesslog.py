@@ -152,6 +152,26 @@ class RequestAccess:
     def export(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
         self._add("export", datasheet, fields, records)
 
+    def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
+        """A report was run: which fields it grouped or measured and how many records it
+        aggregated; no record ids (no record was shown), no values."""
+        if not self._recorder.enabled:
+            return
+        self._recorder.add(
+            self._principal.tenant_id,
+            AccessEvent(
+                at=dt.datetime.now(dt.UTC),
+                kind="report",
+                principal=self._principal.user_id,
+                roles=self._roles,
+                datasheet=datasheet,
+                fields=tuple(fields),
+                purpose=self._purpose,
+                request_id=self._request_id,
+                detail={"records": aggregated},
+            ),
+        )
+
     def _add(
         self,
         kind: Literal["read", "export"],

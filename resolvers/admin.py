@@ -49,6 +49,7 @@ class SheetGrantType:
     archive: bool
     delete: bool
     export: bool
+    report: bool
     row_filter: Optional[RowFilterType]  # noqa: UP045
 
 
@@ -80,7 +81,8 @@ class SheetDiff:
     gained_write: list[str]
     lost_write: list[str]
     changed: list[str] = strawberry.field(
-        description="Flags or row filter that differ: create, archive, delete, export, rowFilter."
+        description="Flags or row filter that differ: create, archive, delete, export, report, "
+        "rowFilter."
     )
 
 
@@ -111,6 +113,7 @@ class SheetPermission:
     archive: bool
     delete: bool
     export: bool
+    report: bool
     all_rows: bool
     row_filters: list[RowFilterType]
     fields: list["FieldRows"] = strawberry.field(
@@ -159,6 +162,7 @@ class SheetGrantInput:
     archive: bool = False
     delete: bool = False
     export: bool = False
+    report: bool = False
     row_filter: Optional[RowFilterInput] = None  # noqa: UP045
 
 
@@ -194,6 +198,7 @@ def _grants(definition: RoleDefinition) -> list[SheetGrantType]:
             archive=g.archive,
             delete=g.delete,
             export=g.export,
+            report=g.report,
             row_filter=None if g.row_filter is None else _row(g.row_filter),
         )
         for name, g in sorted(definition.sheets.items())
@@ -238,6 +243,7 @@ def _definition(data: RoleInput) -> RoleDefinition:
             archive=g.archive,
             delete=g.delete,
             export=g.export,
+            report=g.report,
             row_filter=row,
         )
     return validate_role(RoleDefinition(data.name.strip(), data.description.strip(), sheets))
@@ -253,6 +259,7 @@ def _permission(name: str, p: SheetPolicy) -> SheetPermission:
         archive=p.archive,
         delete=p.delete,
         export=p.export,
+        report=p.report,
         all_rows=p.rows is None,
         row_filters=[_row(f) for f in p.rows or ()],
         fields=_field_rows(p),
@@ -289,7 +296,7 @@ def _diff(a: RoleDefinition | None, b: RoleDefinition | None) -> list[SheetDiff]
         x, y = sheets_a.get(name, empty), sheets_b.get(name, empty)
         changed = [
             flag
-            for flag in ("create", "archive", "delete", "export")
+            for flag in ("create", "archive", "delete", "export", "report")
             if getattr(x, flag) != getattr(y, flag)
         ] + (["rowFilter"] if x.row_filter != y.row_filter else [])
         diff = SheetDiff(

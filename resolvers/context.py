@@ -32,6 +32,9 @@ class AccessSink(Protocol):
     def export(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
         """The same, given in an export (``kind="export"``)."""
 
+    def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
+        """A report grouped or measured *fields* over *aggregated* records (no ids)."""
+
 
 class ExportLinks(Protocol):
     """Signed, expiring download links of export jobs (gateway.exporturls)."""

@@ -28,7 +28,7 @@ from schema.datasheets import DATASHEETS, Datasheet, FieldType
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import ExportJob, Value
 
-__all__ = ["ExportMutation"]
+__all__ = ["ExportFilterInput", "ExportMutation", "filter_value"]
 
 _ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -60,7 +60,8 @@ class ExportJobType:
     expires_at: dt.datetime
 
 
-def _value(sheet: Datasheet, name: str, text: str) -> Value:
+def filter_value(sheet: Datasheet, name: str, text: str) -> Value:
+    """A filter's text as the field's value; ``BAD_USER_INPUT`` naming the field."""
     field = sheet.by_name.get(name)
     if field is None:
         raise BadUserInputError(f"{sheet.name} has no such field", field="filter")
@@ -104,7 +105,7 @@ class ExportMutation:
         for item in filter or ():
             if item.field in equals:  # a known field name by now: _value checked it
                 raise BadUserInputError(f"{item.field} appears twice", field="filter")
-            equals[item.field] = _value(sheet, item.field, item.value)
+            equals[item.field] = filter_value(sheet, item.field, item.value)
         if after_id is not None and not _ID.match(str(after_id)):
             raise BadUserInputError("afterId is not a record id", argument="afterId")
         caller = ctx.principal.user_id

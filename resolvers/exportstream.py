@@ -31,7 +31,7 @@ from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ForbiddenError
 from storage.base import ExportJob, Record, TenantStore
 
-__all__ = ["META_COLUMNS", "columns", "escape_cell", "export_chunks", "export_plan"]
+__all__ = ["META_COLUMNS", "columns", "csv_lines", "escape_cell", "export_chunks", "export_plan"]
 
 META_COLUMNS = ("version", "archived", "createdAt", "updatedAt")
 _CONTROL_START = ("\t", "\r")
@@ -106,7 +106,8 @@ def _row(sheet: Datasheet, plan: ReadPlan, record: Record) -> dict[str, object]:
     }
 
 
-def _csv_lines(rows: Iterable[Sequence[object]]) -> bytes:
+def csv_lines(rows: Iterable[Sequence[object]]) -> bytes:
+    """CSV lines of *rows*, every cell escaped (escape_cell)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerows([escape_cell(v) for v in row] for row in rows)
@@ -125,7 +126,7 @@ async def export_chunks(
     each chunk's records before it is sent (the access log, the row count)."""
     header = columns(sheet, plan)
     # The CSV header goes out with the first records: the first chunk is the first read.
-    pending = _csv_lines([header]) if job.format == "csv" else b""
+    pending = csv_lines([header]) if job.format == "csv" else b""
     batch: list[dict[str, object]] = []
 
     def chunk() -> bytes:
@@ -133,7 +134,7 @@ async def export_chunks(
         on_records([str(r["id"]) for r in batch])
         head, pending = pending, b""
         if job.format == "csv":
-            return head + _csv_lines([[r.get(c) for c in header] for r in batch])
+            return head + csv_lines([[r.get(c) for c in header] for r in batch])
         return head + b"".join(orjson.dumps(r) + b"\n" for r in batch)
 
     async for record in store.stream(

@@ -9,13 +9,20 @@ three can never disagree.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from schema.datasheets import DATASHEETS, Datasheet
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant
 
-__all__ = ["ADMIN_FIELDS", "META_FIELDS", "Policy", "SheetPolicy", "compile_policy"]
+__all__ = [
+    "ADMIN_FIELDS",
+    "META_FIELDS",
+    "REPORT_FIELDS",
+    "Policy",
+    "SheetPolicy",
+    "compile_policy",
+]
 
 #: Fields every datasheet object type has besides its declared fields.
 META_FIELDS = frozenset({"id", "version", "archived", "createdAt", "updatedAt", "__typename"})
@@ -52,6 +59,20 @@ ADMIN_FIELDS = frozenset(
 
 #: The root field that starts an export: only for callers who may export something.
 EXPORT_FIELD = "startExport"
+#: Root fields of reports: only for callers whose roles may report on some datasheet.
+REPORT_FIELDS = frozenset(
+    {
+        "report",
+        "reportCsv",
+        "reportDefinitions",
+        "runReportDefinition",
+        "createReportDefinition",
+        "updateReportDefinition",
+        "deleteReportDefinition",
+    }
+)
+#: Admin-only root fields of reports (the tenant's k), kept here so ADMIN_FIELDS stays as is.
+REPORT_ADMIN_FIELDS = frozenset({"setReportMinimumGroupSize"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +84,8 @@ class SheetPolicy:
     archive: bool = False
     delete: bool = False
     export: bool = False
+    #: May run reports (aggregates) over the datasheet (resolvers.reports).
+    report: bool = False
     #: None: every row. Otherwise a row is visible if any of these filters matches it.
     rows: tuple[RowFilter, ...] | None = None
     #: Each role's own grant. The fields above are their union, which decides what a
@@ -79,17 +102,15 @@ class SheetPolicy:
 def _full(sheet: Datasheet) -> SheetPolicy:
     everything = frozenset(sheet.by_name)
     one = SheetPolicy(
-        read=everything, write=everything, create=True, archive=True, delete=True, export=True
-    )
-    return SheetPolicy(
         read=everything,
         write=everything,
         create=True,
         archive=True,
         delete=True,
         export=True,
-        grants=(one,),
+        report=True,
     )
+    return replace(one, grants=(one,))
 
 
 _FULL = {name: _full(sheet) for name, sheet in DATASHEETS.items()}
@@ -136,8 +157,10 @@ class Policy:
         return field_name in grant.write  # create and update inputs
 
     def _allows_root(self, type_name: str, field_name: str) -> bool:
-        if field_name in ADMIN_FIELDS:
+        if field_name in ADMIN_FIELDS or field_name in REPORT_ADMIN_FIELDS:
             return self.admin
+        if field_name in REPORT_FIELDS:
+            return any(sheet.report for sheet in self.sheets.values())
         if field_name == EXPORT_FIELD:
             # Per user (or key), and per role and datasheet (resolvers.exportstream).
             return self.can_export and any(
@@ -177,6 +200,7 @@ def _union(grants: Iterable[SheetGrant]) -> SheetPolicy | None:
         archive=any(g.archive for g in grants),
         delete=any(g.delete for g in grants),
         export=any(g.export for g in grants),
+        report=any(g.report for g in grants),
         rows=rows,
         grants=tuple(
             SheetPolicy(
@@ -187,6 +211,7 @@ def _union(grants: Iterable[SheetGrant]) -> SheetPolicy | None:
                 archive=g.archive,
                 delete=g.delete,
                 export=g.export,
+                report=g.report,
                 rows=None if g.row_filter is None else (g.row_filter,),
             )
             for g in grants

@@ -26,6 +26,7 @@ from resolvers.limits import Limits
 from resolvers.operations import OperationsMutation
 from resolvers.receipts import AuditReceipts
 from resolvers.records import mutation_fields, query_fields
+from resolvers.reports.fields import ReportMutation, ReportQuery
 from resolvers.subject import SubjectAccessMutation
 from resolvers.telemetry import OperationTelemetry
 from schema.types import sheet_types
@@ -58,7 +59,9 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         query.update(query_fields(types))
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
-        query=_root("Query", query, (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery)),
+        query=_root(
+            "Query", query, (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery, ReportQuery)
+        ),
         mutation=_root(
             "Mutation",
             mutation,
@@ -69,6 +72,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
                 ExportMutation,
                 SubjectAccessMutation,
                 OperationsMutation,
+                ReportMutation,
             ),
         ),
         config=StrawberryConfig(disable_field_suggestions=True),

@@ -2,9 +2,10 @@
 
 A tenant's admins define roles; a user holds one or more. For each datasheet a role lists
 the fields it may read, the fields it may read only in masked form, the fields it may
-write, whether it may create, archive, delete and export records, and an optional row
-filter. The built-in ``admin`` role may do everything and manage roles and users; it is
-not stored and cannot be redefined.
+write, whether it may create, archive, delete and export records and run reports over
+them (aggregates only: resolvers.reports), and an optional row filter. The built-in
+``admin`` role may do everything and manage roles and users; it is not stored and cannot
+be redefined.
 
 A user with several roles gets the union of their grants, field by field: each field may
 be read (or written) on the rows of the roles that grant it, so a record comes back with a
@@ -56,6 +57,7 @@ class SheetGrant:
     archive: bool = False
     delete: bool = False
     export: bool = False
+    report: bool = False
     row_filter: RowFilter | None = None
 
 

@@ -38,9 +38,13 @@ __all__ = [
     "OperationStore",
     "Page",
     "Record",
+    "ReportGroup",
+    "ReportQuery",
+    "ReportStore",
     "Role",
     "RoleVersion",
     "RowScope",
+    "SavedReport",
     "Store",
     "TenantInfo",
     "TenantStatus",
@@ -134,7 +138,7 @@ class AccessEvent:
     data and is stored encrypted."""
 
     at: dt.datetime
-    kind: Literal["read", "login", "export"]
+    kind: Literal["read", "login", "export", "report"]
     principal: str
     roles: tuple[str, ...] = ()
     datasheet: str | None = None
@@ -208,6 +212,8 @@ class ExportJob:
     after: str | None
     created_at: dt.datetime
     expires_at: dt.datetime
+    #: A report's CSV (resolvers.reports): its definition without the filter (in *equals*).
+    report: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,6 +417,85 @@ class OperationStore(ABC):
         """Turn allow-list mode on or off; audited."""
 
 
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """What a report aggregates: the records matching *equals* within *scope*, grouped by
+    *group_by* (then by *bucket*: a date field and ``MONTH``/``QUARTER``/``YEAR``), with
+    *measures* (op, field or None) per group. Checked by resolvers before it gets here."""
+
+    group_by: tuple[str, ...]
+    measures: tuple[tuple[str, str | None], ...]
+    bucket: tuple[str, str] | None = None
+    equals: Mapping[str, Value] = field(default_factory=dict)
+    scope: RowScope | None = None
+    include_archived: bool = False
+    #: More groups than this: ``BAD_USER_INPUT`` (field ``groupBy``), nothing returned.
+    max_groups: int = 1000
+    #: Deadline of the whole aggregation's database reads, in seconds (instead of the
+    #: per-reply socket timeout: a server grouping many records answers only at the end).
+    read_deadline: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportGroup:
+    """One group of a report, before suppression: its keys (group-by values in order, then
+    the bucket label), its record count and one value per measure (None: no values)."""
+
+    keys: tuple[Value, ...]
+    count: int
+    measures: tuple[int | float | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SavedReport:
+    """A saved report definition of a tenant (as plain data: resolvers.reports)."""
+
+    id: str
+    name: str
+    definition: Mapping[str, Any]
+    version: int
+    updated_at: dt.datetime
+
+
+class ReportStore(ABC):
+    """Aggregates over one tenant's records, saved report definitions and the tenant's
+    minimum group size (k). Changes are audited."""
+
+    @abstractmethod
+    async def aggregate(self, sheet: Datasheet, query: ReportQuery) -> list[ReportGroup]:
+        """The groups of *query*, unsuppressed; grouped in the database where the fields
+        allow, otherwise streamed in bounded memory."""
+
+    @abstractmethod
+    async def minimum_group_size(self) -> int: ...
+
+    @abstractmethod
+    async def set_minimum_group_size(self, k: int, actor: Actor) -> None:
+        """Set k; audited."""
+
+    @abstractmethod
+    async def list_definitions(self) -> list[SavedReport]: ...
+
+    @abstractmethod
+    async def get_definition(self, report_id: str) -> SavedReport | None: ...
+
+    @abstractmethod
+    async def put_definition(
+        self,
+        report_id: str | None,
+        name: str,
+        definition: Mapping[str, Any],
+        expected_version: int | None,
+        actor: Actor,
+    ) -> SavedReport:
+        """Create (*report_id* None) or update (at *expected_version*, else ``CONFLICT``)."""
+
+    @abstractmethod
+    async def delete_definition(
+        self, report_id: str, expected_version: int, actor: Actor
+    ) -> SavedReport: ...
+
+
 class TenantStore(ABC):
     """One tenant's data, in its own database in its own region."""
 
@@ -425,6 +510,11 @@ class TenantStore(ABC):
     @abstractmethod
     def operations(self) -> OperationStore:
         """Registered GraphQL documents and the allow-list mode."""
+
+    @property
+    @abstractmethod
+    def reports(self) -> ReportStore:
+        """Aggregates, saved report definitions, the minimum group size."""
 
     @abstractmethod
     async def get(

@@ -56,7 +56,7 @@ COVERED: Mapping[str, tuple[str, ...]] = {
     ),
     "roles": ("description", "sheets", "_deleted", "_v"),
     "api_keys": ("name", "role", "canExport", "hash", "revoked", "_v"),
-    "settings": ("requireTwoFactor", "allowList", "_v"),
+    "settings": ("requireTwoFactor", "allowList", "minimumGroupSize", "_v"),
     "sessions": ("user", "scope", "hash", "expiresAt", "revoked"),
     "setup_codes": ("user", "expiresAt"),
     #: A tenant's control record (``enclave_control.tenants``; database: the tenant's).

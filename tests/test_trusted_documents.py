@@ -373,3 +373,22 @@ async def test_documents_from_before_macs_are_sealed_once_and_audited(
             )
     assert {"operation": "documents_sealed", "actorKind": "operator"} in log["auditLog"]["nodes"]
     assert await seal_unsealed(services.store, OPERATOR) == {}  # once
+
+
+async def test_a_report_k_lowered_in_the_database_runs_no_report(
+    raw: Client, services: Services, http: httpx.AsyncClient
+) -> None:
+    tenant = await make_tenant(services, "AT")
+    admin = GraphQLClient(http, tenant.token)
+    await admin.ok("mutation { setReportMinimumGroupSize(k: 10) }")
+    query = (
+        '{ report(datasheet: "employees", groupBy: ["department"], '
+        "measures: [{op: COUNT}]) { total } }"
+    )
+    assert (await admin.ok(query))["report"]["total"] == 0
+    db = raw[database_name(tenant.id)]
+    changed = await db["settings"].update_one(
+        {"minimumGroupSize": 10}, {"$set": {"minimumGroupSize": 2}}
+    )
+    assert changed.modified_count == 1
+    assert _code(await admin(query)) == "DATA_INTEGRITY"

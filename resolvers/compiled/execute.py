@@ -83,6 +83,9 @@ class _Buffered:
     def export(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
         raise Unsupported("an export is not a compiled read")
 
+    def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
+        raise Unsupported("a report is not a compiled read")
+
 
 def _directive_variables(document: DocumentNode) -> tuple[str, ...]:
     names: set[str] = set()

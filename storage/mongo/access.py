@@ -46,6 +46,7 @@ def role_to_doc(role: RoleDefinition) -> dict[str, Any]:
             "archive": g.archive,
             "delete": g.delete,
             "export": g.export,
+            "report": g.report,
             "rowFilter": row,
         }
     return {"description": role.description, "sheets": sheets}
@@ -63,6 +64,7 @@ def role_from_doc(name: str, doc: Mapping[str, Any]) -> RoleDefinition:
             archive=bool(g.get("archive")),
             delete=bool(g.get("delete")),
             export=bool(g.get("export")),
+            report=bool(g.get("report")),
             row_filter=None
             if row is None
             else RowFilter(equals=dict(row.get("equals") or {}), own_only=bool(row.get("ownOnly"))),

@@ -42,6 +42,7 @@ def _detail(job: ExportJob) -> dict[str, Any]:
         "filterFields": sorted(job.equals),
         "includeArchived": job.include_archived,
         "after": job.after,
+        **({"report": True} if job.report is not None else {}),
     }
 
 
@@ -72,6 +73,7 @@ class ExportRepository:
                 "after": job.after,
                 "createdAt": job.created_at,
                 "expiresAt": job.expires_at,
+                **({"report": dict(job.report)} if job.report is not None else {}),
             }
         )
 
@@ -124,4 +126,5 @@ def _job(doc: Mapping[str, Any]) -> ExportJob:
         after=doc.get("after"),
         created_at=doc["createdAt"],
         expires_at=doc["expiresAt"],
+        report=doc.get("report"),
     )

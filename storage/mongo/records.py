@@ -37,6 +37,7 @@ from storage.base import (
     OperationStore,
     Page,
     Record,
+    ReportStore,
     Role,
     RoleVersion,
     RowScope,
@@ -59,6 +60,7 @@ from storage.mongo.errors import mongo_errors
 from storage.mongo.exports import ExportRepository
 from storage.mongo.lifecycle import TenantLifecycle
 from storage.mongo.operations import MongoOperations
+from storage.mongo.reports import MongoReports
 from storage.mongo.signin import MongoCredentials, ensure_signin_indexes
 from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes, now
 from storage.signing import SealKey
@@ -153,6 +155,7 @@ class MongoTenantStore(TenantStore):
         self._credentials = MongoCredentials(self._db, self._codec, self._writes, region.name)
         self._exports = ExportRepository(self._db, self._codec, self._writes)
         self._operations = MongoOperations(self._db, self._writes, region.name)
+        self._reports = MongoReports(self._db, self._writes, region.name, self._list_query)
 
     @property
     def credentials(self) -> CredentialStore:
@@ -161,6 +164,10 @@ class MongoTenantStore(TenantStore):
     @property
     def operations(self) -> OperationStore:
         return self._operations
+
+    @property
+    def reports(self) -> ReportStore:
+        return self._reports
 
     # -- reads -----------------------------------------------------------------------------
 

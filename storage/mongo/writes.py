@@ -101,6 +101,8 @@ _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
         "email": Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC),
         "totpSecret": Field("totpSecret", FieldType.STRING, Sensitivity.RANDOM),
     },
+    # A saved report's filter may name a person (lastName = ...): kept encrypted.
+    "report_definitions": {"filter": Field("filter", FieldType.STRING, Sensitivity.RANDOM)},
 }
 
 
