@@ -41,8 +41,16 @@ const RECORD_COLLECTIONS = [
   "users",
   "api_keys",
   "exports",
-  // Built-in sign-in: sessions (hashes of refresh secrets) and tenant settings.
+  // Built-in sign-in: sessions (hashes of refresh secrets), the claims of used refresh
+  // secrets, sign-in attempt slots, used TOTP steps (all pruned by the gateway).
   "sessions",
+  "session_claims",
+  "signin_failures",
+  "totp_steps",
+  // An API key's last use, apart from the key (so a use cannot undo a revocation).
+  "api_key_uses",
+  // Saved report definitions (their filters encrypted).
+  "report_definitions",
   // One-time setup codes (hashes) and their claims: inserted, read, deleted.
   "setup_codes",
   "operations",
