@@ -83,15 +83,4 @@ class MongoOperations(OperationStore):
         return bool(doc and doc.get("allowList"))
 
     async def set_allow_list(self, enabled: bool, actor: Actor) -> None:
-        with mongo_errors(self._region):
-            doc = await self._db[SETTINGS].find_one({"_id": _MODE}, {"_v": 1})
-        version = int(doc["_v"]) if doc else 0
-        change = Change(
-            op="update" if doc else "create",
-            collection=SETTINGS,
-            record_id=_MODE,
-            version=version + 1,
-            before={"allowList": None},
-            after={"allowList": enabled},
-        )
-        await self._writes.write(change, actor)
+        await self._writes.set_setting(_MODE, "allowList", enabled, actor)

@@ -277,18 +277,7 @@ class MongoReports(ReportStore):
         return int(doc["minimumGroupSize"]) if "minimumGroupSize" in doc else DEFAULT_K
 
     async def set_minimum_group_size(self, k: int, actor: Actor) -> None:
-        with mongo_errors(self._region):
-            doc = await self._decrypting(SETTINGS).find_one({"_id": _K})
-        version = int(doc["_v"]) if doc else 0
-        change = Change(
-            op="update" if doc else "create",
-            collection=SETTINGS,
-            record_id=_K,
-            version=version + 1,
-            before={"minimumGroupSize": doc.get("minimumGroupSize") if doc else None},
-            after={"minimumGroupSize": k},
-        )
-        await self._writes.write(change, actor)
+        await self._writes.set_setting(_K, "minimumGroupSize", k, actor)
 
     # -- saved definitions -----------------------------------------------------------------
 

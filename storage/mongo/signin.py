@@ -200,17 +200,7 @@ class MongoCredentials(CredentialStore):
         return bool(doc and doc.get("requireTwoFactor"))
 
     async def require_two_factor(self, required: bool, actor: Actor) -> None:
-        doc = await self._db[SETTINGS].find_one({"_id": "security"}, {"_v": 1})
-        version = int(doc["_v"]) if doc else 0
-        change = Change(
-            op="update" if doc else "create",
-            collection=SETTINGS,
-            record_id="security",
-            version=version + 1,
-            before={"requireTwoFactor": None},
-            after={"requireTwoFactor": required},
-        )
-        await self._writes.write(change, actor)
+        await self._writes.set_setting("security", "requireTwoFactor", required, actor)
 
     async def issue_setup_code(
         self, user_id: str, ttl: dt.timedelta, actor: Actor

@@ -349,6 +349,22 @@ class WritePath:
             actor, {"outcome": "committed"}, at, op=op, detail=detail, record=record, **kept
         )
 
+    async def set_setting(self, record_id: str, field: str, value: Any, actor: Actor) -> None:
+        """Set one field of the tenant's settings document *record_id*, audited (and, as a
+        document trusted for access, sealed by :meth:`write`)."""
+        doc = await self._db["settings"].find_one({"_id": record_id}, {"_v": 1, field: 1})
+        await self.write(
+            Change(
+                op="update" if doc else "create",
+                collection="settings",
+                record_id=record_id,
+                version=(int(doc["_v"]) if doc else 0) + 1,
+                before={field: doc.get(field) if doc else None},
+                after={field: value},
+            ),
+            actor,
+        )
+
     async def write(
         self, change: Change, actor: Actor, *, guard: str | None = None
     ) -> tuple[int, dt.datetime]:
