@@ -32,8 +32,7 @@ from gateway.signin import SignIn
 from regions import nativecrypto
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
-from schema.errors import EnclaveError
-from storage.auditmac import AuditTamperedError
+from schema.errors import AuditTamperedError, EnclaveError
 from storage.base import Actor
 from storage.mongo import MongoStore
 from storage.mongo.lifecycle import TenantLifecycle
