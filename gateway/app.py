@@ -22,7 +22,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 from starlette.types import Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -30,6 +30,7 @@ from gateway.accesslog import RequestAccess
 from gateway.apikeys import is_api_key
 from gateway.auth import bearer_token
 from gateway.compiled import CompiledPath
+from gateway.endpoints.console import ConsoleApp, graphiql_redirect
 from gateway.exports import ExportEndpoint
 from gateway.exporturls import ExportLinksForRequest
 from gateway.idempotency import did_not_happen
@@ -38,6 +39,7 @@ from gateway.persisted import actor_for
 from gateway.refusals import error_response, serve_graphql
 from gateway.securityheaders import SecuredStarlette
 from gateway.services import Services
+from gateway.sessioncookie import SessionCookie
 from gateway.settings import Settings
 from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant, validate_password
 from gateway.telemetry import RequestTelemetry, metrics_endpoint
@@ -121,7 +123,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
         schema = build_schema(limits)
         super().__init__(
             schema,
-            graphql_ide="graphiql" if settings.graphiql else None,
+            graphql_ide=None,  # GraphiQL is part of the console
             allow_queries_via_get=False,
         )
         self.services = services
@@ -193,8 +195,8 @@ class GraphQLEndpoint:
             and request.method == "GET"
             and "text/html" in request.headers.get("accept", "")
         ):
-            # The GraphiQL page holds no data and needs no token; queries from it do.
-            await (await self.graphql.render_graphql_ide(request))(scope, receive, send)
+            # GraphiQL is a page of the console, which serves it under a strict CSP.
+            await graphiql_redirect()(scope, receive, send)
             return
         # Ours, always: a caller's own id would be free text stored in audit entries.
         request_id = scope.get("enclave.request_id") or uuid.uuid4().hex
@@ -386,10 +388,13 @@ class PublicEndpoint:
                 # One sign-in per request: aliases cannot multiply the hashing one request
                 # costs (even while limits fail open), and the status is that of its answer.
                 raise BadUserInputError("one sign-in operation per request", field="query")
+            cookie = scope["enclave.cookie"] = SessionCookie.of(request)
         except EnclaveError as exc:
             await error_response(exc)(scope, receive, send)
             return
-        await self.graphql(scope, _replaying(body, receive), send)
+        await self.graphql(
+            scope, _replaying(body, receive), cookie.sending(send) if cookie else send
+        )
 
 
 def public_root_fields(query: str, max_tokens: int) -> list[str] | None:
@@ -421,7 +426,8 @@ class PublicGraphQL(GraphQL[PublicContext, None]):
     async def get_context(self, request: Any, response: Any) -> PublicContext:
         client = request.client.host if request.client else None
         agent = request.headers.get("user-agent")
-        return PublicContext(_RecordedSignIn(self.services, client, agent), client, agent)
+        cookie: SessionCookie | None = request.scope.get("enclave.cookie")
+        return PublicContext(_RecordedSignIn(self.services, client, agent), client, agent, cookie)
 
     def create_response(self, response_data: Any, sub_response: Any) -> Response:
         """A refused sign-in is 401 (429 with ``Retry-After`` over a limit), as a refused
@@ -570,6 +576,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
                 methods=["GET"],
             ),
             Route("/metrics", metrics_endpoint),
+            Mount("/console", ConsoleApp()),
         ],
         lifespan=lifespan,
     )

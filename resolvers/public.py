@@ -1,7 +1,9 @@
 """The operations anyone may call without a token: sign in, refresh a session, and set a
 first password with a one-time setup code.
 
-Served by a schema of their own, so an anonymous request can reach nothing else.
+Served by a schema of their own, so an anonymous request can reach nothing else. In cookie
+mode (``gateway.sessioncookie``) the refresh token travels in an HttpOnly cookie instead of
+the answer.
 
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
@@ -17,8 +19,9 @@ from resolvers.errors import ErrorCodes
 from resolvers.limits import Limits
 from resolvers.schema import EnclaveSchema
 from resolvers.telemetry import OperationTelemetry
+from schema.errors import UnauthenticatedError
 
-__all__ = ["PUBLIC_FIELDS", "PublicContext", "SignInPort", "build_public_schema"]
+__all__ = ["PUBLIC_FIELDS", "CookiePort", "PublicContext", "SignInPort", "build_public_schema"]
 
 PUBLIC_FIELDS = frozenset({"login", "refreshSession", "activateAccount", "__typename"})
 
@@ -33,11 +36,21 @@ class SignInPort(Protocol):
     ) -> Any: ...
 
 
+class CookiePort(Protocol):
+    """Cookie mode of one request: the refresh token it came with, the one it issues."""
+
+    sent: Optional[str]  # noqa: UP045
+    refused: bool
+
+    def issue(self, refresh_token: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class PublicContext:
     signin: SignInPort
     client_ip: Optional[str]  # noqa: UP045
     user_agent: Optional[str]  # noqa: UP045
+    cookie: Optional[CookiePort] = None  # noqa: UP045
 
 
 @strawberry.type
@@ -51,10 +64,13 @@ class Session:
     )
 
 
-def _session(tokens: Any) -> Session:
+def _session(tokens: Any, cookie: Optional[CookiePort]) -> Session:  # noqa: UP045
+    """The answer; in cookie mode the refresh token goes into the cookie, not the answer."""
+    if cookie is not None:
+        cookie.issue(tokens.refresh)
     return Session(
         access_token=tokens.access,
-        refresh_token=tokens.refresh,
+        refresh_token="" if cookie is not None else tokens.refresh,
         expires_in=tokens.expires_in,
         scope=tokens.scope,
     )
@@ -83,7 +99,7 @@ class PublicMutation:
     ) -> Session:
         ctx: PublicContext = info.context
         tokens = await ctx.signin.login(str(tenant), email, password, code)
-        return _session(tokens)
+        return _session(tokens, ctx.cookie)
 
     @strawberry.mutation(
         description="Set your password with the one-time setup code an operator gave you "
@@ -101,12 +117,27 @@ class PublicMutation:
     ) -> Session:
         ctx: PublicContext = info.context
         tokens = await ctx.signin.activate(str(tenant), email, code, password, two_factor_code)
-        return _session(tokens)
+        return _session(tokens, ctx.cookie)
 
-    @strawberry.mutation(description="A new access token; the refresh token is rotated.")
-    async def refresh_session(self, info: Info, refresh_token: str) -> Session:
+    @strawberry.mutation(
+        description="A new access token; the refresh token is rotated. Leave `refreshToken` "
+        "out in cookie mode (header `X-Enclave-Session: cookie`) to use the session cookie."
+    )
+    async def refresh_session(
+        self,
+        info: Info,
+        refresh_token: Optional[str] = None,  # noqa: UP045
+    ) -> Session:
         ctx: PublicContext = info.context
-        return _session(await ctx.signin.refresh(refresh_token))
+        cookie = ctx.cookie
+        token = refresh_token if refresh_token is not None else (cookie and cookie.sent)
+        try:
+            tokens = await ctx.signin.refresh(token or "")
+        except UnauthenticatedError:
+            if cookie is not None:
+                cookie.refused = True
+            raise
+        return _session(tokens, cookie)
 
 
 def build_public_schema(limits: Limits | None = None) -> EnclaveSchema:

@@ -71,11 +71,6 @@ def test_sanitizer_cuts_quoted_values() -> None:
     assert "alice" not in cleaned and "'$i'" in cleaned and "i.salary" in cleaned
 
 
-async def test_graphiql_page_is_served(http: httpx.AsyncClient) -> None:
-    page = await http.get("/graphql", headers={"accept": "text/html"})
-    assert page.status_code == 200 and "graphiql" in page.text.lower()
-
-
 async def test_health_and_readiness(http: httpx.AsyncClient) -> None:
     assert (await http.get("/healthz")).json() == {"status": "ok"}
     ready = await http.get("/readyz")

@@ -1,0 +1,176 @@
+import { useState, type FormEvent } from "react";
+import { gql, signOut } from "../api";
+import { ErrorBox } from "../components";
+
+interface Enrollment {
+  secret: string;
+  uri: string;
+}
+
+/** Two-factor enrolment: a secret to enter in an authenticator app, confirmed by a code.
+ * `required`: the tenant requires it and this session may do nothing else. */
+export function Enrol({ required = false }: { required?: boolean }) {
+  const [enrollment, setEnrollment] = useState<Enrollment | null>(null);
+  const [current, setCurrent] = useState("");
+  const [code, setCode] = useState("");
+  const [done, setDone] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const start = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      const data = await gql<{ enrollTotp: Enrollment }>(
+        "mutation Enrol($c: String) { enrollTotp(code: $c) { secret uri } }",
+        { c: current.trim() || null },
+      );
+      setEnrollment(data.enrollTotp);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const confirm = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    setBusy(true);
+    try {
+      await gql("mutation Confirm($c: String!) { confirmTotp(code: $c) }", { c: code.trim() });
+      setDone(true);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const body = done ? (
+    <div role="status">
+      <p>Two-factor sign-in is set up. From now on, sign in with a code from your app.</p>
+      {required && (
+        <button type="button" onClick={() => void signOut()}>
+          Sign in again
+        </button>
+      )}
+    </div>
+  ) : enrollment ? (
+    <form onSubmit={confirm}>
+      <p>Enter this secret in your authenticator app (or open the link on your phone):</p>
+      <p>
+        <code className="secret" data-testid="totp-secret">
+          {enrollment.secret}
+        </code>
+      </p>
+      <p>
+        <a href={enrollment.uri}>Open in an authenticator app</a>
+      </p>
+      <label>
+        Code from the app
+        <input
+          name="confirm-code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          required
+          value={code}
+          onChange={(e) => setCode(e.target.value)}
+        />
+      </label>
+      <ErrorBox error={error} />
+      <button type="submit" disabled={busy}>
+        Confirm
+      </button>
+    </form>
+  ) : (
+    <form onSubmit={start}>
+      <label>
+        Current code (only to replace a second factor you already have)
+        <input
+          name="current-code"
+          inputMode="numeric"
+          value={current}
+          onChange={(e) => setCurrent(e.target.value)}
+        />
+      </label>
+      <ErrorBox error={error} />
+      <button type="submit" disabled={busy}>
+        Set up two-factor sign-in
+      </button>
+    </form>
+  );
+
+  if (!required) return body;
+  return (
+    <main id="main" className="narrow">
+      <h1>Set up two-factor sign-in</h1>
+      <p>Your organisation requires a second factor before you can use the console.</p>
+      {body}
+    </main>
+  );
+}
+
+export function Account() {
+  return (
+    <section aria-labelledby="account-title">
+      <h1 id="account-title">Account</h1>
+      <h2>Two-factor sign-in</h2>
+      <Enrol />
+      <h2>Password</h2>
+      <ChangePassword />
+    </section>
+  );
+}
+
+function ChangePassword() {
+  const [current, setCurrent] = useState("");
+  const [next, setNext] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState(false);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    setDone(false);
+    try {
+      await gql("mutation Pw($c: String!, $n: String!) { changePassword(current: $c, new: $n) }", {
+        c: current,
+        n: next,
+      });
+      setDone(true);
+      setCurrent("");
+      setNext("");
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <form onSubmit={submit}>
+      <label>
+        Current password
+        <input
+          type="password"
+          autoComplete="current-password"
+          required
+          value={current}
+          onChange={(e) => setCurrent(e.target.value)}
+        />
+      </label>
+      <label>
+        New password (12 characters or more)
+        <input
+          type="password"
+          autoComplete="new-password"
+          required
+          minLength={12}
+          value={next}
+          onChange={(e) => setNext(e.target.value)}
+        />
+      </label>
+      <ErrorBox error={error} />
+      {done && <p role="status">Password changed.</p>}
+      <button type="submit">Change password</button>
+    </form>
+  );
+}

@@ -1,0 +1,18 @@
+// Loaded only when opened (React.lazy): GraphiQL and its editor are not in the first load.
+import { GraphiQL } from "graphiql";
+import "graphiql/style.css";
+import { rawGql } from "../api";
+
+type FetcherParams = Record<string, unknown>;
+
+// Every request carries the signed-in session's token (rawGql adds it, refreshing if needed).
+const fetcher = (params: FetcherParams) => rawGql(params) as Promise<Record<string, unknown>>;
+
+export default function GraphiQLPage() {
+  return (
+    <div className="graphiql-frame">
+      <h1 className="visually-hidden">GraphiQL</h1>
+      <GraphiQL fetcher={fetcher} />
+    </div>
+  );
+}

@@ -1,0 +1,78 @@
+import { useState, type FormEvent } from "react";
+import { signIn } from "../api";
+import { ErrorBox } from "../components";
+
+export function SignIn() {
+  const params = new URLSearchParams(window.location.search);
+  const [tenant, setTenant] = useState(params.get("tenant") ?? "");
+  const [email, setEmail] = useState("");
+  const [password, setPassword] = useState("");
+  const [code, setCode] = useState("");
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await signIn(tenant.trim(), email.trim(), password, code.trim());
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+    }
+  };
+
+  return (
+    <main id="main" className="narrow">
+      <h1>Sign in to the Enclave console</h1>
+      <form onSubmit={submit} aria-describedby="signin-help">
+        <label>
+          Tenant
+          <input name="tenant" required value={tenant} onChange={(e) => setTenant(e.target.value)} />
+        </label>
+        <label>
+          Email
+          <input
+            name="email"
+            type="email"
+            autoComplete="username"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.target.value)}
+          />
+        </label>
+        <label>
+          Password
+          <input
+            name="password"
+            type="password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+          />
+        </label>
+        <label>
+          Authentication code
+          <input
+            name="code"
+            inputMode="numeric"
+            autoComplete="one-time-code"
+            pattern="[0-9]{6}"
+            value={code}
+            onChange={(e) => setCode(e.target.value)}
+          />
+        </label>
+        <p id="signin-help" className="muted">
+          Enter the six-digit code from your authenticator app if you have set up two-factor
+          sign-in.
+        </p>
+        <ErrorBox error={error} />
+        <button type="submit" disabled={busy}>
+          {busy ? "Signing in…" : "Sign in"}
+        </button>
+      </form>
+    </main>
+  );
+}
