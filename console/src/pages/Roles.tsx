@@ -40,6 +40,12 @@ export function Roles() {
   );
   const [selected, setSelected] = useState<string | null>(null); // "" = a new role
   const [tab, setTab] = useState<"edit" | "versions" | "effective">("edit");
+  const [notice, setNotice] = useState<string | null>(null); // outlives the editor's remount
+  const open = (name: string, view: "edit" | "effective" = "edit") => {
+    setSelected(name);
+    setTab(view);
+    setNotice(null);
+  };
 
   if (sheets.error || roles.error) return <ErrorBox error={sheets.error ?? roles.error} />;
   if (!sheets.data || !roles.data) return <Loading what="roles" />;
@@ -49,16 +55,10 @@ export function Roles() {
     <section aria-labelledby="roles-title" className="columns">
       <div className="list">
         <h1 id="roles-title">Roles</h1>
-        <button
-          type="button"
-          onClick={() => {
-            setSelected("");
-            setTab("edit");
-          }}
-        >
+        <button type="button" onClick={() => open("")}>
           New role
         </button>
-        <button type="button" onClick={() => setTab("effective")}>
+        <button type="button" onClick={() => open(selected ?? "", "effective")}>
           What can a user see?
         </button>
         {roles.data.length === 0 ? (
@@ -71,10 +71,7 @@ export function Roles() {
                   type="button"
                   className="link"
                   aria-current={r.name === selected ? "true" : undefined}
-                  onClick={() => {
-                    setSelected(r.name);
-                    setTab("edit");
-                  }}
+                  onClick={() => open(r.name)}
                 >
                   {r.name} <span className="muted">v{r.version}</span>
                 </button>
@@ -117,8 +114,10 @@ export function Roles() {
                 key={`${selected}@${role?.version ?? 0}`}
                 role={role}
                 sheets={sheets.data}
-                onSaved={(name) => {
-                  setSelected(name);
+                notice={notice}
+                onSaved={(saved) => {
+                  setSelected(saved.name);
+                  setNotice(`Saved ${saved.name} as version ${saved.version}.`);
                   roles.reload();
                 }}
               />
@@ -133,7 +132,8 @@ export function Roles() {
 interface EditorProps {
   role: Role | null;
   sheets: Sheet[];
-  onSaved: (name: string) => void;
+  notice: string | null;
+  onSaved: (role: Role) => void;
 }
 
 interface Conflict {
@@ -141,21 +141,19 @@ interface Conflict {
   mine: number;
 }
 
-function Editor({ role, sheets, onSaved }: EditorProps) {
+function Editor({ role, sheets, notice, onSaved }: EditorProps) {
   const [name, setName] = useState(role?.name ?? "");
   const [description, setDescription] = useState(role?.description ?? "");
   const [grants, setGrants] = useState<SheetGrant[]>(() => grantsFor(sheets, role));
   const [expected, setExpected] = useState(role?.version ?? 0);
   const [conflict, setConflict] = useState<Conflict | null>(null);
   const [error, setError] = useState<unknown>(null);
-  const [saved, setSaved] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
 
   const save = async (event?: FormEvent, over?: number) => {
     event?.preventDefault();
     setBusy(true);
     setError(null);
-    setSaved(null);
     const input = roleInput(name.trim(), description, grants);
     const version = over ?? expected;
     try {
@@ -171,8 +169,7 @@ function Editor({ role, sheets, onSaved }: EditorProps) {
       const savedRole = "updateRole" in data ? data.updateRole : data.createRole;
       setConflict(null);
       setExpected(savedRole.version);
-      setSaved(`Saved ${savedRole.name} as version ${savedRole.version}.`);
-      onSaved(savedRole.name);
+      onSaved(savedRole);
     } catch (e) {
       if (role && e instanceof ApiError && e.code === "CONFLICT" && "currentVersion" in e.extensions) {
         const current = await gql<{ roles: Role[] }>(`query Roles { roles { ${ROLE_FIELDS} } }`);
@@ -238,9 +235,9 @@ function Editor({ role, sheets, onSaved }: EditorProps) {
         />
       )}
       <ErrorBox error={error} />
-      {saved && (
+      {notice && !error && (
         <p role="status" className="ok">
-          {saved}
+          {notice}
         </p>
       )}
       <div className="actions">
@@ -490,7 +487,7 @@ function Effective({ sheets }: { sheets: Sheet[] }) {
       <h2 id="effective-title">What can this user see?</h2>
       <label>
         User
-        <select value={userId} onChange={(e) => setUserId(e.target.value)}>
+        <select aria-label="User" value={userId} onChange={(e) => setUserId(e.target.value)}>
           <option value="">Choose a user…</option>
           {users.data.map((u) => (
             <option key={u.id} value={u.id}>

@@ -2,9 +2,12 @@ import { useState, type FormEvent } from "react";
 import { signIn } from "../api";
 import { ErrorBox } from "../components";
 
+// The tenant of the last sign-in, offered again after signing out (it is not a secret).
+let lastTenant = "";
+
 export function SignIn() {
   const params = new URLSearchParams(window.location.search);
-  const [tenant, setTenant] = useState(params.get("tenant") ?? "");
+  const [tenant, setTenant] = useState(params.get("tenant") ?? lastTenant);
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
   const [code, setCode] = useState("");
@@ -16,7 +19,8 @@ export function SignIn() {
     setBusy(true);
     setError(null);
     try {
-      await signIn(tenant.trim(), email.trim(), password, code.trim());
+      lastTenant = tenant.trim();
+      await signIn(lastTenant, email.trim(), password, code.trim());
     } catch (e) {
       setError(e);
       setBusy(false);
