@@ -4,6 +4,16 @@
 #
 # Written for the classic builder as well as BuildKit (docker-compose v1 uses the
 # classic one by default), so no `RUN --mount=type=cache` tricks.
+
+# The console (console/): its locked npm packages and its build, in a stage of its own so
+# that Node never reaches the gateway's image; only console/dist does.
+FROM node:20-bookworm-slim AS console
+WORKDIR /console
+COPY console/package.json console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY console/ ./
+RUN npm run build
+
 FROM python:3.11-slim
 
 # Same uv as the one that wrote uv.lock: an older uv may reject the lock's format.
@@ -49,6 +59,7 @@ COPY schema/ ./schema/
 COPY resolvers/ ./resolvers/
 COPY storage/ ./storage/
 COPY regions/ ./regions/
+COPY --from=console /console/dist/ ./console/dist/
 COPY README.md ./
 # /app/.enclave is the only place the app may write to (local state); everything else,
 # code and venv included, stays root-owned and read-only for the app user.
