@@ -1,7 +1,11 @@
 import { lazy, Suspense, useEffect, useState, useSyncExternalStore } from "react";
 import { currentSession, gql, onSessionChange, refresh, signOut } from "./api";
 import { ErrorBox, Loading } from "./components";
+import { AccessLog } from "./pages/AccessLog";
 import { Account, Enrol } from "./pages/Account";
+import { ApiKeys } from "./pages/ApiKeys";
+import { Audit } from "./pages/Audit";
+import { Exports } from "./pages/Exports";
 import { Records } from "./pages/Records";
 import { Roles } from "./pages/Roles";
 import { SignIn } from "./pages/SignIn";
@@ -15,7 +19,11 @@ const GraphiQLPage = lazy(() => import("./pages/GraphiQLPage"));
 const PAGES = [
   { path: "/roles", label: "Roles", admin: true },
   { path: "/users", label: "Users", admin: true },
+  { path: "/keys", label: "API keys", admin: true },
   { path: "/records", label: "Records", admin: false },
+  { path: "/audit", label: "Audit log", admin: false },
+  { path: "/access", label: "Access log", admin: true },
+  { path: "/exports", label: "Exports", admin: false },
   { path: "/graphiql", label: "GraphiQL", admin: false },
   { path: "/account", label: "Account", admin: false },
 ];
@@ -29,20 +37,16 @@ export function App() {
   if (starting) return <Loading what="your session" />;
   if (!session) return <SignIn />;
   if (session.scope === "enroll") return <Enrol required />;
-  return <SignedIn token={session.accessToken} />;
+  return <SignedIn />;
 }
 
-function SignedIn({ token }: { token: string }) {
+function SignedIn() {
   const [me, setMe] = useState<Me | null>(null);
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
-    gql<{ me: Me }>("query Me { me { id roles canExport } }").then(
-      (data) => setMe(data.me),
-      setError,
-    );
-    // The token changes on every refresh; who is signed in only on sign-in.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [token === ""]);
+    // Who is signed in changes only with a new sign-in, which mounts this afresh.
+    gql<{ me: Me }>("query Me { me { id roles canExport } }").then((data) => setMe(data.me), setError);
+  }, []);
   if (error) return <ErrorBox error={error} />;
   if (!me) return <Loading what="your account" />;
   const info: SessionInfo = { me, admin: me.roles.includes("admin"), signOut };
@@ -99,8 +103,16 @@ function Page({ path }: { path: string }) {
       return <Roles />;
     case "/users":
       return <Users />;
+    case "/keys":
+      return <ApiKeys />;
     case "/records":
       return <Records />;
+    case "/audit":
+      return <Audit />;
+    case "/access":
+      return <AccessLog />;
+    case "/exports":
+      return <Exports />;
     case "/graphiql":
       return (
         <Suspense fallback={<Loading what="GraphiQL" />}>

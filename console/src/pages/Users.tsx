@@ -13,6 +13,7 @@ interface User {
 const USER_FIELDS = "id email roles canExport version";
 
 export function Users() {
+  const [editing, setEditing] = useState<string | null>(null);
   const users = useLoad(
     async () => (await gql<{ users: User[] }>(`query Users { users { ${USER_FIELDS} } }`)).users,
     [],
@@ -36,6 +37,7 @@ export function Users() {
               <th scope="col">Roles</th>
               <th scope="col">Export</th>
               <th scope="col">Version</th>
+              <th scope="col">Actions</th>
             </tr>
           </thead>
           <tbody>
@@ -45,12 +47,29 @@ export function Users() {
                 <td>{u.roles.join(", ")}</td>
                 <td>{u.canExport ? "yes" : "no"}</td>
                 <td>{u.version}</td>
+                <td>
+                  <button type="button" onClick={() => setEditing(u.id)}>
+                    Edit {u.email}
+                  </button>
+                </td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
+      {roles.data && editing && users.data?.some((u) => u.id === editing) && (
+        <EditUser
+          key={editing}
+          user={users.data.find((u) => u.id === editing) as User}
+          roles={roles.data}
+          onDone={() => {
+            setEditing(null);
+            users.reload();
+          }}
+        />
+      )}
       {roles.data && <CreateUser roles={roles.data} onCreated={users.reload} />}
+      <TwoFactorRule />
     </section>
   );
 }
@@ -100,21 +119,7 @@ function CreateUser({ roles, onCreated }: { roles: string[]; onCreated: () => vo
           onChange={(e) => setEmail(e.target.value)}
         />
       </label>
-      <fieldset>
-        <legend>Roles</legend>
-        {roles.map((r) => (
-          <label key={r} className="inline">
-            <input
-              type="checkbox"
-              checked={chosen.includes(r)}
-              onChange={(e) =>
-                setChosen(e.target.checked ? [...chosen, r] : chosen.filter((x) => x !== r))
-              }
-            />
-            {r}
-          </label>
-        ))}
-      </fieldset>
+      <RoleChoice roles={roles} chosen={chosen} onChange={setChosen} />
       <label className="inline">
         <input type="checkbox" checked={canExport} onChange={(e) => setCanExport(e.target.checked)} />
         May export
@@ -139,5 +144,129 @@ function CreateUser({ roles, onCreated }: { roles: string[]; onCreated: () => vo
         Create user
       </button>
     </form>
+  );
+}
+
+function RoleChoice({
+  roles,
+  chosen,
+  onChange,
+}: {
+  roles: string[];
+  chosen: string[];
+  onChange: (roles: string[]) => void;
+}) {
+  return (
+    <fieldset>
+      <legend>Roles</legend>
+      {roles.map((r) => (
+        <label key={r} className="inline">
+          <input
+            type="checkbox"
+            checked={chosen.includes(r)}
+            onChange={(e) => onChange(e.target.checked ? [...chosen, r] : chosen.filter((x) => x !== r))}
+          />
+          {r}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+function EditUser({ user, roles, onDone }: { user: User; roles: string[]; onDone: () => void }) {
+  const [chosen, setChosen] = useState(user.roles);
+  const [canExport, setCanExport] = useState(user.canExport);
+  const [password, setPassword] = useState("");
+  const [error, setError] = useState<unknown>(null);
+  const [done, setDone] = useState<string | null>(null);
+
+  const save = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    try {
+      await gql(
+        `mutation UpdateUser($id: ID!, $v: Int!, $r: [String!], $x: Boolean) {
+           updateUser(id: $id, expectedVersion: $v, roles: $r, canExport: $x) { id version } }`,
+        { id: user.id, v: user.version, r: chosen, x: canExport },
+      );
+      onDone();
+    } catch (e) {
+      setError(e);
+    }
+  };
+  const setUserPassword = async () => {
+    setError(null);
+    setDone(null);
+    try {
+      await gql("mutation SetPw($id: ID!, $p: String!) { setUserPassword(id: $id, password: $p) }", {
+        id: user.id,
+        p: password,
+      });
+      setPassword("");
+      setDone("Password set.");
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <form onSubmit={(e) => void save(e)} aria-labelledby="edit-user-title">
+      <h2 id="edit-user-title">Edit {user.email}</h2>
+      <RoleChoice roles={roles} chosen={chosen} onChange={setChosen} />
+      <label className="inline">
+        <input type="checkbox" checked={canExport} onChange={(e) => setCanExport(e.target.checked)} />
+        May export
+      </label>
+      <div className="actions">
+        <button type="submit">Save (version {user.version})</button>
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+      <label>
+        New password for {user.email}
+        <input
+          type="password"
+          autoComplete="new-password"
+          value={password}
+          onChange={(e) => setPassword(e.target.value)}
+        />
+      </label>
+      <button type="button" disabled={!password} onClick={() => void setUserPassword()}>
+        Set the password
+      </button>
+      <ErrorBox error={error} />
+      {done && <p role="status">{done}</p>}
+    </form>
+  );
+}
+
+/** The tenant's rule: two-factor sign-in required of everyone, or not. */
+function TwoFactorRule() {
+  const [state, setState] = useState<string | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const set = async (required: boolean) => {
+    setError(null);
+    try {
+      await gql("mutation Rule($r: Boolean!) { requireTwoFactor(required: $r) }", { r: required });
+      setState(required ? "Two-factor sign-in is now required." : "Two-factor sign-in is now optional.");
+    } catch (e) {
+      setError(e);
+    }
+  };
+  return (
+    <section aria-labelledby="twofactor-title">
+      <h2 id="twofactor-title">Two-factor sign-in</h2>
+      <p className="muted">
+        When required, a user without a second factor can only enrol one after signing in.
+      </p>
+      <button type="button" onClick={() => void set(true)}>
+        Require it of everyone
+      </button>
+      <button type="button" onClick={() => void set(false)}>
+        Make it optional
+      </button>
+      <ErrorBox error={error} />
+      {state && <p role="status">{state}</p>}
+    </section>
   );
 }

@@ -1,0 +1,155 @@
+import { useState, type FormEvent } from "react";
+import { gql } from "../api";
+import { Empty, ErrorBox, Loading } from "../components";
+
+interface AccessEvent {
+  at: string;
+  kind: string;
+  principal: string;
+  roles: string[];
+  datasheet: string | null;
+  fields: string[];
+  records: string[];
+  purpose: string | null;
+  ip: string | null;
+}
+
+const EVENT_FIELDS = "at kind principal roles datasheet fields records purpose ip";
+type Mode = "record" | "principal" | "logins";
+
+/** Who saw what: by record, by principal, and sign-ins. */
+export function AccessLog() {
+  const [mode, setMode] = useState<Mode>("record");
+  const [datasheet, setDatasheet] = useState("employees");
+  const [id, setId] = useState("");
+  const [since, setSince] = useState("");
+  const [until, setUntil] = useState("");
+  const [events, setEvents] = useState<AccessEvent[] | null>(null);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setLoading(true);
+    setError(null);
+    try {
+      type Page = { nodes: AccessEvent[] };
+      const iso = (value: string, fallback: Date) => (value ? new Date(value) : fallback).toISOString();
+      const data =
+        mode === "record"
+          ? (
+              await gql<{ recordAccess: Page }>(
+                `query ByRecord($d: String!, $id: ID!) { recordAccess(datasheet: $d, id: $id, first: 100) { nodes { ${EVENT_FIELDS} } } }`,
+                { d: datasheet.trim(), id: id.trim() },
+              )
+            ).recordAccess
+          : mode === "principal"
+            ? (
+                await gql<{ principalAccess: Page }>(
+                  `query ByPrincipal($p: ID!, $s: DateTime!, $u: DateTime!) { principalAccess(principal: $p, since: $s, until: $u, first: 100) { nodes { ${EVENT_FIELDS} } } }`,
+                  { p: id.trim(), s: iso(since, new Date(Date.now() - 7 * 864e5)), u: iso(until, new Date()) },
+                )
+              ).principalAccess
+            : (
+                await gql<{ loginHistory: Page }>(
+                  `query Logins($u: ID) { loginHistory(userId: $u, first: 100) { nodes { ${EVENT_FIELDS} } } }`,
+                  { u: id.trim() || null },
+                )
+              ).loginHistory;
+      setEvents(data.nodes);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setLoading(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="access-title">
+      <h1 id="access-title">Access log</h1>
+      <form onSubmit={(e) => void submit(e)} aria-label="Access log query">
+        <fieldset>
+          <legend>Show</legend>
+          {(
+            [
+              ["record", "Who saw a record"],
+              ["principal", "What a user or key saw"],
+              ["logins", "Sign-ins"],
+            ] as const
+          ).map(([value, label]) => (
+            <label key={value} className="inline">
+              <input
+                type="radio"
+                name="access-mode"
+                checked={mode === value}
+                onChange={() => {
+                  setMode(value);
+                  setEvents(null);
+                }}
+              />
+              {label}
+            </label>
+          ))}
+        </fieldset>
+        {mode === "record" && (
+          <label>
+            Datasheet
+            <input required value={datasheet} onChange={(e) => setDatasheet(e.target.value)} />
+          </label>
+        )}
+        <label>
+          {mode === "record" ? "Record id" : mode === "principal" ? "User or API key id" : "User id (empty: everyone)"}
+          <input required={mode !== "logins"} value={id} onChange={(e) => setId(e.target.value)} />
+        </label>
+        {mode === "principal" && (
+          <>
+            <label>
+              Since (default: a week ago)
+              <input type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
+            </label>
+            <label>
+              Until (default: now)
+              <input type="datetime-local" value={until} onChange={(e) => setUntil(e.target.value)} />
+            </label>
+          </>
+        )}
+        <button type="submit">Show</button>
+      </form>
+      <ErrorBox error={error} />
+      {loading && <Loading what="access events" />}
+      {events && events.length === 0 && <Empty>Nothing recorded.</Empty>}
+      {events && events.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">At</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Principal</th>
+              <th scope="col">Roles</th>
+              <th scope="col">Datasheet</th>
+              <th scope="col">Fields</th>
+              <th scope="col">Records</th>
+              <th scope="col">Purpose</th>
+              <th scope="col">IP</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.map((e, i) => (
+              <tr key={i}>
+                <td>{new Date(e.at).toLocaleString()}</td>
+                <td>{e.kind}</td>
+                <td>{e.principal}</td>
+                <td>{e.roles.join(", ")}</td>
+                <td>{e.datasheet ?? ""}</td>
+                <td>{e.fields.join(", ")}</td>
+                <td>{e.records.length > 3 ? `${e.records.slice(0, 3).join(", ")} +${e.records.length - 3}` : e.records.join(", ")}</td>
+                <td>{e.purpose ?? ""}</td>
+                <td>{e.ip ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

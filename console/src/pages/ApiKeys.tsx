@@ -1,0 +1,161 @@
+import { useState, type FormEvent } from "react";
+import { gql } from "../api";
+import { Empty, ErrorBox, Loading, useLoad } from "../components";
+
+interface ApiKey {
+  id: string;
+  name: string;
+  role: string;
+  canExport: boolean;
+  createdAt: string;
+  revoked: boolean;
+  lastUsedAt: string | null;
+}
+
+const KEY_FIELDS = "id name role canExport createdAt revoked lastUsedAt";
+
+export function ApiKeys() {
+  const keys = useLoad(
+    async () => (await gql<{ apiKeys: ApiKey[] }>(`query Keys { apiKeys { ${KEY_FIELDS} } }`)).apiKeys,
+    [],
+  );
+  const roles = useLoad(
+    async () => (await gql<{ roles: { name: string }[] }>("query R { roles { name } }")).roles.map((r) => r.name),
+    [],
+  );
+  const [error, setError] = useState<unknown>(null);
+
+  const revoke = async (key: ApiKey) => {
+    if (!window.confirm(`Revoke ${key.name}? It stops working at once, everywhere.`)) return;
+    setError(null);
+    try {
+      await gql("mutation Revoke($id: ID!) { revokeApiKey(id: $id) { id } }", { id: key.id });
+      keys.reload();
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  return (
+    <section aria-labelledby="keys-title">
+      <h1 id="keys-title">API keys</h1>
+      <ErrorBox error={keys.error ?? error} />
+      {keys.loading && !keys.data && <Loading what="API keys" />}
+      {keys.data && keys.data.length === 0 && <Empty>No API keys yet.</Empty>}
+      {keys.data && keys.data.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Role</th>
+              <th scope="col">Export</th>
+              <th scope="col">Created</th>
+              <th scope="col">Last used</th>
+              <th scope="col">State</th>
+            </tr>
+          </thead>
+          <tbody>
+            {keys.data.map((k) => (
+              <tr key={k.id}>
+                <td>{k.name}</td>
+                <td>{k.role}</td>
+                <td>{k.canExport ? "yes" : "no"}</td>
+                <td>{new Date(k.createdAt).toLocaleString()}</td>
+                <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : "never"}</td>
+                <td>
+                  {k.revoked ? (
+                    "revoked"
+                  ) : (
+                    <button type="button" onClick={() => void revoke(k)}>
+                      Revoke {k.name}
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {roles.data && <CreateKey roles={roles.data} onCreated={keys.reload} />}
+    </section>
+  );
+}
+
+function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => void }) {
+  const [name, setName] = useState("");
+  const [role, setRole] = useState(roles[0] ?? "");
+  const [canExport, setCanExport] = useState(false);
+  const [created, setCreated] = useState<string | null>(null);
+  const [copied, setCopied] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setError(null);
+    setCreated(null);
+    setCopied(false);
+    try {
+      const data = await gql<{ createApiKey: { key: string } }>(
+        `mutation CreateKey($n: String!, $r: String!, $x: Boolean!) {
+           createApiKey(name: $n, role: $r, canExport: $x) { key apiKey { id } } }`,
+        { n: name.trim(), r: role, x: canExport },
+      );
+      setCreated(data.createApiKey.key);
+      setName("");
+      onCreated();
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  return (
+    <form onSubmit={(e) => void submit(e)} aria-labelledby="create-key-title">
+      <h2 id="create-key-title">Create an API key</h2>
+      {roles.length === 0 ? (
+        <Empty>Create a role first: a key is scoped to one role.</Empty>
+      ) : (
+        <>
+          <label>
+            Name
+            <input name="key-name" required value={name} onChange={(e) => setName(e.target.value)} />
+          </label>
+          <label>
+            Role
+            <select aria-label="Role" value={role} onChange={(e) => setRole(e.target.value)}>
+              {roles.map((r) => (
+                <option key={r} value={r}>
+                  {r}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="inline">
+            <input type="checkbox" checked={canExport} onChange={(e) => setCanExport(e.target.checked)} />
+            May export
+          </label>
+          <ErrorBox error={error} />
+          <button type="submit">Create key</button>
+        </>
+      )}
+      {created && (
+        <div role="status" className="once">
+          <p>The key, shown this once (only its hash is stored):</p>
+          <p>
+            <code data-testid="new-key">{created}</code>
+          </p>
+          <button
+            type="button"
+            onClick={() =>
+              void navigator.clipboard.writeText(created).then(
+                () => setCopied(true),
+                () => setCopied(false),
+              )
+            }
+          >
+            {copied ? "Copied" : "Copy the key"}
+          </button>
+        </div>
+      )}
+    </form>
+  );
+}

@@ -1,0 +1,210 @@
+import { useState, type FormEvent } from "react";
+import { gql } from "../api";
+import { Empty, ErrorBox, Loading } from "../components";
+
+interface Change {
+  field: string;
+  before: unknown;
+  after: unknown;
+}
+
+interface Entry {
+  sequence: number;
+  at: string;
+  actorKind: string;
+  actorId: string;
+  operation: string;
+  datasheet: string | null;
+  record: string | null;
+  version: number | null;
+  fields: string[];
+  outcome: string | null;
+  code: string | null;
+  redacted: boolean;
+  changes: Change[];
+}
+
+interface Verification {
+  ok: boolean;
+  entries: number;
+  sealedThrough: number;
+  unsealed: number;
+  firstBadSequence: number | null;
+  reason: string | null;
+}
+
+const FILTERS = ["actor", "datasheet", "record", "operation", "outcome"] as const;
+type Filters = Record<(typeof FILTERS)[number] | "since" | "until", string>;
+const NO_FILTERS: Filters = {
+  actor: "",
+  datasheet: "",
+  record: "",
+  operation: "",
+  outcome: "",
+  since: "",
+  until: "",
+};
+
+function show(value: unknown): string {
+  return value === null || value === undefined ? "∅" : typeof value === "string" ? value : JSON.stringify(value);
+}
+
+export function Audit() {
+  const [filters, setFilters] = useState<Filters>(NO_FILTERS);
+  const [entries, setEntries] = useState<Entry[] | null>(null);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [more, setMore] = useState(false);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+
+  const load = async (after: string | null) => {
+    setLoading(true);
+    setError(null);
+    const filter: Record<string, string> = {};
+    for (const [key, value] of Object.entries(filters)) {
+      if (value.trim()) filter[key] = key === "since" || key === "until" ? new Date(value).toISOString() : value.trim();
+    }
+    try {
+      const data = await gql<{
+        auditLog: { nodes: Entry[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
+      }>(
+        `query Audit($after: String, $filter: AuditFilter) {
+           auditLog(first: 50, after: $after, filter: $filter) {
+             nodes { sequence at actorKind actorId operation datasheet record version fields
+                     outcome code redacted changes { field before after } }
+             pageInfo { hasNextPage endCursor } } }`,
+        { after, filter },
+      );
+      setEntries((previous) => [...(after && previous ? previous : []), ...data.auditLog.nodes]);
+      setCursor(data.auditLog.pageInfo.endCursor);
+      setMore(data.auditLog.pageInfo.hasNextPage);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setLoading(false);
+    }
+  };
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void load(null);
+  };
+
+  return (
+    <section aria-labelledby="audit-title">
+      <h1 id="audit-title">Audit log</h1>
+      <Verify />
+      <form onSubmit={submit} className="filters" aria-label="Audit log filters">
+        {FILTERS.map((key) => (
+          <label key={key}>
+            {key[0]?.toUpperCase() + key.slice(1)}
+            <input value={filters[key]} onChange={(e) => setFilters({ ...filters, [key]: e.target.value })} />
+          </label>
+        ))}
+        <label>
+          Since
+          <input
+            type="datetime-local"
+            value={filters.since}
+            onChange={(e) => setFilters({ ...filters, since: e.target.value })}
+          />
+        </label>
+        <label>
+          Until
+          <input
+            type="datetime-local"
+            value={filters.until}
+            onChange={(e) => setFilters({ ...filters, until: e.target.value })}
+          />
+        </label>
+        <button type="submit">Show entries</button>
+      </form>
+      <ErrorBox error={error} />
+      {loading && <Loading what="audit entries" />}
+      {entries && entries.length === 0 && <Empty>No audit entries match.</Empty>}
+      {entries && entries.length > 0 && (
+        <div className="scroll" tabIndex={0} aria-label="Audit entries">
+          <table data-testid="audit">
+            <thead>
+              <tr>
+                <th scope="col">#</th>
+                <th scope="col">At</th>
+                <th scope="col">Actor</th>
+                <th scope="col">Operation</th>
+                <th scope="col">Datasheet</th>
+                <th scope="col">Record</th>
+                <th scope="col">Version</th>
+                <th scope="col">Outcome</th>
+                <th scope="col">Changes</th>
+              </tr>
+            </thead>
+            <tbody>
+              {entries.map((e) => (
+                <tr key={e.sequence}>
+                  <td>{e.sequence}</td>
+                  <td>{new Date(e.at).toLocaleString()}</td>
+                  <td>
+                    {e.actorKind} {e.actorId}
+                  </td>
+                  <td>{e.operation}</td>
+                  <td>{e.datasheet ?? ""}</td>
+                  <td>{e.record ?? ""}</td>
+                  <td>{e.version ?? ""}</td>
+                  <td>{[e.outcome, e.code].filter(Boolean).join(" ")}</td>
+                  <td>
+                    {e.redacted
+                      ? "redacted"
+                      : e.changes.length > 0
+                        ? e.changes.map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`).join("; ")
+                        : e.fields.join(", ")}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {more && (
+        <button type="button" disabled={loading} onClick={() => void load(cursor)}>
+          Load more
+        </button>
+      )}
+    </section>
+  );
+}
+
+function Verify() {
+  const [result, setResult] = useState<Verification | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const verify = async () => {
+    setBusy(true);
+    setError(null);
+    setResult(null);
+    try {
+      const data = await gql<{ auditVerify: Verification }>(
+        "query Verify { auditVerify { ok entries sealedThrough unsealed firstBadSequence reason } }",
+      );
+      setResult(data.auditVerify);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="verify">
+      <button type="button" disabled={busy} onClick={() => void verify()}>
+        {busy ? "Verifying…" : "Verify the audit log"}
+      </button>
+      <ErrorBox error={error} />
+      {result && (
+        <p role="status" className={result.ok ? "ok" : "error"} data-testid="verify-result">
+          {result.ok
+            ? `Verified: ok. ${result.entries} entries, sealed through #${result.sealedThrough}, ${result.unsealed} not sealed yet.`
+            : `Not ok: entry #${result.firstBadSequence ?? "?"} does not match (${result.reason ?? "no reason given"}).`}
+        </p>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,88 @@
+import { useState, type FormEvent } from "react";
+import { gql } from "../api";
+import { ErrorBox } from "../components";
+
+interface Job {
+  id: string;
+  datasheet: string;
+  format: string;
+  columns: string[];
+  total: number;
+  url: string;
+  expiresAt: string;
+}
+
+/** The link on this origin (the gateway builds it from the request's own base URL). */
+function sameOrigin(url: string): string {
+  const parsed = new URL(url, window.location.href);
+  return parsed.pathname + parsed.search;
+}
+
+/** Start an export of a datasheet (the fields your roles may export) and download it once. */
+export function Exports() {
+  const [datasheet, setDatasheet] = useState("employees");
+  const [format, setFormat] = useState("CSV");
+  const [archived, setArchived] = useState(false);
+  const [jobs, setJobs] = useState<Job[]>([]);
+  const [error, setError] = useState<unknown>(null);
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      const data = await gql<{ startExport: Job }>(
+        `mutation Export($d: String!, $f: ExportFormat!, $a: Boolean!) {
+           startExport(datasheet: $d, format: $f, includeArchived: $a) {
+             id datasheet format columns total url expiresAt } }`,
+        { d: datasheet.trim(), f: format, a: archived },
+      );
+      setJobs([data.startExport, ...jobs]);
+    } catch (e) {
+      setError(e);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="exports-title">
+      <h1 id="exports-title">Exports</h1>
+      <form onSubmit={(e) => void submit(e)}>
+        <label>
+          Datasheet
+          <input required value={datasheet} onChange={(e) => setDatasheet(e.target.value)} />
+        </label>
+        <label>
+          Format
+          <select aria-label="Format" value={format} onChange={(e) => setFormat(e.target.value)}>
+            <option value="CSV">CSV</option>
+            <option value="NDJSON">NDJSON</option>
+          </select>
+        </label>
+        <label className="inline">
+          <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.target.checked)} />
+          Include archived records
+        </label>
+        <ErrorBox error={error} />
+        <button type="submit" disabled={busy}>
+          Start the export
+        </button>
+      </form>
+      {jobs.length > 0 && (
+        <ul aria-label="Exports started">
+          {jobs.map((job) => (
+            <li key={job.id}>
+              {job.datasheet}, {job.total} records as {job.format} ({job.columns.join(", ")}):{" "}
+              <a href={sameOrigin(job.url)} download>
+                download once
+              </a>{" "}
+              before {new Date(job.expiresAt).toLocaleString()}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
