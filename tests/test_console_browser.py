@@ -249,8 +249,8 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
 
     # Versions and a diff between two of them.
     await page.get_by_role("tab", name="Versions").click()
-    await page.get_by_label("From version").select_option("1")
-    await page.get_by_label("To version").select_option("3")
+    await page.get_by_role("combobox", name="From version", exact=True).select_option("1")
+    await page.get_by_role("combobox", name="To version", exact=True).select_option("3")
     diff = page.get_by_role("table", name="Changes from version 1 to 3")
     await expect(diff).to_contain_text("lastName")
     await _accessible(page, "role versions")

@@ -45,7 +45,10 @@ function SignedIn() {
   const [error, setError] = useState<unknown>(null);
   useEffect(() => {
     // Who is signed in changes only with a new sign-in, which mounts this afresh.
-    gql<{ me: Me }>("query Me { me { id roles canExport } }").then((data) => setMe(data.me), setError);
+    gql<{ me: Me }>("query Me { me { id roles canExport } }").then(
+      (data) => setMe(data.me),
+      setError,
+    );
   }, []);
   if (error) return <ErrorBox error={error} />;
   if (!me) return <Loading what="your account" />;

@@ -24,10 +24,7 @@ export function usePath(): string {
   return path;
 }
 
-export function Link({
-  to,
-  ...props
-}: { to: string } & AnchorHTMLAttributes<HTMLAnchorElement>) {
+export function Link({ to, ...props }: { to: string } & AnchorHTMLAttributes<HTMLAnchorElement>) {
   const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
     if (event.metaKey || event.ctrlKey || event.shiftKey || event.button !== 0) return;
     event.preventDefault();

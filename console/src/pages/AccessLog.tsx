@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading } from "../components";
+import { Empty, ErrorBox, Loading, useAction } from "../components";
 
 interface AccessEvent {
   at: string;
@@ -25,16 +25,14 @@ export function AccessLog() {
   const [since, setSince] = useState("");
   const [until, setUntil] = useState("");
   const [events, setEvents] = useState<AccessEvent[] | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy: loading, error, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setLoading(true);
-    setError(null);
-    try {
+    void run(async () => {
       type Page = { nodes: AccessEvent[] };
-      const iso = (value: string, fallback: Date) => (value ? new Date(value) : fallback).toISOString();
+      const iso = (value: string, fallback: Date) =>
+        (value ? new Date(value) : fallback).toISOString();
       const data =
         mode === "record"
           ? (
@@ -47,7 +45,11 @@ export function AccessLog() {
             ? (
                 await gql<{ principalAccess: Page }>(
                   `query ByPrincipal($p: ID!, $s: DateTime!, $u: DateTime!) { principalAccess(principal: $p, since: $s, until: $u, first: 100) { nodes { ${EVENT_FIELDS} } } }`,
-                  { p: id.trim(), s: iso(since, new Date(Date.now() - 7 * 864e5)), u: iso(until, new Date()) },
+                  {
+                    p: id.trim(),
+                    s: iso(since, new Date(Date.now() - 7 * 864e5)),
+                    u: iso(until, new Date()),
+                  },
                 )
               ).principalAccess
             : (
@@ -57,17 +59,13 @@ export function AccessLog() {
                 )
               ).loginHistory;
       setEvents(data.nodes);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoading(false);
-    }
+    });
   };
 
   return (
     <section aria-labelledby="access-title">
       <h1 id="access-title">Access log</h1>
-      <form onSubmit={(e) => void submit(e)} aria-label="Access log query">
+      <form onSubmit={submit} aria-label="Access log query">
         <fieldset>
           <legend>Show</legend>
           {(
@@ -98,18 +96,30 @@ export function AccessLog() {
           </label>
         )}
         <label>
-          {mode === "record" ? "Record id" : mode === "principal" ? "User or API key id" : "User id (empty: everyone)"}
+          {mode === "record"
+            ? "Record id"
+            : mode === "principal"
+              ? "User or API key id"
+              : "User id (empty: everyone)"}
           <input required={mode !== "logins"} value={id} onChange={(e) => setId(e.target.value)} />
         </label>
         {mode === "principal" && (
           <>
             <label>
               Since (default: a week ago)
-              <input type="datetime-local" value={since} onChange={(e) => setSince(e.target.value)} />
+              <input
+                type="datetime-local"
+                value={since}
+                onChange={(e) => setSince(e.target.value)}
+              />
             </label>
             <label>
               Until (default: now)
-              <input type="datetime-local" value={until} onChange={(e) => setUntil(e.target.value)} />
+              <input
+                type="datetime-local"
+                value={until}
+                onChange={(e) => setUntil(e.target.value)}
+              />
             </label>
           </>
         )}
@@ -142,7 +152,11 @@ export function AccessLog() {
                 <td>{e.roles.join(", ")}</td>
                 <td>{e.datasheet ?? ""}</td>
                 <td>{e.fields.join(", ")}</td>
-                <td>{e.records.length > 3 ? `${e.records.slice(0, 3).join(", ")} +${e.records.length - 3}` : e.records.join(", ")}</td>
+                <td>
+                  {e.records.length > 3
+                    ? `${e.records.slice(0, 3).join(", ")} +${e.records.length - 3}`
+                    : e.records.join(", ")}
+                </td>
                 <td>{e.purpose ?? ""}</td>
                 <td>{e.ip ?? ""}</td>
               </tr>

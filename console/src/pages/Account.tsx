@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql, signOut } from "../api";
-import { ErrorBox } from "../components";
+import { ErrorBox, useAction } from "../components";
 
 interface Enrollment {
   secret: string;
@@ -14,38 +14,25 @@ export function Enrol({ required = false }: { required?: boolean }) {
   const [current, setCurrent] = useState("");
   const [code, setCode] = useState("");
   const [done, setDone] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const start = async (event: FormEvent) => {
+  const start = (event: FormEvent) => {
     event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
+    void run(async () => {
       const data = await gql<{ enrollTotp: Enrollment }>(
         "mutation Enrol($c: String) { enrollTotp(code: $c) { secret uri } }",
         { c: current.trim() || null },
       );
       setEnrollment(data.enrollTotp);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
-  const confirm = async (event: FormEvent) => {
+  const confirm = (event: FormEvent) => {
     event.preventDefault();
-    setError(null);
-    setBusy(true);
-    try {
+    void run(async () => {
       await gql("mutation Confirm($c: String!) { confirmTotp(code: $c) }", { c: code.trim() });
       setDone(true);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   const body = done ? (
@@ -127,13 +114,12 @@ export function Account() {
 function ChangePassword() {
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState(false);
-  const submit = async (event: FormEvent) => {
+  const { busy, error, run } = useAction();
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setError(null);
     setDone(false);
-    try {
+    void run(async () => {
       await gql("mutation Pw($c: String!, $n: String!) { changePassword(current: $c, new: $n) }", {
         c: current,
         n: next,
@@ -141,9 +127,7 @@ function ChangePassword() {
       setDone(true);
       setCurrent("");
       setNext("");
-    } catch (e) {
-      setError(e);
-    }
+    });
   };
   return (
     <form onSubmit={submit}>
@@ -170,7 +154,9 @@ function ChangePassword() {
       </label>
       <ErrorBox error={error} />
       {done && <p role="status">Password changed.</p>}
-      <button type="submit">Change password</button>
+      <button type="submit" disabled={busy}>
+        Change password
+      </button>
     </form>
   );
 }

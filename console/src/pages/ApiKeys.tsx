@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading, useLoad } from "../components";
+import { Empty, ErrorBox, Loading, useAction, useLoad } from "../components";
 
 interface ApiKey {
   id: string;
@@ -16,24 +16,25 @@ const KEY_FIELDS = "id name role canExport createdAt revoked lastUsedAt";
 
 export function ApiKeys() {
   const keys = useLoad(
-    async () => (await gql<{ apiKeys: ApiKey[] }>(`query Keys { apiKeys { ${KEY_FIELDS} } }`)).apiKeys,
+    async () =>
+      (await gql<{ apiKeys: ApiKey[] }>(`query Keys { apiKeys { ${KEY_FIELDS} } }`)).apiKeys,
     [],
   );
   const roles = useLoad(
-    async () => (await gql<{ roles: { name: string }[] }>("query R { roles { name } }")).roles.map((r) => r.name),
+    async () =>
+      (await gql<{ roles: { name: string }[] }>("query R { roles { name } }")).roles.map(
+        (r) => r.name,
+      ),
     [],
   );
-  const [error, setError] = useState<unknown>(null);
+  const { error, run } = useAction();
 
-  const revoke = async (key: ApiKey) => {
+  const revoke = (key: ApiKey) => {
     if (!window.confirm(`Revoke ${key.name}? It stops working at once, everywhere.`)) return;
-    setError(null);
-    try {
+    void run(async () => {
       await gql("mutation Revoke($id: ID!) { revokeApiKey(id: $id) { id } }", { id: key.id });
       keys.reload();
-    } catch (e) {
-      setError(e);
-    }
+    });
   };
 
   return (
@@ -66,7 +67,7 @@ export function ApiKeys() {
                   {k.revoked ? (
                     "revoked"
                   ) : (
-                    <button type="button" onClick={() => void revoke(k)}>
+                    <button type="button" onClick={() => revoke(k)}>
                       Revoke {k.name}
                     </button>
                   )}
@@ -87,14 +88,13 @@ function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => voi
   const [canExport, setCanExport] = useState(false);
   const [created, setCreated] = useState<string | null>(null);
   const [copied, setCopied] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy, error, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setError(null);
     setCreated(null);
     setCopied(false);
-    try {
+    void run(async () => {
       const data = await gql<{ createApiKey: { key: string } }>(
         `mutation CreateKey($n: String!, $r: String!, $x: Boolean!) {
            createApiKey(name: $n, role: $r, canExport: $x) { key apiKey { id } } }`,
@@ -103,13 +103,11 @@ function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => voi
       setCreated(data.createApiKey.key);
       setName("");
       onCreated();
-    } catch (e) {
-      setError(e);
-    }
+    });
   };
 
   return (
-    <form onSubmit={(e) => void submit(e)} aria-labelledby="create-key-title">
+    <form onSubmit={submit} aria-labelledby="create-key-title">
       <h2 id="create-key-title">Create an API key</h2>
       {roles.length === 0 ? (
         <Empty>Create a role first: a key is scoped to one role.</Empty>
@@ -117,7 +115,12 @@ function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => voi
         <>
           <label>
             Name
-            <input name="key-name" required value={name} onChange={(e) => setName(e.target.value)} />
+            <input
+              name="key-name"
+              required
+              value={name}
+              onChange={(e) => setName(e.target.value)}
+            />
           </label>
           <label>
             Role
@@ -130,11 +133,17 @@ function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => voi
             </select>
           </label>
           <label className="inline">
-            <input type="checkbox" checked={canExport} onChange={(e) => setCanExport(e.target.checked)} />
+            <input
+              type="checkbox"
+              checked={canExport}
+              onChange={(e) => setCanExport(e.target.checked)}
+            />
             May export
           </label>
           <ErrorBox error={error} />
-          <button type="submit">Create key</button>
+          <button type="submit" disabled={busy}>
+            Create key
+          </button>
         </>
       )}
       {created && (

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading } from "../components";
+import { Empty, ErrorBox, Loading, useAction } from "../components";
 
 interface Change {
   field: string;
@@ -46,7 +46,11 @@ const NO_FILTERS: Filters = {
 };
 
 function show(value: unknown): string {
-  return value === null || value === undefined ? "∅" : typeof value === "string" ? value : JSON.stringify(value);
+  return value === null || value === undefined
+    ? "∅"
+    : typeof value === "string"
+      ? value
+      : JSON.stringify(value);
 }
 
 export function Audit() {
@@ -54,36 +58,30 @@ export function Audit() {
   const [entries, setEntries] = useState<Entry[] | null>(null);
   const [cursor, setCursor] = useState<string | null>(null);
   const [more, setMore] = useState(false);
-  const [loading, setLoading] = useState(false);
-  const [error, setError] = useState<unknown>(null);
+  const { busy: loading, error, run } = useAction();
 
-  const load = async (after: string | null) => {
-    setLoading(true);
-    setError(null);
-    const filter: Record<string, string> = {};
-    for (const [key, value] of Object.entries(filters)) {
-      if (value.trim()) filter[key] = key === "since" || key === "until" ? new Date(value).toISOString() : value.trim();
-    }
-    try {
+  const load = (after: string | null) =>
+    run(async () => {
+      const filter: Record<string, string> = {};
+      for (const [key, value] of Object.entries(filters)) {
+        if (value.trim())
+          filter[key] =
+            key === "since" || key === "until" ? new Date(value).toISOString() : value.trim();
+      }
       const data = await gql<{
         auditLog: { nodes: Entry[]; pageInfo: { hasNextPage: boolean; endCursor: string | null } };
       }>(
         `query Audit($after: String, $filter: AuditFilter) {
-           auditLog(first: 50, after: $after, filter: $filter) {
-             nodes { sequence at actorKind actorId operation datasheet record version fields
-                     outcome code redacted changes { field before after } }
-             pageInfo { hasNextPage endCursor } } }`,
+             auditLog(first: 50, after: $after, filter: $filter) {
+               nodes { sequence at actorKind actorId operation datasheet record version fields
+                       outcome code redacted changes { field before after } }
+               pageInfo { hasNextPage endCursor } } }`,
         { after, filter },
       );
       setEntries((previous) => [...(after && previous ? previous : []), ...data.auditLog.nodes]);
       setCursor(data.auditLog.pageInfo.endCursor);
       setMore(data.auditLog.pageInfo.hasNextPage);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setLoading(false);
-    }
-  };
+    });
 
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -98,7 +96,10 @@ export function Audit() {
         {FILTERS.map((key) => (
           <label key={key}>
             {key[0]?.toUpperCase() + key.slice(1)}
-            <input value={filters[key]} onChange={(e) => setFilters({ ...filters, [key]: e.target.value })} />
+            <input
+              value={filters[key]}
+              onChange={(e) => setFilters({ ...filters, [key]: e.target.value })}
+            />
           </label>
         ))}
         <label>
@@ -155,7 +156,9 @@ export function Audit() {
                     {e.redacted
                       ? "redacted"
                       : e.changes.length > 0
-                        ? e.changes.map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`).join("; ")
+                        ? e.changes
+                            .map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`)
+                            .join("; ")
                         : e.fields.join(", ")}
                   </td>
                 </tr>
@@ -175,22 +178,15 @@ export function Audit() {
 
 function Verify() {
   const [result, setResult] = useState<Verification | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<unknown>(null);
-  const verify = async () => {
-    setBusy(true);
-    setError(null);
+  const { busy, error, run } = useAction();
+  const verify = () => {
     setResult(null);
-    try {
+    return run(async () => {
       const data = await gql<{ auditVerify: Verification }>(
         "query Verify { auditVerify { ok entries sealedThrough unsealed firstBadSequence reason } }",
       );
       setResult(data.auditVerify);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <div className="verify">

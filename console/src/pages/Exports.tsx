@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { ErrorBox } from "../components";
+import { ErrorBox, useAction } from "../components";
 
 interface Job {
   id: string;
@@ -24,14 +24,11 @@ export function Exports() {
   const [format, setFormat] = useState("CSV");
   const [archived, setArchived] = useState(false);
   const [jobs, setJobs] = useState<Job[]>([]);
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+    void run(async () => {
       const data = await gql<{ startExport: Job }>(
         `mutation Export($d: String!, $f: ExportFormat!, $a: Boolean!) {
            startExport(datasheet: $d, format: $f, includeArchived: $a) {
@@ -39,17 +36,13 @@ export function Exports() {
         { d: datasheet.trim(), f: format, a: archived },
       );
       setJobs([data.startExport, ...jobs]);
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <section aria-labelledby="exports-title">
       <h1 id="exports-title">Exports</h1>
-      <form onSubmit={(e) => void submit(e)}>
+      <form onSubmit={submit}>
         <label>
           Datasheet
           <input required value={datasheet} onChange={(e) => setDatasheet(e.target.value)} />
@@ -62,7 +55,11 @@ export function Exports() {
           </select>
         </label>
         <label className="inline">
-          <input type="checkbox" checked={archived} onChange={(e) => setArchived(e.target.checked)} />
+          <input
+            type="checkbox"
+            checked={archived}
+            onChange={(e) => setArchived(e.target.checked)}
+          />
           Include archived records
         </label>
         <ErrorBox error={error} />

@@ -39,7 +39,10 @@ export async function loadViews(): Promise<SheetView[]> {
   const views: SheetView[] = [];
   for (const field of root?.fields ?? []) {
     const connection = types.get(named(field.type).name ?? "");
-    if (!connection?.name.endsWith("Connection") || !field.args?.some((a) => a.name === "includeArchived"))
+    if (
+      !connection?.name.endsWith("Connection") ||
+      !field.args?.some((a) => a.name === "includeArchived")
+    )
       continue;
     const nodes = connection.fields?.find((f) => f.name === "nodes");
     const node = nodes && types.get(named(nodes.type).name ?? "");
@@ -153,7 +156,11 @@ function Table({ view }: { view: SheetView }) {
         </div>
       )}
       <div className="actions">
-        <button type="button" disabled={cursors.length < 2} onClick={() => setCursors(cursors.slice(0, -1))}>
+        <button
+          type="button"
+          disabled={cursors.length < 2}
+          onClick={() => setCursors(cursors.slice(0, -1))}
+        >
           Previous page
         </button>
         <button

@@ -171,7 +171,12 @@ function Editor({ role, sheets, notice, onSaved }: EditorProps) {
       setExpected(savedRole.version);
       onSaved(savedRole);
     } catch (e) {
-      if (role && e instanceof ApiError && e.code === "CONFLICT" && "currentVersion" in e.extensions) {
+      if (
+        role &&
+        e instanceof ApiError &&
+        e.code === "CONFLICT" &&
+        "currentVersion" in e.extensions
+      ) {
         const current = await gql<{ roles: Role[] }>(`query Roles { roles { ${ROLE_FIELDS} } }`);
         const theirs = current.roles.find((r) => r.name === role.name);
         if (theirs) setConflict({ theirs, mine: version });
@@ -311,7 +316,12 @@ function DiffView({ name, from, to }: { name: string; from: number; to: number }
   );
   if (diff.error) return <ErrorBox error={diff.error} />;
   if (!diff.data) return <Loading what="the differences" />;
-  if (diff.data.length === 0) return <Empty>No differences between version {from} and {to}.</Empty>;
+  if (diff.data.length === 0)
+    return (
+      <Empty>
+        No differences between version {from} and {to}.
+      </Empty>
+    );
   const kinds: [keyof SheetDiff, string][] = [
     ["gainedRead", "+ read"],
     ["lostRead", "− read"],
@@ -401,29 +411,40 @@ function Versions({ role }: { role: Role; sheets: Sheet[] }) {
         </tbody>
       </table>
       <div className="inline-form">
-        <label>
-          From version
-          <select value={from} onChange={(e) => setFrom(Number(e.target.value))}>
-            {versions.data.map((v) => (
-              <option key={v.version} value={v.version}>
-                {v.version}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          To version
-          <select value={to} onChange={(e) => setTo(Number(e.target.value))}>
-            {versions.data.map((v) => (
-              <option key={v.version} value={v.version}>
-                {v.version}
-              </option>
-            ))}
-          </select>
-        </label>
+        <VersionChoice
+          label="From version"
+          versions={versions.data}
+          value={from}
+          onChange={setFrom}
+        />
+        <VersionChoice label="To version" versions={versions.data} value={to} onChange={setTo} />
       </div>
       {from > 0 && to > 0 && <DiffView name={role.name} from={from} to={to} />}
     </section>
+  );
+}
+
+function VersionChoice(props: {
+  label: string;
+  versions: Version[];
+  value: number;
+  onChange: (version: number) => void;
+}) {
+  return (
+    <label>
+      {props.label}
+      <select
+        aria-label={props.label}
+        value={props.value}
+        onChange={(e) => props.onChange(Number(e.target.value))}
+      >
+        {props.versions.map((v) => (
+          <option key={v.version} value={v.version}>
+            {v.version}
+          </option>
+        ))}
+      </select>
+    </label>
   );
 }
 
@@ -438,7 +459,11 @@ interface Effective {
   roles: string[];
   admin: boolean;
   canExport: boolean;
-  sheets: (SheetGrant & { allRows: boolean; rowFilters: SheetGrant["rowFilter"][]; fields: FieldRows[] })[];
+  sheets: (SheetGrant & {
+    allRows: boolean;
+    rowFilters: SheetGrant["rowFilter"][];
+    fields: FieldRows[];
+  })[];
 }
 
 interface UserRow {
@@ -450,9 +475,10 @@ function describeRows(f: FieldRows): string {
   if (f.allRows) return "all rows";
   return f.rowFilters
     .map((r) =>
-      [...r.equals.map((c) => `${c.field} = ${c.value}`), ...(r.ownOnly ? ["own records"] : [])].join(
-        " and ",
-      ),
+      [
+        ...r.equals.map((c) => `${c.field} = ${c.value}`),
+        ...(r.ownOnly ? ["own records"] : []),
+      ].join(" and "),
     )
     .join(" or ");
 }

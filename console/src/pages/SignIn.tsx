@@ -33,7 +33,12 @@ export function SignIn() {
       <form onSubmit={submit} aria-describedby="signin-help">
         <label>
           Tenant
-          <input name="tenant" required value={tenant} onChange={(e) => setTenant(e.target.value)} />
+          <input
+            name="tenant"
+            required
+            value={tenant}
+            onChange={(e) => setTenant(e.target.value)}
+          />
         </label>
         <label>
           Email

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading, useLoad } from "../components";
+import { Empty, ErrorBox, Loading, useAction, useLoad } from "../components";
 
 interface User {
   id: string;
@@ -19,8 +19,12 @@ export function Users() {
     [],
   );
   const roles = useLoad(
-    async () =>
-      ["admin", ...(await gql<{ roles: { name: string }[] }>("query R { roles { name } }")).roles.map((r) => r.name)],
+    async () => [
+      "admin",
+      ...(await gql<{ roles: { name: string }[] }>("query R { roles { name } }")).roles.map(
+        (r) => r.name,
+      ),
+    ],
     [],
   );
   return (
@@ -79,16 +83,13 @@ function CreateUser({ roles, onCreated }: { roles: string[]; onCreated: () => vo
   const [chosen, setChosen] = useState<string[]>([]);
   const [canExport, setCanExport] = useState(false);
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
-    setBusy(true);
-    setError(null);
     setDone(null);
-    try {
+    void run(async () => {
       await gql(
         `mutation CreateUser($e: String!, $r: [String!]!, $x: Boolean!, $p: String) {
            createUser(email: $e, roles: $r, canExport: $x, password: $p) { id } }`,
@@ -99,11 +100,7 @@ function CreateUser({ roles, onCreated }: { roles: string[]; onCreated: () => vo
       setPassword("");
       setChosen([]);
       onCreated();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -121,7 +118,11 @@ function CreateUser({ roles, onCreated }: { roles: string[]; onCreated: () => vo
       </label>
       <RoleChoice roles={roles} chosen={chosen} onChange={setChosen} />
       <label className="inline">
-        <input type="checkbox" checked={canExport} onChange={(e) => setCanExport(e.target.checked)} />
+        <input
+          type="checkbox"
+          checked={canExport}
+          onChange={(e) => setCanExport(e.target.checked)}
+        />
         May export
       </label>
       <label>
@@ -164,7 +165,9 @@ function RoleChoice({
           <input
             type="checkbox"
             checked={chosen.includes(r)}
-            onChange={(e) => onChange(e.target.checked ? [...chosen, r] : chosen.filter((x) => x !== r))}
+            onChange={(e) =>
+              onChange(e.target.checked ? [...chosen, r] : chosen.filter((x) => x !== r))
+            }
           />
           {r}
         </label>
@@ -177,47 +180,50 @@ function EditUser({ user, roles, onDone }: { user: User; roles: string[]; onDone
   const [chosen, setChosen] = useState(user.roles);
   const [canExport, setCanExport] = useState(user.canExport);
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
   const [done, setDone] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
 
-  const save = async (event: FormEvent) => {
+  const save = (event: FormEvent) => {
     event.preventDefault();
-    setError(null);
-    try {
+    void run(async () => {
       await gql(
         `mutation UpdateUser($id: ID!, $v: Int!, $r: [String!], $x: Boolean) {
            updateUser(id: $id, expectedVersion: $v, roles: $r, canExport: $x) { id version } }`,
         { id: user.id, v: user.version, r: chosen, x: canExport },
       );
       onDone();
-    } catch (e) {
-      setError(e);
-    }
+    });
   };
-  const setUserPassword = async () => {
-    setError(null);
+  const setUserPassword = () => {
     setDone(null);
-    try {
-      await gql("mutation SetPw($id: ID!, $p: String!) { setUserPassword(id: $id, password: $p) }", {
-        id: user.id,
-        p: password,
-      });
+    void run(async () => {
+      await gql(
+        "mutation SetPw($id: ID!, $p: String!) { setUserPassword(id: $id, password: $p) }",
+        {
+          id: user.id,
+          p: password,
+        },
+      );
       setPassword("");
       setDone("Password set.");
-    } catch (e) {
-      setError(e);
-    }
+    });
   };
   return (
-    <form onSubmit={(e) => void save(e)} aria-labelledby="edit-user-title">
+    <form onSubmit={save} aria-labelledby="edit-user-title">
       <h2 id="edit-user-title">Edit {user.email}</h2>
       <RoleChoice roles={roles} chosen={chosen} onChange={setChosen} />
       <label className="inline">
-        <input type="checkbox" checked={canExport} onChange={(e) => setCanExport(e.target.checked)} />
+        <input
+          type="checkbox"
+          checked={canExport}
+          onChange={(e) => setCanExport(e.target.checked)}
+        />
         May export
       </label>
       <div className="actions">
-        <button type="submit">Save (version {user.version})</button>
+        <button type="submit" disabled={busy}>
+          Save (version {user.version})
+        </button>
         <button type="button" onClick={onDone}>
           Cancel
         </button>
@@ -231,7 +237,7 @@ function EditUser({ user, roles, onDone }: { user: User; roles: string[]; onDone
           onChange={(e) => setPassword(e.target.value)}
         />
       </label>
-      <button type="button" disabled={!password} onClick={() => void setUserPassword()}>
+      <button type="button" disabled={!password || busy} onClick={setUserPassword}>
         Set the password
       </button>
       <ErrorBox error={error} />
@@ -243,26 +249,24 @@ function EditUser({ user, roles, onDone }: { user: User; roles: string[]; onDone
 /** The tenant's rule: two-factor sign-in required of everyone, or not. */
 function TwoFactorRule() {
   const [state, setState] = useState<string | null>(null);
-  const [error, setError] = useState<unknown>(null);
-  const set = async (required: boolean) => {
-    setError(null);
-    try {
+  const { error, run } = useAction();
+  const set = (required: boolean) =>
+    void run(async () => {
       await gql("mutation Rule($r: Boolean!) { requireTwoFactor(required: $r) }", { r: required });
-      setState(required ? "Two-factor sign-in is now required." : "Two-factor sign-in is now optional.");
-    } catch (e) {
-      setError(e);
-    }
-  };
+      setState(
+        required ? "Two-factor sign-in is now required." : "Two-factor sign-in is now optional.",
+      );
+    });
   return (
     <section aria-labelledby="twofactor-title">
       <h2 id="twofactor-title">Two-factor sign-in</h2>
       <p className="muted">
         When required, a user without a second factor can only enrol one after signing in.
       </p>
-      <button type="button" onClick={() => void set(true)}>
+      <button type="button" onClick={() => set(true)}>
         Require it of everyone
       </button>
-      <button type="button" onClick={() => void set(false)}>
+      <button type="button" onClick={() => set(false)}>
         Make it optional
       </button>
       <ErrorBox error={error} />

@@ -67,9 +67,7 @@ export function toggle(grant: SheetGrant, field: string, access: Access, on: boo
 }
 
 function grantUsed(g: SheetGrant): boolean {
-  return (
-    ACCESS.some((a) => g[a].length > 0) || FLAGS.some((f) => g[f]) || g.rowFilter !== null
-  );
+  return ACCESS.some((a) => g[a].length > 0) || FLAGS.some((f) => g[f]) || g.rowFilter !== null;
 }
 
 /** The RoleInput a role's editor state stands for (unused sheets left out). */
