@@ -152,7 +152,7 @@ export function Audit() {
                   <td>{e.record ?? ""}</td>
                   <td>{e.version ?? ""}</td>
                   <td>{[e.outcome, e.code].filter(Boolean).join(" ")}</td>
-                  <td>
+                  <td className="changes">
                     {e.redacted
                       ? "redacted"
                       : e.changes.length > 0
