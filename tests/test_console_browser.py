@@ -293,7 +293,7 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await _accessible(theirs, "graphiql", exclude=".graphiql-container")
 
 
-async def test_api_keys_access_log_and_exports(
+async def test_records_api_keys_access_log_and_exports(
     browser: Browser, gateway: str, watched: list[Watched], tenant: Tenant, http: Any
 ) -> None:
     api = GraphQLClient(http, tenant.token)
@@ -323,9 +323,35 @@ async def test_api_keys_access_log_and_exports(
     await page.get_by_role("button", name="Revoke payroll sync").click()
     await expect(page.get_by_role("cell", name="revoked")).to_be_visible()
 
-    # Who saw a record: this admin, on the Records page just now.
+    # Records: filter, edit at the version (a stale one is a conflict), archive, restore.
     await page.get_by_role("link", name="Records").click()
-    await expect(page.get_by_test_id("records")).to_contain_text("Support")
+    await page.get_by_label("department equals").fill("Support")
+    await page.get_by_role("button", name="Filter").click()
+    table = page.get_by_test_id("records")
+    await expect(table.locator("tbody tr")).to_have_count(1)
+    await expect(table).to_contain_text(record["firstName"])
+    await page.get_by_role("button", name="Edit").click()
+    await page.get_by_label("jobTitle", exact=True).fill("Team lead")
+    await _accessible(page, "records editor")
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(table).to_contain_text("Team lead")
+    await page.get_by_role("button", name="Edit").click()
+    await page.get_by_label("jobTitle", exact=True).fill("Manager")
+    await api.ok(
+        "mutation($id: ID!) { updateEmployee(id: $id, expectedVersion: 2, "
+        'input: { jobTitle: "Director" }) { version } }',
+        {"id": record["id"]},
+    )
+    await page.get_by_role("button", name="Save", exact=True).click()
+    await expect(page.get_by_role("alert")).to_contain_text("CONFLICT")
+    await page.get_by_role("button", name="Cancel").click()
+    await page.get_by_role("button", name="Archive").click()
+    await expect(page.get_by_text("No records here.")).to_be_visible()
+    await page.get_by_label("Show archived records").check()
+    await page.get_by_role("button", name="Restore").click()
+    await expect(page.get_by_role("button", name="Archive")).to_be_visible()
+
+    # Who saw a record: this admin, on the Records page just now.
     await page.get_by_role("link", name="Access log").click()
     await page.get_by_label("Record id").fill(record["id"])
     seen = page.get_by_role("cell", name=admin_id, exact=True).first
