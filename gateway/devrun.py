@@ -149,7 +149,7 @@ def run_dev(state: Path, port: int) -> None:
             demo = asyncio.run(prepare())
         except EnclaveError as exc:
             raise SystemExit(f"could not prepare demo tenants: {exc.message}") from None
-        print(f"\nGraphiQL: http://127.0.0.1:{port}/graphql")
+        print(f"\nConsole (and GraphiQL in it): http://127.0.0.1:{port}/console")
         for region, entry in demo.items():
             print(
                 f"\n{region.upper()} demo tenant {entry['tenant']} — admin token "
