@@ -14,6 +14,7 @@ const USER_FIELDS = "id email roles canExport version";
 
 export function Users() {
   const [editing, setEditing] = useState<string | null>(null);
+  const [history, setHistory] = useState<User | null>(null);
   const users = useLoad(
     async () => (await gql<{ users: User[] }>(`query Users { users { ${USER_FIELDS} } }`)).users,
     [],
@@ -55,6 +56,9 @@ export function Users() {
                   <button type="button" onClick={() => setEditing(u.id)}>
                     Edit {u.email}
                   </button>
+                  <button type="button" onClick={() => setHistory(u)}>
+                    Sign-ins of {u.email}
+                  </button>
                 </td>
               </tr>
             ))}
@@ -72,6 +76,7 @@ export function Users() {
           }}
         />
       )}
+      {history && <SignIns key={history.id} user={history} />}
       {roles.data && <CreateUser roles={roles.data} onCreated={users.reload} />}
       <TwoFactorRule />
     </section>
@@ -271,6 +276,57 @@ function TwoFactorRule() {
       </button>
       <ErrorBox error={error} />
       {state && <p role="status">{state}</p>}
+    </section>
+  );
+}
+
+interface SignInEvent {
+  at: string;
+  kind: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+/** A user's login history (sign-ins, and each token's or key's first use). */
+function SignIns({ user }: { user: User }) {
+  const events = useLoad(
+    async () =>
+      (
+        await gql<{ loginHistory: { nodes: SignInEvent[] } }>(
+          "query Logins($u: ID) { loginHistory(userId: $u, first: 20) { nodes { at kind ip userAgent } } }",
+          { u: user.id },
+        )
+      ).loginHistory.nodes,
+    [user.id],
+  );
+  return (
+    <section aria-labelledby="signins-title">
+      <h2 id="signins-title">Sign-ins of {user.email}</h2>
+      <ErrorBox error={events.error} />
+      {events.loading && <Loading what="sign-ins" />}
+      {events.data && events.data.length === 0 && <Empty>No sign-ins recorded.</Empty>}
+      {events.data && events.data.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">At</th>
+              <th scope="col">Kind</th>
+              <th scope="col">IP</th>
+              <th scope="col">Browser or client</th>
+            </tr>
+          </thead>
+          <tbody>
+            {events.data.map((e, i) => (
+              <tr key={i}>
+                <td>{new Date(e.at).toLocaleString()}</td>
+                <td>{e.kind}</td>
+                <td>{e.ip ?? ""}</td>
+                <td>{e.userAgent ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
     </section>
   );
 }
