@@ -3,8 +3,9 @@
 Starts FerretDB for each region and Redis (unless ``ENCLAVE_EU__MONGODB_URI``,
 ``ENCLAVE_US__MONGODB_URI`` or ``ENCLAVE_REDIS_URL`` point at servers of your own),
 generates local master keys and a JWT secret under the state folder, creates a demo
-tenant per region once, prints an admin token for each, and serves the gateway with
-GraphiQL until interrupted. Child processes are stopped on the way out.
+tenant per region once (its admin with a password for the console), prints the sign-in and
+an admin token for each, and serves the gateway and its console until interrupted. Child
+processes are stopped on the way out.
 """
 
 from __future__ import annotations
@@ -95,16 +96,28 @@ async def _seed(services: Services, tenant_id: str, admin_id: str) -> None:
         )
 
 
+async def _demo_password(services: Services, entry: dict[str, Any]) -> None:
+    """A random password for the demo admin, to sign in to the console with; kept in the
+    state folder (mode 0700) beside the demo's other secrets."""
+    password = secrets.token_urlsafe(12)
+    actor = Actor(user_id="dev", kind="operator")
+    await services.signin.set_password(entry["tenant"], entry["admin"], password, actor)
+    entry["password"] = password
+
+
 async def ensure_demo_tenants(services: Services, state: Path) -> dict[str, Any]:
     path = state / "demo.json"
     demo: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
     for region, (name, country, email) in DEMO.items():
         known = demo.get(region)
         if known and await services.store.get_tenant(known["tenant"]) is not None:
+            if not known.get("password"):  # made before the console had a sign-in
+                await _demo_password(services, known)
             continue
         info, admin = await services.store.create_tenant(name, country, email)
         await _seed(services, info.id, admin.id)
         demo[region] = {"tenant": info.id, "admin": admin.id}
+        await _demo_password(services, demo[region])
     path.write_text(json.dumps(demo, indent=2))
     return demo
 
@@ -152,7 +165,8 @@ def run_dev(state: Path, port: int) -> None:
         print(f"\nConsole (and GraphiQL in it): http://127.0.0.1:{port}/console")
         for region, entry in demo.items():
             print(
-                f"\n{region.upper()} demo tenant {entry['tenant']} — admin token "
+                f"\n{region.upper()} demo tenant {entry['tenant']} — console sign-in "
+                f"{DEMO[region][2]} / {entry['password']}; admin token "
                 f"(send as 'Authorization: Bearer <token>'):\n{entry['token']}"
             )
         print(flush=True)
