@@ -307,10 +307,23 @@ async def test_records_api_keys_access_log_and_exports(
     email = await new_user(http, tenant)
     users = (await api.ok("{ users { id email } }"))["users"]
     admin_id = next(u["id"] for u in users if u["email"] == email)
-    await _sign_in(page, gateway, tenant.id, email)
+
+    # Signed in with the keyboard alone: labelled fields in order, Enter submits.
+    await page.goto(f"{gateway}/console/?tenant={tenant.id}")
+    await page.get_by_label("Tenant").focus()
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(email)
+    await page.keyboard.press("Tab")
+    await page.keyboard.type(PASSWORD)
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    await page.keyboard.press("Tab")  # into the page list, then along it to "API keys"
+    await page.keyboard.press("Tab")
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="API keys")).to_be_focused()
 
     # An API key: shown once, then listed, then revoked.
-    await page.get_by_role("link", name="API keys").click()
+    await page.keyboard.press("Enter")
     await expect(page.get_by_text("No API keys yet.")).to_be_visible()
     await page.get_by_label("Name").fill("payroll sync")
     await page.get_by_role("combobox", name="Role").select_option("integrator")
