@@ -117,7 +117,10 @@ async def seed(settings: Settings, per_department: int, batch: int) -> Tenant:
             rows.append(values)
         for start in range(0, total, batch):
             await asyncio.gather(
-                *(store.create(sheet, values, actor) for values in rows[start : start + batch])
+                *(
+                    store.records.create(sheet, values, actor)
+                    for values in rows[start : start + batch]
+                )
             )
         return Tenant(tenant.id, tenant.admin_id, tenant.token)
     finally:

@@ -59,6 +59,7 @@ from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import datasheet
 from storage.mongo.codec import FieldCodec, decode, encode
+from storage.mongo.store import MongoStore
 
 SHEET = datasheet("employees")
 META = {"_v": 1, "_archived": 1, "_created": 1, "_updated": 1, "_owner": 1}
@@ -77,8 +78,8 @@ async def seed(settings: Settings, records: int, distinct: int) -> Seeded:
     services = Services.from_settings(settings)
     try:
         tenant = await bench_tenant(services)
-        await tenant.store.update_user(tenant.admin_id, 1, tenant.actor, can_export=True)
-        region = services.store.regions["eu"]
+        await tenant.store.users.update(tenant.admin_id, 1, tenant.actor, can_export=True)
+        region = MongoStore.of(services.store).registry["eu"]
         codec = FieldCodec(region.encryption, tenant.id)
         templates = []
         for index in range(distinct):

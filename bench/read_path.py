@@ -73,9 +73,10 @@ from regions.catalog import RegionConfig, write_local_master_key
 from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import datasheet
-from storage.base import Actor, TenantStore, Value
-from storage.mongo.accesslog import ACCESS
+from storage.base import TenantStore
+from storage.mongo.access_log import ACCESS
 from storage.signing import generate_seal_key_file
+from storage.values import Actor, Value
 
 ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = ("firstName", "lastName", "workEmail")
@@ -305,7 +306,8 @@ async def prepare(settings: Settings, records: int) -> Fixture:
         tenant = await bench_tenant(services)
         sheet = datasheet("employees")
         for index in range(records):
-            await tenant.store.create(sheet, employee_values(tenant.rng, index), tenant.actor)
+            values = employee_values(tenant.rng, index)
+            await tenant.store.records.create(sheet, values, tenant.actor)
         return Fixture(tenant.id, tenant.admin_id, tenant.token)
     finally:
         await services.aclose()

@@ -43,6 +43,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.mongo.decryption import tenant_scope
+from storage.mongo.store import MongoStore
 
 #: name -> (groupBy, measures): as the GraphQL query takes them.
 REPORTS: dict[str, tuple[list[str], list[dict[str, str]]]] = {
@@ -116,7 +117,7 @@ async def _measure(args: argparse.Namespace, settings: Settings) -> list[dict[st
         ):
             headers = {"authorization": f"Bearer {tenant.token}"}
             for records in sorted(args.records):
-                region = services.store.regions.for_tenant(tenant.id)
+                region = MongoStore.of(services.store).registry.for_tenant(tenant.id)
                 collection = region.data[database_name(tenant.id)]["employees"]
                 await seed_records(region, tenant.id, tenant.admin_id, records - seeded)
                 seeded = records

@@ -52,7 +52,7 @@ from bench.workload import LoadTenant
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import datasheet
-from storage.base import Actor
+from storage.values import Actor
 
 LIST = "{ employees(first: 20) { nodes { id lastName workEmail department } } }"
 
@@ -110,7 +110,7 @@ async def _seed_each(services: Services, tenants: list[LoadTenant], each: int) -
         actor = Actor(user_id=tenant.admin, roles=("admin",))
         async with gate:
             for index in range(each):
-                await store.create(sheet, employee_values(rng, index), actor)
+                await store.records.create(sheet, employee_values(rng, index), actor)
 
     await asyncio.gather(*(one(t) for t in tenants))
 

@@ -25,6 +25,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.mongo.records import encode_cursor
+from storage.mongo.store import MongoStore
 
 __all__ = ["STEPS", "Step", "records_part", "say", "timed_post"]
 
@@ -155,7 +156,7 @@ async def records_part(
 ) -> dict[str, Any]:
     """Grow one tenant's employees step by step to --records, timing pages at each size."""
     tenant = (await make_tenants(services, 1))[0]
-    region = services.store.regions["eu"]
+    region = MongoStore.of(services.store).registry["eu"]
     ids: list[str] = []
     steps, seed_seconds = [], 0.0
     patient, collection = _patient_collection(services.settings, tenant.id)

@@ -21,6 +21,7 @@ from bench.workload import Ack
 from gateway.services import Services
 from regions.routing import database_name, region_of
 from storage.mongo.decryption import tenant_scope
+from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, OUTCOMES
 
 __all__ = ["verify_acknowledged"]
@@ -33,7 +34,7 @@ async def _tenant_problems(services: Services, tenant: str, acked: Sequence[Ack]
 
 async def _scoped_problems(services: Services, tenant: str, acked: Sequence[Ack]) -> list[str]:
     problems: list[str] = []
-    db = services.store.regions[region_of(tenant)].data[database_name(tenant)]
+    db = MongoStore.of(services.store).registry[region_of(tenant)].data[database_name(tenant)]
     records = sorted({a.record for a in acked})
     stored = {d["_id"]: d async for d in db["employees"].find({"_id": {"$in": records}})}
     entries = {
@@ -75,7 +76,7 @@ async def _scoped_problems(services: Services, tenant: str, acked: Sequence[Ack]
             wrong = sorted(k for k, v in expected[record].items() if doc.get(k) != v)
             if wrong:
                 problems.append(f"{tenant}: {record} v{version} differs in {wrong}")
-    pending = await services.store.for_tenant(tenant).pending_intents()
+    pending = await services.store.for_tenant(tenant).audit.pending_intents()
     if pending:
         problems.append(f"{tenant}: {pending} audit intents without an outcome")
     return problems

@@ -73,12 +73,13 @@ from regions.clients import KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
 from regions.routing import database_name
 from schema.datasheets import Datasheet, datasheet
 from storage.auditmac import EntryAuthenticator
-from storage.base import Actor, TenantStore, Value
+from storage.base import TenantStore
 from storage.mongo.codec import FieldCodec, encode
 from storage.mongo.decryption import tenant_scope
 from storage.mongo.records import new_record_id
 from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, now
+from storage.values import Actor, Value
 
 SHEET = "employees"
 FLOOR_COLLECTION = "employees_floor"
@@ -131,13 +132,13 @@ class Paths:
         }
 
     async def audited_create(self, values: Mapping[str, Value]) -> str:
-        record = await self.store.create(self.sheet, values, self.actor)
+        record = await self.store.records.create(self.sheet, values, self.actor)
         self.versions[record.id] = record.version
         return record.id
 
     async def audited_update(self, record_id: str, k: int) -> None:
         version = self.versions[record_id]
-        record = await self.store.update(
+        record = await self.store.records.update(
             self.sheet, record_id, version, update_values(k), self.actor
         )
         self.versions[record_id] = record.version

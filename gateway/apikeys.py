@@ -13,7 +13,7 @@ import time
 from resolvers.context import Principal
 from schema.errors import UnauthenticatedError
 from storage.base import Store
-from storage.mongo.apikeys import parse_api_key
+from storage.contract.api_keys import parse_api_key
 
 __all__ = ["ApiKeys", "is_api_key"]
 
@@ -36,7 +36,7 @@ class ApiKeys:
             store = self._store.for_tenant(tenant_id)
         except Exception:  # a malformed tenant id
             raise UnauthenticatedError("invalid or expired token") from None
-        key = await store.check_api_key(key_id, secret)
+        key = await store.api_keys.check(key_id, secret)
         if key is None:
             raise UnauthenticatedError("invalid or expired token")
         now = time.monotonic()
@@ -44,7 +44,7 @@ class ApiKeys:
             self._touched[key_id] = now
             if len(self._touched) > 100_000:
                 self._touched.clear()
-            await store.touch_api_key(key_id, dt.datetime.now(dt.UTC))
+            await store.api_keys.touch(key_id, dt.datetime.now(dt.UTC))
         return Principal(
             tenant_id=tenant_id,
             user_id=key.id,

@@ -55,7 +55,7 @@ from resolvers.policy import Policy
 from resolvers.public import PUBLIC_FIELDS, PublicContext, build_public_schema
 from resolvers.schema import build_schema
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
-from storage.base import Actor
+from storage.values import Actor
 
 __all__ = ["create_app"]
 
@@ -256,7 +256,7 @@ class GraphQLEndpoint:
         try:
             stored = await keys.claim(principal, key, body, fingerprint)
             if stored is not None:
-                answer = await store.decrypt_document(stored.ciphertext)
+                answer = await store.documents.decrypt(stored.ciphertext)
                 replayed = Response(
                     answer["body"].encode(),
                     status_code=stored.status,
@@ -284,7 +284,7 @@ class GraphQLEndpoint:
             if status != 200 or did_not_happen(result):
                 await keys.release(principal, key)
                 return
-            sealed = await store.encrypt_document({"body": result.decode()})
+            sealed = await store.documents.encrypt({"body": result.decode()})
             await keys.complete(principal, key, body, status, sealed, fingerprint)
         except BaseException:
             await keys.release(principal, key)

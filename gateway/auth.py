@@ -14,7 +14,8 @@ import jwt
 
 from resolvers.context import Principal
 from schema.errors import BadUserInputError, RegionUnavailableError, UnauthenticatedError
-from storage.base import Store, TenantInfo
+from storage.base import Store
+from storage.values import TenantInfo
 
 __all__ = ["TenantCache", "TokenIssuer", "bearer_token"]
 

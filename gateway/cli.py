@@ -208,8 +208,8 @@ def audit_verify(
             store = services.store.for_tenant(tenant)
             known = await services.heads.known(tenant)
             if seal:
-                await store.seal_audit(settings.seal_key(), known)
-            report = await store.verify_audit(settings.seal_key(), [*known, *given])
+                await store.seals.seal(settings.seal_key(), known)
+            report = await store.seals.verify(settings.seal_key(), [*known, *given])
         finally:
             await services.aclose()
         typer.echo(
@@ -252,8 +252,8 @@ def audit_heads(
             for tenant_id in ids:
                 store = services.store.for_tenant(tenant_id)
                 known = await services.heads.known(tenant_id)
-                report = await store.verify_audit(key, known)
-                head = await store.audit_head(key) if report.ok else None
+                report = await store.seals.verify(key, known)
+                head = await store.seals.head(key) if report.ok else None
                 if not report.ok:
                     ok = False
                     typer.echo(f"{tenant_id}: entry {report.first_bad}: {report.reason}", err=True)

@@ -24,8 +24,8 @@ from gateway.settings import Settings
 from regions.catalog import RegionConfig, write_local_master_key
 from schema.datasheets import datasheet
 from schema.errors import EnclaveError
-from storage.base import Actor
 from storage.signing import generate_seal_key_file
+from storage.values import Actor
 
 __all__ = ["run_dev"]
 
@@ -80,7 +80,7 @@ async def _seed(services: Services, tenant_id: str, admin_id: str) -> None:
         ("Katherine", "Johnson", "Sales"),
     ]
     for first, last, dept in people:
-        await store.create(
+        await store.records.create(
             datasheet("employees"),
             {
                 "firstName": first,

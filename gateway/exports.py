@@ -35,7 +35,8 @@ from schema.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
-from storage.base import AccessEvent, Actor, ExportJob, TenantStore
+from storage.base import TenantStore
+from storage.values import AccessEvent, Actor, ExportJob
 
 __all__ = ["ExportEndpoint", "ExportGoneError"]
 
@@ -80,7 +81,7 @@ class ExportEndpoint:
         except EnclaveError:
             raise missing from None
         urls = self.services.export_urls
-        job = await store.get_export(job_id)
+        job = await store.exports.get(job_id)
         principal = None if job is None else f"{job.principal_kind}:{job.principal_id}"
         if job is None or not urls.verify(
             tenant_id, job_id, str(principal), int(expires_text), sig
@@ -94,7 +95,7 @@ class ExportEndpoint:
         except UnauthenticatedError:
             raise ForbiddenError("the tenant is not active") from None
         if job.principal_kind == "api_key":
-            key = next((k for k in await store.list_api_keys() if k.id == job.principal_id), None)
+            key = next((k for k in await store.api_keys.all() if k.id == job.principal_id), None)
             if key is None or key.revoked:
                 raise ForbiddenError("the API key that started this export was revoked")
             return Principal(
@@ -115,7 +116,7 @@ class ExportEndpoint:
                 user_agent=request.headers.get("user-agent"),
             )
             with contextlib.suppress(EnclaveError):  # the refusal stands either way
-                await store.record_attempt(
+                await store.audit.record_attempt(
                     "exportDownload", actor, exc.code, datasheet=job.datasheet
                 )
             raise
@@ -159,7 +160,7 @@ class ExportEndpoint:
             )
         # The caller's policy now, not when the job was started.
         plan = export_plan(policy, sheet, job.fields, job.equals, principal.user_id)
-        if not await store.claim_export(job.id, actor):
+        if not await store.exports.claim(job.id, actor):
             raise ExportGoneError("this export was downloaded already; start a new one")
         rows = 0
 
@@ -190,7 +191,7 @@ class ExportEndpoint:
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await chunks.aclose()
-                await store.record_export_done(job, actor, rows, False)
+                await store.exports.record_done(job, actor, rows, False)
             raise
 
         async def body() -> AsyncIterator[bytes]:
@@ -207,7 +208,7 @@ class ExportEndpoint:
                 # Also when the client went away and the response was cancelled.
                 with anyio.CancelScope(shield=True):
                     await chunks.aclose()
-                    await store.record_export_done(job, actor, rows, complete)
+                    await store.exports.record_done(job, actor, rows, complete)
 
         extension = "ndjson" if job.format == "ndjson" else "csv"
         return StreamingResponse(

@@ -4,7 +4,7 @@
 ``enclave keys new-local|status|rotate|seal-documents``. They print control data only (ids,
 states, dates, counts, key ids), never a tenant's records: there is no command that reads
 them.
-Each state change is audited in the tenant's log (actor: operator ``cli``) and in the
+Each state change is audited in the tenant's log (actor: ``operator``) and in the
 control record's history.
 """
 
@@ -19,16 +19,16 @@ import typer
 
 from gateway.settings import Settings
 from regions.catalog import write_local_master_key
-from storage.base import Actor, TenantInfo
+from storage.values import OPERATOR, TenantInfo
 
 if TYPE_CHECKING:
-    from storage.mongo.lifecycle import TenantLifecycle
+    from storage.base import Store
+    from storage.contract.lifecycle import TenantLifecycle
 
 __all__ = ["register_lifecycle"]
 
 T = TypeVar("T")
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
-OPERATOR = Actor(user_id="cli", kind="operator")
 TenantArg = Annotated[str, typer.Argument(help="The tenant id (eu_… or us_…).")]
 
 
@@ -86,6 +86,17 @@ async def _with_lifecycle(
         await services.aclose()
 
 
+async def _with_store(action: Callable[[Store], Awaitable[T]]) -> T:
+    """Run *action* on the store (commands that change no tenant's state)."""
+    from gateway.services import Services
+
+    services = Services.from_settings(_Hooks.settings())
+    try:
+        return await action(services.store)
+    finally:
+        await services.aclose()
+
+
 def _change(action: Callable[[TenantLifecycle], Awaitable[TenantInfo]]) -> None:
     _echo(_info(_Hooks.run(_with_lifecycle(action, announce=True))))
 
@@ -94,19 +105,19 @@ def _change(action: Callable[[TenantLifecycle], Awaitable[TenantInfo]]) -> None:
 def show(tenant: TenantArg) -> None:
     """A tenant's control record and the history of its states (no personal data)."""
 
-    async def go(lc: TenantLifecycle) -> dict[str, Any]:
-        info = await lc.store.get_tenant(tenant)
+    async def go(store: Store) -> dict[str, Any]:
+        info = await store.get_tenant(tenant)
         if info is None:
             from schema.errors import NotFoundError
 
             raise NotFoundError("no tenant with this id")
         history = [
             {k: c.get(k) for k in ("action", "from", "to", "at", "actor")}
-            for c in await lc.history(tenant)
+            for c in await store.lifecycle().history(tenant)
         ]
         return {**_info(info), "name": info.name, "history": history}
 
-    _echo(_Hooks.run(_with_lifecycle(go)))
+    _echo(_Hooks.run(_with_store(go)))
 
 
 @tenants.command("suspend")
@@ -188,12 +199,11 @@ def new_local(
 @keys.command("status")
 def status() -> None:
     """How many data keys each master key wraps, per region."""
-    from storage.mongo.keyvault import key_providers
 
-    async def go(lc: TenantLifecycle) -> dict[str, Any]:
-        return {name: await key_providers(r) for name, r in lc.regions.items()}
+    async def go(store: Store) -> dict[str, Any]:
+        return {name: await store.keys.providers(name) for name in store.regions}
 
-    _echo(_Hooks.run(_with_lifecycle(go)))
+    _echo(_Hooks.run(_with_store(go)))
 
 
 @keys.command("rotate")
@@ -205,17 +215,15 @@ def rotate(
     ] = None,
 ) -> None:
     """Rewrap every data key of a region under a new master key, without downtime."""
-    from storage.mongo.keyvault import rotate_master_key
-
     try:
         mk = json.loads(master_key) if master_key else None
     except ValueError:
         raise typer.BadParameter("not JSON", param_hint="--master-key") from None
 
-    async def go(lc: TenantLifecycle) -> dict[str, Any]:
-        if region not in lc.regions:
+    async def go(store: Store) -> dict[str, Any]:
+        if region not in store.regions:
             raise typer.BadParameter("eu or us", param_hint="--region")
-        report = await rotate_master_key(lc.regions[region], to, mk)  # type: ignore[index]
+        report = await store.keys.rotate(region, to, mk)
         return {
             "region": report.region,
             "provider": report.provider,
@@ -224,7 +232,7 @@ def rotate(
             "after": report.after,
         }
 
-    _echo(_Hooks.run(_with_lifecycle(go)))
+    _echo(_Hooks.run(_with_store(go)))
 
 
 @keys.command("seal-documents")
@@ -232,11 +240,8 @@ def seal_documents() -> None:
     """Once, when upgrading: a MAC for every user, role, key, session, setting and control
     record written before they carried one (a document whose MAC fails is left alone).
     Audited in each tenant's log; prints counts per tenant."""
-    from storage.mongo.sealing import seal_unsealed
-    from storage.mongo.store import MongoStore
 
-    async def go(lc: TenantLifecycle) -> dict[str, Any]:
-        assert isinstance(lc.store, MongoStore)
-        return await seal_unsealed(lc.store, OPERATOR)
+    async def go(store: Store) -> dict[str, Any]:
+        return await store.keys.seal_documents(OPERATOR)
 
-    _echo(_Hooks.run(_with_lifecycle(go)))
+    _echo(_Hooks.run(_with_store(go)))

@@ -16,7 +16,7 @@ from graphql import GraphQLError, parse
 
 from gateway.storeddocuments import check_storable
 from schema.errors import BadUserInputError
-from storage.base import Actor
+from storage.values import OPERATOR
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -27,7 +27,6 @@ operations = typer.Typer(
     help="Persisted operations and allow-list mode of a tenant (platform operators).",
     no_args_is_help=True,
 )
-OPERATOR = Actor(user_id="operator", kind="operator")
 
 
 def _services() -> Services:

@@ -40,7 +40,8 @@ from resolvers.context import Principal
 from resolvers.docshape import measure
 from resolvers.policy import Policy
 from schema.errors import BadUserInputError, EnclaveError
-from storage.base import Actor, Store
+from storage.base import Store
+from storage.values import Actor
 
 __all__ = [
     "MANAGEMENT_FIELDS",

@@ -30,7 +30,8 @@ from resolvers.context import Principal
 from resolvers.policy import Policy, compile_policy
 from schema.errors import RegionUnavailableError, UnauthenticatedError
 from schema.roles import ADMIN, RoleDefinition
-from storage.base import Store, User
+from storage.base import Store
+from storage.values import User
 
 __all__ = ["CHANNEL", "PolicyCache"]
 
@@ -83,7 +84,7 @@ class PolicyCache:
                 return state
             tenant = self._store.for_tenant(tenant_id)
             try:
-                version = await tenant.policy_version()
+                version = await tenant.roles.policy_version()
             except RegionUnavailableError:
                 if state is None:
                     raise
@@ -91,7 +92,7 @@ class PolicyCache:
                 # the operation itself answers REGION_UNAVAILABLE in the GraphQL response.
                 return state
             if state is None or state.version != version:
-                roles = {r.definition.name: r.definition for r in await tenant.list_roles()}
+                roles = {r.definition.name: r.definition for r in await tenant.roles.all()}
                 state = _TenantPolicies(version, time.monotonic(), roles)
             else:
                 state.checked = time.monotonic()
@@ -107,7 +108,7 @@ class PolicyCache:
         if principal.kind != "api_key" and principal.user_id not in state.users:
             if len(state.users) > 50_000:
                 state.users.clear()
-            user = await self._store.for_tenant(principal.tenant_id).get_user(principal.user_id)
+            user = await self._store.for_tenant(principal.tenant_id).users.get(principal.user_id)
             state.users[principal.user_id] = user
         user = state.users.get(principal.user_id)
         if principal.kind == "api_key":

@@ -30,14 +30,14 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.signin import SignIn
 from regions import nativecrypto
-from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
 from schema.errors import EnclaveError
 from storage.auditmac import AuditTamperedError
-from storage.base import Actor
-from storage.mongo import MongoStore
-from storage.mongo.lifecycle import TenantLifecycle
+from storage.base import Store
+from storage.contract.lifecycle import TenantLifecycle
+from storage.open import open_store
 from storage.signing import SealKey
+from storage.values import OPERATOR
 
 __all__ = ["Services"]
 
@@ -70,7 +70,7 @@ def _external(settings: Settings) -> ExternalTokens | None:
 @dataclass(slots=True)
 class Services:
     settings: Settings
-    store: MongoStore
+    store: Store
     redis: aioredis.Redis
     tokens: TokenIssuer
     tenants: TenantCache
@@ -93,9 +93,10 @@ class Services:
         crypto = nativecrypto.install(settings.native_crypto)  # before any encrypted client
         metrics = GatewayMetrics()
         metrics.crypto_in_use(crypto.native)
-        store = MongoStore(
-            RegionRegistry.from_configs(settings.regions(), metrics.listeners),
+        store = open_store(
+            settings.regions(),
             settings.audit_mac(),
+            listeners=metrics.listeners,
             on_integrity_error=metrics.integrity_refused,
             on_document_refused=metrics.document_refused,
         )
@@ -162,16 +163,14 @@ class Services:
         )
 
     def lifecycle(self) -> TenantLifecycle:
-        return TenantLifecycle(
-            self.store, self.store.regions, forget=functools.partial(forget_tenant, self.redis)
-        )
+        return self.store.lifecycle(forget=functools.partial(forget_tenant, self.redis))
 
     async def reconcile_all(self) -> int:
         """Settle pending audit intents of every tenant with data whose region answers."""
         settled = 0
         for region in self.store.regions:
             try:
-                tenants = [t for t in await self.store.list_tenants_in(region) if t.status in KEPT]
+                tenants = [t for t in await self.store.list_tenants(region) if t.status in KEPT]
             except EnclaveError:
                 log.warning("reconcile: region %s unavailable", region)
                 continue
@@ -180,8 +179,8 @@ class Services:
                 try:
                     # Intents whose writer's lease has ended: the writer will not apply them.
                     store = self.store.for_tenant(tenant.id)
-                    in_region += await store.reconcile(older_than=dt.timedelta(0))
-                    pending += await store.pending_intents()
+                    in_region += await store.audit.reconcile(older_than=dt.timedelta(0))
+                    pending += await store.audit.pending_intents()
                 except EnclaveError:
                     log.warning("reconcile: tenant %s failed", tenant.id)
             self.metrics.audit_reconciled.labels(region).inc(in_region)
@@ -209,7 +208,7 @@ class Services:
         kept: list[tuple[str, str]] = []
         for region in self.store.regions:
             try:
-                tenants = await self.store.list_tenants_in(region)
+                tenants = await self.store.list_tenants(region)
             except EnclaveError:
                 continue
             kept += [(region, t.id) for t in tenants if t.status in KEPT]
@@ -220,8 +219,8 @@ class Services:
         (then alert: an error log and ``enclave_audit_tampered_total``; nothing sealed)."""
         store = self.store.for_tenant(tenant_id)
         try:
-            sealed = await store.seal_audit(key, await self.heads.known(tenant_id))
-            head = await store.audit_head(key)
+            sealed = await store.seals.seal(key, await self.heads.known(tenant_id))
+            head = await store.seals.head(key)
         except AuditTamperedError as exc:
             log.error(
                 "audit of tenant %s changed outside the gateway at entry %d (%s): not sealed",
@@ -250,14 +249,15 @@ class Services:
         pruned = 0
         for _, tenant_id in await self._kept_tenants():
             with contextlib.suppress(EnclaveError):
-                pruned += await self.store.for_tenant(tenant_id).credentials.prune()
+                tenant = self.store.for_tenant(tenant_id)
+                pruned += await tenant.credentials.prune() + await tenant.sessions.prune()
         return pruned
 
     async def _purge_forever(self) -> None:
         lifecycle = self.lifecycle()
         while True:
             with contextlib.suppress(Exception):
-                for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):
+                for done in await lifecycle.purge_due(OPERATOR):
                     log.info("purge-due: tenant %s: %s", done.tenant_id, done.outcome)
             with contextlib.suppress(Exception):
                 await self.prune_signins()

@@ -2,7 +2,7 @@
 
 ``tenants create`` prints a one-time setup code for the first admin instead of a token;
 ``tenants reset-admin-code`` issues a fresh one (the earlier one stops working). Each code is
-an audit event in the tenant's own log (actor: operator ``cli``), so the tenant's admins
+an audit event in the tenant's own log (actor: ``operator``), so the tenant's admins
 can see every code an operator made; only its hash is stored, and it works once.
 """
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from gateway.settings import Settings
-from storage.base import Actor
+from storage.values import OPERATOR
 
 if TYPE_CHECKING:
     from gateway.services import Services
@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["admin_address", "issue_setup_code", "register_setup"]
 
 Run = Callable[[Coroutine[Any, Any, Any]], Any]
-OPERATOR = Actor(user_id="cli", kind="operator")
 
 tenants = typer.Typer()
 
@@ -55,8 +54,8 @@ def admin_address(value: str) -> str:
 async def issue_setup_code(services: Services, tenant_id: str, user_id: str) -> dict[str, Any]:
     """A fresh code for *user_id*, as the CLI prints it."""
     ttl = dt.timedelta(hours=services.settings.setup_code_ttl_hours)
-    creds = services.store.for_tenant(tenant_id).credentials
-    code, expires = await creds.issue_setup_code(user_id, ttl, OPERATOR)
+    codes = services.store.for_tenant(tenant_id).setup_codes
+    code, expires = await codes.issue(user_id, ttl, OPERATOR)
     return {"setupCode": code, "setupCodeExpiresAt": expires.isoformat()}
 
 

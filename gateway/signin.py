@@ -44,7 +44,9 @@ from schema.errors import (
     ForbiddenError,
     UnauthenticatedError,
 )
-from storage.base import Actor, Credentials, CredentialStore, Store
+from storage.base import Store, TenantStore
+from storage.contract.credentials import CredentialStore
+from storage.values import Actor, Credentials
 
 __all__ = [
     "REFUSED",
@@ -152,9 +154,9 @@ class SignIn:
     async def _reserve(creds: CredentialStore, user_id: str | None, email: str = "") -> bool:
         return await creds.reserve_attempt(user_id, email, MAX_FAILURES, LOCKOUT)
 
-    def _credentials(self, tenant_id: str, refused: str = "invalid credentials") -> CredentialStore:
+    def _tenant(self, tenant_id: str, refused: str = "invalid credentials") -> TenantStore:
         try:
-            return self._store.for_tenant(validate_tenant_id(tenant_id)).credentials
+            return self._store.for_tenant(validate_tenant_id(tenant_id))
         except EnclaveError:
             raise UnauthenticatedError(refused) from None
 
@@ -162,7 +164,8 @@ class SignIn:
         self, tenant_id: str, email: str, password: str, code: str | None
     ) -> tuple[Tokens, Principal]:
         try:
-            creds = self._credentials(tenant_id)
+            tenant = self._tenant(tenant_id)
+            creds = tenant.credentials
         except UnauthenticatedError:
             await self.refuse(tenant_id, password)
         normalised = email.strip().lower()
@@ -187,7 +190,7 @@ class SignIn:
         scope = None
         if not found.totp_enabled and await creds.two_factor_required():
             scope = ENROLL_SCOPE
-        sid, secret = await creds.open_session(found.user_id, REFRESH_TTL, scope)
+        sid, secret = await tenant.sessions.open(found.user_id, REFRESH_TTL, scope)
         tokens = Tokens(
             self._tokens.issue(
                 tenant_id, found.user_id, found.roles, ttl=ACCESS_TTL, sid=sid, scope=scope
@@ -215,27 +218,29 @@ class SignIn:
         password_hash = await self.check_password(
             tenant_id, password
         )  # refused before the code is spent
-        creds = self._credentials(tenant_id, SETUP_CODE_REFUSED)
+        tenant = self._tenant(tenant_id, SETUP_CODE_REFUSED)
+        creds = tenant.credentials
         found = await creds.by_email(email.strip().lower())
         refused = UnauthenticatedError(SETUP_CODE_REFUSED)
         if found is None:
             raise refused
         actor = replace(client, user_id=found.user_id, roles=found.roles, kind="user")
-        if not await creds.redeem_setup_code(found.user_id, code.strip(), actor):
-            if await creds.setup_code_pending(found.user_id):  # bounded: only while one is
-                await self._store.for_tenant(tenant_id).record_attempt(
+        if not await tenant.setup_codes.redeem(found.user_id, code.strip(), actor):
+            if await tenant.setup_codes.pending(found.user_id):  # bounded: only while one is
+                await tenant.audit.record_attempt(
                     "activateAccount", actor, refused.code, record=found.user_id
                 )
             raise refused
         await creds.set_password_hash(found.user_id, password_hash, actor)
-        await creds.close_sessions(found.user_id)  # as any reset: every session ends
+        await tenant.sessions.close_all(found.user_id)  # as any reset: every session ends
         await creds.clear_attempts(found.user_id)
         return await self.login(tenant_id, email, password, two_factor)
 
     async def refresh(self, refresh_token: str) -> Tokens:
         tenant_id, sid, secret = _parse_refresh(refresh_token)
-        creds = self._credentials(tenant_id, "invalid or expired token")
-        rotated = await creds.rotate_session(sid, secret, REFRESH_TTL)
+        tenant = self._tenant(tenant_id, "invalid or expired token")
+        creds = tenant.credentials
+        rotated = await tenant.sessions.rotate(sid, secret, REFRESH_TTL)
         if rotated is None:
             raise UnauthenticatedError("invalid or expired token")
         user_id, fresh, scope = rotated
@@ -264,14 +269,12 @@ class SignIn:
 
     async def logout(self, principal: Principal) -> None:
         if principal.session:
-            await self._store.for_tenant(principal.tenant_id).credentials.close_session(
-                principal.session
-            )
+            await self._store.for_tenant(principal.tenant_id).sessions.close(principal.session)
 
     async def session_active(self, principal: Principal) -> bool:
         if principal.session is None:  # minted from the secret, not by a sign-in
             return self._sessionless
-        return await self._store.for_tenant(principal.tenant_id).credentials.session_active(
+        return await self._store.for_tenant(principal.tenant_id).sessions.active(
             principal.session, principal.user_id, principal.scope
         )
 
@@ -321,9 +324,9 @@ class SignIn:
     ) -> None:
         """Set a hash from ``check_password`` (hashed before a user is created, so that a
         refusal of the hashing leaves no user without the password asked for)."""
-        creds = self._store.for_tenant(tenant_id).credentials
-        await creds.set_password_hash(user_id, password_hash, actor)
-        await creds.close_sessions(user_id)  # a reset ends every session
+        tenant = self._store.for_tenant(tenant_id)
+        await tenant.credentials.set_password_hash(user_id, password_hash, actor)
+        await tenant.sessions.close_all(user_id)  # a reset ends every session
 
     async def require_two_factor(self, tenant_id: str, required: bool, actor: Actor) -> None:
         await self._store.for_tenant(tenant_id).credentials.require_two_factor(required, actor)
@@ -345,4 +348,5 @@ class SignIn:
         new_hash = await self.check_password(principal.tenant_id, new)
         await creds.set_password_hash(principal.user_id, new_hash, actor)
         # Whoever else had a session (a stolen token, perhaps) is signed out.
-        await creds.close_sessions(principal.user_id, keep=principal.session)
+        sessions = self._store.for_tenant(principal.tenant_id).sessions
+        await sessions.close_all(principal.user_id, keep=principal.session)

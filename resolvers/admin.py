@@ -20,7 +20,7 @@ from resolvers.values import check_value
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant, validate_role
-from storage.base import ApiKey, Role, User
+from storage.values import ApiKey, Role, User
 
 __all__ = ["AdminMutation", "AdminQuery", "MeQuery"]
 
@@ -325,8 +325,8 @@ def _diff(a: RoleDefinition | None, b: RoleDefinition | None) -> list[SheetDiff]
 
 
 async def _policy_of(ctx: RequestContext, user: User) -> Policy:
-    roles = {r.definition.name: r.definition for r in await ctx.store.list_roles()}
-    version = await ctx.store.policy_version()
+    roles = {r.definition.name: r.definition for r in await ctx.store.roles.all()}
+    version = await ctx.store.roles.policy_version()
     return compile_policy(user.roles, roles, version=version, can_export=user.can_export)
 
 
@@ -363,11 +363,11 @@ def _api_key(k: ApiKey) -> ApiKeyType:
 class AdminQuery:
     @strawberry.field(description="Every role of the tenant (admin only).")
     async def roles(self, info: Info) -> list[RoleType]:
-        return [_role(r) for r in await _ctx(info).store.list_roles()]
+        return [_role(r) for r in await _ctx(info).store.roles.all()]
 
     @strawberry.field(description="Every committed version of a role, oldest first.")
     async def role_versions(self, info: Info, name: str) -> list[RoleVersionType]:
-        versions = await _ctx(info).store.role_versions(name)
+        versions = await _ctx(info).store.roles.versions(name)
         return [
             RoleVersionType(
                 version=v.version,
@@ -383,7 +383,7 @@ class AdminQuery:
     async def role_diff(
         self, info: Info, name: str, from_version: int, to_version: int
     ) -> RoleDiffType:
-        versions = {v.version: v for v in await _ctx(info).store.role_versions(name)}
+        versions = {v.version: v for v in await _ctx(info).store.roles.versions(name)}
         for argument, number in (("fromVersion", from_version), ("toVersion", to_version)):
             if number not in versions:
                 raise NotFoundError(f"role {name!r} has no version {number}", argument=argument)
@@ -396,12 +396,12 @@ class AdminQuery:
 
     @strawberry.field(description="Every API key of the tenant, with its last use.")
     async def api_keys(self, info: Info) -> list[ApiKeyType]:
-        return [_api_key(k) for k in await _ctx(info).store.list_api_keys()]
+        return [_api_key(k) for k in await _ctx(info).store.api_keys.all()]
 
     @strawberry.field(description="Every user of the tenant.")
     async def users(self, info: Info) -> list[UserType]:
         ctx = _ctx(info)
-        users = await ctx.store.list_users()
+        users = await ctx.store.users.all()
         if users and selected_fields(info, ["email"]):  # a user's email is personal data
             ctx.access.read("users", ["email"], sorted(u.id for u in users))
         return [_user(u) for u in users]
@@ -411,7 +411,7 @@ class AdminQuery:
         self, info: Info, user_id: strawberry.ID
     ) -> EffectivePermissions:
         ctx = _ctx(info)
-        user = await ctx.store.get_user(str(user_id))
+        user = await ctx.store.users.get(str(user_id))
         if user is None:
             raise NotFoundError("no user with this id", argument="userId")
         policy = await _policy_of(ctx, user)
@@ -430,14 +430,14 @@ class AdminMutation:
     @strawberry.mutation(description="Create a role.")
     async def create_role(self, info: Info, input: RoleInput) -> RoleType:
         ctx = _ctx(info)
-        role = await ctx.store.put_role(_definition(input), None, ctx.actor)
+        role = await ctx.store.roles.put(_definition(input), None, ctx.actor)
         await ctx.policies.changed(ctx.principal.tenant_id)
         return _role(role)
 
     @strawberry.mutation(description="Replace a role's definition if it is at `expectedVersion`.")
     async def update_role(self, info: Info, expected_version: int, input: RoleInput) -> RoleType:
         ctx = _ctx(info)
-        role = await ctx.store.put_role(_definition(input), expected_version, ctx.actor)
+        role = await ctx.store.roles.put(_definition(input), expected_version, ctx.actor)
         await ctx.policies.changed(ctx.principal.tenant_id)
         return _role(role)
 
@@ -446,7 +446,7 @@ class AdminMutation:
         ctx = _ctx(info)
         if name == ADMIN:
             raise BadUserInputError("the admin role is built in", field="name")
-        role = await ctx.store.delete_role(name, expected_version, ctx.actor)
+        role = await ctx.store.roles.delete(name, expected_version, ctx.actor)
         await ctx.policies.changed(ctx.principal.tenant_id)
         return _role(role)
 
@@ -458,13 +458,13 @@ class AdminMutation:
         name = name.strip()
         if not 1 <= len(name) <= 100:
             raise BadUserInputError("a key name has 1 to 100 characters", field="name")
-        key, text = await ctx.store.create_api_key(name, role, can_export, ctx.actor)
+        key, text = await ctx.store.api_keys.create(name, role, can_export, ctx.actor)
         return ApiKeyCreated(api_key=_api_key(key), key=text)
 
     @strawberry.mutation(description="Revoke an API key: it stops working at once everywhere.")
     async def revoke_api_key(self, info: Info, id: strawberry.ID) -> ApiKeyType:
         ctx = _ctx(info)
-        return _api_key(await ctx.store.revoke_api_key(str(id), ctx.actor))
+        return _api_key(await ctx.store.api_keys.revoke(str(id), ctx.actor))
 
     @strawberry.mutation(description="Create a user with roles and export permission.")
     async def create_user(
@@ -481,7 +481,7 @@ class AdminMutation:
         tenant_id = ctx.principal.tenant_id
         # Hashed first: a refusal (too short, or 429 from a busy hashing pool) creates nothing.
         hashed = None if password is None else await ctx.account.check_password(tenant_id, password)
-        user = await ctx.store.create_user(address, roles, ctx.actor, can_export=can_export)
+        user = await ctx.store.users.create(address, roles, ctx.actor, can_export=can_export)
         if hashed is not None:
             await ctx.account.set_password_hash(tenant_id, user.id, hashed, ctx.actor)
         await ctx.policies.changed(ctx.principal.tenant_id)
@@ -499,7 +499,7 @@ class AdminMutation:
         can_export: Optional[bool] = None,  # noqa: UP045
     ) -> UserType:
         ctx = _ctx(info)
-        user = await ctx.store.update_user(
+        user = await ctx.store.users.update(
             str(id), expected_version, ctx.actor, roles=roles, can_export=can_export
         )
         await ctx.policies.changed(ctx.principal.tenant_id)

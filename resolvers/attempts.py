@@ -149,7 +149,7 @@ class AuditAttempts(SchemaExtension):
         fields: list[str],
     ) -> None:
         try:
-            await context.store.record_attempt(
+            await context.store.audit.record_attempt(
                 operation, context.actor, code, datasheet=datasheet, record=record, fields=fields
             )
         except EnclaveError:

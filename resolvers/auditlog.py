@@ -24,7 +24,7 @@ from resolvers.selection import selected_fields
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, ForbiddenError
 from schema.types import PageInfo
-from storage.base import AccessEvent, AccessQuery, AuditEntry, AuditQuery
+from storage.values import AccessEvent, AccessQuery, AuditEntry, AuditQuery
 
 __all__ = ["AuditQueryRoot"]
 
@@ -215,7 +215,7 @@ async def _access(
         position = ObjectId(after) if after else None
     except InvalidId:
         raise BadUserInputError("malformed cursor", argument="after") from None
-    events, more = await ctx.store.access_page(query, first=first, after=position)
+    events, more = await ctx.store.access_log.page(query, first=first, after=position)
     _record_clients_read(info, [e.principal for e in events if e.client])
     end = str(events[-1].id) if events else None
     return AccessConnection(
@@ -305,7 +305,7 @@ class AuditQueryRoot:
             since=_utc(f.since, "filter.since"),
             until=_utc(f.until, "filter.until"),
         )
-        entries, more = await ctx.store.audit_page(
+        entries, more = await ctx.store.audit.page(
             query, first=first, after=_seq(after) if after else None, with_values=True
         )
         nodes = [_node(e, readable, ctx.policy.admin) for e in entries]

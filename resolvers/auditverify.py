@@ -1,4 +1,4 @@
-"""``auditVerify``: an admin checks the tenant's audit log (storage.mongo.audit), against
+"""``auditVerify``: an admin checks the tenant's audit log (storage.mongo.seals), against
 the signed heads gateways keep outside the database and any heads or receipts given.
 
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
@@ -62,7 +62,7 @@ class AuditVerifyQuery:
             raise ForbiddenError("only admins verify the audit log")
         known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []
         given = [_signed(h) for h in heads or ()]
-        report = await ctx.store.verify_audit(ctx.seal_key(), [*known, *given])
+        report = await ctx.store.seals.verify(ctx.seal_key(), [*known, *given])
         return AuditVerification(
             ok=report.ok,
             entries=report.entries,

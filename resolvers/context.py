@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from storage.auditmac import SignedHead
-from storage.base import Actor, TenantStore
+from storage.base import TenantStore
 from storage.signing import SealKey
+from storage.values import Actor
 
 if TYPE_CHECKING:
     from resolvers.authorize import AuthorizationCache

@@ -26,7 +26,7 @@ from resolvers.exportstream import columns, export_plan
 from resolvers.values import check_value
 from schema.datasheets import DATASHEETS, Datasheet, FieldType
 from schema.errors import BadUserInputError, EnclaveError
-from storage.base import ExportJob, Value
+from storage.values import ExportJob, Value
 
 __all__ = ["ExportFilterInput", "ExportMutation", "filter_value"]
 
@@ -124,7 +124,7 @@ class ExportMutation:
             created_at=now,
             expires_at=now + dt.timedelta(seconds=ctx.exports.ttl_seconds),
         )
-        total = await ctx.store.count(
+        total = await ctx.store.records.count(
             sheet,
             after=job.after,
             equals=equals,
@@ -132,7 +132,7 @@ class ExportMutation:
             scope=plan.scope,
             read_deadline=ctx.exports.timeout_seconds,
         )
-        await ctx.store.create_export(job, ctx.actor)
+        await ctx.store.exports.create(job, ctx.actor)
         principal = f"{ctx.principal.kind}:{caller}"
         url = ctx.exports.url(
             ctx.principal.tenant_id, job.id, principal, int(job.expires_at.timestamp())

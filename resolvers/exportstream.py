@@ -29,7 +29,8 @@ from resolvers.policy import Policy, SheetPolicy
 from resolvers.scopes import ReadPlan, fetch_fields, read_plan, shown_values
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ForbiddenError
-from storage.base import ExportJob, Record, TenantStore
+from storage.base import TenantStore
+from storage.values import ExportJob, Record
 
 __all__ = ["META_COLUMNS", "columns", "csv_lines", "escape_cell", "export_chunks", "export_plan"]
 
@@ -137,7 +138,7 @@ async def export_chunks(
             return head + csv_lines([[r.get(c) for c in header] for r in batch])
         return head + b"".join(orjson.dumps(r) + b"\n" for r in batch)
 
-    async for record in store.stream(
+    async for record in store.records.stream(
         sheet,
         fetch_fields(plan, sheet),
         after=job.after,

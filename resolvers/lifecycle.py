@@ -71,7 +71,7 @@ class LifecycleMutation:
             raise BadUserInputError(
                 "confirmTenantId is not this tenant's id", field="confirmTenantId"
             )
-        tenant = await ctx.store.request_termination(ctx.actor)
+        tenant = await ctx.store.termination.request(ctx.actor)
         await ctx.policies.changed(tenant.id)  # every gateway stops letting it in at once
         return Termination(
             tenant_id=strawberry.ID(tenant.id),
@@ -88,7 +88,7 @@ class LifecycleMutation:
         ctx = _admin(info)
         address = check_value(_EMAIL, email)
         assert isinstance(address, str)
-        report = await ctx.store.erase_subject(address, ctx.actor)
+        report = await ctx.store.erasure.erase(address, ctx.actor)
         records = [
             ErasedRecords(datasheet=sheet, ids=[strawberry.ID(i) for i in ids], count=len(ids))
             for sheet, ids in report.records.items()

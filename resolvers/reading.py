@@ -15,7 +15,7 @@ from resolvers.scopes import shown_values as _shown_values
 from resolvers.values import check_value
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
-from storage.base import Page, Record, Value
+from storage.values import Page, Record, Value
 
 __all__ = [
     "Selector",
@@ -52,7 +52,8 @@ async def read_one(
     ctx: RequestContext, sheet: Datasheet, select: Selector, record_id: str
 ) -> tuple[Record, ReadPlan]:
     plan = plan_for(ctx, sheet, grant_for(ctx, sheet), select)
-    record = await ctx.store.get(sheet, record_id, fetch_fields(plan, sheet), scope=plan.scope)
+    fields = fetch_fields(plan, sheet)
+    record = await ctx.store.records.get(sheet, record_id, fields, scope=plan.scope)
     if record is None:
         raise NotFoundError(f"no {sheet.singular} with this id")
     ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
@@ -81,7 +82,7 @@ async def read_page(
     }
     # Filtering by a field reveals its values: only fields readable in full (read_plan).
     plan = plan_for(ctx, sheet, grant, select, full=frozenset(equals))
-    page = await ctx.store.page(
+    page = await ctx.store.records.page(
         sheet,
         fetch_fields(plan, sheet),
         first=size,

@@ -30,7 +30,7 @@ from resolvers.selection import selected_fields
 from resolvers.values import input_values
 from schema.datasheets import Datasheet
 from schema.types import Deleted, PageInfo, SheetTypes
-from storage.base import Record
+from storage.values import Record
 
 __all__ = ["mutation_fields", "query_fields"]
 
@@ -149,7 +149,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         scope = write_scope(
             sheet, grant, written, ctx.principal.user_id, needs="create", reading=plan
         )
-        record = await ctx.store.create(sheet, values, ctx.actor, scope=scope)
+        record = await ctx.store.records.create(sheet, values, ctx.actor, scope=scope)
         return _done(ctx, record, plan)
 
     async def update(info: Info, id: strawberry.ID, expected_version: int, input: Any) -> Any:
@@ -162,12 +162,12 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         if plan.row_fields & values.keys():
             # The change moves the record between rows: what was masked where it stood
             # stays masked in the answer, so moving a record cannot unmask it.
-            before = await ctx.store.get(
+            before = await ctx.store.records.get(
                 sheet, str(id), fetch_fields(plan, sheet), scope=plan.scope
             )
             if before is not None:
                 before_hidden = plan.masked(before.values, before.owner)
-        record = await ctx.store.update(
+        record = await ctx.store.records.update(
             sheet,
             str(id),
             expected_version,
@@ -183,7 +183,7 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         grant = grant_for(ctx, sheet)
         plan = _plan(info, ctx, sheet, grant)
         scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="archive", reading=plan)
-        record = await ctx.store.set_archived(
+        record = await ctx.store.records.set_archived(
             sheet,
             str(id),
             version,
@@ -204,7 +204,9 @@ def mutation_fields(types: SheetTypes) -> dict[str, Any]:
         ctx = _ctx(info)
         grant = grant_for(ctx, sheet)
         scope = write_scope(sheet, grant, (), ctx.principal.user_id, needs="delete")
-        record = await ctx.store.delete(sheet, str(id), expected_version, ctx.actor, scope=scope)
+        record = await ctx.store.records.delete(
+            sheet, str(id), expected_version, ctx.actor, scope=scope
+        )
         return Deleted(id=strawberry.ID(record.id), version=record.version)
 
     # Mutation results are nullable: one failed mutation among several in a document

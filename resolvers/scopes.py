@@ -19,7 +19,7 @@ from resolvers.policy import SheetPolicy
 from schema.datasheets import Datasheet
 from schema.errors import ForbiddenError
 from schema.roles import RowFilter, row_matches
-from storage.base import Record, RowScope
+from storage.values import Record, RowScope
 
 __all__ = ["ReadPlan", "fetch_fields", "read_plan", "shown_values", "write_scope"]
 

@@ -20,7 +20,8 @@ from resolvers.context import RequestContext
 from resolvers.values import check_value
 from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
 from schema.errors import ForbiddenError
-from storage.base import AuditEntry, AuditQuery, Record, TenantStore
+from storage.base import TenantStore
+from storage.values import AuditEntry, AuditQuery, Record
 
 __all__ = ["SubjectAccessMutation"]
 
@@ -68,7 +69,7 @@ async def _history(store: TenantStore, record_id: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     after: int | None = None
     while True:
-        page, more = await store.audit_page(
+        page, more = await store.audit.page(
             AuditQuery(record=record_id), first=_AUDIT_PAGE, after=after, with_values=True
         )
         entries.extend(_entry(e) for e in page)
@@ -96,7 +97,7 @@ class SubjectAccessMutation:
             for field in sheet.fields:
                 if field.type is not FieldType.EMAIL or not field.filterable:
                     continue
-                async for r in ctx.store.stream(
+                async for r in ctx.store.records.stream(
                     sheet, every, equals={field.name: address}, include_archived=True
                 ):
                     records.setdefault(r.id, _record(r))
@@ -106,7 +107,7 @@ class SubjectAccessMutation:
             found[sheet.name] = sorted(records)
             if records:
                 ctx.access.export(sheet.name, every, sorted(records))
-        await ctx.store.record_event(
+        await ctx.store.audit.record_event(
             "subject_access",
             ctx.actor,
             detail={"records": found},

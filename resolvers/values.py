@@ -14,7 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from schema.datasheets import Datasheet, Field, FieldType
 from schema.errors import BadUserInputError
-from storage.base import Value
+from storage.values import Value
 
 __all__ = ["check_value", "input_values"]
 

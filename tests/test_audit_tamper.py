@@ -17,7 +17,7 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.auditmac import SignedHead
-from storage.base import VerifyReport
+from storage.values import VerifyReport
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import UPDATE_EMPLOYEE, create_employee, employee_input
 from tests.raw import plain_client
@@ -47,7 +47,7 @@ async def _seal(services: Services, settings: Settings, tenant: Tenant) -> int:
 
 
 async def _verify(services: Services, settings: Settings, tenant: Tenant) -> VerifyReport:
-    return await services.store.for_tenant(tenant.id).verify_audit(settings.seal_key())
+    return await services.store.for_tenant(tenant.id).seals.verify(settings.seal_key())
 
 
 def _tampered(services: Services) -> float:
@@ -181,7 +181,7 @@ async def test_the_newest_entry_and_its_checkpoint_deleted(
     assert json.loads(checked.stdout)["firstBad"] == entry["_id"]
     # Given only as an argument, the exported head is checked too.
     store = services.store.for_tenant(tenant.id)
-    report = await store.verify_audit(settings.seal_key(), [SignedHead.from_json(newest)])
+    report = await store.seals.verify(settings.seal_key(), [SignedHead.from_json(newest)])
     assert not report.ok and report.first_bad == entry["_id"]
     assert await _seal(services, settings, tenant) == 0  # will not extend the shortened chain
 
@@ -190,7 +190,7 @@ async def test_a_head_with_a_forged_signature_is_refused(
     logged: GraphQLClient, services: Services, settings: Settings, tenant: Tenant
 ) -> None:
     store = services.store.for_tenant(tenant.id)
-    head = await store.audit_head(settings.seal_key())
+    head = await store.seals.head(settings.seal_key())
     assert head is not None
     body = await logged(
         "query($h: [AuditHeadInput!]) { auditVerify(heads: $h) { ok firstBadSequence reason } }",
@@ -262,7 +262,7 @@ async def test_the_reconciler_never_rolls_forward_a_forged_intent(
         }
     )
     store = services.store.for_tenant(tenant.id)
-    assert await store.reconcile(older_than=dt.timedelta(0)) == 0
+    assert await store.audit.reconcile(older_than=dt.timedelta(0)) == 0
     assert await db["audit_outcomes"].find_one({"_id": forged}) is None
     record = await db["employees"].find_one({"_id": victim["id"]}, {"_v": 1})
     assert record is not None and record["_v"] == 2

@@ -120,7 +120,7 @@ async def test_reset_admin_code_replaces_the_code_and_is_audited(
         {"r": admin.id},
     )
     # Both codes the operator made are in the tenant's own log.
-    assert log["auditLog"]["nodes"] == [{"actorKind": "operator", "actorId": "cli"}] * 2
+    assert log["auditLog"]["nodes"] == [{"actorKind": "operator", "actorId": "operator"}] * 2
 
     nobody = _enclave([*args[:3], "--admin-email", "nobody@reset.example"], env)
     assert nobody.returncode == 1 and "no admin with this email" in nobody.stderr

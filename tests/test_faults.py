@@ -35,8 +35,8 @@ from bench.workload import LoadResult, LoadTenant, Outcome, run_workload
 from gateway.devservers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
-from storage.base import Actor
 from storage.mongo.writes import LEASE
+from storage.values import Actor
 from tests.conftest import EXTERNAL
 from tests.gateways import GatewayProcess, gateway_env, running_gateways
 from tests.signins import PASSWORD
@@ -94,7 +94,7 @@ async def tenants(fault_services: Services) -> list[LoadTenant]:
     signed_in = []
     for tenant in await make_tenants(fault_services, 2):
         store = fault_services.store.for_tenant(tenant.id)
-        admin = await store.get_user(tenant.admin)
+        admin = await store.users.get(tenant.admin)
         assert admin is not None
         password = await fault_services.signin.check_password("eu_faults", PASSWORD)
         await store.credentials.set_password_hash(
@@ -193,7 +193,7 @@ async def _settle_and_verify(services: Services, result: LoadResult) -> None:
     """Settle what the fault interrupted (past every lease: no writer is left), then check
     every acknowledged mutation."""
     for tenant in {a.tenant for a in result.acked}:
-        await services.store.for_tenant(tenant).reconcile(older_than=-(LEASE + LEASE))
+        await services.store.for_tenant(tenant).audit.reconcile(older_than=-(LEASE + LEASE))
     assert await verify_acknowledged(services, result.acked) == []
 
 

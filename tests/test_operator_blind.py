@@ -17,6 +17,7 @@ from gateway.app import create_app
 from gateway.cli import app as cli_app
 from gateway.services import Services
 from gateway.settings import Settings
+from storage.values import OPERATOR
 from tests.conftest import GraphQLClient, make_tenant
 from tests.helpers import create_employee, marker
 from tests.operator import enclave, eventually
@@ -122,8 +123,8 @@ async def test_no_operator_path_shows_a_record(
         assert secret.lower() not in shown.lower()
 
     # Credentials an operator could make with the gateway's own signing key, for the
-    # identities operators act as: none is a user of the tenant, so none gets anything.
-    for subject in ("cli", "operator", "gateway"):
+    # identity operators act as: no user of the tenant, so it gets nothing.
+    for subject in (OPERATOR.user_id,):
         forged = GraphQLClient(http, services.tokens.issue(tenant.id, subject, ["admin"]))
         response = await forged.raw(READ_ALL)
         assert response.status_code == 401, subject

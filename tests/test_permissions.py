@@ -299,7 +299,7 @@ async def test_the_last_admin_keeps_the_role(
         second(update, {"id": tenant.admin_id, "v": 1, "roles": []}),
     )
     assert sum("errors" not in r for r in results) == 1
-    remaining = await services.store.for_tenant(tenant.id).list_users()
+    remaining = await services.store.for_tenant(tenant.id).users.all()
     assert sum("admin" in u.roles for u in remaining) == 1
 
 

@@ -14,7 +14,7 @@ from gateway.devservers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from storage.base import Actor
+from storage.values import Actor
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import create_employee, marker
 from tests.raw import plain_client, raw_bytes

@@ -10,8 +10,9 @@ import httpx
 
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import OPERATOR, issue_setup_code
+from gateway.setup_cli import issue_setup_code
 from regions.routing import database_name
+from storage.values import OPERATOR
 from tests.conftest import GraphQLClient, Tenant
 from tests.raw import plain_client, raw_bytes
 
@@ -93,13 +94,11 @@ async def test_wrong_expired_and_other_users_codes_are_refused_alike(
     http: httpx.AsyncClient, services: Services
 ) -> None:
     tenant, email = await _tenant(services, "BE")
-    creds = services.store.for_tenant(tenant.id).credentials
-    expired, _ = await creds.issue_setup_code(tenant.admin_id, dt.timedelta(0), OPERATOR)
+    codes = services.store.for_tenant(tenant.id).setup_codes
+    expired, _ = await codes.issue(tenant.admin_id, dt.timedelta(0), OPERATOR)
     admin = GraphQLClient(http, tenant.token)
     other = await admin.ok('mutation { createUser(email: "o@example.com", roles: []) { id } }')
-    others, _ = await creds.issue_setup_code(
-        other["createUser"]["id"], dt.timedelta(hours=1), OPERATOR
-    )
+    others, _ = await codes.issue(other["createUser"]["id"], dt.timedelta(hours=1), OPERATOR)
     for tenant_id, mail, code in (
         (tenant.id, email, expired),
         (tenant.id, email, others),

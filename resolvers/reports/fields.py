@@ -22,7 +22,7 @@ from resolvers.reports.plan import Definition, key_names, labels, plan_report
 from resolvers.reports.rules import Suppressed
 from resolvers.reports.run import OTHER, run_report
 from schema.errors import BadUserInputError, EnclaveError, ForbiddenError, NotFoundError
-from storage.base import ExportJob, SavedReport
+from storage.values import ExportJob, SavedReport
 
 __all__ = ["ReportMutation", "ReportQuery"]
 
@@ -282,7 +282,7 @@ class ReportMutation:
             expires_at=now + dt.timedelta(seconds=ctx.exports.ttl_seconds),
             report=shape,
         )
-        await ctx.store.create_export(job, ctx.actor)
+        await ctx.store.exports.create(job, ctx.actor)
         url = ctx.exports.url(
             ctx.principal.tenant_id,
             job.id,

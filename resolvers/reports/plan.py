@@ -28,7 +28,7 @@ from resolvers.policy import Policy, SheetPolicy
 from resolvers.scopes import read_plan
 from schema.datasheets import DATASHEETS, Datasheet, FieldType, Sensitivity
 from schema.errors import BadUserInputError, ForbiddenError
-from storage.base import ReportQuery, Value
+from storage.values import ReportQuery, Value
 
 __all__ = ["MAX_GROUPS", "Definition", "Planned", "key_names", "labels", "plan_report"]
 

@@ -1,4 +1,4 @@
-"""Roles and users of one tenant, changed through the audited write path.
+"""Roles of one tenant, changed through the audited write path.
 
 Role versions are not kept in a collection of their own: the audit log already holds every
 committed change with the role's full definition after it, so listing versions reads the
@@ -12,24 +12,28 @@ from the applied state, never from an intent that may not have happened yet.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-from ulid import ULID
 
 from schema.errors import BadUserInputError, ConflictError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant
-from storage.base import Actor, Role, RoleVersion, User
-from storage.mongo.codec import FieldCodec
-from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, Change, WritePath, declared_fields
+from storage.contract.roles import RoleStore
+from storage.mongo.changes import ROLES, USERS, Change
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, WritePath
+from storage.values import Actor, Role, RoleVersion
 
-__all__ = ["USERS", "AccessRepository", "role_from_doc", "role_to_doc"]
-
-USERS = "users"
-ROLES = "roles"
+__all__ = [
+    "MongoRoles",
+    "check_roles_exist",
+    "ensure_role_indexes",
+    "role_from_doc",
+    "role_to_doc",
+]
 
 
 def role_to_doc(role: RoleDefinition) -> dict[str, Any]:
@@ -72,143 +76,41 @@ def role_from_doc(name: str, doc: Mapping[str, Any]) -> RoleDefinition:
     return RoleDefinition(name=name, description=doc.get("description", ""), sheets=sheets)
 
 
-def _user(doc: Mapping[str, Any]) -> User:
-    return User(
-        id=doc["_id"],
-        email=doc["email"],
-        roles=tuple(doc.get("roles", ())),
-        can_export=bool(doc.get("canExport", False)),
-        version=int(doc.get("_v", 1)),
-    )
-
-
 def _role(doc: Mapping[str, Any]) -> Role:
     return Role(
         role_from_doc(doc["_id"], doc), int(doc["_v"]), doc["_updated"], doc.get("_updatedBy")
     )
 
 
-class AccessRepository:
-    """Roles and users in one tenant database."""
+async def check_roles_exist(db: AsyncDatabase[dict[str, Any]], roles: Sequence[str]) -> None:
+    """``BadUserInputError`` (field ``roles``) naming the first of *roles* not defined."""
+    names = set(roles) - {ADMIN}
+    if not names:
+        return
+    found = await db[ROLES].distinct(
+        "_id", {"_id": {"$in": sorted(names)}, "_deleted": {"$ne": True}}
+    )
+    if missing := sorted(names - set(found)):
+        raise BadUserInputError(f"unknown role {missing[0]!r}", field="roles")
 
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, writes: WritePath):
+
+@tenant_scoped(tenant_of_database)
+class MongoRoles(MapsDriverErrors, RoleStore):
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, region: str) -> None:
         self._db = db
-        self._codec = codec
         self._writes = writes
-        self._docs = writes.documents
+        self._region = region
 
-    def _valid(self, collection: str, doc: Mapping[str, Any] | None) -> bool:
-        """Whether *doc* was written by a gateway (its MAC verifies); one that was not is
-        treated as absent: a user who cannot sign in, a role that grants nothing."""
-        return self._docs.verify(self._db.name, collection, doc)
+    def _valid(self, doc: Mapping[str, Any] | None) -> bool:
+        """Whether *doc* was written by a gateway (its MAC verifies); a role that was not
+        grants nothing."""
+        return self._writes.documents.verify(self._db.name, ROLES, doc)
 
-    # -- users -----------------------------------------------------------------------------
-
-    async def _check_roles_exist(self, roles: Sequence[str]) -> None:
-        names = set(roles) - {ADMIN}
-        if not names:
-            return
-        found = await self._db[ROLES].distinct(
-            "_id", {"_id": {"$in": sorted(names)}, "_deleted": {"$ne": True}}
-        )
-        if missing := sorted(names - set(found)):
-            raise BadUserInputError(f"unknown role {missing[0]!r}", field="roles")
-
-    async def create_user(
-        self, email: str, roles: Sequence[str], actor: Actor, can_export: bool
-    ) -> User:
-        await self._check_roles_exist(roles)
-        email_field = declared_fields(USERS)["email"]
-        taken = await self._db[USERS].find_one(
-            {"email": await self._codec.encrypt(email_field, email)}, {"_id": 1}
-        )
-        if taken is not None:
-            raise ConflictError("a user with this email exists", field="email")
-        user = User(
-            id=str(ULID()), email=email, roles=tuple(dict.fromkeys(roles)), can_export=can_export
-        )
-        change = Change(
-            op="create",
-            collection=USERS,
-            record_id=user.id,
-            version=1,
-            after={"email": user.email, "roles": list(user.roles), "canExport": can_export},
-        )
-        await self._writes.write(change, actor)
-        return user
-
-    async def get_user(self, user_id: str) -> User | None:
-        doc = await self._db[USERS].find_one({"_id": user_id})
-        return _user(doc) if doc is not None and self._valid(USERS, doc) else None
-
-    async def list_users(self) -> list[User]:
-        found = self._db[USERS].find({}, sort=[("_id", 1)])
-        return [_user(d) async for d in found if self._valid(USERS, d)]
-
-    async def _admins(self) -> list[dict[str, Any]]:
-        return await self._db[USERS].find({"roles": ADMIN}, {"_v": 1}).to_list()
-
-    async def update_user(
-        self,
-        user_id: str,
-        expected_version: int,
-        actor: Actor,
-        roles: Sequence[str] | None,
-        can_export: bool | None,
-    ) -> User:
-        doc = await self._db[USERS].find_one({"_id": user_id})
-        if doc is None or not self._valid(USERS, doc):
-            raise NotFoundError("no user with this id", id=user_id)
-        current = _user(doc)
-        if current.version != expected_version:
-            raise ConflictError(
-                f"the user is at version {current.version}", currentVersion=current.version
-            )
-        after: dict[str, Any] = {}
-        before: dict[str, Any] = {}
-        guard = None
-        if roles is not None:
-            await self._check_roles_exist(roles)
-            new_roles = list(dict.fromkeys(roles))
-            before["roles"], after["roles"] = list(current.roles), new_roles
-            if ADMIN in current.roles and ADMIN not in new_roles:
-                admins = await self._admins()
-                if [a["_id"] for a in admins] == [user_id]:
-                    raise ConflictError(
-                        "the last admin of a tenant keeps the admin role", field="roles"
-                    )
-                # Of two changes that each take admin from a different user, only one may
-                # pass: both claim the same admin set, versions included.
-                state = ",".join(sorted(f"{a['_id']}:{a['_v']}" for a in admins))
-                guard = "admins/" + hashlib.sha256(state.encode()).hexdigest()
-        if can_export is not None:
-            before["canExport"], after["canExport"] = current.can_export, can_export
-        if not after:
-            raise BadUserInputError("nothing to change", field="input")
-        change = Change(
-            op="update",
-            collection=USERS,
-            record_id=user_id,
-            version=expected_version + 1,
-            before=before,
-            after=after,
-        )
-        await self._writes.write(change, actor, guard=guard)
-        return User(
-            id=user_id,
-            email=current.email,
-            roles=tuple(after.get("roles", current.roles)),
-            can_export=after.get("canExport", current.can_export),
-            version=expected_version + 1,
-        )
-
-    # -- roles -----------------------------------------------------------------------------
-
-    async def list_roles(self) -> list[Role]:
+    async def all(self) -> list[Role]:
         cursor = self._db[ROLES].find({"_deleted": {"$ne": True}}, sort=[("_id", 1)])
-        return [_role(d) async for d in cursor if self._valid(ROLES, d)]
+        return [_role(d) async for d in cursor if self._valid(d)]
 
-    async def put_role(
+    async def put(
         self, definition: RoleDefinition, expected_version: int | None, actor: Actor
     ) -> Role:
         doc = await self._db[ROLES].find_one({"_id": definition.name})
@@ -234,7 +136,7 @@ class AccessRepository:
         _, at = await self._writes.write(change, actor)
         return Role(definition, current + 1, at, actor.user_id)
 
-    async def delete_role(self, name: str, expected_version: int, actor: Actor) -> Role:
+    async def delete(self, name: str, expected_version: int, actor: Actor) -> Role:
         doc = await self._db[ROLES].find_one({"_id": name, "_deleted": {"$ne": True}})
         if doc is None:
             raise NotFoundError(f"no role {name!r}", field="name")
@@ -254,7 +156,7 @@ class AccessRepository:
         _, at = await self._writes.write(change, actor)
         return Role(role_from_doc(name, doc), expected_version + 1, at, actor.user_id)
 
-    async def role_versions(self, name: str) -> list[RoleVersion]:
+    async def versions(self, name: str) -> list[RoleVersion]:
         entries = (
             await self._db[AUDIT]
             .find({"datasheet": ROLES, "record": name}, sort=[("_id", 1)])
@@ -294,8 +196,5 @@ class AccessRepository:
         return latest
 
 
-async def ensure_access_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await db[USERS].create_index("email", unique=True)
-    await db[USERS].create_index("roles")
-    await db[USERS].create_index("_seq")
+async def ensure_role_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[ROLES].create_index("_seq")

@@ -26,10 +26,15 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from storage.base import Actor
+from schema.errors import NotFoundError
+from storage.contract.setup_codes import SetupCodeStore
+from storage.mongo.changes import USERS
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
 from storage.mongo.writes import WritePath, now
+from storage.values import Actor
 
-__all__ = ["SETUP_CODES", "SetupCodes"]
+__all__ = ["SETUP_CODES", "MongoSetupCodes"]
 
 SETUP_CODES = "setup_codes"
 
@@ -38,13 +43,16 @@ def _digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-class SetupCodes:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath) -> None:
+@tenant_scoped(tenant_of_database)
+class MongoSetupCodes(MapsDriverErrors, SetupCodeStore):
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, region: str) -> None:
         self._db = db
         self._writes = writes
+        self._region = region
 
     async def issue(self, user_id: str, ttl: dt.timedelta, actor: Actor) -> tuple[str, dt.datetime]:
-        """A fresh code for *user_id* and when it expires; earlier codes stop working."""
+        if await self._db[USERS].count_documents({"_id": user_id}, limit=1) == 0:
+            raise NotFoundError("no user with this id")
         code, at = secrets.token_urlsafe(32), now()
         expires = at + ttl
         codes = self._db[SETUP_CODES]
@@ -62,7 +70,6 @@ class SetupCodes:
         return code, expires
 
     async def redeem(self, user_id: str, code: str, actor: Actor) -> bool:
-        """True once for a valid, unexpired code of *user_id*; audited when it is used."""
         digest = _digest(code)
         codes = self._db[SETUP_CODES]
         doc = await codes.find_one({"_id": digest, "user": {"$exists": True}})
@@ -82,5 +89,4 @@ class SetupCodes:
         return True
 
     async def pending(self, user_id: str) -> bool:
-        """Whether *user_id* has a code on file (used or not yet collected)."""
         return await self._db[SETUP_CODES].count_documents({"user": user_id}, limit=1) > 0

@@ -12,18 +12,23 @@ from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 
-from storage.base import AccessEvent, AccessQuery
+from storage.contract.access_log import AccessLogStore
 from storage.mongo.codec import FieldCodec
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
+from storage.values import AccessEvent, AccessQuery
 
-__all__ = ["ACCESS", "AccessLog", "ensure_access_log_indexes"]
+__all__ = ["ACCESS", "MongoAccessLog", "ensure_access_log_indexes"]
 
 ACCESS = "access_log"
 
 
-class AccessLog:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec) -> None:
+@tenant_scoped(tenant_of_database)
+class MongoAccessLog(MapsDriverErrors, AccessLogStore):
+    def __init__(self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, region: str) -> None:
         self._db = db
         self._codec = codec
+        self._region = region
 
     async def append(self, events: Sequence[AccessEvent]) -> None:
         docs = []
@@ -50,28 +55,28 @@ class AccessLog:
             await self._db[ACCESS].insert_many(docs, ordered=False)
 
     async def page(
-        self, q: AccessQuery, first: int, after: Any | None
+        self, query: AccessQuery, *, first: int, after: Any | None = None
     ) -> tuple[list[AccessEvent], bool]:
-        query: dict[str, Any] = {}
-        if isinstance(q.kind, tuple):
+        where: dict[str, Any] = {}
+        if isinstance(query.kind, tuple):
             # One plain value per branch: a field value is never an operator object.
-            query["$or"] = [{"kind": kind} for kind in q.kind]
-        elif q.kind is not None:
-            query["kind"] = q.kind
-        if q.principal is not None:
-            query["principal"] = q.principal
-        if q.datasheet is not None:
-            query["datasheet"] = q.datasheet
-        if q.record is not None:
-            query["records"] = q.record
-        if q.since is not None or q.until is not None:
-            query["at"] = {
-                **({"$gte": q.since} if q.since else {}),
-                **({"$lt": q.until} if q.until else {}),
+            where["$or"] = [{"kind": kind} for kind in query.kind]
+        elif query.kind is not None:
+            where["kind"] = query.kind
+        if query.principal is not None:
+            where["principal"] = query.principal
+        if query.datasheet is not None:
+            where["datasheet"] = query.datasheet
+        if query.record is not None:
+            where["records"] = query.record
+        if query.since is not None or query.until is not None:
+            where["at"] = {
+                **({"$gte": query.since} if query.since else {}),
+                **({"$lt": query.until} if query.until else {}),
             }
         if after is not None:
-            query["_id"] = {"$lt": after}
-        docs = await self._db[ACCESS].find(query, sort=[("_id", -1)], limit=first + 1).to_list()
+            where["_id"] = {"$lt": after}
+        docs = await self._db[ACCESS].find(where, sort=[("_id", -1)], limit=first + 1).to_list()
         events = [
             AccessEvent(
                 id=d["_id"],

@@ -25,29 +25,24 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
-from schema.errors import NotFoundError
-from storage.base import Actor, ApiKey
-from storage.mongo.writes import Change, WritePath
+from schema.errors import BadUserInputError, NotFoundError
+from schema.roles import ADMIN
+from storage.contract.api_keys import ApiKeyStore, format_api_key
+from storage.contract.roles import RoleStore
+from storage.mongo.changes import Change
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.writes import WritePath
+from storage.values import Actor, ApiKey
 
-__all__ = ["API_KEYS", "ApiKeyRepository", "parse_api_key"]
+__all__ = ["API_KEYS", "MongoApiKeys"]
 
 API_KEYS = "api_keys"
 USES = "api_key_uses"
-PREFIX = "enk_"
 
 
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def parse_api_key(value: str) -> tuple[str, str, str] | None:
-    """(tenant id, key id, secret) of a well-formed key, else None."""
-    if not value.startswith(PREFIX):
-        return None
-    parts = value[len(PREFIX) :].split("_")
-    if len(parts) != 4 or len(parts[2]) != 26:
-        return None
-    return f"{parts[0]}_{parts[1]}", parts[2], parts[3]
 
 
 def _key(doc: Mapping[str, Any], used: dt.datetime | None = None) -> ApiKey:
@@ -63,15 +58,27 @@ def _key(doc: Mapping[str, Any], used: dt.datetime | None = None) -> ApiKey:
     )
 
 
-class ApiKeyRepository:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, tenant_id: str):
+@tenant_scoped(tenant_of_database)
+class MongoApiKeys(MapsDriverErrors, ApiKeyStore):
+    def __init__(
+        self,
+        db: AsyncDatabase[dict[str, Any]],
+        writes: WritePath,
+        roles: RoleStore,
+        tenant_id: str,
+        region: str,
+    ) -> None:
         self._db = db
         self._writes = writes
+        self._roles = roles
         self._tenant = tenant_id
+        self._region = region
 
     async def create(
         self, name: str, role: str, can_export: bool, actor: Actor
     ) -> tuple[ApiKey, str]:
+        if role != ADMIN and role not in {r.definition.name for r in await self._roles.all()}:
+            raise BadUserInputError(f"unknown role {role!r}", field="role")
         key_id, secret = str(ULID()), secrets.token_urlsafe(32).replace("_", "-")
         change = Change(
             op="create",
@@ -87,14 +94,14 @@ class ApiKeyRepository:
             },
         )
         _, at = await self._writes.write(change, actor)
-        plain = f"{PREFIX}{self._tenant}_{key_id}_{secret}"
+        plain = format_api_key(self._tenant, key_id, secret)
         return ApiKey(key_id, name, role, can_export, at, False, None, 1), plain
 
     def _valid(self, doc: Mapping[str, Any] | None) -> bool:
         """Whether *doc* was written by a gateway; one that was not is treated as absent."""
         return self._writes.documents.verify(self._db.name, API_KEYS, doc)
 
-    async def list(self) -> list[ApiKey]:
+    async def all(self) -> list[ApiKey]:
         found = self._db[API_KEYS].find({}, sort=[("_id", 1)])
         keys = [d async for d in found if self._valid(d)]
         uses = self._db[USES].find({"_id": {"$in": [d["_id"] for d in keys]}})
@@ -120,7 +127,6 @@ class ApiKeyRepository:
         return _key({**doc, "revoked": True, "_v": version + 1})
 
     async def check(self, key_id: str, secret: str) -> ApiKey | None:
-        """The key if *secret* is its secret and it is not revoked."""
         doc = await self._db[API_KEYS].find_one({"_id": key_id})
         if doc is None or doc.get("revoked"):
             return None

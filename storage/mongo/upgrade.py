@@ -1,28 +1,31 @@
 """Upgrading: a MAC for the trusted documents written before they carried one.
 
 Documents trusted for access (:mod:`storage.documentmac`) written by an earlier version have
-no ``_mac`` and are refused. ``enclave keys seal-documents`` runs :func:`seal_unsealed` once,
-when upgrading: it gives every such document *without* a MAC one over what it holds now, and
-never touches a document whose MAC fails (that one was changed outside the gateway). It
-trusts the database as it is when it runs, so run it before the databases could have been
-written by anyone else; each tenant's log gets an entry (``documents_sealed``, counts only),
-so an operator cannot legitimise a document in a tenant unseen.
+no ``_mac`` and are refused. ``enclave keys seal-documents`` runs
+:meth:`UnsealedDocuments.seal` in every region once, when upgrading: it gives every such
+document *without* a MAC one over what it holds now, and never touches a document whose MAC
+fails (that one was changed outside the gateway). It trusts the database as it is when it
+runs, so run it before the databases could have been written by anyone else; each tenant's
+log gets an entry (``documents_sealed``, counts only), so an operator cannot legitimise a
+document in a tenant unseen.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from regions.clients import KEY_VAULT_NAMESPACE, RegionClient
 from regions.routing import database_name
-from storage.base import Actor
+from storage.contract.audit import AuditStore
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.mongo.control import CONTROL_DB, TENANTS
 from storage.mongo.decryption import key_binding, tenant_scope
-from storage.mongo.store import MongoStore
+from storage.mongo.errors import MapsDriverErrors
+from storage.values import Actor
 
-__all__ = ["seal_unsealed"]
+__all__ = ["UnsealedDocuments"]
 
 #: The collections of a tenant database whose documents carry a MAC.
 KINDS = ("users", "roles", "api_keys", "settings", "sessions", "setup_codes")
@@ -73,20 +76,33 @@ async def _seal_tenant(
     return done
 
 
-async def seal_unsealed(store: MongoStore, actor: Actor) -> dict[str, dict[str, int]]:
-    """Seal every trusted document without a MAC, in every tenant of every region; per
-    tenant, how many of each kind (only tenants where something was sealed)."""
-    report: dict[str, dict[str, int]] = {}
-    for region in store.regions.values():
-        records = await region.plain[CONTROL_DB][TENANTS].find({}).to_list()
+class UnsealedDocuments(MapsDriverErrors):
+    """The trusted documents of one region's tenants that have no MAC yet."""
+
+    def __init__(
+        self,
+        region: RegionClient,
+        documents: DocumentAuthenticator,
+        audit: Callable[[str], AuditStore],
+    ) -> None:
+        self._client = region
+        self._region = region.name
+        self._documents = documents
+        self._audit = audit
+
+    async def seal(self, actor: Actor) -> dict[str, dict[str, int]]:
+        """Seal every trusted document without a MAC in the region's tenants; per tenant,
+        how many of each kind (only tenants where something was sealed)."""
+        report: dict[str, dict[str, int]] = {}
+        records = await self._client.plain[CONTROL_DB][TENANTS].find({}).to_list()
         for record in records:
             if record.get("status") in ("purging", "purged"):
                 continue
             tenant_id = str(record["_id"])
-            done = await _seal_control(region, store.documents, record)
-            done += await _seal_tenant(region, store.documents, tenant_id)
+            done = await _seal_control(self._client, self._documents, record)
+            done += await _seal_tenant(self._client, self._documents, tenant_id)
             if done:
                 counts = dict(sorted(done.items()))
-                await store.for_tenant(tenant_id).record_event("documents_sealed", actor, counts)
+                await self._audit(tenant_id).record_event("documents_sealed", actor, counts)
                 report[tenant_id] = counts
-    return report
+        return report

@@ -1,17 +1,13 @@
-"""Credentials and sessions of one tenant's users, for the built-in sign-in.
+"""Credentials of one tenant's users, for the built-in sign-in.
 
 Passwords are argon2id hashes (hashed by the gateway); TOTP secrets are encrypted under
-the tenant's key; sessions hold only the SHA-256 of their refresh secret
-(``storage.mongo.sessions``). Setting a password or a second factor goes through the
-audited write path; failed attempts and session bookkeeping are not record changes and are
-written directly, by inserts where concurrency matters: a sign-in attempt takes one of a
+the tenant's key. Setting a password or a second factor goes through the audited write
+path; failed attempts are not record changes and are written directly, by inserts where
+concurrency matters: a sign-in attempt takes one of a
 few slots ``<account>/<n>`` in ``signin_failures`` by inserting it under its unique ``_id``
 *before* the password is checked (so of a burst at most that many count; a success frees
 them), and a TOTP time step is used by inserting ``<user>/<step>`` into ``totp_steps``
 under its unique ``_id``.
-
-Every public method maps driver errors (``maps_driver_errors``): an unreachable region is
-``REGION_UNAVAILABLE``, never a driver exception.
 """
 
 from __future__ import annotations
@@ -26,23 +22,21 @@ from pymongo.errors import DuplicateKeyError
 
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import NotFoundError
-from storage.base import Actor, Credentials, CredentialStore
+from storage.contract.credentials import CredentialStore
+from storage.mongo.changes import USERS, Change
 from storage.mongo.codec import FieldCodec
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
-from storage.mongo.errors import maps_driver_errors
-from storage.mongo.sessions import SESSION_CLAIMS, SESSIONS, Sessions
-from storage.mongo.setupcodes import SetupCodes
-from storage.mongo.writes import Change, WritePath
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.writes import WritePath
+from storage.values import Actor, Credentials
 
 __all__ = ["MongoCredentials", "ensure_signin_indexes"]
 
-USERS, SETTINGS = "users", "settings"
+SETTINGS = "settings"
 FAILURES, TOTP_STEPS = "signin_failures", "totp_steps"
 _EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 #: Failed attempts and used TOTP steps are kept this long (far beyond any lock-out).
 _KEEP = dt.timedelta(days=1)
-#: A session's claims are kept this long more (a refresh token's lifetime).
-_CLAIMS_KEPT = dt.timedelta(days=30)
 #: At most this many attempt slots per account (clearing frees them all).
 _MAX_SLOTS = 8
 
@@ -51,9 +45,8 @@ def _slots(key: str, slots: int) -> list[str]:
     return [f"{key}/{n}" for n in range(min(slots, _MAX_SLOTS))]
 
 
-@maps_driver_errors
 @tenant_scoped(tenant_of_database)
-class MongoCredentials(CredentialStore):
+class MongoCredentials(MapsDriverErrors, CredentialStore):
     def __init__(
         self,
         db: AsyncDatabase[dict[str, Any]],
@@ -66,8 +59,6 @@ class MongoCredentials(CredentialStore):
         self._writes = writes
         self._region = region
         self._docs = writes.documents
-        self._setup_codes = SetupCodes(db, writes)
-        self._sessions = Sessions(db, writes.documents)
 
     async def by_email(self, email: str) -> Credentials | None:
         doc = await self._db[USERS].find_one({"email": await self._codec.encrypt(_EMAIL, email)})
@@ -116,9 +107,6 @@ class MongoCredentials(CredentialStore):
         await self._change(
             user_id, {"totpSecret": pending, "totpEnabled": True, "totpPending": None}, actor
         )
-
-    async def close_sessions(self, user_id: str, keep: str | None = None) -> None:
-        await self._sessions.end_all(user_id, keep)
 
     async def reserve_attempt(
         self, user_id: str | None, email: str, slots: int, window: dt.timedelta
@@ -169,29 +157,7 @@ class MongoCredentials(CredentialStore):
         pruned = 0
         for coll in (FAILURES, TOTP_STEPS):
             pruned += (await self._db[coll].delete_many({"at": {"$lt": cutoff}})).deleted_count
-        # Sessions expired a while ago, and claims older than a session lives without a
-        # refresh (a retired secret that old is refused, no longer ends its session).
-        pruned += (
-            await self._db[SESSIONS].delete_many({"expiresAt": {"$lt": cutoff}})
-        ).deleted_count
-        old_claims = {"at": {"$lt": cutoff - _CLAIMS_KEPT}}
-        return pruned + (await self._db[SESSION_CLAIMS].delete_many(old_claims)).deleted_count
-
-    async def open_session(
-        self, user_id: str, ttl: dt.timedelta, scope: str | None = None
-    ) -> tuple[str, str]:
-        return await self._sessions.open(user_id, ttl, scope)
-
-    async def rotate_session(
-        self, sid: str, secret: str, ttl: dt.timedelta
-    ) -> tuple[str, str, str | None] | None:
-        return await self._sessions.rotate(sid, secret, ttl)
-
-    async def session_active(self, sid: str, user_id: str, scope: str | None) -> bool:
-        return await self._sessions.active(sid, user_id, scope)
-
-    async def close_session(self, sid: str) -> None:
-        await self._sessions.end(sid)
+        return pruned
 
     async def two_factor_required(self) -> bool:
         doc = await self._db[SETTINGS].find_one({"_id": "security"})
@@ -202,24 +168,8 @@ class MongoCredentials(CredentialStore):
     async def require_two_factor(self, required: bool, actor: Actor) -> None:
         await self._writes.set_setting("security", "requireTwoFactor", required, actor)
 
-    async def issue_setup_code(
-        self, user_id: str, ttl: dt.timedelta, actor: Actor
-    ) -> tuple[str, dt.datetime]:
-        if await self._db[USERS].count_documents({"_id": user_id}, limit=1) == 0:
-            raise NotFoundError("no user with this id")
-        return await self._setup_codes.issue(user_id, ttl, actor)
-
-    async def redeem_setup_code(self, user_id: str, code: str, actor: Actor) -> bool:
-        return await self._setup_codes.redeem(user_id, code, actor)
-
-    async def setup_code_pending(self, user_id: str) -> bool:
-        return await self._setup_codes.pending(user_id)
-
 
 async def ensure_signin_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """Indexes for pruning and for ending a user's sessions (real MongoDB uses them; attempt
-    slots and claims are found by ``_id``)."""
-    for coll in (FAILURES, TOTP_STEPS, SESSION_CLAIMS):
+    """Indexes for pruning (real MongoDB uses them; attempt slots are found by ``_id``)."""
+    for coll in (FAILURES, TOTP_STEPS):
         await db[coll].create_index("at")
-    await db[SESSIONS].create_index("user")  # ending every session of a user
-    await db[SESSIONS].create_index("expiresAt")
