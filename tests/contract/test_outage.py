@@ -1,0 +1,62 @@
+"""Every contract method with its region's server stopped: ``RegionUnavailableError``
+naming the region, never a driver exception (``PyMongoError``, ``EncryptionError``,
+``RedisError``) nor a bare ``EnclaveError``. The few methods that need no server by design
+return normally instead (each case says why); being answered with the server down is the
+proof that they do not touch it.
+
+The calls run once, concurrently (each waits out the driver's server selection, half a
+second at least), and each test checks its own call's outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from typing import Any
+
+import pytest
+
+from schema.errors import EnclaveError, RegionUnavailableError
+from tests.contract.outage import Outage
+from tests.contract.outage_case import Case
+from tests.contract.outage_store_cases import STORE_CASES
+from tests.contract.outage_tenant_cases import TENANT_CASES
+
+CASES = [*TENANT_CASES, *STORE_CASES]
+
+
+async def _outcome(case: Case, outage: Outage) -> Any:
+    """What the call returned, or the exception it raised."""
+    try:
+        result = case.call(outage)
+        return await result if inspect.isawaitable(result) else result
+    except Exception as exc:
+        return exc
+
+
+@pytest.fixture(scope="module")
+async def outcomes(outage: Outage) -> dict[str, Any]:
+    results = await asyncio.gather(*(_outcome(case, outage) for case in CASES))
+    return {case.id: result for case, result in zip(CASES, results, strict=True)}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_with_the_region_down(case: Case, outage: Outage, outcomes: dict[str, Any]) -> None:
+    result = outcomes[case.id]
+    if isinstance(result, RegionUnavailableError):
+        assert case.no_io is None, f"{case.id} needs no server ({case.no_io}) but raised {result!r}"
+        assert result.extensions == {"code": "REGION_UNAVAILABLE", "region": "eu"}
+        return
+    if isinstance(result, EnclaveError):
+        pytest.fail(f"{case.id} raised {type(result).__name__}({result}), not RegionUnavailable")
+    if isinstance(result, Exception):
+        kind = f"{type(result).__module__}.{type(result).__qualname__}"
+        pytest.fail(f"{case.id} let {kind} through: {result}")
+    if case.no_io is None and case.check is None:
+        pytest.fail(f"{case.id} returned {result!r} with the region's server down")
+    assert case.check is None or case.check(outage, result), f"{case.id} returned {result!r}"
+
+
+async def test_the_other_region_keeps_working(outage: Outage) -> None:
+    await outage.store.ping("us")
+    assert [t.id for t in await outage.store.list_tenants("us")].count(outage.us.id) == 1
+    assert len(await outage.us_handle.users.all()) == 1
