@@ -8,7 +8,7 @@ implementation is one more entry of :data:`BACKENDS`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -19,10 +19,9 @@ from gateway.settings import Settings
 from storage.base import Store, TenantStore
 from storage.open import open_store
 from storage.signing import SealKey
-from storage.values import Actor, TenantInfo, User
 from tests.conftest import EXTERNAL
-from tests.contract.data import actor_of
 from tests.contract.outage import Outage, prepare_outage
+from tests.contract.tenants import NewTenant, Tenant
 
 
 @dataclass(frozen=True)
@@ -32,23 +31,6 @@ class Backend:
 
 
 BACKENDS = (Backend("mongodb", lambda s: open_store(s.regions(), s.audit_mac())),)
-
-
-@dataclass(frozen=True)
-class Tenant:
-    """A tenant of the store under test, its first admin, and its handle."""
-
-    info: TenantInfo
-    admin: User
-    handle: TenantStore
-
-    @property
-    def actor(self) -> Actor:
-        """The tenant's admin, as a change by them is audited."""
-        return actor_of(self.admin)
-
-
-NewTenant = Callable[..., Awaitable[Tenant]]
 
 
 @pytest.fixture(scope="session", params=BACKENDS, ids=lambda b: b.name)
