@@ -1,15 +1,11 @@
-"""The contract suite's fixtures: one ``store`` per backend (litestar's ``store`` fixture),
-fresh tenants on it, and for the outage tests a store over servers of their own.
-
-A backend is a name and how to open a :class:`storage.base.Store` from the settings; a second
-implementation is one more entry of :data:`BACKENDS`.
-"""
+"""The contract suite's fixtures: one ``store`` per backend (litestar's ``store`` fixture:
+a second implementation is one more entry of ``tests.contract.backends.BACKENDS``), fresh
+tenants on it, and servers of the suite's own for the outage and the operators' tests."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
@@ -17,20 +13,11 @@ from pydantic import SecretStr
 from gateway.devservers import LocalStack
 from gateway.settings import Settings
 from storage.base import Store, TenantStore
-from storage.open import open_store
 from storage.signing import SealKey
 from tests.conftest import EXTERNAL
+from tests.contract.backends import BACKENDS, Backend, OwnServers
 from tests.contract.outage import Outage, prepare_outage
 from tests.contract.tenants import NewTenant, Tenant
-
-
-@dataclass(frozen=True)
-class Backend:
-    name: str
-    open: Callable[[Settings], Store]
-
-
-BACKENDS = (Backend("mongodb", lambda s: open_store(s.regions(), s.audit_mac())),)
 
 
 @pytest.fixture(scope="session", params=BACKENDS, ids=lambda b: b.name)
@@ -84,49 +71,53 @@ async def us_handle(store: Store) -> TenantStore:
     return store.for_tenant(info.id)
 
 
-# The outage tests: servers of their own, so stopping one breaks no other test.
+# Servers of the suite's own, for what stops a server or acts on every tenant of a region
+# (purges, key rotation): nothing another test relies on.
 
 
-@pytest.fixture(scope="module")
-def outage_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+@pytest.fixture(scope="session")
+async def own_servers(
+    backend: Backend, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[OwnServers]:
+    """The suite's settings over servers of their own, giving up on a server in 300 ms."""
     if EXTERNAL:
-        pytest.skip("needs the local server binaries to stop a region's server")
-    servers = LocalStack.create(tmp_path_factory.mktemp("contract-outage"))
-    servers.start()  # (stops what it started if one fails to start)
-    yield servers
-    servers.stop()
-
-
-@pytest.fixture(scope="module")
-def outage_settings(outage_stack: LocalStack, settings: Settings) -> Settings:
-    """The suite's settings over the outage servers, giving up on a server in 300 ms."""
+        pytest.skip("needs the local server binaries to run servers of its own")
+    stack = LocalStack.create(tmp_path_factory.mktemp("contract-servers"))
+    stack.start()  # (stops what it started if one fails to start)
     fast = {"server_selection_timeout_ms": 300}
     regions = {
         name: getattr(settings, name).model_copy(
-            update={"mongodb_uri": SecretStr(outage_stack.uri(name)), **fast}
+            update={"mongodb_uri": SecretStr(stack.uri(name)), **fast}
         )
         for name in ("eu", "us")
     }
-    return settings.model_copy(update={**regions, "redis_url": SecretStr(outage_stack.redis_url)})
+    own = settings.model_copy(update={**regions, "redis_url": SecretStr(stack.redis_url)})
+    first = backend.open(own)
+    tenants = {"all": await first.list_tenants()}
+    tenants |= {r: await first.list_tenants(r) for r in first.regions}
+    providers: dict[str, dict[str, int]] = {r: await first.keys.providers(r) for r in first.regions}
+    await first.aclose()
+    yield OwnServers(stack, own, tenants, providers)
+    stack.stop()
 
 
 @pytest.fixture(scope="module")
 async def outage(
-    backend: Backend, outage_stack: LocalStack, outage_settings: Settings, seal_key: SealKey
+    backend: Backend, own_servers: OwnServers, seal_key: SealKey
 ) -> AsyncIterator[Outage]:
     """EU's server stopped, a store opened after that (so nothing of EU is cached in it),
     and an EU and a US tenant with something of every kind in them, written before."""
-    before = backend.open(outage_settings)
+    before = backend.open(own_servers.settings)
     try:
         world = await prepare_outage(before, seal_key)
     finally:
         await before.aclose()
-    outage_stack.eu.stop()
+    own_servers.stack.eu.stop()
     try:
-        opened = backend.open(outage_settings)
+        opened = backend.open(own_servers.settings)
         try:
-            yield world.on(opened, lambda: backend.open(outage_settings))
+            yield world.on(opened, lambda: backend.open(own_servers.settings))
         finally:
             await opened.aclose()
     finally:
-        outage_stack.eu.start()
+        own_servers.stack.eu.start()
