@@ -31,6 +31,7 @@ from resolvers.reports.download import report_download
 from schema.datasheets import DATASHEETS
 from schema.errors import (
     EnclaveError,
+    ExportGoneError,
     ForbiddenError,
     NotFoundError,
     UnauthenticatedError,
@@ -38,16 +39,9 @@ from schema.errors import (
 from storage.base import TenantStore
 from storage.values import AccessEvent, Actor, ExportJob
 
-__all__ = ["ExportEndpoint", "ExportGoneError"]
+__all__ = ["ExportEndpoint"]
 
 _MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
-
-
-class ExportGoneError(EnclaveError):
-    """The link expired, or the export was downloaded already."""
-
-    code = "GONE"
-    http_status = 410
 
 
 class ExportEndpoint:

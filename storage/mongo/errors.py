@@ -4,7 +4,8 @@ Every MongoDB implementation class derives from :class:`MapsDriverErrors`, which
 public coroutine and async generator the class defines under :func:`mongo_errors` (model:
 httpx's ``map_httpcore_exceptions``): one mechanism per class, not a ``with`` per call that
 a new method may forget. Encryption errors (``EncryptionError``, raised by libmongocrypt
-through the driver) are ``PyMongoError`` too.
+through the driver) are ``PyMongoError`` too; a ``MongoCryptError`` that pymongocrypt raises
+on a path the driver does not wrap is mapped like them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pymongo.errors import (
     PyMongoError,
     ServerSelectionTimeoutError,
 )
+from pymongocrypt.errors import MongoCryptError
 
 from regions.routing import region_of
 from schema.errors import EnclaveError, RegionUnavailableError
@@ -53,7 +55,7 @@ def mongo_errors(region: str | Callable[[], str]) -> Iterator[None]:
         yield
     except EnclaveError:
         raise
-    except PyMongoError as exc:
+    except (PyMongoError, MongoCryptError) as exc:
         name = region if isinstance(region, str) else region()
         if _unreachable(exc):
             raise RegionUnavailableError(

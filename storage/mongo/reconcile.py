@@ -26,7 +26,7 @@ from storage.mongo.writes import (
     LEASE,
     OUTCOMES,
     VALUES,
-    AlreadyApplied,
+    AlreadyAppliedError,
     WritePath,
     now,
 )
@@ -144,7 +144,7 @@ class Reconciler:
             # Roll forward: the intent carries the change; apply it again.
             try:
                 await self._writes.apply(change, seq, entry["at"])
-            except AlreadyApplied:
+            except AlreadyAppliedError:
                 pass  # another reconciler, or the writer, got there first
             except ConflictError:
                 await self._writes.record_outcome(seq, "failed")

@@ -32,7 +32,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from storage.auditmac import AuditTamperedError, EntryAuthenticator, SignedHead, canonical
+from schema.errors import AuditTamperedError
+from storage.auditmac import EntryAuthenticator, SignedHead, canonical
 from storage.contract.seals import SealStore
 from storage.mongo.changes import commitment
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
