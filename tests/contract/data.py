@@ -5,12 +5,23 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 from schema.datasheets import EMPLOYEES
-from storage.values import AccessEvent, Actor, ExportJob, User, Value
+from storage.values import AccessEvent, Actor, ExportJob, Record, User, Value
 
-__all__ = ["SHEET", "access_event", "actor_of", "digest", "employee", "export_job", "unique_email"]
+__all__ = [
+    "PASSWORD_HASH",
+    "SHEET",
+    "TOTP_SECRET",
+    "access_event",
+    "actor_of",
+    "digest",
+    "drain",
+    "employee",
+    "export_job",
+    "unique_email",
+]
 
 SHEET = EMPLOYEES
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
@@ -66,3 +77,8 @@ def access_event(
 
 def digest(document: str) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
+
+
+async def drain(items: AsyncIterator[Record]) -> list[Record]:
+    """Every record of a stream."""
+    return [item async for item in items]

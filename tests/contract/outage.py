@@ -40,7 +40,7 @@ class Prepared:
 
     def on(self, store: Store, reopen: Callable[[], Store]) -> Outage:
         """The outage as *store* (opened while EU is down) sees it."""
-        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Prepared)}
         return Outage(
             **fields,
             store=store,

@@ -4,7 +4,7 @@ server by design, *no_io* saying why) return normally, its result passing *check
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +13,7 @@ from tests.contract.contracts import method_name
 if TYPE_CHECKING:
     from tests.contract.outage import Outage
 
-__all__ = ["Case", "case", "drain"]
+__all__ = ["Case", "case"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,3 @@ def case(
 ) -> Case:
     method = method_name(member)
     return Case(method if variant is None else f"{method}[{variant}]", method, call, no_io, check)
-
-
-async def drain(items: AsyncIterator[Any]) -> list[Any]:
-    return [item async for item in items]

@@ -28,11 +28,12 @@ from tests.contract.data import (
     TOTP_SECRET,
     access_event,
     digest,
+    drain,
     employee,
     export_job,
     unique_email,
 )
-from tests.contract.outage_case import Case, case, drain
+from tests.contract.outage_case import Case, case
 
 __all__ = ["TENANT_CASES"]
 

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
+from gateway.devservers import free_port
 from schema.errors import EnclaveError, RegionUnavailableError
-from tests.contract.outage import Outage
+from tests.contract.backends import Backend, OwnServers
+from tests.contract.outage import Outage, Prepared
 from tests.contract.outage_case import Case
 from tests.contract.outage_store_cases import STORE_CASES
 from tests.contract.outage_tenant_cases import TENANT_CASES
@@ -54,6 +58,32 @@ def test_with_the_region_down(case: Case, outage: Outage, outcomes: dict[str, An
     if case.no_io is None and case.check is None:
         pytest.fail(f"{case.id} returned {result!r} with the region's server down")
     assert case.check is None or case.check(outage, result), f"{case.id} returned {result!r}"
+
+
+@pytest.fixture(scope="module")
+async def nowhere(
+    outage: Outage, backend: Backend, own_servers: OwnServers
+) -> AsyncIterator[Outage]:
+    """The same tenants as seen by a store whose regions have no server at all."""
+    dead = {"mongodb_uri": SecretStr(f"mongodb://127.0.0.1:{free_port()}/")}
+    settings = own_servers.settings
+    regions = {r: getattr(settings, r).model_copy(update=dead) for r in ("eu", "us")}
+    unreachable = settings.model_copy(update=regions)
+    opened = backend.open(unreachable)
+    yield Prepared.on(outage, opened, lambda: backend.open(unreachable))
+    await opened.aclose()
+
+
+NO_IO = [case for case in CASES if case.no_io is not None]
+
+
+@pytest.mark.parametrize("case", NO_IO, ids=[c.id for c in NO_IO])
+async def test_needs_no_server_at_all(case: Case, nowhere: Outage) -> None:
+    """Answered by a store with no server in any region: it touches no network."""
+    result = case.call(nowhere)
+    if inspect.isawaitable(result):
+        result = await result
+    assert case.check is None or case.check(nowhere, result), f"{case.id} returned {result!r}"
 
 
 async def test_the_other_region_keeps_working(outage: Outage) -> None:

@@ -10,8 +10,7 @@ from schema.roles import RowFilter
 from storage.contract.records import RecordStore
 from storage.values import AuditQuery, Record, RowScope
 from tests.contract.contracts import covers
-from tests.contract.data import SHEET, employee
-from tests.contract.outage_case import drain
+from tests.contract.data import SHEET, drain, employee
 from tests.contract.tenants import Tenant
 
 FIELDS = ["lastName", "department"]

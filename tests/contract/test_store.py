@@ -9,13 +9,13 @@ import pytest
 from gateway.settings import Settings
 from regions.routing import new_tenant_id
 from schema.errors import BadUserInputError, ConflictError, EnclaveError, NotFoundError
-from storage.base import Store
+from storage.base import Store, TenantStore
 from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
 from storage.values import OPERATOR
 from tests.contract.backends import Backend
 from tests.contract.contracts import covers
-from tests.contract.data import unique_email
+from tests.contract.data import SHEET, employee, unique_email
 from tests.contract.tenants import NewTenant, Tenant
 
 
@@ -139,3 +139,15 @@ async def test_purge(store: Store, tenant: Tenant) -> None:
     assert purged is not None and purged.status == "purged"
     assert await ops.purge(tid, OPERATOR) == certificate  # returned as it is
     assert [c["to"] for c in await ops.history(tid)][-2:] == ["purging", "purged"]
+
+
+async def test_a_handle_reaches_only_its_own_tenant(
+    eu_handle: TenantStore, us_handle: TenantStore, tenant: Tenant
+) -> None:
+    assert (eu_handle.tenant_id[:3], us_handle.tenant_id[:3]) == ("eu_", "us_")
+    in_eu = await eu_handle.records.create(SHEET, employee(), OPERATOR)
+    in_us = await us_handle.records.create(SHEET, employee(), OPERATOR)
+    assert await eu_handle.records.get(SHEET, in_eu.id, ["lastName"]) is not None
+    assert await us_handle.records.get(SHEET, in_eu.id, ["lastName"]) is None
+    assert await eu_handle.records.get(SHEET, in_us.id, ["lastName"]) is None
+    assert await tenant.handle.records.get(SHEET, in_eu.id, ["lastName"]) is None  # also EU
