@@ -1,6 +1,6 @@
-"""The implementations the contract suite runs against: a name and how to open a
-:class:`storage.base.Store` from the settings (a second implementation is one more entry),
-and the servers of the suite's own."""
+"""The implementations the contract suite runs against: a name, how to open a
+:class:`storage.base.Store` from the settings, and how to change its data behind its back (a
+second implementation is one more entry); and the servers of the suite's own."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from gateway.settings import Settings
 from storage.base import Store
 from storage.open import open_store
 from storage.values import TenantInfo
+from tests.contract.mongo_tamper import MongoTamper
+from tests.contract.tamper import Tamper
 
 __all__ = ["BACKENDS", "Backend", "OwnServers"]
 
@@ -20,9 +22,10 @@ __all__ = ["BACKENDS", "Backend", "OwnServers"]
 class Backend:
     name: str
     open: Callable[[Settings], Store]
+    tamper: Callable[[Store], Tamper]
 
 
-BACKENDS = (Backend("mongodb", lambda s: open_store(s.regions(), s.audit_mac())),)
+BACKENDS = (Backend("mongodb", lambda s: open_store(s.regions(), s.audit_mac()), MongoTamper.of),)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from storage.signing import SealKey
 from tests.conftest import EXTERNAL
 from tests.contract.backends import BACKENDS, Backend, OwnServers
 from tests.contract.outage import Outage, prepare_outage
+from tests.contract.tamper import Tamper
 from tests.contract.tenants import NewTenant, Tenant
 
 
@@ -31,6 +32,12 @@ async def store(backend: Backend, settings: Settings) -> AsyncIterator[Store]:
     opened = backend.open(settings)
     yield opened  # pytest runs what follows however the tests went
     await opened.aclose()
+
+
+@pytest.fixture(scope="session")
+def tamper(backend: Backend, store: Store) -> Tamper:
+    """Changes to the store's data behind its back."""
+    return backend.tamper(store)
 
 
 @pytest.fixture(scope="session")
