@@ -90,14 +90,13 @@ class MongoTermination(MapsDriverErrors, Termination):
 
     def __init__(self, tenant_id: str, region: RegionClient, audit: AuditStore) -> None:
         self._tenant = tenant_id
-        self._control = ControlRecords(region)
+        self._client = region
         self._audit = audit
         self._region = region.name
 
     async def request(self, actor: Actor) -> TenantInfo:
-        return await _terminate(
-            self._control, self._tenant, actor, self._audit, "request-termination"
-        )
+        control = ControlRecords(self._client)  # here, not with every handle: rarely used
+        return await _terminate(control, self._tenant, actor, self._audit, "request-termination")
 
 
 class MongoLifecycle(MapsDriverErrors, TenantLifecycle):

@@ -25,11 +25,13 @@ head kept outside the database covers them; see the README.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.asynchronous.mongo_client import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from schema.errors import AuditTamperedError
@@ -69,21 +71,28 @@ def _message(db_name: str, first: int, last: int, prev: str, head: str) -> bytes
 class MongoSeals(MapsDriverErrors, SealStore):
     """Seals and verifies the audit log of one tenant database.
 
-    *db* must be a client *without* automatic decryption: verification hashes the values'
+    *client* must be one *without* automatic decryption: verification hashes the values'
     ciphertext as stored. *writes* is the handle's write path, whose entries get receipts.
     """
 
     def __init__(
         self,
-        db: AsyncDatabase[dict[str, Any]],
+        client: AsyncMongoClient[dict[str, Any]],
+        db_name: str,
         mac: EntryAuthenticator,
         writes: WritePath,
         region: str,
     ) -> None:
-        self._db = db
+        self._client = client
+        self._db_name = db_name
         self._mac = mac
         self._writes = writes
         self._region = region
+
+    @functools.cached_property
+    def _db(self) -> AsyncDatabase[dict[str, Any]]:
+        # Looked up when used, not with every tenant handle (sealing is a background task).
+        return self._client[self._db_name]
 
     async def _last_seal(self) -> Mapping[str, Any] | None:
         return await self._db[SEALS].find_one({}, sort=[("_id", -1)])

@@ -23,11 +23,13 @@ MAC), so it is refused either way, as the sign-out wanted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
 from typing import Any
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
@@ -61,10 +63,17 @@ class MongoSessions(MapsDriverErrors, SessionStore):
     ) -> None:
         self._db = db
         self._db_name = db.name
-        self._sessions = db[SESSIONS]
-        self._claims = db[SESSION_CLAIMS]
         self._docs = documents
         self._region = region
+
+    # Looked up when used, not with every tenant handle (most requests use no session).
+    @functools.cached_property
+    def _sessions(self) -> AsyncCollection[dict[str, Any]]:
+        return self._db[SESSIONS]
+
+    @functools.cached_property
+    def _claims(self) -> AsyncCollection[dict[str, Any]]:
+        return self._db[SESSION_CLAIMS]
 
     def _mac(self, doc: dict[str, Any]) -> str:
         return self._docs.seal(self._db_name, SESSIONS, str(doc["_id"]), doc)

@@ -59,7 +59,7 @@ def tenant_store(
         records=records,
         exports=exports,
         audit=audit,
-        seals=MongoSeals(region.plain[db.name], mac, writes, name),
+        seals=MongoSeals(region.plain, db.name, mac, writes, name),
         access_log=MongoAccessLog(db, codec, name),
         users=MongoUsers(db, codec, writes, name),
         roles=roles,
