@@ -10,6 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from regions.routing import database_name
 from storage.base import Store
 from storage.mongo.control import CONTROL_DB, TENANTS
+from storage.mongo.exports import EXPORTS
 from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, SEALS
 from tests.contract.tamper import DocumentKind, Tamper
@@ -48,3 +49,15 @@ class MongoTamper(Tamper):
         last = await seals.find_one({}, sort=[("_id", -1)])
         assert last is not None, "no checkpoint"
         await seals.update_one({"_id": last["_id"]}, {"$set": {"head": "0" * 64}})
+
+    async def copy_export_filter(self, source: tuple[str, str], target: tuple[str, str]) -> None:
+        found = await self._collection(source[0], EXPORTS).find_one({"_id": source[1]})
+        assert found is not None, f"no export job {source[1]!r}"
+        jobs = self._collection(target[0], EXPORTS)
+        changed = await jobs.update_one({"_id": target[1]}, {"$set": {"filter": found["filter"]}})
+        assert changed.modified_count == 1, f"no export job {target[1]!r}"
+
+    async def plain_export_filter(self, tenant_id: str, job_id: str) -> None:
+        jobs = self._collection(tenant_id, EXPORTS)
+        changed = await jobs.update_one({"_id": job_id}, {"$set": {"filter": b"not ciphertext"}})
+        assert changed.modified_count == 1, f"no export job {job_id!r}"

@@ -29,3 +29,12 @@ class Tamper(ABC):
     @abstractmethod
     async def last_checkpoint(self, tenant_id: str) -> None:
         """Change the head the last checkpoint of the audit log signs."""
+
+    @abstractmethod
+    async def copy_export_filter(self, source: tuple[str, str], target: tuple[str, str]) -> None:
+        """Put the stored filter of export job *source* (tenant id, job id) into *target*'s,
+        as copied by someone who cannot decrypt it."""
+
+    @abstractmethod
+    async def plain_export_filter(self, tenant_id: str, job_id: str) -> None:
+        """Replace a job's stored (encrypted) filter by bytes that are no ciphertext."""

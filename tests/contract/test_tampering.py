@@ -13,6 +13,7 @@ from schema.roles import RoleDefinition
 from storage.base import Store
 from storage.contract.api_keys import ApiKeyStore, parse_api_key
 from storage.contract.credentials import CredentialStore
+from storage.contract.exports import ExportStore
 from storage.contract.lifecycle import TenantLifecycle
 from storage.contract.operations import OperationStore
 from storage.contract.reports import ReportStore
@@ -22,9 +23,9 @@ from storage.contract.users import UserStore
 from storage.signing import SealKey
 from storage.values import OPERATOR
 from tests.contract.contracts import covers
-from tests.contract.data import unique_email
+from tests.contract.data import export_job, unique_email
 from tests.contract.tamper import Tamper
-from tests.contract.tenants import Tenant
+from tests.contract.tenants import NewTenant, Tenant
 
 
 @covers(UserStore.get, UserStore.all, UserStore.update, CredentialStore.by_email)
@@ -108,3 +109,33 @@ async def test_a_changed_checkpoint_fails_the_head(
     with pytest.raises(AuditTamperedError):
         await tenant.handle.seals.head(seal_key)
     assert not (await tenant.handle.seals.verify(seal_key)).ok
+
+
+@covers(ExportStore.get)
+async def test_an_export_filter_under_another_key_is_refused(
+    tenant: Tenant, new_tenant: NewTenant, tamper: Tamper
+) -> None:
+    other = await new_tenant()
+    theirs, mine = export_job(other.admin.id, {"lastName": "Ames"}), export_job(tenant.admin.id)
+    await other.handle.exports.create(theirs, other.actor)
+    await tenant.handle.exports.create(mine, tenant.actor)
+    await tamper.copy_export_filter((other.info.id, theirs.id), (tenant.info.id, mine.id))
+    # The docstring names ValueError; the store's guard against values under another
+    # tenant's key answers first, with DataIntegrityError. Either way: never decrypted.
+    with pytest.raises((ValueError, DataIntegrityError)):
+        await tenant.handle.exports.get(mine.id)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AttributeError,
+    reason="MongoExports.get: a filter stored as plain bytes escapes as AttributeError",
+)
+async def test_an_export_filter_that_is_no_ciphertext_is_refused(
+    tenant: Tenant, tamper: Tamper
+) -> None:
+    job = export_job(tenant.admin.id)
+    await tenant.handle.exports.create(job, tenant.actor)
+    await tamper.plain_export_filter(tenant.info.id, job.id)
+    with pytest.raises((ValueError, DataIntegrityError)):
+        await tenant.handle.exports.get(job.id)
