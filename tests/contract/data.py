@@ -8,7 +8,8 @@ import uuid
 from collections.abc import AsyncIterator, Mapping
 
 from schema.datasheets import EMPLOYEES
-from storage.values import AccessEvent, Actor, ExportJob, Record, User, Value
+from storage.base import TenantStore
+from storage.values import AccessEvent, Actor, AuditQuery, ExportJob, Record, User, Value
 
 __all__ = [
     "PASSWORD_HASH",
@@ -19,6 +20,7 @@ __all__ = [
     "digest",
     "drain",
     "employee",
+    "entries",
     "export_job",
     "unique_email",
 ]
@@ -77,6 +79,12 @@ def access_event(
 
 def digest(document: str) -> str:
     return hashlib.sha256(document.encode()).hexdigest()
+
+
+async def entries(handle: TenantStore) -> int:
+    """How many entries the tenant's audit log holds."""
+    found, _ = await handle.audit.page(AuditQuery(), first=1000)
+    return len(found)
 
 
 async def drain(items: AsyncIterator[Record]) -> list[Record]:

@@ -13,7 +13,7 @@ from storage.contract.api_keys import ApiKeyStore, parse_api_key
 from storage.contract.roles import RoleStore
 from storage.contract.users import UserStore
 from tests.contract.contracts import covers
-from tests.contract.data import SHEET, unique_email
+from tests.contract.data import SHEET, entries, unique_email
 from tests.contract.tenants import Tenant
 
 CLERK = RoleDefinition(
@@ -140,10 +140,13 @@ async def test_api_keys_revoke_touch(tenant: Tenant) -> None:
         await keys.revoke(str(ULID()), tenant.actor)
     key, text = await keys.create("ci", "admin", False, tenant.actor)
     at = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    logged = await entries(tenant.handle)
     await keys.touch(key.id, at)
+    assert await entries(tenant.handle) == logged  # bookkeeping, not audited
     (touched,) = await keys.all()
     assert touched.last_used_at is not None and touched.last_used_at.replace(tzinfo=dt.UTC) == at
     revoked = await keys.revoke(key.id, tenant.actor)
+    assert await entries(tenant.handle) == logged + 1
     assert revoked.revoked and revoked.id == key.id
     parsed = parse_api_key(text)
     assert parsed is not None and await keys.check(key.id, parsed[2]) is None

@@ -69,6 +69,12 @@ async def test_page(tenant: Tenant) -> None:
     assert [r.values["department"] for r in sales.records] == ["Sales", "Sales"]
     bell = await records.page(SHEET, FIELDS, first=5, equals={"lastName": "Bell"})
     assert [r.id for r in bell.records] == [made[1].id]
+    await records.set_archived(SHEET, made[0].id, 1, True, tenant.actor)
+    assert [r.id for r in (await records.page(SHEET, FIELDS, first=5)).records] == [
+        r.id for r in made[1:]
+    ]
+    everything = await records.page(SHEET, FIELDS, first=5, include_archived=True)
+    assert [r.id for r in everything.records] == [r.id for r in made]
 
 
 async def test_page_refuses_a_malformed_cursor_and_an_unfilterable_field(tenant: Tenant) -> None:
@@ -131,21 +137,24 @@ async def test_update(tenant: Tenant) -> None:
         await records.update(SHEET, str(ULID()), 1, {"lastName": "X"}, actor)
     ames, _, cole = await three(tenant)
     changed = await records.update(
-        SHEET, ames.id, 1, {"lastName": "Abel", "jobTitle": None}, actor, fields=["lastName"]
+        SHEET, ames.id, 1, {"lastName": "Abel", "department": None}, actor, fields=["lastName"]
     )
     assert (changed.version, dict(changed.values)) == (2, {"lastName": "Abel"})
+    unset = await records.get(SHEET, ames.id, FIELDS)
+    assert unset is not None and dict(unset.values) == {"lastName": "Abel", "department": None}
+    await records.update(SHEET, ames.id, 2, {"department": "Sales"}, actor)
     with pytest.raises(ConflictError) as stale:
         await records.update(SHEET, ames.id, 1, {"lastName": "Old"}, actor)
-    assert stale.value.extensions["currentVersion"] == 2
+    assert stale.value.extensions["currentVersion"] == 3
     with pytest.raises(BadUserInputError):
-        await records.update(SHEET, ames.id, 2, {}, actor)
+        await records.update(SHEET, ames.id, 3, {}, actor)
     sales = sales_only(tenant.admin.id)
     with pytest.raises(NotFoundError):
         await records.update(SHEET, cole.id, 1, {"lastName": "X"}, actor, scope=sales)
     with pytest.raises(ForbiddenError):
-        await records.update(SHEET, ames.id, 2, {"department": "Ops"}, actor, scope=sales)
+        await records.update(SHEET, ames.id, 3, {"department": "Ops"}, actor, scope=sales)
     stored = await records.get(SHEET, ames.id, FIELDS)
-    assert stored is not None and stored.version == 2 and stored.values["department"] == "Sales"
+    assert stored is not None and stored.version == 3 and stored.values["department"] == "Sales"
 
 
 @covers(RecordStore.set_archived)

@@ -13,7 +13,7 @@ from storage.contract.sessions import SessionStore
 from storage.contract.setup_codes import SetupCodeStore
 from storage.values import AuditQuery, User
 from tests.contract.contracts import covers
-from tests.contract.data import PASSWORD_HASH, TOTP_SECRET, unique_email
+from tests.contract.data import PASSWORD_HASH, TOTP_SECRET, entries, unique_email
 from tests.contract.tenants import Tenant
 
 TTL = dt.timedelta(minutes=5)
@@ -171,7 +171,9 @@ async def test_setup_codes(tenant: Tenant) -> None:
     code, expires = await codes.issue(user.id, TTL, actor)
     assert expires > dt.datetime.now(dt.UTC) and await codes.pending(user.id) is True
     assert await codes.redeem(user.id, first, actor) is False  # replaced by the second
+    logged = await entries(tenant.handle)
     assert await codes.redeem(user.id, code, actor) is True
+    assert await entries(tenant.handle) == logged + 1  # audited when it is used
     assert await codes.redeem(user.id, code, actor) is False
     assert await codes.pending(user.id) is False
     stale, _ = await codes.issue(user.id, -TTL, actor)

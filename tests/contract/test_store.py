@@ -12,10 +12,10 @@ from schema.errors import BadUserInputError, ConflictError, EnclaveError, NotFou
 from storage.base import Store, TenantStore
 from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
-from storage.values import OPERATOR
+from storage.values import OPERATOR, AuditQuery
 from tests.contract.backends import Backend
 from tests.contract.contracts import covers
-from tests.contract.data import SHEET, employee, unique_email
+from tests.contract.data import SHEET, employee, entries, unique_email
 from tests.contract.tenants import NewTenant, Tenant
 
 
@@ -36,7 +36,10 @@ async def test_create_tenant(store: Store) -> None:
     assert (info.name, info.country, info.region, info.status) == ("Acme", "US", "us", "active")
     assert info.id.startswith("us_")
     assert (admin.email, admin.roles, admin.version) == (email, ("admin",), 1)
-    assert [u.id for u in await store.for_tenant(info.id).users.all()] == [admin.id]
+    handle = store.for_tenant(info.id)
+    assert [u.id for u in await handle.users.all()] == [admin.id]
+    (created,), _ = await handle.audit.page(AuditQuery(record=admin.id), first=5)
+    assert created.actor.get("kind") == OPERATOR.kind and OPERATOR.user_id in created.actor.values()
     for name, country in (("", "DE"), ("x" * 201, "DE"), ("Acme", "XX")):
         with pytest.raises(BadUserInputError):
             await store.create_tenant(name, country, unique_email())
@@ -85,7 +88,9 @@ async def test_suspend_resume_history(store: Store, tenant: Tenant) -> None:
     start = await ops.history(tid)
     with pytest.raises(ConflictError):
         await ops.resume(tid, OPERATOR)
+    logged = await entries(tenant.handle)
     assert (await ops.suspend(tid, OPERATOR)).status == "suspended"
+    assert await entries(tenant.handle) == logged + 1  # audited in the tenant's own log
     with pytest.raises(ConflictError):
         await ops.suspend(tid, OPERATOR)
     assert (await ops.resume(tid, OPERATOR)).status == "active"
@@ -132,6 +137,8 @@ async def test_purge(store: Store, tenant: Tenant) -> None:
     await ops.terminate(tid, OPERATOR, 30)
     with pytest.raises(ConflictError):  # not due
         await ops.purge(tid, OPERATOR)
+    with pytest.raises(ConflictError):  # gateways may still be finishing its requests
+        await store.lifecycle(settle=dt.timedelta(hours=1)).purge(tid, OPERATOR, before_due=True)
     certificate = await ops.purge(tid, OPERATOR, before_due=True)
     assert (certificate["tenantId"], certificate["region"]) == (tid, "eu")
     assert certificate["by"] == {"kind": "operator", "id": "operator"}

@@ -12,7 +12,7 @@ from storage.contract.operations import OperationStore
 from storage.contract.reports import ReportStore
 from storage.values import AuditQuery, ReportQuery
 from tests.contract.contracts import covers
-from tests.contract.data import SHEET, digest, employee, export_job
+from tests.contract.data import SHEET, digest, employee, entries, export_job
 from tests.contract.tenants import NewTenant, Tenant
 
 BY_DEPARTMENT = ReportQuery(group_by=("department",), measures=(("COUNT", None),))
@@ -70,13 +70,16 @@ async def test_operations(tenant: Tenant) -> None:
     text = "query { employees(first: 1) { nodes { id } } }"
     assert await operations.document(digest(text)) is None
     assert await operations.allow_list() is False
+    logged = await entries(tenant.handle)
     assert await operations.register(digest(text), text, tenant.actor) is True
     assert await operations.register(digest(text), text, tenant.actor) is False
+    assert await entries(tenant.handle) == logged + 1  # the registration is audited
     assert await operations.document(digest(text)) == text
     await operations.set_allow_list(True, tenant.actor)
     assert await operations.allow_list() is True
     await operations.set_allow_list(False, tenant.actor)
     assert await operations.allow_list() is False
+    assert await entries(tenant.handle) == logged + 3
 
 
 @covers(ReportStore.aggregate)
@@ -135,7 +138,9 @@ async def test_delete_definition(tenant: Tenant) -> None:
     made = await reports.put_definition(None, "r", DEFINITION, None, actor)
     with pytest.raises(ConflictError):
         await reports.delete_definition(made.id, 2, actor)
+    logged = await entries(tenant.handle)
     deleted = await reports.delete_definition(made.id, 1, actor)
+    assert await entries(tenant.handle) == logged + 1
     assert (deleted.id, deleted.name) == (made.id, "r")
     assert await reports.get_definition(made.id) is None
     assert await reports.list_definitions() == []
