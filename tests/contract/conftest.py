@@ -12,11 +12,12 @@ from pydantic import SecretStr
 
 from gateway.devservers import LocalStack
 from gateway.settings import Settings
+from regions.countries import RegionName
 from storage.base import Store, TenantStore
 from storage.signing import SealKey
 from tests.conftest import EXTERNAL
 from tests.contract.backends import BACKENDS, Backend, OwnServers
-from tests.contract.outage import Outage, prepare_outage
+from tests.contract.outage import Outage, Prepared, prepare
 from tests.contract.tamper import Tamper
 from tests.contract.tenants import NewTenant, Tenant
 
@@ -109,22 +110,33 @@ async def own_servers(
 
 
 @pytest.fixture(scope="module")
-async def outage(
+async def prepared(
     backend: Backend, own_servers: OwnServers, seal_key: SealKey
-) -> AsyncIterator[Outage]:
-    """EU's server stopped, a store opened after that (so nothing of EU is cached in it),
-    and an EU and a US tenant with something of every kind in them, written before."""
+) -> AsyncIterator[dict[RegionName, Prepared]]:
+    """A tenant of each region with one of everything, on the suite's own servers."""
     before = backend.open(own_servers.settings)
-    try:
-        world = await prepare_outage(before, seal_key)
-    finally:
-        await before.aclose()
-    own_servers.stack.eu.stop()
+    yield {r: await prepare(before, r, seal_key) for r in before.regions}
+    await before.aclose()
+
+
+@pytest.fixture(scope="module", params=["eu", "us"])
+async def outage(
+    request: pytest.FixtureRequest,
+    backend: Backend,
+    own_servers: OwnServers,
+    prepared: dict[RegionName, Prepared],
+) -> AsyncIterator[Outage]:
+    """A region's server stopped, and a store opened after that (so nothing of the region
+    is cached in it)."""
+    down: RegionName = request.param
+    server = own_servers.stack.eu if down == "eu" else own_servers.stack.us
+    (other,) = (p.tenant for r, p in prepared.items() if r != down)
+    server.stop()
     try:
         opened = backend.open(own_servers.settings)
         try:
-            yield world.on(opened, lambda: backend.open(own_servers.settings))
+            yield prepared[down].on(opened, lambda: backend.open(own_servers.settings), other)
         finally:
             await opened.aclose()
     finally:
-        own_servers.stack.eu.start()
+        server.start()

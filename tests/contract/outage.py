@@ -8,6 +8,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from regions.countries import RegionName
 from schema.roles import RoleDefinition
 from storage.base import Store, TenantStore
 from storage.contract.api_keys import parse_api_key
@@ -15,15 +16,18 @@ from storage.signing import SealKey
 from storage.values import Actor, ExportJob, Record, TenantInfo, User
 from tests.contract.data import SHEET, actor_of, digest, employee, export_job, unique_email
 
-__all__ = ["Outage", "Prepared", "prepare_outage"]
+__all__ = ["COUNTRY", "Outage", "Prepared", "prepare"]
 
 TTL = dt.timedelta(minutes=5)
+#: A country of each region.
+COUNTRY: dict[RegionName, str] = {"eu": "DE", "us": "US"}
 
 
 @dataclass(frozen=True)
 class Prepared:
-    eu: TenantInfo
-    us: TenantInfo
+    """One tenant with one of everything, and its admin."""
+
+    tenant: TenantInfo
     admin: User
     actor: Actor
     user: User
@@ -38,50 +42,55 @@ class Prepared:
     ciphertext: bytes
     seal_key: SealKey
 
-    def on(self, store: Store, reopen: Callable[[], Store]) -> Outage:
-        """The outage as *store* (opened while EU is down) sees it."""
+    def on(self, store: Store, reopen: Callable[[], Store], other: TenantInfo) -> Outage:
+        """The outage of this tenant's region as *store* (opened while its server is down)
+        sees it; *other* is a tenant of the other region."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(Prepared)}
         return Outage(
             **fields,
             store=store,
             reopen=reopen,
-            handle=store.for_tenant(self.eu.id),
-            us_handle=store.for_tenant(self.us.id),
+            handle=store.for_tenant(self.tenant.id),
+            other=other,
+            other_handle=store.for_tenant(other.id),
         )
 
 
 @dataclass(frozen=True)
 class Outage(Prepared):
-    """EU's server is down: *handle* is the EU tenant's, *us_handle* the US tenant's;
-    *reopen* opens another store over the same servers (to close one)."""
+    """The server of *region* is down: *handle* is the tenant's there, *other_handle* a
+    tenant's of the other region; *reopen* opens another store over the same servers."""
 
     store: Store
     reopen: Callable[[], Store]
     handle: TenantStore
-    us_handle: TenantStore
+    other: TenantInfo
+    other_handle: TenantStore
+
+    @property
+    def region(self) -> RegionName:
+        return self.tenant.region
 
 
-async def prepare_outage(store: Store, seal_key: SealKey) -> Prepared:
-    eu, admin = await store.create_tenant("Outage EU", "DE", unique_email("admin"))
-    us, _ = await store.create_tenant("Outage US", "US", unique_email("admin"))
-    tenant = store.for_tenant(eu.id)
+async def prepare(store: Store, region: RegionName, seal_key: SealKey) -> Prepared:
+    tenant, admin = await store.create_tenant("Outage", COUNTRY[region], unique_email("admin"))
+    handle = store.for_tenant(tenant.id)
     actor = actor_of(admin)
-    record = await tenant.records.create(SHEET, employee(), actor)
-    user = await tenant.users.create(unique_email(), ["admin"], actor)
+    record = await handle.records.create(SHEET, employee(), actor)
+    user = await handle.users.create(unique_email(), ["admin"], actor)
     job = export_job(admin.id)
-    await tenant.exports.create(job, actor)
-    _, text = await tenant.api_keys.create("outage", "admin", False, actor)
+    await handle.exports.create(job, actor)
+    _, text = await handle.api_keys.create("outage", "admin", False, actor)
     parsed = parse_api_key(text)
     assert parsed is not None
-    sid, refresh = await tenant.sessions.open(user.id, TTL)
-    code, _ = await tenant.setup_codes.issue(user.id, TTL, actor)
-    await tenant.roles.put(RoleDefinition("clerk"), None, actor)
-    report = await tenant.reports.put_definition(None, "outage", {"groupBy": []}, None, actor)
-    await tenant.operations.register(digest("{ a }"), "{ a }", actor)
-    await tenant.seals.seal(seal_key)
+    sid, refresh = await handle.sessions.open(user.id, TTL)
+    code, _ = await handle.setup_codes.issue(user.id, TTL, actor)
+    await handle.roles.put(RoleDefinition("clerk"), None, actor)
+    report = await handle.reports.put_definition(None, "outage", {"groupBy": []}, None, actor)
+    await handle.operations.register(digest("{ a }"), "{ a }", actor)
+    await handle.seals.seal(seal_key)
     return Prepared(
-        eu=eu,
-        us=us,
+        tenant=tenant,
         admin=admin,
         actor=actor,
         user=user,
@@ -93,6 +102,6 @@ async def prepare_outage(store: Store, seal_key: SealKey) -> Prepared:
         refresh=refresh,
         setup_code=code,
         report_id=report.id,
-        ciphertext=await tenant.documents.encrypt({"answer": 42}),
+        ciphertext=await handle.documents.encrypt({"answer": 42}),
         seal_key=seal_key,
     )

@@ -10,7 +10,7 @@ from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
 from storage.values import OPERATOR
 from tests.contract.data import unique_email
-from tests.contract.outage import Outage
+from tests.contract.outage import COUNTRY, Outage
 from tests.contract.outage_case import Case, case
 
 __all__ = ["STORE_CASES"]
@@ -27,9 +27,9 @@ async def _close_another(o: Outage) -> None:
 STORE_CASES: list[Case] = [
     case(
         Store.for_tenant,
-        lambda o: o.store.for_tenant(o.eu.id),
+        lambda o: o.store.for_tenant(o.tenant.id),
         no_io="a handle is routed by the region in the tenant id",
-        check=lambda o, handle: isinstance(handle, TenantStore) and handle.tenant_id == o.eu.id,
+        check=lambda o, handle: isinstance(handle, TenantStore) and handle.tenant_id == o.tenant.id,
     ),
     case(
         Store.regions,
@@ -54,33 +54,36 @@ STORE_CASES: list[Case] = [
         _close_another,
         no_io="closing a connection waits for no answer",
     ),
-    case(Store.create_tenant, lambda o: o.store.create_tenant("New", "DE", unique_email())),
-    case(Store.get_tenant, lambda o: o.store.get_tenant(o.eu.id)),
-    case(Store.list_tenants, lambda o: o.store.list_tenants("eu"), variant="eu"),
+    case(
+        Store.create_tenant,
+        lambda o: o.store.create_tenant("New", COUNTRY[o.region], unique_email()),
+    ),
+    case(Store.get_tenant, lambda o: o.store.get_tenant(o.tenant.id)),
+    case(Store.list_tenants, lambda o: o.store.list_tenants(o.region), variant="its region"),
     case(Store.list_tenants, lambda o: o.store.list_tenants(), variant="every region"),
-    case(Store.ping, lambda o: o.store.ping("eu")),
-    case(TenantLifecycle.suspend, lambda o: _lifecycle(o).suspend(o.eu.id, OPERATOR)),
-    case(TenantLifecycle.resume, lambda o: _lifecycle(o).resume(o.eu.id, OPERATOR)),
-    case(TenantLifecycle.terminate, lambda o: _lifecycle(o).terminate(o.eu.id, OPERATOR)),
-    case(TenantLifecycle.restore, lambda o: _lifecycle(o).restore(o.eu.id, OPERATOR)),
+    case(Store.ping, lambda o: o.store.ping(o.region)),
+    case(TenantLifecycle.suspend, lambda o: _lifecycle(o).suspend(o.tenant.id, OPERATOR)),
+    case(TenantLifecycle.resume, lambda o: _lifecycle(o).resume(o.tenant.id, OPERATOR)),
+    case(TenantLifecycle.terminate, lambda o: _lifecycle(o).terminate(o.tenant.id, OPERATOR)),
+    case(TenantLifecycle.restore, lambda o: _lifecycle(o).restore(o.tenant.id, OPERATOR)),
     case(
         TenantLifecycle.set_retention,
-        lambda o: _lifecycle(o).set_retention(o.eu.id, 30, OPERATOR),
+        lambda o: _lifecycle(o).set_retention(o.tenant.id, 30, OPERATOR),
     ),
-    case(TenantLifecycle.history, lambda o: _lifecycle(o).history(o.eu.id)),
+    case(TenantLifecycle.history, lambda o: _lifecycle(o).history(o.tenant.id)),
     case(
         TenantLifecycle.purge,
-        lambda o: _lifecycle(o).purge(o.eu.id, OPERATOR, before_due=True),
+        lambda o: _lifecycle(o).purge(o.tenant.id, OPERATOR, before_due=True),
     ),
     case(
         TenantLifecycle.purge_due,
         lambda o: _lifecycle(o).purge_due(OPERATOR),
         # Documented: a region that does not answer is an outcome, not an exception.
         check=lambda o, outcomes: any(
-            (p.tenant_id, p.outcome) == ("(eu)", "REGION_UNAVAILABLE") for p in outcomes
+            (p.tenant_id, p.outcome) == (f"({o.region})", "REGION_UNAVAILABLE") for p in outcomes
         ),
     ),
-    case(MasterKeys.providers, lambda o: o.store.keys.providers("eu")),
-    case(MasterKeys.rotate, lambda o: o.store.keys.rotate("eu", "local")),
+    case(MasterKeys.providers, lambda o: o.store.keys.providers(o.region)),
+    case(MasterKeys.rotate, lambda o: o.store.keys.rotate(o.region, "local")),
     case(MasterKeys.seal_documents, lambda o: o.store.keys.seal_documents(OPERATOR)),
 ]
