@@ -112,11 +112,13 @@ async def own_servers(
 @pytest.fixture(scope="module")
 async def prepared(
     backend: Backend, own_servers: OwnServers, seal_key: SealKey
-) -> AsyncIterator[dict[RegionName, Prepared]]:
+) -> dict[RegionName, Prepared]:
     """A tenant of each region with one of everything, on the suite's own servers."""
     before = backend.open(own_servers.settings)
-    yield {r: await prepare(before, r, seal_key) for r in before.regions}
-    await before.aclose()
+    try:
+        return {r: await prepare(before, r, seal_key) for r in before.regions}
+    finally:
+        await before.aclose()
 
 
 @pytest.fixture(scope="module", params=["eu", "us"])

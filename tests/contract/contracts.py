@@ -18,7 +18,15 @@ from storage.base import Store, TenantStore
 from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
 
-__all__ = ["BEHAVIOUR", "contract_methods", "covers", "method_name", "tenant_contracts"]
+__all__ = [
+    "BEHAVIOUR",
+    "abstract",
+    "contract_methods",
+    "contracts",
+    "covers",
+    "method_name",
+    "tenant_contracts",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +41,7 @@ def tenant_contracts() -> dict[str, type]:
 
 
 def contracts() -> list[type]:
+    """Every contract: the tenant handle's, ``Store``, and the operators'."""
     return [*tenant_contracts().values(), Store, TenantLifecycle, MasterKeys]
 
 
@@ -42,6 +51,7 @@ def contract_methods() -> list[str]:
 
 
 def abstract(abc: type) -> frozenset[str]:
+    """The names of *abc*'s abstract members."""
     members: frozenset[str] = getattr(abc, "__abstractmethods__", frozenset())
     return members
 

@@ -1,11 +1,11 @@
-"""Every contract method with its region's server stopped: ``RegionUnavailableError``
-naming the region, never a driver exception (``PyMongoError``, ``EncryptionError``,
-``RedisError``) nor a bare ``EnclaveError``. The few methods that need no server by design
-return normally instead (each case says why); being answered with the server down is the
-proof that they do not touch it.
+"""Every contract method with its region's server stopped (EU's, then US's):
+``RegionUnavailableError`` naming the region, never a driver exception (``PyMongoError``,
+``EncryptionError``, ``RedisError``) nor a bare ``EnclaveError``. The few methods that need
+no server by design return normally instead (each case says why): answering with the
+server down, and a store with no server at all, shows they touch no network.
 
-The calls run once, concurrently (each waits out the driver's server selection, half a
-second at least), and each test checks its own call's outcome."""
+The calls run once per outage, concurrently (each waits out the driver's server selection,
+half a second at least), and each test checks its own call's outcome."""
 
 from __future__ import annotations
 
