@@ -158,3 +158,6 @@ async def test_documents(tenant: Tenant, new_tenant: NewTenant) -> None:
     other = await new_tenant()
     with pytest.raises(EnclaveError):  # never decrypted for another tenant
         await other.handle.documents.decrypt(sealed)
+    for garbage in (b"not ciphertext", sealed[: len(sealed) // 2]):
+        with pytest.raises(EnclaveError):  # not a pymongocrypt or driver error
+            await documents.decrypt(garbage)
