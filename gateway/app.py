@@ -49,9 +49,9 @@ from gateway.settings import Settings
 from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant, validate_password
 from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from regions import nativecrypto
+from resolvers.authz.policy import Policy
 from resolvers.context import Principal, RequestContext
 from resolvers.limits import Limits
-from resolvers.policy import Policy
 from resolvers.public import PUBLIC_FIELDS, PublicContext, build_public_schema
 from resolvers.schema import build_schema
 from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError

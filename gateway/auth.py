@@ -98,7 +98,7 @@ class TokenIssuer:
 
 class TenantCache:
     """Tenant control records, cached briefly: a suspended tenant is locked out within *ttl*,
-    at once where the change is announced on the policy channel (gateway.policies).
+    at once where the change is announced on the policy channel (resolvers.authz.policycache).
 
     While a region is unreachable, an entry up to *stale_ttl* old is still used, so that
     the tenant's requests get ``REGION_UNAVAILABLE`` from the operation itself, in the

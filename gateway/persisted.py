@@ -35,10 +35,11 @@ from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionN
 from starlette.requests import Request
 
 from gateway.storeddocuments import check_storable
-from resolvers.authorize import LRU, authorize
+from resolvers.authz.cache import LRU
+from resolvers.authz.document import authorize
+from resolvers.authz.policy import Policy
 from resolvers.context import Principal
 from resolvers.docshape import measure
-from resolvers.policy import Policy
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor, Store
 

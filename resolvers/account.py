@@ -9,8 +9,8 @@ from typing import Optional
 import strawberry
 from strawberry.types import Info
 
+from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
-from schema.errors import ForbiddenError
 
 __all__ = ["AccountMutation"]
 
@@ -56,16 +56,12 @@ class AccountMutation:
 
     @strawberry.mutation(description="Set a user's password (admin only).")
     async def set_user_password(self, info: Info, id: strawberry.ID, password: str) -> bool:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:
-            raise ForbiddenError("only admins set other users' passwords")
+        ctx = admin_context(info, "set other users' passwords")
         await ctx.account.set_password(ctx.principal.tenant_id, str(id), password, ctx.actor)
         return True
 
     @strawberry.mutation(description="Require two-factor sign-in for everyone in the tenant.")
     async def require_two_factor(self, info: Info, required: bool) -> bool:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:
-            raise ForbiddenError("only admins change sign-in rules")
+        ctx = admin_context(info, "change sign-in rules")
         await ctx.account.require_two_factor(ctx.principal.tenant_id, required, ctx.actor)
         return required

@@ -13,12 +13,13 @@ from typing import Optional
 import strawberry
 from strawberry.types import Info
 
+from resolvers.authz.guards import admin_context
+from resolvers.authz.policy import Policy, SheetPolicy, compile_policy
 from resolvers.context import RequestContext
-from resolvers.policy import Policy, SheetPolicy, compile_policy
 from resolvers.selection import selected_fields
 from resolvers.values import check_value
 from schema.datasheets import Field, FieldType, Sensitivity
-from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
+from schema.errors import BadUserInputError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant, validate_role
 from storage.base import ApiKey, Role, User
 
@@ -174,10 +175,7 @@ class RoleInput:
 
 
 def _ctx(info: Info) -> RequestContext:
-    ctx: RequestContext = info.context
-    if not ctx.policy.admin:  # authorisation refuses these fields earlier; check again here
-        raise ForbiddenError("only admins manage roles and users")
-    return ctx
+    return admin_context(info, "manage roles and users")
 
 
 def _row(f: RowFilter) -> RowFilterType:

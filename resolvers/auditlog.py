@@ -19,6 +19,7 @@ from bson.errors import InvalidId
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
 from resolvers.selection import selected_fields
 from schema.datasheets import DATASHEETS
@@ -204,9 +205,7 @@ async def _access(
     first: int,
     after: Optional[str],  # noqa: UP045
 ) -> AccessConnection:
-    ctx: RequestContext = info.context
-    if not ctx.policy.admin:
-        raise ForbiddenError("only admins read the access log")
+    ctx = admin_context(info, "read the access log")
     if not 0 < first <= ctx.max_page_size:
         raise BadUserInputError(
             f"first must be between 1 and {ctx.max_page_size}", argument="first"

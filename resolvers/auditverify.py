@@ -9,8 +9,7 @@ from typing import Optional
 import strawberry
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
-from schema.errors import ForbiddenError
+from resolvers.authz.guards import admin_context
 from storage.auditmac import SignedHead
 
 __all__ = ["AuditVerifyQuery"]
@@ -57,9 +56,7 @@ class AuditVerifyQuery:
         info: Info,
         heads: Optional[list[AuditHeadInput]] = None,  # noqa: UP045
     ) -> AuditVerification:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:  # authorisation refuses this field earlier; check again here
-            raise ForbiddenError("only admins verify the audit log")
+        ctx = admin_context(info, "verify the audit log")
         known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []
         given = [_signed(h) for h in heads or ()]
         report = await ctx.store.verify_audit(ctx.seal_key(), [*known, *given])

@@ -11,8 +11,8 @@ from storage.base import Actor, TenantStore
 from storage.signing import SealKey
 
 if TYPE_CHECKING:
-    from resolvers.authorize import AuthorizationCache
-    from resolvers.policy import Policy
+    from resolvers.authz.cache import AuthorizationCache
+    from resolvers.authz.policy import Policy
 
 __all__ = [
     "AccessSink",

@@ -240,7 +240,7 @@ class ShapeLimiter(AddValidationRules):
     replaces Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``, which walk a
     fragment once per spread: exponential work for a chain of fragments that each spread
     the next twice). Validation runs shape first unless an extension before this one
-    (resolvers.authorize) validated already."""
+    (resolvers.authz.document) validated already."""
 
     def __init__(
         self, max_depth: int, max_aliases: int, max_selections: int, max_merges: int

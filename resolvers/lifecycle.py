@@ -1,6 +1,6 @@
 """A tenant's admins end their own environment, and erase a data subject.
 
-Both are admin-only root fields (``resolvers.policy.ADMIN_FIELDS``) and audited by
+Both are admin-only root fields (``resolvers.authz.policy.ADMIN_FIELDS``) and audited by
 storage: the termination in the tenant's log and its control record's history, the
 erasure as deletions, a redaction and an ``erase`` entry that names records, not the
 person. Operators do everything else with the CLI (``enclave tenants ...``).
@@ -14,10 +14,10 @@ from typing import Optional
 import strawberry
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
+from resolvers.authz.guards import admin_context
 from resolvers.values import check_value
 from schema.datasheets import Field, FieldType, Sensitivity
-from schema.errors import BadUserInputError, ForbiddenError
+from schema.errors import BadUserInputError
 
 __all__ = ["LifecycleMutation"]
 
@@ -51,13 +51,6 @@ class Erasure:
     audit_entry: int = strawberry.field(description="Sequence number of the erasure's entry.")
 
 
-def _admin(info: Info) -> RequestContext:
-    ctx: RequestContext = info.context
-    if not ctx.policy.admin:  # authorisation refuses these fields earlier; check again here
-        raise ForbiddenError("only admins may do this")
-    return ctx
-
-
 @strawberry.type
 class LifecycleMutation:
     @strawberry.mutation(
@@ -66,7 +59,7 @@ class LifecycleMutation:
         "data and its key are destroyed. `confirmTenantId` must be this tenant's id."
     )
     async def request_termination(self, info: Info, confirm_tenant_id: str) -> Termination:
-        ctx = _admin(info)
+        ctx = admin_context(info, "may do this")
         if confirm_tenant_id != ctx.principal.tenant_id:
             raise BadUserInputError(
                 "confirmTenantId is not this tenant's id", field="confirmTenantId"
@@ -85,7 +78,7 @@ class LifecycleMutation:
         "email field of any datasheet, and redact the values of their audit entries."
     )
     async def erase_data_subject(self, info: Info, email: str) -> Erasure:
-        ctx = _admin(info)
+        ctx = admin_context(info, "may do this")
         address = check_value(_EMAIL, email)
         assert isinstance(address, str)
         report = await ctx.store.erase_subject(address, ctx.actor)

@@ -1,9 +1,9 @@
 """Query and mutation fields for every datasheet, made from its declaration.
 
-The document was authorised before any of these run (resolvers.authorize): a resolver here
+The document was authorised before any of these run (resolvers.authz.document): a resolver here
 only sees fields the caller may name. What depends on values (variables, and which role
 covers which record) is decided here before anything is read or written
-(resolvers.scopes): filters need fields readable in full, inputs fields writable, and
+(resolvers.authz.scopes): filters need fields readable in full, inputs fields writable, and
 every read or change is confined to the rows of a role that allows all of it.
 
 Not ``from __future__ import annotations``: Strawberry reads these resolvers' annotations
@@ -15,17 +15,17 @@ from typing import Any, Optional
 import strawberry
 from strawberry.types import Info
 
+from resolvers.authz.guards import grant_for
+from resolvers.authz.policy import SheetPolicy
+from resolvers.authz.scopes import ReadPlan, fetch_fields, write_scope
 from resolvers.context import RequestContext
-from resolvers.policy import SheetPolicy
 from resolvers.reading import (
     Selector,
-    grant_for,
     plan_for,
     read_one,
     read_page,
     shown_values,
 )
-from resolvers.scopes import ReadPlan, fetch_fields, write_scope
 from resolvers.selection import selected_fields
 from resolvers.values import input_values
 from schema.datasheets import Datasheet

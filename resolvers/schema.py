@@ -16,11 +16,11 @@ from resolvers.admin import AdminMutation, AdminQuery, MeQuery
 from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
 from resolvers.auditverify import AuditVerifyQuery
-from resolvers.authorize import AuthorizationExtension
+from resolvers.authz.document import AuthorizationExtension
+from resolvers.authz.introspection import install_introspection_filter
 from resolvers.docshape import ShapeLimiter
 from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
-from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import Limits
 from resolvers.operations import OperationsMutation

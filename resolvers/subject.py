@@ -16,10 +16,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
+from resolvers.authz.guards import admin_context
 from resolvers.values import check_value
 from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
-from schema.errors import ForbiddenError
 from storage.base import AuditEntry, AuditQuery, Record, TenantStore
 
 __all__ = ["SubjectAccessMutation"]
@@ -84,9 +83,7 @@ class SubjectAccessMutation:
         "with the audit history of those records, as one JSON document (admins only)."
     )
     async def subject_access(self, info: Info, email: str) -> JSON:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:  # authorisation refuses this earlier; check again here
-            raise ForbiddenError("only admins answer subject access requests")
+        ctx = admin_context(info, "answer subject access requests")
         address = check_value(_EMAIL, email)
         sheets: dict[str, list[dict[str, Any]]] = {}
         found: dict[str, list[str]] = {}

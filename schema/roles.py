@@ -9,7 +9,7 @@ be redefined.
 
 A user with several roles gets the union of their grants, field by field: each field may
 be read (or written) on the rows of the roles that grant it, so a record comes back with a
-set of fields only where every one of them is granted on it (resolvers.scopes). A role
+set of fields only where every one of them is granted on it (resolvers.authz.scopes). A role
 without a row filter opens every row.
 
 Row filters are equality on plaintext fields (``department == "Sales"``) and/or "only

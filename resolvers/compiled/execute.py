@@ -30,7 +30,8 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
-from resolvers.authorize import AuthorizationCache, authorize
+from resolvers.authz.cache import AuthorizationCache
+from resolvers.authz.document import authorize
 from resolvers.compiled.emit import connection, project
 from resolvers.compiled.plan import Fallback, RootField, Unsupported, compile_roots
 from resolvers.context import RequestContext

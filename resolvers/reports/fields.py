@@ -1,6 +1,6 @@
 """GraphQL fields of reports: ``report``, ``reportCsv``, saved definitions, the tenant's k.
 
-Who may use them is decided by resolvers.policy (``REPORT_FIELDS``: callers with a
+Who may use them is decided by resolvers.authz.policy (``REPORT_FIELDS``: callers with a
 ``report`` grant on some datasheet; ``setReportMinimumGroupSize``: admins) and, per
 datasheet and field, by resolvers.reports.plan; what is shown, by resolvers.reports.rules.
 
@@ -16,12 +16,13 @@ import strawberry
 from strawberry.types import Info
 from ulid import ULID
 
+from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
 from resolvers.exports import ExportFilterInput
 from resolvers.reports.plan import Definition, key_names, labels, plan_report
 from resolvers.reports.rules import Suppressed
 from resolvers.reports.run import OTHER, run_report
-from schema.errors import BadUserInputError, EnclaveError, ForbiddenError, NotFoundError
+from schema.errors import BadUserInputError, EnclaveError, NotFoundError
 from storage.base import ExportJob, SavedReport
 
 __all__ = ["ReportMutation", "ReportQuery"]
@@ -336,9 +337,7 @@ class ReportMutation:
         description="Set the tenant's minimum group size k of reports (admins; audited)."
     )
     async def set_report_minimum_group_size(self, info: Info, k: int) -> int:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:
-            raise ForbiddenError("only admins set the minimum group size")
+        ctx = admin_context(info, "set the minimum group size")
         if not 2 <= k <= _MAX_K:
             raise BadUserInputError(f"k is between 2 and {_MAX_K}", field="k")
         await ctx.store.reports.set_minimum_group_size(k, ctx.actor)

@@ -11,10 +11,9 @@ is cached per document alone.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
@@ -33,41 +32,18 @@ from graphql import (
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from resolvers.authz.policy import Policy, type_sheet
 from resolvers.docshape import validate_shape_first
 from resolvers.limits import QueryTooCostlyError, estimate_cost
-from resolvers.policy import Policy, type_sheet
 from schema.datasheets import DATASHEETS
 from schema.errors import ForbiddenError
 
-__all__ = ["Authorization", "AuthorizationCache", "authorize"]
+if TYPE_CHECKING:
+    from resolvers.authz.cache import AuthorizationCache
+
+__all__ = ["Authorization", "AuthorizationExtension", "authorize"]
 
 _PAGE_FIELDS = frozenset(s.name for s in DATASHEETS.values())
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A small bounded mapping that forgets the least recently used entry."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,17 +126,6 @@ def authorize(
     return Authorization(
         tuple(walker.errors), {t: sorted(f) for t, f in sorted(walker.masked.items())}
     )
-
-
-class AuthorizationCache:
-    """Validation results per document, authorisation results per caller's policy, and
-    compiled read operations per (document, operation name) (resolvers.compiled: False
-    for a document the compiler leaves to the standard executor)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.validated: LRU[str, tuple[GraphQLError, ...]] = LRU(size)
-        self.authorized: LRU[tuple[Any, ...], Authorization] = LRU(size)
-        self.operations: LRU[tuple[str, str | None], object] = LRU(size)
 
 
 class AuthorizationExtension(SchemaExtension):

@@ -90,7 +90,7 @@ class SheetPolicy:
     rows: tuple[RowFilter, ...] | None = None
     #: Each role's own grant. The fields above are their union, which decides what a
     #: document may name at all; on which rows each field may be read or changed is
-    #: decided from the grants (resolvers.scopes), so a field granted on some rows is
+    #: decided from the grants (resolvers.authz.scopes), so a field granted on some rows is
     #: never shown on others.
     grants: tuple[SheetPolicy, ...] = ()
 

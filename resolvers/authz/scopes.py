@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from resolvers.masking import mask
-from resolvers.policy import SheetPolicy
+from resolvers.authz.masking import mask
+from resolvers.authz.policy import SheetPolicy
 from schema.datasheets import Datasheet
 from schema.errors import ForbiddenError
 from schema.roles import RowFilter, row_matches
