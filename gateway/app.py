@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import GraphQLError, OperationType, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -51,6 +51,7 @@ from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from regions import nativecrypto
 from resolvers.authz.policy import Policy
 from resolvers.context import Principal, RequestContext
+from resolvers.documents import operation_of, root_fields
 from resolvers.limits import Limits
 from resolvers.public import PUBLIC_FIELDS, PublicContext, build_public_schema
 from resolvers.schema import build_schema
@@ -67,13 +68,8 @@ def _is_mutation(body: bytes, max_tokens: int) -> bool:
         document = parse(request["query"], max_tokens=max_tokens)
     except GraphQLError:
         return False
-    name = request.get("operationName")
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            name is None or (definition.name is not None and definition.name.value == name)
-        ):
-            return definition.operation is OperationType.MUTATION
-    return False
+    operation = operation_of(document, request.get("operationName"))
+    return operation is not None and operation.operation is OperationType.MUTATION
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -395,14 +391,7 @@ def public_root_fields(query: str, max_tokens: int) -> list[str] | None:
     """The root field names of every operation in *query*, once per field, aliases
     included (None if it has fragments at the root, which sign-in never needs). Parsing
     stops past *max_tokens*: an anonymous body is parsed no further than an authenticated one."""
-    names: list[str] = []
-    for definition in parse(query, max_tokens=max_tokens).definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            for sel in definition.selection_set.selections:
-                if not isinstance(sel, FieldNode):
-                    return None
-                names.append(sel.name.value)
-    return names
+    return root_fields(parse(query, max_tokens=max_tokens))
 
 
 class PublicGraphQL(GraphQL[PublicContext, None]):

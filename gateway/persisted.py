@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
+from graphql import GraphQLError, GraphQLSchema, parse
 from starlette.requests import Request
 
 from gateway.storeddocuments import check_storable
@@ -40,6 +40,7 @@ from resolvers.authz.document import authorize
 from resolvers.authz.policy import Policy
 from resolvers.context import Principal
 from resolvers.docshape import measure
+from resolvers.documents import root_fields
 from schema.errors import BadUserInputError, EnclaveError
 from storage.base import Actor, Store
 
@@ -99,15 +100,8 @@ def _manages_allow_list(document: str, max_tokens: int) -> bool:
         parsed = parse(document, max_tokens=max_tokens)
     except GraphQLError:
         return False
-    fields: set[str] = set()
-    for definition in parsed.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            return False
-        for sel in definition.selection_set.selections:
-            if not isinstance(sel, FieldNode):
-                return False
-            fields.add(sel.name.value)
-    return bool(fields) and fields <= MANAGEMENT_FIELDS
+    fields = root_fields(parsed, operations_only=True)
+    return bool(fields) and set(fields or ()) <= MANAGEMENT_FIELDS
 
 
 class PersistedOperations:

@@ -18,14 +18,12 @@ from typing import TYPE_CHECKING, Any
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
 )
@@ -34,6 +32,7 @@ from strawberry.schema.schema import validate_document
 
 from resolvers.authz.policy import Policy, type_sheet
 from resolvers.docshape import validate_shape_first
+from resolvers.documents import fragments_of, operations_named
 from resolvers.limits import QueryTooCostlyError, estimate_cost
 from schema.datasheets import DATASHEETS
 from schema.errors import ForbiddenError
@@ -63,9 +62,7 @@ class _Walker:
     def __init__(self, schema: GraphQLSchema, document: DocumentNode, policy: Policy) -> None:
         self.schema = schema
         self.policy = policy
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        self.fragments = fragments_of(document)
         self.errors: list[GraphQLError] = []
         self.masked: dict[str, set[str]] = {}
         #: Fragments already walked: a fragment's checks depend on it alone (its type
@@ -115,11 +112,7 @@ def authorize(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, policy: Policy
 ) -> Authorization:
     walker = _Walker(schema, document, policy)
-    for op in document.definitions:
-        if not isinstance(op, OperationDefinitionNode):
-            continue
-        if operation_name is not None and (op.name is None or op.name.value != operation_name):
-            continue
+    for op in operations_named(document, operation_name):
         root = schema.get_root_type(op.operation)
         if root is not None:
             walker.walk(op.selection_set, root, [])

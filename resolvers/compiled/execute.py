@@ -36,6 +36,7 @@ from resolvers.compiled.emit import connection, project
 from resolvers.compiled.plan import Fallback, RootField, Unsupported, compile_roots
 from resolvers.context import RequestContext
 from resolvers.docshape import validate_shape_first
+from resolvers.documents import fragments_of, operation_of
 from resolvers.limits import estimate_cost
 from resolvers.reading import read_one, read_page, shown_values
 from resolvers.telemetry import CURRENT, label_of
@@ -147,20 +148,16 @@ class CompiledReads:
             self.cache.validated.put(digest, errors)
         if errors:
             return None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if operation_name is not None:
-            operations = [o for o in operations if o.name and o.name.value == operation_name]
-        if len(operations) != 1:
+        operation = operation_of(document, operation_name)
+        if operation is None:
             return None
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = fragments_of(document)
         try:
-            compile_roots(self.schema, operations[0], fragments, None)
+            compile_roots(self.schema, operation, fragments, None)
         except Unsupported:
             return None
         return CompiledOperation(
-            document, operations[0], fragments, directive_variables=_directive_variables(document)
+            document, operation, fragments, directive_variables=_directive_variables(document)
         )
 
     async def run(
