@@ -26,7 +26,7 @@ from dataclasses import replace
 import orjson
 
 from resolvers.authz.policy import Policy, SheetPolicy
-from resolvers.authz.scopes import ReadPlan, fetch_fields, read_plan, shown_values
+from resolvers.authz.scopes import ReadPlan, fetch_fields, read_plan
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ForbiddenError
 from storage.base import ExportJob, Record, TenantStore
@@ -95,7 +95,7 @@ def escape_cell(value: object) -> str:
 
 
 def _row(sheet: Datasheet, plan: ReadPlan, record: Record) -> dict[str, object]:
-    values, _ = shown_values(sheet, plan, record)
+    values, _ = plan.shown(sheet, record)
     return {
         "id": record.id,
         **values,

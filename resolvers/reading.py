@@ -11,7 +11,6 @@ from typing import Any
 from resolvers.authz.guards import grant_for
 from resolvers.authz.policy import SheetPolicy
 from resolvers.authz.scopes import ReadPlan, fetch_fields, read_plan
-from resolvers.authz.scopes import shown_values as _shown_values
 from resolvers.context import RequestContext
 from resolvers.values import check_value
 from schema.datasheets import Datasheet
@@ -94,10 +93,10 @@ def shown_values(
     plan: ReadPlan,
     also_hidden: frozenset[str] = frozenset(),
 ) -> dict[str, object]:
-    """The record's values as the caller gets them (resolvers.authz.scopes.shown_values, the one
+    """The record's values as the caller gets them (``ReadPlan.shown``, the one
     rule for the API and exports); the masked ones are noted in ``ctx.masked`` for the
     response's extensions."""
-    values, hidden = _shown_values(sheet, plan, record, also_hidden)
+    values, hidden = plan.shown(sheet, record, also_hidden)
     if hidden:
         ctx.masked.setdefault(sheet.type_name, set()).update(hidden)
     return values

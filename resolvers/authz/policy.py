@@ -273,6 +273,12 @@ def _root_fields() -> Mapping[tuple[str, str], tuple[str, str]]:
     return roots
 
 
+def root_field_sheet(type_name: str, field_name: str) -> str | None:
+    """The datasheet a root field reads or changes (``Mutation.createEmployee``: employees)."""
+    target = _root_fields().get((type_name, field_name))
+    return None if target is None else target[0]
+
+
 def type_sheet(type_name: str) -> Datasheet | None:
     """The datasheet whose object type is *type_name*."""
     kind = _type_kinds().get(type_name)

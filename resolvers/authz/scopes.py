@@ -21,7 +21,7 @@ from schema.errors import ForbiddenError
 from schema.roles import RowFilter, row_matches
 from storage.base import Record, RowScope
 
-__all__ = ["ReadPlan", "fetch_fields", "read_plan", "shown_values", "write_scope"]
+__all__ = ["ReadPlan", "fetch_fields", "read_plan", "write_scope"]
 
 Rows = tuple[RowFilter, ...] | None  # None: every row
 
@@ -67,31 +67,27 @@ class ReadPlan:
                 full |= g.read
         return self.fields - full
 
+    def shown(
+        self, sheet: Datasheet, record: Record, also_hidden: frozenset[str] = frozenset()
+    ) -> tuple[dict[str, object], frozenset[str]]:
+        """A record's values as the caller may see them, in declaration order: only the
+        planned fields, masked where no role covering this record reads them in full (and
+        *also_hidden*); and which were masked. The one rule for the API and for exports."""
+        fields = [f.name for f in sheet.fields if f.name in self.fields and f.name in record.values]
+        hidden = (self.masked(record.values, record.owner) | also_hidden) & frozenset(fields)
+        if not hidden:
+            return {name: record.values[name] for name in fields}, hidden
+        values: dict[str, object] = {}
+        for name in fields:
+            value = record.values[name]
+            values[name] = mask(sheet.by_name[name], value) if name in hidden else value
+        return values, hidden
+
 
 def fetch_fields(plan: ReadPlan, sheet: Datasheet) -> list[str]:
     """What to fetch (and decrypt): the planned fields and those that tell which role covers
     a record; nothing else ever leaves the database."""
     return [f.name for f in sheet.fields if f.name in plan.fields | plan.row_fields]
-
-
-def shown_values(
-    sheet: Datasheet,
-    plan: ReadPlan,
-    record: Record,
-    also_hidden: frozenset[str] = frozenset(),
-) -> tuple[dict[str, object], frozenset[str]]:
-    """A record's values as the caller may see them, in declaration order: only the planned
-    fields, masked where no role covering this record reads them in full (and
-    *also_hidden*); and which were masked. The one rule for the API and for exports."""
-    fields = [f.name for f in sheet.fields if f.name in plan.fields and f.name in record.values]
-    hidden = (plan.masked(record.values, record.owner) | also_hidden) & frozenset(fields)
-    if not hidden:
-        return {name: record.values[name] for name in fields}, hidden
-    values: dict[str, object] = {}
-    for name in fields:
-        value = record.values[name]
-        values[name] = mask(sheet.by_name[name], value) if name in hidden else value
-    return values, hidden
 
 
 def _forbid(sheet: Datasheet, what: str, name: str) -> ForbiddenError:
