@@ -70,18 +70,6 @@ def _shown(
     )
 
 
-def _written(
-    ctx: RequestContext,
-    types: SheetTypes,
-    record: Record,
-    plan: ReadPlan,
-    also_hidden: frozenset[str] = frozenset(),
-) -> Any:
-    """The answer of a mutation: the changed record as the caller may read it."""
-    ctx.access.read(types.sheet.name, sorted(plan.fields), [record.id])
-    return _shown(ctx, types, record, plan, also_hidden)
-
-
 async def get_record(info: Info, id: strawberry.ID) -> Node:
     ctx: RequestContext = info.context
     types = _types(info)
@@ -118,7 +106,8 @@ async def get_records(
 
 
 # Mutation results are nullable: one failed mutation among several in a document nulls only
-# its own field, so the caller still sees the ones that were written.
+# its own field, so the caller still sees the ones that were written. The answer is a read
+# of the changed record, recorded as one.
 
 
 async def create_record(info: Info, input: CreateInput) -> Node | None:
@@ -130,7 +119,8 @@ async def create_record(info: Info, input: CreateInput) -> Node | None:
     written = [k for k, v in values.items() if v is not None]
     scope = write_scope(sheet, grant, written, ctx.principal.user_id, needs="create", reading=plan)
     record = await ctx.store.create(sheet, values, ctx.actor, scope=scope)
-    return _written(ctx, types, record, plan)  # type: ignore[no-any-return]
+    ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
+    return _shown(ctx, types, record, plan)  # type: ignore[no-any-return]
 
 
 async def update_record(
@@ -153,7 +143,8 @@ async def update_record(
     record = await ctx.store.update(
         sheet, str(id), expected_version, values, ctx.actor, fields=fields, scope=scope
     )
-    return _written(ctx, types, record, plan, before_hidden)  # type: ignore[no-any-return]
+    ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
+    return _shown(ctx, types, record, plan, before_hidden)  # type: ignore[no-any-return]
 
 
 async def _set_archived(info: Info, id: strawberry.ID, version: int, archived: bool) -> Any:
@@ -166,7 +157,8 @@ async def _set_archived(info: Info, id: strawberry.ID, version: int, archived: b
     record = await ctx.store.set_archived(
         sheet, str(id), version, archived, ctx.actor, fields=fields, scope=scope
     )
-    return _written(ctx, types, record, plan)
+    ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
+    return _shown(ctx, types, record, plan)
 
 
 async def archive_record(info: Info, id: strawberry.ID, expected_version: int) -> Node | None:
