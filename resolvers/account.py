@@ -4,8 +4,6 @@ switches for passwords and required two-factor sign-in.
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
-from typing import Optional
-
 import strawberry
 from strawberry.types import Info
 
@@ -36,7 +34,7 @@ class AccountMutation:
     async def enroll_totp(
         self,
         info: Info,
-        code: Optional[str] = None,  # noqa: UP045
+        code: str | None = None,
     ) -> TotpEnrollment:
         ctx: RequestContext = info.context
         secret, uri = await ctx.account.enroll_totp(ctx.principal, ctx.actor, code)

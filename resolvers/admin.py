@@ -8,7 +8,6 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 """
 
 import datetime as dt
-from typing import Optional
 
 import strawberry
 from strawberry.types import Info
@@ -51,7 +50,7 @@ class SheetGrantType:
     delete: bool
     export: bool
     report: bool
-    row_filter: Optional[RowFilterType]  # noqa: UP045
+    row_filter: RowFilterType | None
 
 
 @strawberry.type(name="Role")
@@ -59,7 +58,7 @@ class RoleType:
     name: str
     description: str
     version: int
-    updated_at: Optional[dt.datetime]  # noqa: UP045
+    updated_at: dt.datetime | None
     sheets: list[SheetGrantType]
 
 
@@ -164,7 +163,7 @@ class SheetGrantInput:
     delete: bool = False
     export: bool = False
     report: bool = False
-    row_filter: Optional[RowFilterInput] = None  # noqa: UP045
+    row_filter: RowFilterInput | None = None
 
 
 @strawberry.input
@@ -336,7 +335,7 @@ class ApiKeyType:
     can_export: bool
     created_at: dt.datetime
     revoked: bool
-    last_used_at: Optional[dt.datetime]  # noqa: UP045
+    last_used_at: dt.datetime | None
 
 
 @strawberry.type
@@ -471,7 +470,7 @@ class AdminMutation:
         email: str,
         roles: list[str],
         can_export: bool = False,
-        password: Optional[str] = None,  # noqa: UP045
+        password: str | None = None,
     ) -> UserType:
         ctx = _ctx(info)
         address = check_value(_EMAIL, email)
@@ -493,8 +492,8 @@ class AdminMutation:
         info: Info,
         id: strawberry.ID,
         expected_version: int,
-        roles: Optional[list[str]] = None,  # noqa: UP045
-        can_export: Optional[bool] = None,  # noqa: UP045
+        roles: list[str] | None = None,
+        can_export: bool | None = None,
     ) -> UserType:
         ctx = _ctx(info)
         user = await ctx.store.update_user(

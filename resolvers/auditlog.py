@@ -11,7 +11,7 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 import base64
 import binascii
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 import strawberry
 from bson import ObjectId
@@ -33,8 +33,8 @@ __all__ = ["AuditQueryRoot"]
 @strawberry.type
 class FieldChange:
     field: str
-    before: Optional[JSON]  # noqa: UP045
-    after: Optional[JSON]  # noqa: UP045
+    before: JSON | None
+    after: JSON | None
 
 
 @strawberry.type
@@ -44,16 +44,16 @@ class AuditEntryType:
     actor_kind: str
     actor_id: str
     actor_roles: list[str]
-    request_id: Optional[str]  # noqa: UP045
-    ip: Optional[str] = strawberry.field(description="Admins only.")  # noqa: UP045
-    user_agent: Optional[str] = strawberry.field(description="Admins only.")  # noqa: UP045
+    request_id: str | None
+    ip: str | None = strawberry.field(description="Admins only.")
+    user_agent: str | None = strawberry.field(description="Admins only.")
     operation: str
-    datasheet: Optional[str]  # noqa: UP045
-    record: Optional[strawberry.ID]  # noqa: UP045
-    version: Optional[int]  # noqa: UP045
+    datasheet: str | None
+    record: strawberry.ID | None
+    version: int | None
     fields: list[str]
-    outcome: Optional[str]  # noqa: UP045
-    code: Optional[str]  # noqa: UP045
+    outcome: str | None
+    code: str | None
     redacted: bool
     changes: list[FieldChange] = strawberry.field(
         description="Before and after values of the fields you may read; empty if redacted."
@@ -68,16 +68,16 @@ class AuditConnection:
 
 @strawberry.input
 class AuditFilter:
-    actor: Optional[strawberry.ID] = None  # noqa: UP045
-    datasheet: Optional[str] = None  # noqa: UP045
-    record: Optional[strawberry.ID] = None  # noqa: UP045
-    operation: Optional[str] = None  # noqa: UP045
-    outcome: Optional[str] = None  # noqa: UP045
-    since: Optional[dt.datetime] = None  # noqa: UP045
-    until: Optional[dt.datetime] = None  # noqa: UP045
+    actor: strawberry.ID | None = None
+    datasheet: str | None = None
+    record: strawberry.ID | None = None
+    operation: str | None = None
+    outcome: str | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
 
 
-def _utc(value: Optional[dt.datetime], argument: str) -> Optional[dt.datetime]:  # noqa: UP045
+def _utc(value: dt.datetime | None, argument: str) -> dt.datetime | None:
     """A time argument in UTC, as stored; one that falls outside years 1 to 9999 in UTC is
     bad input, not an error of ours."""
     if value is None:
@@ -167,13 +167,13 @@ class AccessEventType:
     kind: str
     principal: strawberry.ID
     roles: list[str]
-    datasheet: Optional[str]  # noqa: UP045
+    datasheet: str | None
     fields: list[str]
     records: list[strawberry.ID]
-    purpose: Optional[str]  # noqa: UP045
-    request_id: Optional[str]  # noqa: UP045
-    ip: Optional[str]  # noqa: UP045
-    user_agent: Optional[str]  # noqa: UP045
+    purpose: str | None
+    request_id: str | None
+    ip: str | None
+    user_agent: str | None
 
 
 @strawberry.type
@@ -203,7 +203,7 @@ async def _access(
     info: Info,
     query: AccessQuery,
     first: int,
-    after: Optional[str],  # noqa: UP045
+    after: str | None,
 ) -> AccessConnection:
     ctx = admin_context(info, "read the access log")
     if not 0 < first <= ctx.max_page_size:
@@ -232,7 +232,7 @@ class AuditQueryRoot:
         datasheet: str,
         id: strawberry.ID,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
+        after: str | None = None,
     ) -> AccessConnection:
         query = AccessQuery(kind=("read", "export"), datasheet=datasheet, record=str(id))
         return await _access(info, query, first, after)
@@ -245,7 +245,7 @@ class AuditQueryRoot:
         since: dt.datetime,
         until: dt.datetime,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
+        after: str | None = None,
     ) -> AccessConnection:
         query = AccessQuery(
             kind=("read", "export"),
@@ -259,9 +259,9 @@ class AuditQueryRoot:
     async def login_history(
         self,
         info: Info,
-        user_id: Optional[strawberry.ID] = None,  # noqa: UP045
+        user_id: strawberry.ID | None = None,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
+        after: str | None = None,
     ) -> AccessConnection:
         query = AccessQuery(kind="login", principal=str(user_id) if user_id else None)
         return await _access(info, query, first, after)
@@ -274,8 +274,8 @@ class AuditQueryRoot:
         self,
         info: Info,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
-        filter: Optional[AuditFilter] = None,  # noqa: UP045
+        after: str | None = None,
+        filter: AuditFilter | None = None,
     ) -> AuditConnection:
         ctx: RequestContext = info.context
         if not 0 < first <= ctx.max_page_size:

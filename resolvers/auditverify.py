@@ -4,8 +4,6 @@ the signed heads gateways keep outside the database and any heads or receipts gi
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
-from typing import Optional
-
 import strawberry
 from strawberry.types import Info
 
@@ -21,8 +19,8 @@ class AuditVerification:
     entries: int
     sealed_through: int
     unsealed: int
-    first_bad_sequence: Optional[int]  # noqa: UP045
-    reason: Optional[str]  # noqa: UP045
+    first_bad_sequence: int | None
+    reason: str | None
 
 
 @strawberry.input(
@@ -34,8 +32,8 @@ class AuditHeadInput:
     seq: int
     key_id: str
     signature: str
-    head: Optional[str] = None  # noqa: UP045
-    mac: Optional[str] = None  # noqa: UP045
+    head: str | None = None
+    mac: str | None = None
 
 
 def _signed(h: AuditHeadInput) -> SignedHead:
@@ -54,7 +52,7 @@ class AuditVerifyQuery:
     async def audit_verify(
         self,
         info: Info,
-        heads: Optional[list[AuditHeadInput]] = None,  # noqa: UP045
+        heads: list[AuditHeadInput] | None = None,
     ) -> AuditVerification:
         ctx = admin_context(info, "verify the audit log")
         known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []

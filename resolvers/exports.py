@@ -15,7 +15,6 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 import datetime as dt
 import enum
 import re
-from typing import Optional
 
 import strawberry
 from strawberry.types import Info
@@ -90,10 +89,10 @@ class ExportMutation:
         info: Info,
         datasheet: str,
         format: ExportFormat,
-        filter: Optional[list[ExportFilterInput]] = None,  # noqa: UP045
-        fields: Optional[list[str]] = None,  # noqa: UP045
+        filter: list[ExportFilterInput] | None = None,
+        fields: list[str] | None = None,
         include_archived: bool = False,
-        after_id: Optional[strawberry.ID] = None,  # noqa: UP045
+        after_id: strawberry.ID | None = None,
     ) -> ExportJobType:
         ctx: RequestContext = info.context
         sheet = DATASHEETS.get(datasheet)

@@ -9,7 +9,6 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 """
 
 import datetime as dt
-from typing import Optional
 
 import strawberry
 from strawberry.types import Info
@@ -28,8 +27,8 @@ _EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=Tru
 class Termination:
     tenant_id: strawberry.ID
     status: str
-    terminated_at: Optional[dt.datetime]  # noqa: UP045
-    purge_due_at: Optional[dt.datetime] = strawberry.field(  # noqa: UP045
+    terminated_at: dt.datetime | None
+    purge_due_at: dt.datetime | None = strawberry.field(
         description="When the data and the key are destroyed unless the tenant is restored."
     )
 

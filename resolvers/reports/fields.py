@@ -10,7 +10,6 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 import datetime as dt
 import enum
 import re
-from typing import Optional
 
 import strawberry
 from strawberry.types import Info
@@ -50,7 +49,7 @@ class TimeUnit(enum.Enum):
 @strawberry.input
 class ReportMeasureInput:
     op: ReportOp
-    field: Optional[str] = None  # noqa: UP045
+    field: str | None = None
 
 
 @strawberry.input
@@ -63,20 +62,20 @@ class TimeBucketInput:
 class ReportDefinitionInput:
     datasheet: str
     group_by: list[str] = strawberry.field(default_factory=list)
-    time_bucket: Optional[TimeBucketInput] = None  # noqa: UP045
-    filter: Optional[list[ExportFilterInput]] = None  # noqa: UP045
+    time_bucket: TimeBucketInput | None = None
+    filter: list[ExportFilterInput] | None = None
     measures: list[ReportMeasureInput] = strawberry.field(default_factory=list)
     include_archived: bool = False
 
 
 @strawberry.type
 class ReportRow:
-    keys: list[Optional[str]]  # noqa: UP045
+    keys: list[str | None]
     records: int
-    measures: list[Optional[float]] = strawberry.field(  # noqa: UP045
+    measures: list[float | None] = strawberry.field(
         description="One per measure; null where withheld or where the group has no values."
     )
-    withheld: Optional[str] = strawberry.field(  # noqa: UP045
+    withheld: str | None = strawberry.field(
         description='Why the measures were withheld: "differencing" (the count is within k '
         "of another group's or of the total)."
     )
@@ -111,7 +110,7 @@ class ReportCsvLink:
 @strawberry.type
 class ReportMeasure:
     op: str
-    field: Optional[str]  # noqa: UP045
+    field: str | None
 
 
 @strawberry.type
@@ -121,8 +120,8 @@ class ReportDefinition:
     version: int
     datasheet: str
     group_by: list[str]
-    time_bucket_field: Optional[str]  # noqa: UP045
-    time_bucket_unit: Optional[str]  # noqa: UP045
+    time_bucket_field: str | None
+    time_bucket_unit: str | None
     measures: list[ReportMeasure]
     filter_fields: list[str]
     updated_at: dt.datetime
@@ -140,7 +139,7 @@ def _definition(data: ReportDefinitionInput) -> Definition:
     )
 
 
-def _text(value: object) -> Optional[str]:  # noqa: UP045
+def _text(value: object) -> str | None:
     if value is None:
         return None
     iso = getattr(value, "isoformat", None)
@@ -229,9 +228,9 @@ class ReportQuery:
         info: Info,
         datasheet: str,
         measures: list[ReportMeasureInput],
-        group_by: Optional[list[str]] = None,  # noqa: UP045
-        time_bucket: Optional[TimeBucketInput] = None,  # noqa: UP045
-        filter: Optional[list[ExportFilterInput]] = None,  # noqa: UP045
+        group_by: list[str] | None = None,
+        time_bucket: TimeBucketInput | None = None,
+        filter: list[ExportFilterInput] | None = None,
         include_archived: bool = False,
     ) -> Report:
         data = ReportDefinitionInput(
