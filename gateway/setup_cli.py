@@ -45,9 +45,9 @@ def admin_address(value: str) -> str:
     """*value* normalised as ``createUser`` stores an address, so that sign-in finds it;
     ``BAD_USER_INPUT`` if it is not one."""
     from resolvers.values import check_value
-    from schema.datasheets import Field, FieldType, Sensitivity
+    from schema.datasheets import EMAIL
 
-    address = check_value(Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC), value)
+    address = check_value(EMAIL, value)
     assert isinstance(address, str)
     return address
 

@@ -1,4 +1,4 @@
-"""A signed-in user's own account: sign out, second factor, password; and the admin's
+"""A signed-in user's own account: who they are, sign out, second factor, password; and the admin's
 switches for passwords and required two-factor sign-in.
 
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
@@ -9,14 +9,22 @@ from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
+from schema.accounts import Me, TotpEnrollment
 
-__all__ = ["AccountMutation"]
+__all__ = ["AccountMutation", "MeQuery"]
 
 
 @strawberry.type
-class TotpEnrollment:
-    secret: str = strawberry.field(description="Base32; enter it in an authenticator app.")
-    uri: str = strawberry.field(description="otpauth:// URI, for a QR code.")
+class MeQuery:
+    @strawberry.field(description="The caller: their user id, roles and export permission.")
+    def me(self, info: Info) -> Me:
+        ctx: RequestContext = info.context
+        return Me(
+            id=strawberry.ID(ctx.principal.user_id),
+            roles=list(ctx.policy.roles),
+            can_export=ctx.policy.can_export,
+            policy_version=ctx.policy.version,
+        )
 
 
 @strawberry.type

@@ -15,12 +15,10 @@ from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
 from resolvers.values import check_value
-from schema.datasheets import Field, FieldType, Sensitivity
+from schema.datasheets import EMAIL
 from schema.errors import BadUserInputError
 
 __all__ = ["LifecycleMutation"]
-
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=True, max_length=254)
 
 
 @strawberry.type
@@ -78,7 +76,7 @@ class LifecycleMutation:
     )
     async def erase_data_subject(self, info: Info, email: str) -> Erasure:
         ctx = admin_context(info, "may do this")
-        address = check_value(_EMAIL, email)
+        address = check_value(EMAIL, email)
         assert isinstance(address, str)
         report = await ctx.store.erase_subject(address, ctx.actor)
         records = [

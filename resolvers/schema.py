@@ -11,8 +11,8 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from resolvers.account import AccountMutation
-from resolvers.admin import AdminMutation, AdminQuery, MeQuery
+from resolvers.account import AccountMutation, MeQuery
+from resolvers.admin import AdminMutation, AdminQuery
 from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
 from resolvers.auditverify import AuditVerifyQuery

@@ -18,12 +18,11 @@ from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
 from resolvers.values import check_value
-from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
+from schema.datasheets import DATASHEETS, EMAIL, FieldType
 from storage.base import AuditEntry, AuditQuery, Record, TenantStore
 
 __all__ = ["SubjectAccessMutation"]
 
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=True, max_length=254)
 _AUDIT_PAGE = 200
 
 
@@ -84,7 +83,7 @@ class SubjectAccessMutation:
     )
     async def subject_access(self, info: Info, email: str) -> JSON:
         ctx = admin_context(info, "answer subject access requests")
-        address = check_value(_EMAIL, email)
+        address = check_value(EMAIL, email)
         sheets: dict[str, list[dict[str, Any]]] = {}
         found: dict[str, list[str]] = {}
         for sheet in DATASHEETS.values():

@@ -21,12 +21,13 @@ from schema.errors import ForbiddenError
 from schema.roles import RowFilter, row_matches
 from storage.base import Record, RowScope
 
-__all__ = ["ReadPlan", "fetch_fields", "read_plan", "write_scope"]
+__all__ = ["ReadPlan", "fetch_fields", "read_plan", "rows_of", "write_scope"]
 
 Rows = tuple[RowFilter, ...] | None  # None: every row
 
 
-def _rows(grants: Iterable[SheetPolicy]) -> Rows:
+def rows_of(grants: Iterable[SheetPolicy]) -> Rows:
+    """The rows on which any of *grants* applies."""
     grants = list(grants)
     if any(g.rows is None for g in grants):
         return None
@@ -109,9 +110,9 @@ def read_plan(
         raise _forbid(sheet, "filter by", name)
     for name in sorted(wanted - policy.visible):
         raise _forbid(sheet, "read", name)
-    conditions: list[Rows] = [_rows(policy.grants)]  # the sheet itself, for bare ids
-    conditions += [_rows(g for g in policy.grants if name in g.visible) for name in wanted]
-    conditions += [_rows(g for g in policy.grants if name in g.read) for name in unmasked]
+    conditions: list[Rows] = [rows_of(policy.grants)]  # the sheet itself, for bare ids
+    conditions += [rows_of(g for g in policy.grants if name in g.visible) for name in wanted]
+    conditions += [rows_of(g for g in policy.grants if name in g.read) for name in unmasked]
     return ReadPlan(wanted | unmasked, _scope(conditions, caller), policy.grants, caller)
 
 
@@ -134,12 +135,12 @@ def write_scope(
             f"you may not {needs} {sheet.type_name} records", field=sheet.type_name
         )
     conditions: list[Rows] = [
-        _rows(g for g in policy.grants if name in g.write) for name in written
+        rows_of(g for g in policy.grants if name in g.write) for name in written
     ]
     if needs is not None:
-        conditions.append(_rows(g for g in policy.grants if getattr(g, needs)))
+        conditions.append(rows_of(g for g in policy.grants if getattr(g, needs)))
     if reading is not None:
         conditions += [reading.scope.rows, *reading.scope.also]
     else:
-        conditions.append(_rows(policy.grants))
+        conditions.append(rows_of(policy.grants))
     return _scope(conditions, caller)

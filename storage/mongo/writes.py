@@ -48,7 +48,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
-from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
+from schema.datasheets import DATASHEETS, EMAIL, Field, FieldType, Sensitivity
 from schema.errors import ConflictError, EnclaveError
 from storage.auditmac import EntryAuthenticator
 from storage.base import Actor
@@ -98,7 +98,7 @@ class Change:
 #: Fields that are encrypted outside the datasheets; anything undeclared is stored plain.
 _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
     "users": {
-        "email": Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC),
+        "email": EMAIL,
         "totpSecret": Field("totpSecret", FieldType.STRING, Sensitivity.RANDOM),
     },
     # A saved report's filter may name a person (lastName = ...): kept encrypted.
