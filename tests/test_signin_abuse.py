@@ -17,11 +17,11 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.passwords import PasswordHashing
-from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import MAX_FAILURES
 from regions.routing import database_name
+from schema.errors import RateLimitedError
 from tests.conftest import GraphQLClient, make_tenant
 from tests.raw import plain_client
 from tests.signins import (

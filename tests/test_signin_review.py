@@ -19,11 +19,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gateway.app import create_app
 from gateway.cli import proxy_options
 from gateway.passwords import PasswordHashing
-from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import LOCKOUT, MAX_FAILURES
 from regions.routing import database_name
+from schema.errors import RateLimitedError
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.raw import plain_client
 from tests.roles import make_role

@@ -33,9 +33,9 @@ from strawberry.schema.schema import validate_document
 from resolvers.authz.policy import Policy, type_sheet
 from resolvers.docshape import validate_shape_first
 from resolvers.documents import fragments_of, operations_named
-from resolvers.limits import QueryTooCostlyError, estimate_cost
+from resolvers.limits import estimate_cost
 from schema.datasheets import DATASHEETS
-from schema.errors import ForbiddenError
+from schema.errors import ForbiddenError, QueryTooCostlyError
 
 if TYPE_CHECKING:
     from resolvers.authz.cache import AuthorizationCache
