@@ -28,13 +28,12 @@ from strawberry.asgi import GraphQL
 
 from gateway.accesslog import RequestAccess
 from gateway.apikeys import is_api_key
-from gateway.auth import bearer_token
+from gateway.auth import actor_for, bearer_token
 from gateway.compiled import CompiledPath
 from gateway.exports import ExportEndpoint
 from gateway.exporturls import ExportLinksForRequest
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
-from gateway.persisted import actor_for
 from gateway.refusals import error_response, serve_graphql
 from gateway.securityheaders import SecuredStarlette
 from gateway.services import Services
@@ -133,17 +132,15 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
         principal: Principal = request.scope["enclave.principal"]
         policy: Policy = request.scope["enclave.policy"]
         settings = self.services.settings
-        client = request.client.host if request.client else None
         return RequestContext(
             principal=principal,
             store=self.services.store.for_tenant(principal.tenant_id),
-            actor=Actor(
-                user_id=principal.user_id,
-                roles=policy.roles,
-                kind=principal.kind,
-                ip=client,
-                user_agent=request.headers.get("user-agent"),
-                request_id=request.scope["enclave.request_id"],
+            actor=actor_for(
+                request,
+                principal.user_id,
+                principal.kind,
+                policy.roles,
+                request.scope["enclave.request_id"],
             ),
             policy=policy,
             authorization_cache=self.services.authorization,
@@ -210,7 +207,7 @@ class GraphQLEndpoint:
                 request.client.host if request.client else None,
                 request.headers.get("user-agent"),
             )
-            actor = actor_for(request, principal, policy.roles, request_id)
+            actor = actor_for(request, principal.user_id, principal.kind, policy.roles, request_id)
             body = await self.services.operations.resolve(
                 principal, actor, body, policy=policy, schema=self.graphql.core_schema
             )

@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from gateway.auth import actor_for
 from gateway.services import Services
 from resolvers.context import Principal
 from resolvers.exportstream import export_chunks, export_plan
@@ -36,7 +37,7 @@ from schema.errors import (
     NotFoundError,
     UnauthenticatedError,
 )
-from storage.base import AccessEvent, Actor, ExportJob, TenantStore
+from storage.base import AccessEvent, ExportJob, TenantStore
 
 __all__ = ["ExportEndpoint"]
 
@@ -102,12 +103,7 @@ class ExportEndpoint:
             return await self._stream(request, store, job)
         except EnclaveError as exc:
             # A genuine link refused (permission, tenant, used, expired): audited as an attempt.
-            actor = Actor(
-                user_id=job.principal_id,
-                kind=job.principal_kind,
-                ip=request.client.host if request.client else None,
-                user_agent=request.headers.get("user-agent"),
-            )
+            actor = actor_for(request, job.principal_id, job.principal_kind)
             with contextlib.suppress(EnclaveError):  # the refusal stands either way
                 await store.record_attempt(
                     "exportDownload", actor, exc.code, datasheet=job.datasheet
@@ -126,14 +122,8 @@ class ExportEndpoint:
             raise ForbiddenError("the user who started this export no longer exists") from None
         await self.services.limits.check(principal)
         sheet = DATASHEETS[job.datasheet]
-        actor = Actor(
-            user_id=principal.user_id,
-            roles=policy.roles,
-            kind=principal.kind,
-            ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-            request_id=request.headers.get("x-request-id", "")[:64] or None,
-        )
+        request_id = request.headers.get("x-request-id", "")[:64] or None
+        actor = actor_for(request, principal.user_id, principal.kind, policy.roles, request_id)
         if job.report is not None:  # a report's CSV (resolvers.reports.download)
             table = await report_download(
                 store,

@@ -32,7 +32,6 @@ from typing import Any
 
 import orjson
 from graphql import GraphQLError, GraphQLSchema, parse
-from starlette.requests import Request
 
 from gateway.storeddocuments import check_storable
 from resolvers.authz.cache import LRU
@@ -52,7 +51,6 @@ from storage.base import Actor, Store
 __all__ = [
     "MANAGEMENT_FIELDS",
     "PersistedOperations",
-    "actor_for",
 ]
 
 log = logging.getLogger("enclave.persisted")
@@ -60,20 +58,6 @@ log = logging.getLogger("enclave.persisted")
 #: Root fields that manage the allow-list: never refused by it.
 MANAGEMENT_FIELDS = frozenset({"setOperationAllowList", "registerOperation"})
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-
-
-def actor_for(
-    request: Request, principal: Principal, roles: tuple[str, ...], request_id: str
-) -> Actor:
-    """The actor of a request, as the audit log records it."""
-    return Actor(
-        user_id=principal.user_id,
-        roles=roles,
-        kind=principal.kind,
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-        request_id=request_id,
-    )
 
 
 def digest(document: str) -> str:
