@@ -14,8 +14,7 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
-from resolvers.values import check_value
-from schema.datasheets import EMAIL
+from resolvers.values import email_address
 from schema.errors import BadUserInputError
 
 __all__ = ["LifecycleMutation"]
@@ -76,8 +75,7 @@ class LifecycleMutation:
     )
     async def erase_data_subject(self, info: Info, email: str) -> Erasure:
         ctx = admin_context(info, "may do this")
-        address = check_value(EMAIL, email)
-        assert isinstance(address, str)
+        address = email_address(email)
         report = await ctx.store.erase_subject(address, ctx.actor)
         records = [
             ErasedRecords(datasheet=sheet, ids=[strawberry.ID(i) for i in ids], count=len(ids))

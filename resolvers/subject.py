@@ -17,8 +17,8 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
-from resolvers.values import check_value
-from schema.datasheets import DATASHEETS, EMAIL, FieldType
+from resolvers.values import email_address
+from schema.datasheets import DATASHEETS, FieldType
 from storage.base import AuditEntry, AuditQuery, Record, TenantStore
 
 __all__ = ["SubjectAccessMutation"]
@@ -83,7 +83,7 @@ class SubjectAccessMutation:
     )
     async def subject_access(self, info: Info, email: str) -> JSON:
         ctx = admin_context(info, "answer subject access requests")
-        address = check_value(EMAIL, email)
+        address = email_address(email)
         sheets: dict[str, list[dict[str, Any]]] = {}
         found: dict[str, list[str]] = {}
         for sheet in DATASHEETS.values():

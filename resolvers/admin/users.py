@@ -14,9 +14,8 @@ from resolvers.admin.roles import admin
 from resolvers.authz.policy import Policy, compile_policy
 from resolvers.context import RequestContext
 from resolvers.selection import selected_fields
-from resolvers.values import check_value
+from resolvers.values import email_address
 from schema.accounts import EffectivePermissions, UserType
-from schema.datasheets import EMAIL
 from schema.errors import NotFoundError
 from storage.base import User
 
@@ -80,8 +79,7 @@ class UserMutation:
         password: str | None = None,
     ) -> UserType:
         ctx = admin(info)
-        address = check_value(EMAIL, email)
-        assert isinstance(address, str)
+        address = email_address(email)
         tenant_id = ctx.principal.tenant_id
         # Hashed first: a refusal (too short, or 429 from a busy hashing pool) creates nothing.
         hashed = None if password is None else await ctx.account.check_password(tenant_id, password)

@@ -217,6 +217,22 @@ async def _saved_runnable(ctx: RequestContext, report_id: str) -> SavedReport:
     return saved
 
 
+async def _put_definition(
+    ctx: RequestContext,
+    report_id: str | None,
+    name: str,
+    definition: ReportDefinitionInput,
+    expected_version: int | None,
+) -> ReportDefinition:
+    """Save a definition the caller may run (a new one without *report_id*)."""
+    d = _definition(definition)
+    plan_report(ctx.policy, d, ctx.principal.user_id)
+    saved = await ctx.store.reports.put_definition(
+        report_id, _name(name), d.as_dict(), expected_version, ctx.actor
+    )
+    return _saved(saved)
+
+
 @strawberry.type
 class ReportQuery:
     @strawberry.field(
@@ -295,13 +311,7 @@ class ReportMutation:
     async def create_report_definition(
         self, info: Info, name: str, definition: ReportDefinitionInput
     ) -> ReportDefinition:
-        ctx: RequestContext = info.context
-        d = _definition(definition)
-        plan_report(ctx.policy, d, ctx.principal.user_id)
-        saved = await ctx.store.reports.put_definition(
-            None, _name(name), d.as_dict(), None, ctx.actor
-        )
-        return _saved(saved)
+        return await _put_definition(info.context, None, name, definition, None)
 
     @strawberry.mutation(description="Change a saved report definition at its version.")
     async def update_report_definition(
@@ -315,12 +325,7 @@ class ReportMutation:
         ctx: RequestContext = info.context
         report_id = _report_id(id)
         await _saved_runnable(ctx, report_id)
-        d = _definition(definition)
-        plan_report(ctx.policy, d, ctx.principal.user_id)
-        saved = await ctx.store.reports.put_definition(
-            report_id, _name(name), d.as_dict(), expected_version, ctx.actor
-        )
-        return _saved(saved)
+        return await _put_definition(ctx, report_id, name, definition, expected_version)
 
     @strawberry.mutation(description="Delete a saved report definition at its version.")
     async def delete_report_definition(
