@@ -16,65 +16,25 @@ from typing import Any
 import strawberry
 from bson import ObjectId
 from bson.errors import InvalidId
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
 from resolvers.selection import selected_fields
+from schema.audit import (
+    AccessConnection,
+    AccessEventType,
+    AuditConnection,
+    AuditEntryType,
+    AuditFilter,
+    FieldChange,
+)
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, ForbiddenError
 from schema.types import PageInfo
 from storage.base import AccessEvent, AccessQuery, AuditEntry, AuditQuery
 
 __all__ = ["AuditQueryRoot"]
-
-
-@strawberry.type
-class FieldChange:
-    field: str
-    before: JSON | None
-    after: JSON | None
-
-
-@strawberry.type
-class AuditEntryType:
-    sequence: int
-    at: dt.datetime
-    actor_kind: str
-    actor_id: str
-    actor_roles: list[str]
-    request_id: str | None
-    ip: str | None = strawberry.field(description="Admins only.")
-    user_agent: str | None = strawberry.field(description="Admins only.")
-    operation: str
-    datasheet: str | None
-    record: strawberry.ID | None
-    version: int | None
-    fields: list[str]
-    outcome: str | None
-    code: str | None
-    redacted: bool
-    changes: list[FieldChange] = strawberry.field(
-        description="Before and after values of the fields you may read; empty if redacted."
-    )
-
-
-@strawberry.type
-class AuditConnection:
-    nodes: list[AuditEntryType]
-    page_info: PageInfo
-
-
-@strawberry.input
-class AuditFilter:
-    actor: strawberry.ID | None = None
-    datasheet: str | None = None
-    record: strawberry.ID | None = None
-    operation: str | None = None
-    outcome: str | None = None
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
 
 
 def _utc(value: dt.datetime | None, argument: str) -> dt.datetime | None:
@@ -159,27 +119,6 @@ def _record_clients_read(info: Info, users: list[str]) -> None:
     if fields and users:
         ctx: RequestContext = info.context
         ctx.access.read("users", fields, sorted(set(users)))
-
-
-@strawberry.type
-class AccessEventType:
-    at: dt.datetime
-    kind: str
-    principal: strawberry.ID
-    roles: list[str]
-    datasheet: str | None
-    fields: list[str]
-    records: list[strawberry.ID]
-    purpose: str | None
-    request_id: str | None
-    ip: str | None
-    user_agent: str | None
-
-
-@strawberry.type
-class AccessConnection:
-    nodes: list[AccessEventType]
-    page_info: PageInfo
 
 
 def _access_node(e: AccessEvent) -> AccessEventType:

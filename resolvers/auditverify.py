@@ -8,32 +8,10 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
+from schema.audit import AuditHeadInput, AuditVerification
 from storage.auditmac import SignedHead
 
 __all__ = ["AuditVerifyQuery"]
-
-
-@strawberry.type
-class AuditVerification:
-    ok: bool
-    entries: int
-    sealed_through: int
-    unsealed: int
-    first_bad_sequence: int | None
-    reason: str | None
-
-
-@strawberry.input(
-    description="A signed audit head (`enclave audit heads`) or receipt (a mutation's "
-    "`extensions.audit`): give `head` or `mac`."
-)
-class AuditHeadInput:
-    database: str
-    seq: int
-    key_id: str
-    signature: str
-    head: str | None = None
-    mac: str | None = None
 
 
 def _signed(h: AuditHeadInput) -> SignedHead:

@@ -13,7 +13,6 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 """
 
 import datetime as dt
-import enum
 import re
 
 import strawberry
@@ -25,38 +24,12 @@ from resolvers.exportstream import columns, export_plan
 from resolvers.values import check_value
 from schema.datasheets import DATASHEETS, Datasheet, FieldType
 from schema.errors import BadUserInputError, EnclaveError
+from schema.exports import ExportFilterInput, ExportFormat, ExportJobType
 from storage.base import ExportJob, Value
 
-__all__ = ["ExportFilterInput", "ExportMutation", "filter_value"]
+__all__ = ["ExportMutation", "filter_value"]
 
 _ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-
-
-@strawberry.enum
-class ExportFormat(enum.Enum):
-    NDJSON = "ndjson"
-    CSV = "csv"
-
-
-@strawberry.input
-class ExportFilterInput:
-    field: str
-    value: str
-
-
-@strawberry.type
-class ExportJobType:
-    id: strawberry.ID
-    datasheet: str
-    format: ExportFormat
-    columns: list[str]
-    total: int = strawberry.field(
-        description="Records the export holds (after `afterId`), counted at start."
-    )
-    url: str = strawberry.field(
-        description="Download it once with GET before `expiresAt`; no other credential needed."
-    )
-    expires_at: dt.datetime
 
 
 def filter_value(sheet: Datasheet, name: str, text: str) -> Value:

@@ -8,43 +8,15 @@ person. Operators do everything else with the CLI (``enclave tenants ...``).
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
-import datetime as dt
-
 import strawberry
 from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
 from resolvers.values import email_address
 from schema.errors import BadUserInputError
+from schema.lifecycle import ErasedRecords, Erasure, Termination
 
 __all__ = ["LifecycleMutation"]
-
-
-@strawberry.type
-class Termination:
-    tenant_id: strawberry.ID
-    status: str
-    terminated_at: dt.datetime | None
-    purge_due_at: dt.datetime | None = strawberry.field(
-        description="When the data and the key are destroyed unless the tenant is restored."
-    )
-
-
-@strawberry.type
-class ErasedRecords:
-    datasheet: str
-    ids: list[strawberry.ID]
-    count: int
-
-
-@strawberry.type
-class Erasure:
-    records: list[ErasedRecords]
-    total: int
-    audit_entries_redacted: int = strawberry.field(
-        description="Audit entries about the erased records whose values were redacted."
-    )
-    audit_entry: int = strawberry.field(description="Sequence number of the erasure's entry.")
 
 
 @strawberry.type

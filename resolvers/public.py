@@ -17,6 +17,7 @@ from resolvers.errors import ErrorCodes
 from resolvers.limits import Limits
 from resolvers.schema import EnclaveSchema
 from resolvers.telemetry import OperationTelemetry
+from schema.accounts import Session
 
 __all__ = ["PUBLIC_FIELDS", "PublicContext", "SignInPort", "build_public_schema"]
 
@@ -38,17 +39,6 @@ class PublicContext:
     signin: SignInPort
     client_ip: str | None
     user_agent: str | None
-
-
-@strawberry.type
-class Session:
-    access_token: str
-    refresh_token: str
-    expires_in: int = strawberry.field(description="Seconds the access token is valid.")
-    scope: str | None = strawberry.field(
-        description='"enroll" if the tenant requires a second factor you have not set up: '
-        "the token can then only enrol one."
-    )
 
 
 def _session(tokens: Any) -> Session:

@@ -87,3 +87,14 @@ class EffectivePermissions:
     can_export: bool
     policy_version: int
     sheets: list[SheetPermission]
+
+
+@strawberry.type
+class Session:
+    access_token: str
+    refresh_token: str
+    expires_in: int = strawberry.field(description="Seconds the access token is valid.")
+    scope: str | None = strawberry.field(
+        description='"enroll" if the tenant requires a second factor you have not set up: '
+        "the token can then only enrol one."
+    )
