@@ -8,8 +8,9 @@ every read or change is confined to the rows of a role that allows all of it.
 
 Each resolver is written once, generic in the GraphQL types of a datasheet (the type
 variables below); ``query_fields`` and ``mutation_fields`` specialise it to one datasheet's
-types (schema.types.SheetTypes). A resolver finds its datasheet from the root field it
-resolves (``createEmployee``: employees).
+types (schema.types.SheetTypes) with ``StrawberryField.copy_with``, as Strawberry does for
+generic types. A resolver finds its datasheet from the root field it resolves
+(``createEmployee``: employees).
 
 Not ``from __future__ import annotations``: Strawberry reads these resolvers' annotations
 at runtime.
@@ -42,8 +43,10 @@ UpdateInput = TypeVar("UpdateInput")
 
 
 def _types(info: Info) -> SheetTypes:
+    """The types of the datasheet whose root field *info* resolves."""
     name = root_field_sheet(info._raw_info.parent_type.name, info.field_name)
-    assert name is not None, info.field_name
+    if name is None:
+        raise LookupError(f"{info.field_name} is no field of a datasheet")
     return sheet_types()[name]
 
 
