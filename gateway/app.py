@@ -16,7 +16,7 @@ from typing import Any
 
 import jwt
 import orjson
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import GraphQLError, OperationType, parse
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -28,13 +28,12 @@ from strawberry.asgi import GraphQL
 
 from gateway.accesslog import RequestAccess
 from gateway.apikeys import is_api_key
-from gateway.auth import bearer_token
+from gateway.auth import actor_for, bearer_token
 from gateway.compiled import CompiledPath
 from gateway.exports import ExportEndpoint
 from gateway.exporturls import ExportLinksForRequest
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
-from gateway.persisted import actor_for
 from gateway.refusals import error_response, serve_graphql
 from gateway.securityheaders import SecuredStarlette
 from gateway.services import Services
@@ -42,9 +41,10 @@ from gateway.settings import Settings
 from gateway.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant, validate_password
 from gateway.telemetry import RequestTelemetry, metrics_endpoint
 from regions import nativecrypto
+from resolvers.authz.policy import Policy
 from resolvers.context import Principal, RequestContext
+from resolvers.documents import operation_of, root_fields
 from resolvers.limits import Limits
-from resolvers.policy import Policy
 from resolvers.public import PUBLIC_FIELDS, PublicContext, build_public_schema
 from resolvers.schema import build_schema
 from schema.errors import (
@@ -68,13 +68,8 @@ def _is_mutation(body: bytes, max_tokens: int) -> bool:
         document = parse(request["query"], max_tokens=max_tokens)
     except GraphQLError:
         return False
-    name = request.get("operationName")
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            name is None or (definition.name is not None and definition.name.value == name)
-        ):
-            return definition.operation is OperationType.MUTATION
-    return False
+    operation = operation_of(document, request.get("operationName"))
+    return operation is not None and operation.operation is OperationType.MUTATION
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
@@ -137,17 +132,15 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
         principal: Principal = request.scope["enclave.principal"]
         policy: Policy = request.scope["enclave.policy"]
         settings = self.services.settings
-        client = request.client.host if request.client else None
         return RequestContext(
             principal=principal,
             store=self.services.store.for_tenant(principal.tenant_id),
-            actor=Actor(
-                user_id=principal.user_id,
-                roles=policy.roles,
-                kind=principal.kind,
-                ip=client,
-                user_agent=request.headers.get("user-agent"),
-                request_id=request.scope["enclave.request_id"],
+            actor=actor_for(
+                request,
+                principal.user_id,
+                principal.kind,
+                policy.roles,
+                request.scope["enclave.request_id"],
             ),
             policy=policy,
             authorization_cache=self.services.authorization,
@@ -214,7 +207,7 @@ class GraphQLEndpoint:
                 request.client.host if request.client else None,
                 request.headers.get("user-agent"),
             )
-            actor = actor_for(request, principal, policy.roles, request_id)
+            actor = actor_for(request, principal.user_id, principal.kind, policy.roles, request_id)
             body = await self.services.operations.resolve(
                 principal, actor, body, policy=policy, schema=self.graphql.core_schema
             )
@@ -396,14 +389,7 @@ def public_root_fields(query: str, max_tokens: int) -> list[str] | None:
     """The root field names of every operation in *query*, once per field, aliases
     included (None if it has fragments at the root, which sign-in never needs). Parsing
     stops past *max_tokens*: an anonymous body is parsed no further than an authenticated one."""
-    names: list[str] = []
-    for definition in parse(query, max_tokens=max_tokens).definitions:
-        if isinstance(definition, OperationDefinitionNode):
-            for sel in definition.selection_set.selections:
-                if not isinstance(sel, FieldNode):
-                    return None
-                names.append(sel.name.value)
-    return names
+    return root_fields(parse(query, max_tokens=max_tokens))
 
 
 class PublicGraphQL(GraphQL[PublicContext, None]):

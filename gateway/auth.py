@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from typing import Literal
 
 import jwt
+from starlette.requests import HTTPConnection
 
 from resolvers.context import Principal
 from schema.errors import BadUserInputError, RegionUnavailableError, UnauthenticatedError
 from storage.base import Store
-from storage.values import TenantInfo
+from storage.values import Actor, TenantInfo
 
-__all__ = ["TenantCache", "TokenIssuer", "bearer_token"]
+__all__ = ["TenantCache", "TokenIssuer", "actor_for", "bearer_token"]
 
 ALGORITHM = "HS256"
 _REQUIRED = ["tid", "sub", "roles", "iss", "aud", "iat", "exp"]
@@ -30,6 +32,25 @@ def bearer_token(authorization: str | None) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise UnauthenticatedError("authentication required")
     return token.strip()
+
+
+def actor_for(
+    request: HTTPConnection,
+    user_id: str,
+    kind: Literal["user", "api_key"] = "user",
+    roles: tuple[str, ...] = (),
+    request_id: str | None = None,
+) -> Actor:
+    """The actor of a request, as the audit log records it: who, with which roles, from
+    which client address and user agent, in which request."""
+    return Actor(
+        user_id=user_id,
+        roles=roles,
+        kind=kind,
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        request_id=request_id,
+    )
 
 
 class TokenIssuer:
@@ -99,7 +120,7 @@ class TokenIssuer:
 
 class TenantCache:
     """Tenant control records, cached briefly: a suspended tenant is locked out within *ttl*,
-    at once where the change is announced on the policy channel (gateway.policies).
+    at once where the change is announced on the policy channel (resolvers.authz.policycache).
 
     While a region is unreachable, an entry up to *stale_ttl* old is still used, so that
     the tenant's requests get ``REGION_UNAVAILABLE`` from the operation itself, in the

@@ -14,7 +14,7 @@ from starlette.types import Scope, Send
 from strawberry import Schema
 from strawberry.extensions import AddValidationRules
 
-from resolvers.authorize import AuthorizationCache
+from resolvers.authz.cache import AuthorizationCache
 from resolvers.compiled import CompiledReads
 
 if TYPE_CHECKING:

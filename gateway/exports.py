@@ -24,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from gateway.auth import actor_for
 from gateway.services import Services
 from resolvers.context import Principal
 from resolvers.exportstream import export_chunks, export_plan
@@ -37,7 +38,7 @@ from schema.errors import (
     UnauthenticatedError,
 )
 from storage.base import TenantStore
-from storage.values import AccessEvent, Actor, ExportJob
+from storage.values import AccessEvent, ExportJob
 
 __all__ = ["ExportEndpoint"]
 
@@ -103,12 +104,7 @@ class ExportEndpoint:
             return await self._stream(request, store, job)
         except EnclaveError as exc:
             # A genuine link refused (permission, tenant, used, expired): audited as an attempt.
-            actor = Actor(
-                user_id=job.principal_id,
-                kind=job.principal_kind,
-                ip=request.client.host if request.client else None,
-                user_agent=request.headers.get("user-agent"),
-            )
+            actor = actor_for(request, job.principal_id, job.principal_kind)
             with contextlib.suppress(EnclaveError):  # the refusal stands either way
                 await store.audit.record_attempt(
                     "exportDownload", actor, exc.code, datasheet=job.datasheet
@@ -127,14 +123,8 @@ class ExportEndpoint:
             raise ForbiddenError("the user who started this export no longer exists") from None
         await self.services.limits.check(principal)
         sheet = DATASHEETS[job.datasheet]
-        actor = Actor(
-            user_id=principal.user_id,
-            roles=policy.roles,
-            kind=principal.kind,
-            ip=request.client.host if request.client else None,
-            user_agent=request.headers.get("user-agent"),
-            request_id=request.headers.get("x-request-id", "")[:64] or None,
-        )
+        request_id = request.headers.get("x-request-id", "")[:64] or None
+        actor = actor_for(request, principal.user_id, principal.kind, policy.roles, request_id)
         if job.report is not None:  # a report's CSV (resolvers.reports.download)
             table = await report_download(
                 store,

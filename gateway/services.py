@@ -25,12 +25,12 @@ from gateway.jwks import ExternalTokens
 from gateway.metrics import GatewayMetrics
 from gateway.passwords import PasswordHashing
 from gateway.persisted import PersistedOperations
-from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.signin import SignIn
 from regions import nativecrypto
-from resolvers.authorize import AuthorizationCache
+from resolvers.authz.cache import AuthorizationCache
+from resolvers.authz.policycache import PolicyCache
 from schema.errors import AuditTamperedError
 from storage.base import Store
 from storage.contract.lifecycle import TenantLifecycle

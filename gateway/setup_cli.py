@@ -43,12 +43,9 @@ def register_setup(tenant_group: typer.Typer, run: Run, settings: Callable[[], S
 def admin_address(value: str) -> str:
     """*value* normalised as ``createUser`` stores an address, so that sign-in finds it;
     ``BAD_USER_INPUT`` if it is not one."""
-    from resolvers.values import check_value
-    from schema.datasheets import Field, FieldType, Sensitivity
+    from resolvers.values import email_address
 
-    address = check_value(Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC), value)
-    assert isinstance(address, str)
-    return address
+    return email_address(value)
 
 
 async def issue_setup_code(services: Services, tenant_id: str, user_id: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from storage.signing import SealKey
 from storage.values import Actor
 
 if TYPE_CHECKING:
-    from resolvers.authorize import AuthorizationCache
-    from resolvers.policy import Policy
+    from resolvers.authz.cache import AuthorizationCache
+    from resolvers.authz.policy import Policy
 
 __all__ = [
     "AccessSink",

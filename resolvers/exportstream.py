@@ -1,6 +1,6 @@
 """What an export may contain, and its bytes, produced as records stream from the database.
 
-``export_plan`` is the GraphQL API's own read plan (resolvers.scopes.read_plan) over the
+``export_plan`` is the GraphQL API's own read plan (resolvers.authz.scopes.read_plan) over the
 grants that allow export: forbidden fields are never fetched nor decrypted, row filters
 are part of the database query, masked fields are masked record by record. So an export
 can never show more than the same caller could page through with ``employees(...)``.
@@ -25,8 +25,8 @@ from dataclasses import replace
 
 import orjson
 
-from resolvers.policy import Policy, SheetPolicy
-from resolvers.scopes import ReadPlan, fetch_fields, read_plan, shown_values
+from resolvers.authz.policy import Policy, SheetPolicy
+from resolvers.authz.scopes import ReadPlan, fetch_fields, read_plan
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ForbiddenError
 from storage.base import TenantStore
@@ -96,7 +96,7 @@ def escape_cell(value: object) -> str:
 
 
 def _row(sheet: Datasheet, plan: ReadPlan, record: Record) -> dict[str, object]:
-    values, _ = shown_values(sheet, plan, record)
+    values, _ = plan.shown(sheet, record)
     return {
         "id": record.id,
         **values,

@@ -7,7 +7,7 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 """
 
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import strawberry
 from strawberry.types import Info
@@ -17,6 +17,7 @@ from resolvers.errors import ErrorCodes
 from resolvers.limits import Limits
 from resolvers.schema import EnclaveSchema
 from resolvers.telemetry import OperationTelemetry
+from schema.accounts import Session
 
 __all__ = ["PUBLIC_FIELDS", "PublicContext", "SignInPort", "build_public_schema"]
 
@@ -36,19 +37,8 @@ class SignInPort(Protocol):
 @dataclass(frozen=True)
 class PublicContext:
     signin: SignInPort
-    client_ip: Optional[str]  # noqa: UP045
-    user_agent: Optional[str]  # noqa: UP045
-
-
-@strawberry.type
-class Session:
-    access_token: str
-    refresh_token: str
-    expires_in: int = strawberry.field(description="Seconds the access token is valid.")
-    scope: Optional[str] = strawberry.field(  # noqa: UP045
-        description='"enroll" if the tenant requires a second factor you have not set up: '
-        "the token can then only enrol one."
-    )
+    client_ip: str | None
+    user_agent: str | None
 
 
 def _session(tokens: Any) -> Session:
@@ -79,7 +69,7 @@ class PublicMutation:
         tenant: strawberry.ID,
         email: str,
         password: str,
-        code: Optional[str] = None,  # noqa: UP045
+        code: str | None = None,
     ) -> Session:
         ctx: PublicContext = info.context
         tokens = await ctx.signin.login(str(tenant), email, password, code)
@@ -97,7 +87,7 @@ class PublicMutation:
         email: str,
         code: str,
         password: str,
-        two_factor_code: Optional[str] = None,  # noqa: UP045
+        two_factor_code: str | None = None,
     ) -> Session:
         ctx: PublicContext = info.context
         tokens = await ctx.signin.activate(str(tenant), email, code, password, two_factor_code)

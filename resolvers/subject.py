@@ -16,16 +16,14 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
-from resolvers.values import check_value
-from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
-from schema.errors import ForbiddenError
+from resolvers.authz.guards import admin_context
+from resolvers.values import email_address
+from schema.datasheets import DATASHEETS, FieldType
 from storage.base import TenantStore
 from storage.values import AuditEntry, AuditQuery, Record
 
 __all__ = ["SubjectAccessMutation"]
 
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=True, max_length=254)
 _AUDIT_PAGE = 200
 
 
@@ -85,10 +83,8 @@ class SubjectAccessMutation:
         "with the audit history of those records, as one JSON document (admins only)."
     )
     async def subject_access(self, info: Info, email: str) -> JSON:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:  # authorisation refuses this earlier; check again here
-            raise ForbiddenError("only admins answer subject access requests")
-        address = check_value(_EMAIL, email)
+        ctx = admin_context(info, "answer subject access requests")
+        address = email_address(email)
         sheets: dict[str, list[dict[str, Any]]] = {}
         found: dict[str, list[str]] = {}
         for sheet in DATASHEETS.values():

@@ -23,7 +23,7 @@ from starlette.applications import Starlette
 from gateway.compiled import validation_rules
 from gateway.services import Services
 from gateway.settings import Settings
-from resolvers.authorize import AuthorizationCache
+from resolvers.authz.cache import AuthorizationCache
 from resolvers.compiled import CompiledReads
 from resolvers.schema import build_schema
 from tests.conftest import GraphQLClient, Tenant, make_tenant

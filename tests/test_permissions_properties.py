@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.services import Services
-from resolvers.policy import META_FIELDS
+from resolvers.authz.policy import META_FIELDS
 from schema.datasheets import FieldType, datasheet
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.helpers import create_employee

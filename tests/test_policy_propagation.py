@@ -23,9 +23,9 @@ import pytest
 from redis.exceptions import RedisError
 
 from gateway.devservers import LocalStack
-from gateway.policies import CHANNEL
 from gateway.services import Services
 from gateway.settings import Settings
+from resolvers.authz.policycache import CHANNEL
 from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
 from tests.gateways import GatewayProcess, gateway_env, running_gateways
 from tests.helpers import create_employee

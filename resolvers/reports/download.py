@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from resolvers.policy import Policy
+from resolvers.authz.policy import Policy
 from resolvers.reports.plan import Definition, plan_report
 from resolvers.reports.run import report_csv, run_report
 from storage.base import TenantStore

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
+from schema.datasheets import DATASHEETS, EMAIL, Field, FieldType, Sensitivity
 from storage.values import Actor
 
 __all__ = [
@@ -53,7 +53,7 @@ USERS, ROLES = "users", "roles"
 #: Fields that are encrypted outside the datasheets; anything undeclared is stored plain.
 _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
     "users": {
-        "email": Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC),
+        "email": EMAIL,
         "totpSecret": Field("totpSecret", FieldType.STRING, Sensitivity.RANDOM),
     },
     # A saved report's filter may name a person (lastName = ...): kept encrypted.

@@ -20,7 +20,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from schema.datasheets import Field, FieldType, Sensitivity
+from schema.datasheets import EMAIL
 from schema.errors import NotFoundError
 from storage.contract.credentials import CredentialStore
 from storage.mongo.changes import USERS, Change
@@ -34,7 +34,6 @@ __all__ = ["MongoCredentials", "ensure_signin_indexes"]
 
 SETTINGS = "settings"
 FAILURES, TOTP_STEPS = "signin_failures", "totp_steps"
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 #: Failed attempts and used TOTP steps are kept this long (far beyond any lock-out).
 _KEEP = dt.timedelta(days=1)
 #: At most this many attempt slots per account (clearing frees them all).
@@ -61,7 +60,7 @@ class MongoCredentials(MapsDriverErrors, CredentialStore):
         self._docs = writes.documents
 
     async def by_email(self, email: str) -> Credentials | None:
-        doc = await self._db[USERS].find_one({"email": await self._codec.encrypt(_EMAIL, email)})
+        doc = await self._db[USERS].find_one({"email": await self._codec.encrypt(EMAIL, email)})
         if doc is None or not self._docs.verify(self._db.name, USERS, doc):
             return None  # a user not written by a gateway cannot sign in
         return Credentials(
@@ -114,7 +113,7 @@ class MongoCredentials(MapsDriverErrors, CredentialStore):
         # Always the same work, all by ``_id`` equality (FerretDB finds that by its index; an
         # ``$in`` would scan the collection): one encryption, a find per slot, one delete,
         # one insert; for a known, an unknown and a locked account alike.
-        digest = hashlib.sha256(bytes(await self._codec.encrypt(_EMAIL, email))).hexdigest()
+        digest = hashlib.sha256(bytes(await self._codec.encrypt(EMAIL, email))).hexdigest()
         ids = _slots(user_id or f"e{digest[:32]}", slots)
         now = dt.datetime.now(dt.UTC)
         failures = self._db[FAILURES]

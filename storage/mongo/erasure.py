@@ -17,7 +17,7 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
-from schema.datasheets import DATASHEETS, Datasheet, Field, FieldType, Sensitivity
+from schema.datasheets import DATASHEETS, EMAIL, Datasheet, FieldType, Sensitivity
 from schema.errors import ConflictError, NotFoundError
 from storage.contract.erasure import SubjectErasure
 from storage.mongo.audit import MongoAudit
@@ -36,7 +36,6 @@ _ATTEMPTS = 5
 #: ciphertext (as the records hold it), so that a rerun after a crash still redacts the
 #: history of records already deleted; removed when the erasure is done.
 ERASURES = "erasures"
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 
 
 def _searchable_email_fields(sheet: Datasheet) -> list[str]:
@@ -97,7 +96,7 @@ class MongoErasure(MapsDriverErrors, SubjectErasure):
 
     async def erase(self, email: str, actor: Actor) -> ErasureReport:
         # Records an erasure that stopped before its redaction (a crash) deleted already.
-        key = await self._codec.encrypt(_EMAIL, email)
+        key = await self._codec.encrypt(EMAIL, email)
         found: dict[str, set[str]] = {}
         for pending in await self._db[ERASURES].find({"email": key}).to_list():
             for name, ids in pending["records"].items():

@@ -31,8 +31,8 @@ from graphql import (
 )
 from graphql.type.introspection import TypeMetaFieldDef, introspection_types
 
-from resolvers.authorize import LRU
-from resolvers.policy import Policy
+from resolvers.authz.cache import LRU
+from resolvers.authz.policy import Policy
 
 __all__ = ["install_introspection_filter", "reachable_types"]
 

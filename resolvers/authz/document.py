@@ -11,63 +11,38 @@ is cached per document alone.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     GraphQLNamedType,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
-    OperationDefinitionNode,
     SelectionSetNode,
     get_named_type,
 )
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from resolvers.authz.policy import Policy, type_sheet
 from resolvers.docshape import validate_shape_first
+from resolvers.documents import fragments_of, operations_named
 from resolvers.limits import estimate_cost
-from resolvers.policy import Policy, type_sheet
 from schema.datasheets import DATASHEETS
 from schema.errors import ForbiddenError, QueryTooCostlyError
 
-__all__ = ["Authorization", "AuthorizationCache", "authorize"]
+if TYPE_CHECKING:
+    from resolvers.authz.cache import AuthorizationCache
+
+__all__ = ["Authorization", "AuthorizationExtension", "authorize"]
 
 _PAGE_FIELDS = frozenset(s.name for s in DATASHEETS.values())
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class LRU(Generic[K, V]):
-    """A small bounded mapping that forgets the least recently used entry."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._data: OrderedDict[K, V] = OrderedDict()
-
-    def get(self, key: K) -> V | None:
-        value = self._data.get(key)
-        if value is not None:
-            self._data.move_to_end(key)
-        return value
-
-    def put(self, key: K, value: V) -> None:
-        self._data[key] = value
-        self._data.move_to_end(key)
-        while len(self._data) > self._size:
-            self._data.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,9 +62,7 @@ class _Walker:
     def __init__(self, schema: GraphQLSchema, document: DocumentNode, policy: Policy) -> None:
         self.schema = schema
         self.policy = policy
-        self.fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        self.fragments = fragments_of(document)
         self.errors: list[GraphQLError] = []
         self.masked: dict[str, set[str]] = {}
         #: Fragments already walked: a fragment's checks depend on it alone (its type
@@ -139,28 +112,13 @@ def authorize(
     schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, policy: Policy
 ) -> Authorization:
     walker = _Walker(schema, document, policy)
-    for op in document.definitions:
-        if not isinstance(op, OperationDefinitionNode):
-            continue
-        if operation_name is not None and (op.name is None or op.name.value != operation_name):
-            continue
+    for op in operations_named(document, operation_name):
         root = schema.get_root_type(op.operation)
         if root is not None:
             walker.walk(op.selection_set, root, [])
     return Authorization(
         tuple(walker.errors), {t: sorted(f) for t, f in sorted(walker.masked.items())}
     )
-
-
-class AuthorizationCache:
-    """Validation results per document, authorisation results per caller's policy, and
-    compiled read operations per (document, operation name) (resolvers.compiled: False
-    for a document the compiler leaves to the standard executor)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.validated: LRU[str, tuple[GraphQLError, ...]] = LRU(size)
-        self.authorized: LRU[tuple[Any, ...], Authorization] = LRU(size)
-        self.operations: LRU[tuple[str, str | None], object] = LRU(size)
 
 
 class AuthorizationExtension(SchemaExtension):

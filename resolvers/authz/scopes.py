@@ -14,19 +14,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from resolvers.masking import mask
-from resolvers.policy import SheetPolicy
+from resolvers.authz.masking import mask
+from resolvers.authz.policy import SheetPolicy
 from schema.datasheets import Datasheet
 from schema.errors import ForbiddenError
 from schema.roles import RowFilter, row_matches
 from storage.values import Record, RowScope
 
-__all__ = ["ReadPlan", "fetch_fields", "read_plan", "shown_values", "write_scope"]
+__all__ = ["ReadPlan", "fetch_fields", "read_plan", "rows_of", "write_scope"]
 
 Rows = tuple[RowFilter, ...] | None  # None: every row
 
 
-def _rows(grants: Iterable[SheetPolicy]) -> Rows:
+def rows_of(grants: Iterable[SheetPolicy]) -> Rows:
+    """The rows on which any of *grants* applies."""
     grants = list(grants)
     if any(g.rows is None for g in grants):
         return None
@@ -67,31 +68,27 @@ class ReadPlan:
                 full |= g.read
         return self.fields - full
 
+    def shown(
+        self, sheet: Datasheet, record: Record, also_hidden: frozenset[str] = frozenset()
+    ) -> tuple[dict[str, object], frozenset[str]]:
+        """A record's values as the caller may see them, in declaration order: only the
+        planned fields, masked where no role covering this record reads them in full (and
+        *also_hidden*); and which were masked. The one rule for the API and for exports."""
+        fields = [f.name for f in sheet.fields if f.name in self.fields and f.name in record.values]
+        hidden = (self.masked(record.values, record.owner) | also_hidden) & frozenset(fields)
+        if not hidden:
+            return {name: record.values[name] for name in fields}, hidden
+        values: dict[str, object] = {}
+        for name in fields:
+            value = record.values[name]
+            values[name] = mask(sheet.by_name[name], value) if name in hidden else value
+        return values, hidden
+
 
 def fetch_fields(plan: ReadPlan, sheet: Datasheet) -> list[str]:
     """What to fetch (and decrypt): the planned fields and those that tell which role covers
     a record; nothing else ever leaves the database."""
     return [f.name for f in sheet.fields if f.name in plan.fields | plan.row_fields]
-
-
-def shown_values(
-    sheet: Datasheet,
-    plan: ReadPlan,
-    record: Record,
-    also_hidden: frozenset[str] = frozenset(),
-) -> tuple[dict[str, object], frozenset[str]]:
-    """A record's values as the caller may see them, in declaration order: only the planned
-    fields, masked where no role covering this record reads them in full (and
-    *also_hidden*); and which were masked. The one rule for the API and for exports."""
-    fields = [f.name for f in sheet.fields if f.name in plan.fields and f.name in record.values]
-    hidden = (plan.masked(record.values, record.owner) | also_hidden) & frozenset(fields)
-    if not hidden:
-        return {name: record.values[name] for name in fields}, hidden
-    values: dict[str, object] = {}
-    for name in fields:
-        value = record.values[name]
-        values[name] = mask(sheet.by_name[name], value) if name in hidden else value
-    return values, hidden
 
 
 def _forbid(sheet: Datasheet, what: str, name: str) -> ForbiddenError:
@@ -113,9 +110,9 @@ def read_plan(
         raise _forbid(sheet, "filter by", name)
     for name in sorted(wanted - policy.visible):
         raise _forbid(sheet, "read", name)
-    conditions: list[Rows] = [_rows(policy.grants)]  # the sheet itself, for bare ids
-    conditions += [_rows(g for g in policy.grants if name in g.visible) for name in wanted]
-    conditions += [_rows(g for g in policy.grants if name in g.read) for name in unmasked]
+    conditions: list[Rows] = [rows_of(policy.grants)]  # the sheet itself, for bare ids
+    conditions += [rows_of(g for g in policy.grants if name in g.visible) for name in wanted]
+    conditions += [rows_of(g for g in policy.grants if name in g.read) for name in unmasked]
     return ReadPlan(wanted | unmasked, _scope(conditions, caller), policy.grants, caller)
 
 
@@ -138,12 +135,12 @@ def write_scope(
             f"you may not {needs} {sheet.type_name} records", field=sheet.type_name
         )
     conditions: list[Rows] = [
-        _rows(g for g in policy.grants if name in g.write) for name in written
+        rows_of(g for g in policy.grants if name in g.write) for name in written
     ]
     if needs is not None:
-        conditions.append(_rows(g for g in policy.grants if getattr(g, needs)))
+        conditions.append(rows_of(g for g in policy.grants if getattr(g, needs)))
     if reading is not None:
         conditions += [reading.scope.rows, *reading.scope.also]
     else:
-        conditions.append(_rows(policy.grants))
+        conditions.append(rows_of(policy.grants))
     return _scope(conditions, caller)

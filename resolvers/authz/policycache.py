@@ -26,8 +26,8 @@ import redis.asyncio as aioredis
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from resolvers.authz.policy import Policy, compile_policy
 from resolvers.context import Principal
-from resolvers.policy import Policy, compile_policy
 from schema.errors import RegionUnavailableError, UnauthenticatedError
 from schema.roles import ADMIN, RoleDefinition
 from storage.base import Store

@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import Any
 
 from schema.datasheets import DATASHEETS, Datasheet
-from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant
+from schema.roles import ADMIN, FLAGS, Access, RoleDefinition, RowFilter, SheetGrant
 
 __all__ = [
     "ADMIN_FIELDS",
@@ -76,21 +77,14 @@ REPORT_ADMIN_FIELDS = frozenset({"setReportMinimumGroupSize"})
 
 
 @dataclass(frozen=True, slots=True)
-class SheetPolicy:
-    read: frozenset[str] = frozenset()
-    mask: frozenset[str] = frozenset()
-    write: frozenset[str] = frozenset()
-    create: bool = False
-    archive: bool = False
-    delete: bool = False
-    export: bool = False
-    #: May run reports (aggregates) over the datasheet (resolvers.reports).
-    report: bool = False
+class SheetPolicy(Access):
+    """What a caller may do with one datasheet: the union of their roles' grants."""
+
     #: None: every row. Otherwise a row is visible if any of these filters matches it.
     rows: tuple[RowFilter, ...] | None = None
     #: Each role's own grant. The fields above are their union, which decides what a
     #: document may name at all; on which rows each field may be read or changed is
-    #: decided from the grants (resolvers.scopes), so a field granted on some rows is
+    #: decided from the grants (resolvers.authz.scopes), so a field granted on some rows is
     #: never shown on others.
     grants: tuple[SheetPolicy, ...] = ()
 
@@ -101,15 +95,8 @@ class SheetPolicy:
 
 def _full(sheet: Datasheet) -> SheetPolicy:
     everything = frozenset(sheet.by_name)
-    one = SheetPolicy(
-        read=everything,
-        write=everything,
-        create=True,
-        archive=True,
-        delete=True,
-        export=True,
-        report=True,
-    )
+    every_flag: dict[str, Any] = dict.fromkeys(FLAGS, True)
+    one = replace(SheetPolicy(read=everything, write=everything), **every_flag)
     return replace(one, grants=(one,))
 
 
@@ -182,41 +169,29 @@ class Policy:
         }[needs]
 
 
+def _own(grant: SheetGrant) -> SheetPolicy:
+    """One role's grant as a policy of its own."""
+    rows = None if grant.row_filter is None else (grant.row_filter,)
+    own = SheetPolicy(read=grant.read, mask=grant.mask - grant.read, write=grant.write, rows=rows)
+    flags: dict[str, Any] = {flag: getattr(grant, flag) for flag in FLAGS}
+    return replace(own, **flags)
+
+
 def _union(grants: Iterable[SheetGrant]) -> SheetPolicy | None:
-    grants = list(grants)
-    if not grants:
+    own = [_own(g) for g in grants]
+    if not own:
         return None
-    read = frozenset().union(*(g.read for g in grants))
-    rows: tuple[RowFilter, ...] | None = tuple(
-        g.row_filter for g in grants if g.row_filter is not None
-    )
-    if any(g.row_filter is None for g in grants):
-        rows = None
-    return SheetPolicy(
+    read = frozenset().union(*(g.read for g in own))
+    rows = None if any(g.rows is None for g in own) else tuple(f for g in own for f in g.rows or ())
+    union = SheetPolicy(
         read=read,
-        mask=frozenset().union(*(g.mask for g in grants)) - read,
-        write=frozenset().union(*(g.write for g in grants)),
-        create=any(g.create for g in grants),
-        archive=any(g.archive for g in grants),
-        delete=any(g.delete for g in grants),
-        export=any(g.export for g in grants),
-        report=any(g.report for g in grants),
+        mask=frozenset().union(*(g.mask for g in own)) - read,
+        write=frozenset().union(*(g.write for g in own)),
         rows=rows,
-        grants=tuple(
-            SheetPolicy(
-                read=g.read,
-                mask=g.mask - g.read,
-                write=g.write,
-                create=g.create,
-                archive=g.archive,
-                delete=g.delete,
-                export=g.export,
-                report=g.report,
-                rows=None if g.row_filter is None else (g.row_filter,),
-            )
-            for g in grants
-        ),
+        grants=tuple(own),
     )
+    flags: dict[str, Any] = {flag: any(getattr(g, flag) for g in own) for flag in FLAGS}
+    return replace(union, **flags)
 
 
 def compile_policy(
@@ -271,6 +246,12 @@ def _root_fields() -> Mapping[tuple[str, str], tuple[str, str]]:
     for sheet in DATASHEETS.values():
         roots.update(_sheet_roots(sheet))
     return roots
+
+
+def root_field_sheet(type_name: str, field_name: str) -> str | None:
+    """The datasheet a root field reads or changes (``Mutation.createEmployee``: employees)."""
+    target = _root_fields().get((type_name, field_name))
+    return None if target is None else target[0]
 
 
 def type_sheet(type_name: str) -> Datasheet | None:
