@@ -176,7 +176,9 @@ async def delete_record(info: Info, id: strawberry.ID, expected_version: int) ->
     ctx: RequestContext = info.context
     sheet = _types(info).sheet
     scope = write_scope(sheet, grant_for(ctx, sheet), (), ctx.principal.user_id, needs="delete")
-    record = await ctx.store.records.delete(sheet, str(id), expected_version, ctx.actor, scope=scope)
+    record = await ctx.store.records.delete(
+        sheet, str(id), expected_version, ctx.actor, scope=scope
+    )
     return Deleted(id=strawberry.ID(record.id), version=record.version)
 
 
