@@ -16,11 +16,11 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.passwords import PasswordHashing
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.signin import MAX_FAILURES
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import MAX_FAILURES
 from regions.routing import database_name
 from tests.conftest import GraphQLClient, make_tenant
 from tests.raw import plain_client

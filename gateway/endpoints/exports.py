@@ -63,7 +63,7 @@ class ExportEndpoint:
         try:
             response: Response = await self._download(request)
         except EnclaveError as exc:
-            response = self._error(exc)  # security headers: gateway.securityheaders
+            response = self._error(exc)  # security headers: gateway.middleware.securityheaders
         await response(scope, receive, send)
 
     async def _job(self, request: Request) -> tuple[TenantStore, ExportJob]:
