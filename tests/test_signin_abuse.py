@@ -18,10 +18,10 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.auth.passwords import PasswordHashing
 from gateway.auth.signin import MAX_FAILURES
-from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from schema.errors import RateLimitedError
 from tests.conftest import GraphQLClient, make_tenant
 from tests.raw import plain_client
 from tests.signins import (

@@ -20,10 +20,10 @@ from gateway.app import create_app
 from gateway.auth.passwords import PasswordHashing
 from gateway.auth.signin import LOCKOUT, MAX_FAILURES
 from gateway.cli import proxy_options
-from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from schema.errors import RateLimitedError
 from tests.conftest import GraphQLClient, Tenant, make_tenant
 from tests.raw import plain_client
 from tests.roles import make_role

@@ -14,12 +14,16 @@ from strawberry.asgi import GraphQL
 
 from gateway.auth.signin import REFUSED, SETUP_CODE_REFUSED, refresh_tenant, validate_password
 from gateway.middleware.base import BODY, replaying
-from gateway.ratelimit import RateLimitedError
 from gateway.refusals import error_response, serve_graphql
 from gateway.services import Services
 from resolvers.context import Principal
 from resolvers.public import PUBLIC_FIELDS, PublicContext
-from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
+from schema.errors import (
+    BadUserInputError,
+    EnclaveError,
+    RateLimitedError,
+    UnauthenticatedError,
+)
 from storage.base import Actor
 
 __all__ = ["PublicEndpoint", "PublicGraphQL", "public_root_fields"]

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope
 
 from gateway.middleware.base import BODY, Check
-from gateway.refusals import PayloadTooLargeError
+from schema.errors import PayloadTooLargeError
 
 __all__ = ["BodyLimit"]
 

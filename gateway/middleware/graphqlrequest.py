@@ -9,8 +9,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope
 
 from gateway.middleware.base import BODY, Check
-from gateway.refusals import MethodNotAllowedError, UnsupportedRequestError
-from schema.errors import BadUserInputError
+from schema.errors import BadUserInputError, MethodNotAllowedError, UnsupportedRequestError
 
 __all__ = ["GraphQLRequestCheck"]
 
