@@ -34,7 +34,6 @@ from gateway.middleware.ratelimit import RateLimit
 from gateway.middleware.requestid import RequestId
 from gateway.middleware.securityheaders import SecuredStarlette
 from gateway.middleware.telemetry import RequestTelemetry
-from gateway.refusals import error_response
 from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.public import build_public_schema
@@ -127,11 +126,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
             graphql_route(services),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route(
-                "/exports/{tenant}/{job}",
-                ExportEndpoint(services, error_response),
-                methods=["GET"],
-            ),
+            Route("/exports/{tenant}/{job}", ExportEndpoint(services), methods=["GET"]),
             Route("/metrics", metrics_endpoint),
         ],
         lifespan=lifespan,
