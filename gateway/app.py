@@ -61,7 +61,6 @@ def graphql_route(services: Services) -> Route:
         signin=services.signin,
         tenants=services.tenants,
     )
-    # Without credentials: a sign-in operation, or 401.
     anonymous = GraphQLRequestCheck(PublicEndpoint(build_public_schema(limits), services))
     graphiql = [Middleware(GraphiQL, graphql=graphql)] if settings.graphiql else []
     return Route(
@@ -69,15 +68,23 @@ def graphql_route(services: Services) -> Route:
         GraphQLEndpoint(graphql, compiled),
         methods=["GET", "POST"],
         middleware=[
-            Middleware(RequestId),  # X-Request-Id, and the id of log lines and audit entries
+            # X-Request-Id, and the id of log lines and audit entries.
+            Middleware(RequestId),
             Middleware(RequestTelemetry, metrics=services.metrics),  # metrics, the log line
             *graphiql,  # the IDE page: no data, no token
-            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),  # 413 before parsing
+            # 413 before anything is parsed or authenticated.
+            Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
+            # 401, or the Principal into the scope; without credentials, sign-in only.
             Middleware(Authentication, authenticator=authenticator, anonymous=anonymous),
-            Middleware(RateLimit, limiter=services.limits),  # 429 per principal and tenant
+            # 429 per principal and per tenant, before any work is done for the caller.
+            Middleware(RateLimit, limiter=services.limits),
+            # The caller's policy into the scope; a token's first use in the login history.
             Middleware(CallerPolicy, policies=services.policies, access=services.access),
+            # A hash for its registered document; the tenant's allow-list.
             Middleware(PersistedQueries, operations=services.operations, schema=schema._schema),
-            Middleware(GraphQLRequestCheck),  # a JSON object in a POST
+            # A GraphQL request: one JSON object, in a POST.
+            Middleware(GraphQLRequestCheck),
+            # A mutation with an Idempotency-Key runs once; a retry gets the first answer.
             Middleware(
                 Idempotency,
                 keys=services.idempotency,
