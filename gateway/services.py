@@ -16,18 +16,19 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.accesslog import AccessRecorder
-from gateway.apikeys import ApiKeys
 from gateway.auditheads import KnownHeads
-from gateway.auth import TenantCache, TokenIssuer
+from gateway.auth.apikeys import ApiKeys
+from gateway.auth.jwks import ExternalTokens
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.signin import SignIn
+from gateway.auth.tenants import TenantCache
+from gateway.auth.tokens import TokenIssuer
 from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore, forget_tenant
-from gateway.jwks import ExternalTokens
 from gateway.metrics import GatewayMetrics
-from gateway.passwords import PasswordHashing
 from gateway.persisted import PersistedOperations
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
-from gateway.signin import SignIn
 from regions import nativecrypto
 from resolvers.authz.cache import AuthorizationCache
 from resolvers.authz.policycache import PolicyCache

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.compiled import CompiledPath
+from gateway.endpoints.compiled import CompiledPath
 from gateway.settings import Settings
 from schema.datasheets import datasheet
 
@@ -118,7 +118,7 @@ def compiled_path(app: Starlette) -> CompiledPath:
     """The compiled path of *app*'s /graphql endpoint."""
     for route in app.routes:
         endpoint = getattr(route, "app", None)
-        while endpoint is not None:  # through ASGI wrappers (gateway.telemetry)
+        while endpoint is not None:  # through the middleware of its route (gateway.app)
             path = getattr(endpoint, "compiled", None)
             if isinstance(path, CompiledPath):
                 return path

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from gateway.compiled import validation_rules
+from gateway.endpoints.compiled import validation_rules
 from gateway.services import Services
 from gateway.settings import Settings
 from resolvers.authz.cache import AuthorizationCache

@@ -16,10 +16,10 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.passwords import PasswordHashing
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.signin import MAX_FAILURES
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import MAX_FAILURES
 from regions.routing import database_name
 from schema.errors import RateLimitedError
 from tests.conftest import GraphQLClient, make_tenant

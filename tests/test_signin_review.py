@@ -17,11 +17,11 @@ from starlette.applications import Starlette
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app import create_app
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.signin import LOCKOUT, MAX_FAILURES
 from gateway.cli import proxy_options
-from gateway.passwords import PasswordHashing
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import LOCKOUT, MAX_FAILURES
 from regions.routing import database_name
 from schema.errors import RateLimitedError
 from tests.conftest import GraphQLClient, Tenant, make_tenant

@@ -1,4 +1,4 @@
-"""A report's one-time CSV download, behind the export links (gateway.exports).
+"""A report's one-time CSV download, behind the export links (gateway.endpoints.exports).
 
 The link was made by ``reportCsv`` as an export job whose ``report`` holds the definition
 (its filter in the job's encrypted ``equals``). At download the report is planned again

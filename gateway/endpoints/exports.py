@@ -17,14 +17,15 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 import anyio
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from gateway.auth import actor_for
+from gateway.auth.actors import actor_for
+from gateway.refusals import error_response
 from gateway.services import Services
 from resolvers.context import Principal
 from resolvers.exportstream import export_chunks, export_plan
@@ -46,20 +47,15 @@ _MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 
 class ExportEndpoint:
-    def __init__(
-        self,
-        services: Services,
-        error_response: Callable[[EnclaveError], Response],
-    ) -> None:
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self._error = error_response
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         try:
             response: Response = await self._download(request)
         except EnclaveError as exc:
-            response = self._error(exc)  # security headers: gateway.securityheaders
+            response = error_response(exc)  # security headers: the middleware
         await response(scope, receive, send)
 
     async def _job(self, request: Request) -> tuple[TenantStore, ExportJob]:

@@ -1,7 +1,7 @@
 """Built-in sign-in, for deployments without an identity provider.
 
 - Passwords: argon2id (argon2-cffi's defaults), at least 12 characters, hashed and
-  verified in threads (``gateway.passwords``), never on the event loop.
+  verified in threads (``gateway.auth.passwords``), never on the event loop.
 - Lock-out: ``MAX_FAILURES`` failed attempts within ``LOCKOUT`` (since the last success)
   lock the user out until the oldest of them is ``LOCKOUT`` old. Each attempt takes its slot
   (an insert) *before* its password is checked, so of a burst sent at once at most
@@ -34,8 +34,8 @@ from typing import NoReturn
 
 import pyotp
 
-from gateway.auth import TokenIssuer
-from gateway.passwords import PasswordHashing
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.tokens import TokenIssuer
 from regions.routing import validate_tenant_id
 from resolvers.context import Principal
 from schema.errors import (

@@ -4,7 +4,8 @@ a compiled plan (resolvers.compiled); every other request goes on to Strawberry 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 from graphql import ASTValidationRule, specified_rules
@@ -16,11 +17,12 @@ from strawberry.extensions import AddValidationRules
 
 from resolvers.authz.cache import AuthorizationCache
 from resolvers.compiled import CompiledReads
-
-if TYPE_CHECKING:
-    from gateway.app import EnclaveGraphQL
+from resolvers.context import RequestContext
 
 __all__ = ["CompiledPath", "validation_rules"]
+
+#: The context Strawberry would give the request's resolvers.
+ContextOf = Callable[[Request], Awaitable[RequestContext]]
 
 
 def validation_rules(schema: Schema) -> list[type[ASTValidationRule]]:
@@ -35,10 +37,10 @@ def validation_rules(schema: Schema) -> list[type[ASTValidationRule]]:
 
 
 class CompiledPath:
-    def __init__(self, graphql: EnclaveGraphQL, cache: AuthorizationCache, max_tokens: int) -> None:
-        schema = graphql.schema
-        assert isinstance(schema, Schema)
-        self.graphql = graphql
+    def __init__(
+        self, schema: Schema, context: ContextOf, cache: AuthorizationCache, max_tokens: int
+    ) -> None:
+        self.context = context
         #: Requests answered from a compiled plan (the rest went on to Strawberry).
         self.served = 0
         self.reads = CompiledReads(
@@ -48,7 +50,7 @@ class CompiledPath:
     async def serve(self, scope: Scope, body: bytes, send: Send) -> bool:
         """Answer the (checked) request if a compiled plan can; False to go on."""
         request = orjson.loads(body)
-        context = await self.graphql.get_context(Request(scope), None)
+        context = await self.context(Request(scope))
         answer = await self.reads.run(
             context, request["query"], request.get("operationName"), request.get("variables")
         )
