@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import issue_setup_code
 from tests.conftest import GraphQLClient, project_root
 from tests.raw import plain_client
 from tests.test_setup_codes import activate, refused

@@ -8,9 +8,10 @@ from typing import Any
 
 import httpx
 
+from gateway.cli.base import OPERATOR
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import OPERATOR, issue_setup_code
 from regions.routing import database_name
 from tests.conftest import GraphQLClient, Tenant
 from tests.raw import plain_client, raw_bytes

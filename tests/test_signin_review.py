@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app import create_app
-from gateway.cli import proxy_options
+from gateway.cli.serve import proxy_options
 from gateway.passwords import PasswordHashing
 from gateway.ratelimit import RateLimitedError
 from gateway.services import Services

@@ -22,9 +22,10 @@ from starlette.applications import Starlette
 from ulid import ULID
 
 from gateway.app import create_app
+from gateway.cli.base import OPERATOR
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import OPERATOR, issue_setup_code
 from regions.clients import KEY_VAULT_NAMESPACE
 from regions.routing import database_name
 from schema.errors import DataIntegrityError
