@@ -1,4 +1,4 @@
-"""Shared pieces of the benchmarks: the load loop, latency figures, child servers, and the
+"""Shared pieces of the benchmarks: the load loop, latency figures, and the
 read-path floor (the same find through the raw driver, shaped as the gateway's JSON).
 
 ``python -m bench.common --port P`` serves that floor over HTTP (uvicorn, as ``enclave
@@ -20,21 +20,17 @@ import platform
 import shlex
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from pymongo.asynchronous.collection import AsyncCollection
-
-from gateway.processgroups import stop_group
 
 __all__ = [
     "FIELDS",
@@ -43,7 +39,6 @@ __all__ = [
     "PLAIN_FIELDS",
     "PROJECTION",
     "QUERY",
-    "ChildServer",
     "Collection",
     "Measurement",
     "floor_body",
@@ -166,63 +161,6 @@ async def run_load(
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
     return Measurement(name, requests, concurrency, time.perf_counter() - started, latencies)
-
-
-# -- child servers ----------------------------------------------------------------------------
-
-
-@dataclass
-class ChildServer:
-    """An HTTP server in its own session (process group), stopped by its PID."""
-
-    name: str
-    port: int
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(
-        self, argv: Sequence[str], env: Mapping[str, str], cwd: Path, timeout: float = 60.0
-    ) -> None:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                list(argv),
-                cwd=cwd,
-                env=dict(env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.url}/healthz", timeout=1.0).status_code == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"{self.name} not healthy after {timeout:.0f}s:\n{self.log_tail()}"
-                )
-            time.sleep(0.1)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM the process group led by our child (``uv run`` and what it runs), then
-        SIGKILL if it lingers."""
-        process, self.process = self.process, None
-        if process is not None:
-            stop_group(process, timeout)
 
 
 # -- the machine ------------------------------------------------------------------------------

@@ -166,7 +166,7 @@ async def _measure(args: argparse.Namespace, clients: dict[str, RegionClient]) -
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Results:
-    settings, _ = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     crypto = nativecrypto.install(settings.native_crypto)
     print(f"libmongocrypt crypto: {crypto.implementation} ({crypto.reason})", file=sys.stderr)
 

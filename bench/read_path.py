@@ -58,7 +58,6 @@ import orjson
 from bench.common import (
     FIELDS,
     PLAIN_FIELDS,
-    ChildServer,
     Collection,
     Measurement,
     floor_body,
@@ -66,7 +65,8 @@ from bench.common import (
     run_benchmark,
     run_load,
 )
-from gateway.devservers import LocalStack, free_port
+from gateway.dev.processes import ChildProcess, free_port
+from gateway.dev.servers import PROJECT_ROOT, LocalStack, enclave_serve
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.catalog import RegionConfig, write_local_master_key
@@ -77,7 +77,6 @@ from storage.base import Actor, TenantStore, Value
 from storage.mongo.accesslog import ACCESS
 from storage.signing import generate_seal_key_file
 
-ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = ("firstName", "lastName", "workEmail")
 COMPILED = "compiled"
 STANDARD = "standard"
@@ -96,49 +95,29 @@ class Fixture:
     token: str
 
 
-def make_settings(root: Path, stack: LocalStack) -> tuple[Settings, dict[str, str]]:
-    """Settings for this process, and the same as ``ENCLAVE_`` variables for the children."""
+def make_settings(root: Path, stack: LocalStack) -> Settings:
+    """Settings over *stack*, with new keys under *root* (children get ``to_env()``)."""
     keys = root / "keys"
-    secret = secrets.token_urlsafe(48)
-    secret_file = root / "jwt-secret"
-    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, secret.encode())
-    finally:
-        os.close(fd)
     regions: dict[str, RegionConfig] = {}
-    # Benchmark tokens are minted from the secret, not signed in.
-    env = {
-        "ENCLAVE_JWT_SECRET": secret,
-        "ENCLAVE_REDIS_URL": stack.redis_url,
-        "ENCLAVE_SESSIONLESS_TOKENS": "true",
-    }
     for region in ("eu", "us"):
         key = keys / f"{region}-master.key"
         write_local_master_key(key)
-        regions[region] = RegionConfig(
-            mongodb_uri=stack.uri(region),
-            local_master_key_file=key,
-        )
-        env[f"ENCLAVE_{region.upper()}__MONGODB_URI"] = stack.uri(region)
-        env[f"ENCLAVE_{region.upper()}__LOCAL_MASTER_KEY_FILE"] = str(key)
+        regions[region] = RegionConfig(mongodb_uri=stack.uri(region), local_master_key_file=key)
     seal = keys / "audit-seal.pem"
     generate_seal_key_file(seal)  # audit entries are authenticated with a key derived from it
-    env["ENCLAVE_AUDIT_SEAL_KEY_FILE"] = str(seal)
-    settings = Settings(
+    return Settings(
         eu=regions["eu"],
         us=regions["us"],
         redis_url=stack.redis_url,
         audit_seal_key_file=seal,
-        jwt_secret=secret,
-        sessionless_tokens=True,
+        jwt_secret=secrets.token_urlsafe(48),
+        sessionless_tokens=True,  # benchmark tokens are minted from the secret, not signed in
     )
-    return settings, env
 
 
-def started_stack(root: Path, cleanup: contextlib.ExitStack) -> tuple[Settings, dict[str, str]]:
+def started_stack(root: Path, cleanup: contextlib.ExitStack) -> Settings:
     """FerretDB for each region and Redis under *root*, stopped by *cleanup*; the settings
-    and variables of :func:`make_settings`."""
+    of :func:`make_settings`."""
     stack = LocalStack.create(root)
     print(
         f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
@@ -311,12 +290,10 @@ async def prepare(settings: Settings, records: int) -> Fixture:
         await services.aclose()
 
 
-def child_env(enclave: dict[str, str], **extra: str) -> dict[str, str]:
+def child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """This process's environment with *settings* as the only ``ENCLAVE_`` ones, and *extra*."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENCLAVE_")}
-    env.update(enclave)
-    env.update(extra)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return {**env, **settings.to_env(), **extra, "PYTHONUNBUFFERED": "1"}
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -734,7 +711,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Measured:
-    settings, enclave_env = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     print(f"creating an EU tenant and {args.records} employees", file=sys.stderr, flush=True)
     fixture = asyncio.run(prepare(settings, args.records))
 
@@ -748,24 +725,24 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
             (OFF, "gateway-log-off", {"ENCLAVE_ACCESS_LOG": "false"}, "bench-off", False)
         )
     for name, slug, extra, purpose, access_log in gateways:
-        gateway = ChildServer(name, free_port(), root / "logs" / f"{slug}.log")
+        gateway = enclave_serve(name, root / "logs" / f"{slug}.log")
         cleanup.callback(gateway.stop)
         print(f"starting the {name} gateway on :{gateway.port}", file=sys.stderr, flush=True)
-        gateway.start(
-            ["uv", "run", "enclave", "serve", "--port", str(gateway.port)],
-            child_env(enclave_env, **extra),
-            ROOT,
-        )
+        gateway.start(child_env(settings, **extra))
         targets.append(Target(name, gateway.url, purpose, access_log))
     if not args.no_http_floor:
-        floor = ChildServer("http-floor", free_port(), root / "logs" / "http-floor.log")
+        port = free_port()
+        floor = ChildProcess(
+            "http-floor",
+            ["uv", "run", "--frozen", "python", "-m", "bench.common", "--port", str(port)],
+            port,
+            root / "logs" / "http-floor.log",
+            health_path="/healthz",
+            cwd=PROJECT_ROOT,
+        )
         cleanup.callback(floor.stop)
         print(f"starting the HTTP floor on :{floor.port}", file=sys.stderr, flush=True)
-        floor.start(
-            ["uv", "run", "python", "-m", "bench.common", "--port", str(floor.port)],
-            child_env(enclave_env, BENCH_TENANT_ID=fixture.tenant_id),
-            ROOT,
-        )
+        floor.start(child_env(settings, BENCH_TENANT_ID=fixture.tenant_id))
         targets.append(Target("http-floor", floor.url, "bench-http-floor"))
     print("measuring", file=sys.stderr, flush=True)
     return asyncio.run(measure(args, settings, fixture, targets))

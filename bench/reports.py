@@ -180,7 +180,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Any:
-    settings, _ = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     return asyncio.run(_measure(args, settings))
 
 

@@ -67,7 +67,7 @@ from pymongo.monitoring import (
 
 from bench.common import Collection, Measurement, run_benchmark
 from bench.read_path import ROLES, employee_values, make_settings
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from regions.clients import KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
 from regions.routing import database_name
@@ -701,7 +701,7 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
     print(f"starting FerretDB (EU :{stack.eu.port}) under {root}", file=sys.stderr, flush=True)
     cleanup.callback(stack.eu.stop)
     stack.eu.start()
-    settings, _ = make_settings(root, stack)
+    settings = make_settings(root, stack)
     return asyncio.run(measure(args, settings))
 
 

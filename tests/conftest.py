@@ -15,7 +15,7 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.catalog import RegionConfig, write_local_master_key

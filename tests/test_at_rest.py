@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import DATASHEETS

@@ -16,10 +16,11 @@ import httpx
 import orjson
 import pytest
 
+from gateway.dev.processes import ChildProcess
 from gateway.services import Services
 from gateway.settings import Settings
 from tests.conftest import GraphQLClient, project_root
-from tests.gateways import GatewayProcess, gateway_env, running_gateways
+from tests.gateways import gateway_env, running_gateways
 from tests.helpers import create_employee, marker
 from tests.roles import make_role
 
@@ -88,7 +89,7 @@ class CuttingProxy:
 def gateway(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("export-cli")
     with running_gateways(["export"], gateway_env(settings), logs) as gateways:
-        gw: GatewayProcess = gateways[0]
+        gw: ChildProcess = gateways[0]
         yield gw.url
 
 

@@ -38,11 +38,12 @@ from starlette.applications import Starlette
 
 import regions.clients
 from gateway.app import create_app
+from gateway.dev.processes import ChildProcess
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import DATASHEETS
 from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.gateways import GatewayProcess, gateway_env, running_gateways
+from tests.gateways import gateway_env, running_gateways
 from tests.helpers import (
     CREATE_EMPLOYEE,
     EMPLOYEE_FIELDS,
@@ -184,7 +185,7 @@ class Seeded:
 @pytest.fixture(scope="module")
 def fuzz_gateway(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayProcess]:
+) -> Iterator[ChildProcess]:
     """One ``enclave serve`` on loopback, without rate limits (the run sends hundreds of
     requests a minute as one admin)."""
     env = gateway_env(
@@ -220,7 +221,7 @@ SEED_INPUTS: dict[str, list[dict[str, Any]]] = {
 }
 
 
-def _seed(gateway: GatewayProcess, tenant: Tenant) -> Seeded:
+def _seed(gateway: ChildProcess, tenant: Tenant) -> Seeded:
     """Records of every datasheet (some with operator-like values), a role with a row filter
     and a user holding it."""
     seeded = Seeded(users=[tenant.admin_id], roles=["fuzz-reader", "admin"])
@@ -369,7 +370,7 @@ def _fuzz_operation(
 
 
 def test_schemathesis_run_finds_no_server_error(
-    fuzz_gateway: GatewayProcess, fuzz_tenant: Tenant
+    fuzz_gateway: ChildProcess, fuzz_tenant: Tenant
 ) -> None:
     started = time.monotonic()
     schemathesis.graphql.scalar("DateTime", datetimes().map(schemathesis.graphql.nodes.String))
@@ -411,7 +412,7 @@ def test_schemathesis_run_finds_no_server_error(
     assert not log.problems, "\n".join(log.problems[:20])
     assert log.requests >= len(operations) * 2
     # No crash: the gateway is still up and logged no internal error or traceback.
-    assert fuzz_gateway.healthy()
+    assert fuzz_gateway.ready()
     gateway_log = fuzz_gateway.log_path.read_text(errors="replace")
     assert "internal error" not in gateway_log
     assert "Traceback" not in gateway_log

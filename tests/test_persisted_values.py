@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name

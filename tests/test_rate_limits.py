@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from tests.conftest import EXTERNAL, GraphQLClient, Tenant, make_tenant

@@ -1,4 +1,4 @@
-"""``enclave dev``: the whole stack on this machine (see ``gateway.devrun``)."""
+"""``enclave dev``: the whole stack on this machine (see ``gateway.dev.run``)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,6 @@ def dev(
     port: Annotated[int, typer.Option(help="Gateway port.")] = 8000,
 ) -> None:
     """Start everything locally: FerretDB for EU and US, Redis, demo tenants, the gateway."""
-    from gateway.devrun import run_dev
+    from gateway.dev.run import run_dev
 
     run_dev(state.resolve(), port)
