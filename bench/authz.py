@@ -45,14 +45,9 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import Measurement, run_benchmark
-from bench.read_path import (
-    ROLES,
-    bench_tenant,
-    child_env,
-    employee_values,
-    started_stack,
-)
+from bench.support.data import JOB_TITLES, bench_tenant, employee_values
+from bench.support.measure import Measurement, run_benchmark
+from bench.support.stack import child_env, started_stack
 from gateway.dev.servers import enclave_serve
 from gateway.services import Services
 from gateway.settings import Settings
@@ -111,7 +106,7 @@ async def seed(settings: Settings, per_department: int, batch: int) -> Tenant:
             values = employee_values(rng, index)
             department = DEPARTMENTS[index % len(DEPARTMENTS)]
             values["department"] = department
-            values["jobTitle"] = rng.choice(ROLES[department])
+            values["jobTitle"] = rng.choice(JOB_TITLES[department])
             rows.append(values)
         for start in range(0, total, batch):
             await asyncio.gather(

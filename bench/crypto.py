@@ -42,8 +42,8 @@ from typing import Any
 import bson
 from pymongo.encryption_shared import Algorithm
 
-from bench.common import run_benchmark
-from bench.read_path import started_stack
+from bench.support.measure import run_benchmark
+from bench.support.stack import started_stack
 from regions import nativecrypto
 from regions.clients import RegionClient
 from regions.nativecrypto.hooks import stock_hooks, using

@@ -44,13 +44,9 @@ import orjson
 import pymongo
 from ulid import ULID
 
-from bench.common import run_benchmark
-from bench.read_path import (
-    bench_tenant,
-    child_env,
-    employee_values,
-    started_stack,
-)
+from bench.support.data import bench_tenant, employee_values
+from bench.support.measure import run_benchmark
+from bench.support.stack import child_env, started_stack
 from gateway.dev.servers import enclave_serve
 from gateway.services import Services
 from gateway.settings import Settings

@@ -32,8 +32,8 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from bench.common import run_benchmark
-from bench.read_path import make_settings
+from bench.support.measure import run_benchmark
+from bench.support.stack import make_settings
 from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from regions.catalog import write_local_master_key

@@ -12,10 +12,10 @@ from starlette.applications import Starlette
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee
-from tests.raw import is_ciphertext, plain_client, raw_bytes
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.raw import is_ciphertext, plain_client, raw_bytes
+from tests.support.roles import make_role, make_user
 
 ACCESS = """query($sheet: String!, $id: ID!) { recordAccess(datasheet: $sheet, id: $id) {
   nodes { kind principal fields records purpose requestId } } }"""

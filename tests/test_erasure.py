@@ -16,10 +16,10 @@ from schema.datasheets import Datasheet
 from storage.base import Actor, AuditQuery
 from storage.mongo.erasure import SubjectEraser
 from storage.mongo.records import MongoTenantStore
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
-from tests.raw import plain_client
-from tests.test_exports import START, exporter
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, marker
+from tests.support.exports import START, exporter
+from tests.support.raw import plain_client
 
 ERASE = """
 mutation($e: String!) { eraseDataSubject(email: $e) {

@@ -17,12 +17,13 @@ import orjson
 import pytest
 
 from gateway.dev.processes import ChildProcess
+from gateway.dev.servers import PROJECT_ROOT
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import GraphQLClient, project_root
-from tests.gateways import gateway_env, running_gateways
-from tests.helpers import create_employee, marker
-from tests.roles import make_role
+from tests.support.client import GraphQLClient
+from tests.support.employees import create_employee, marker
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.roles import make_role
 
 RECORDS = 40
 
@@ -119,7 +120,7 @@ def _cli(base: str, key: str, output: Path, *args: str) -> subprocess.CompletedP
     argv += ["--url", base, "--no-progress", *args]
     return subprocess.run(
         argv,
-        cwd=project_root(),
+        cwd=PROJECT_ROOT,
         env={
             **{k: v for k, v in os.environ.items() if not k.startswith("ENCLAVE_")},
             "ENCLAVE_API_KEY": key,

@@ -1,4 +1,4 @@
-"""Faults under load: two gateway processes serve the mixed workload of ``bench.workload``
+"""Faults under load: two gateway processes serve the mixed workload of ``bench.support.workload``
 over tenants of both regions while a region's server, Redis, or a gateway goes away.
 
 - EU's server stopped, then started: US tenants see no error at all; EU tenants get only
@@ -11,7 +11,7 @@ over tenants of both regions while a region's server, Redis, or a gateway goes a
 
 Afterwards every acknowledged mutation is stored and audited as committed, and once the
 intents the faults interrupted are settled, none is left without an outcome
-(``bench.verify``). These tests run on servers of their own (a second ``LocalStack``), so
+(``bench.support.verify``). These tests run on servers of their own (a second ``LocalStack``), so
 stopping one breaks no other test. Every wait is bounded; no timing is asserted.
 """
 
@@ -29,18 +29,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bench.cluster import NO_RATE_LIMITS, make_tenants
-from bench.verify import verify_acknowledged
-from bench.workload import LoadResult, LoadTenant, Outcome, run_workload
+from bench.support.cluster import NO_RATE_LIMITS, make_tenants
+from bench.support.verify import verify_acknowledged
+from bench.support.workload import LoadResult, LoadTenant, Outcome, run_workload
 from gateway.dev.processes import ChildProcess
 from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from storage.base import Actor
 from storage.mongo.writes import LEASE
-from tests.conftest import EXTERNAL
-from tests.gateways import gateway_env, running_gateways
-from tests.signins import PASSWORD
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.servers import EXTERNAL
+from tests.support.signins import PASSWORD
 
 pytestmark = [
     pytest.mark.slow,

@@ -21,8 +21,16 @@ from pymongo.errors import PyMongoError
 from gateway.dev.processes import ChildProcess, free_port
 from gateway.dev.servers import ferretdb
 from gateway.settings import Settings
-from tests.conftest import EXTERNAL
-from tests.ferretdb_ops import TAG_VALUES, TAGS, TRICKY, Op, collections, operations, outcome
+from tests.support.ferretdb_ops import (
+    TAG_VALUES,
+    TAGS,
+    TRICKY,
+    Op,
+    collections,
+    operations,
+    outcome,
+)
+from tests.support.servers import EXTERNAL
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="the suite runs on external servers, not FerretDB")
 

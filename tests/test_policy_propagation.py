@@ -27,9 +27,10 @@ from gateway.dev.servers import LocalStack
 from gateway.policies import CHANNEL
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
-from tests.gateways import gateway_env, running_gateways
-from tests.helpers import create_employee
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.servers import EXTERNAL
 
 #: How often, and for how long at most, the other gateway is asked whether a change arrived.
 POLL_INTERVAL = 0.05

@@ -19,10 +19,10 @@ from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE
 from schema.errors import ConflictError
 from storage.base import Actor
 from storage.mongo.lifecycle import SETTLE, TenantLifecycle
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
-from tests.operator import enclave, enclave_json, eventually
-from tests.raw import is_ciphertext, plain_client
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, create_employee, employee_input
+from tests.support.operator import enclave, enclave_json, eventually
+from tests.support.raw import is_ciphertext, plain_client
 
 CLI = Actor("cli", kind="operator")
 HOUR = dt.timedelta(hours=1)

@@ -17,9 +17,10 @@ from gateway.settings import Settings
 from schema.errors import RegionUnavailableError
 from storage.mongo.operations import MongoOperations
 from storage.mongo.signin import MongoCredentials
-from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
-from tests.helpers import create_employee
-from tests.signins import REFRESH, anonymous, login, new_user
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee
+from tests.support.servers import EXTERNAL
+from tests.support.signins import REFRESH, anonymous, login, new_user
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="needs servers this test suite started")
 

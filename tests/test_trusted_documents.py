@@ -31,12 +31,11 @@ from regions.routing import database_name
 from schema.errors import DataIntegrityError
 from storage.mongo.lifecycle import TenantLifecycle
 from storage.mongo.sealing import seal_unsealed
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
-from tests.raw import plain_client
-from tests.roles import make_role
-from tests.signins import PASSWORD, REFRESH, anonymous, login, new_user
-from tests.test_setup_codes import activate
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, create_employee, employee_input
+from tests.support.raw import plain_client
+from tests.support.roles import make_role
+from tests.support.signins import PASSWORD, REFRESH, activate, anonymous, login, new_user
 
 
 @pytest.fixture

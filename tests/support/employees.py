@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from tests.conftest import GraphQLClient
+from tests.support.client import GraphQLClient
 
 EMPLOYEE_FIELDS = (
     "id version archived firstName lastName workEmail personalEmail phone dateOfBirth "

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.read_path import child_env, started_stack
-from bench.workload import LoadTenant
+from bench.support.stack import child_env, started_stack
+from bench.support.workload import LoadTenant
 from gateway.dev.processes import ChildProcess
 from gateway.dev.servers import enclave_serve
 from gateway.services import Services
