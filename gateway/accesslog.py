@@ -3,7 +3,8 @@
 Resolvers hand events to a ``RequestAccess`` (cheap: an append to a list); a background task
 writes them per tenant in batches every ``flush_seconds``. A request never waits for the
 access log, and the queue is bounded: if storage is unavailable for long, the oldest
-events are dropped and counted, rather than memory growing without end.
+events are dropped, logged as a count and counted in ``enclave_access_events_dropped_total``,
+rather than memory growing without end.
 
 Sign-ins: the first request with a given token is recorded as a login event, once per
 token across all gateway processes (a Redis ``SET NX``; without Redis, once per process).
@@ -12,17 +13,17 @@ token across all gateway processes (a Redis ``SET NX``; without Redis, once per 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
 import logging
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
 from typing import Literal
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from gateway.metrics import GatewayMetrics
 from resolvers.context import Principal
 from schema.errors import EnclaveError
 from storage.base import AccessEvent, Store
@@ -33,6 +34,17 @@ log = logging.getLogger("enclave.access")
 
 
 class AccessRecorder:
+    """Access events of every tenant, queued in arrival order and written per tenant.
+
+    At most *max_queued* events wait; when full, the oldest is dropped (``dropped`` counts
+    them). Why the oldest: the queue is shared by every tenant of every region, and fills
+    only while some storage cannot take events, so its oldest events are that storage's
+    backlog. Dropping the newest instead would silence the log of tenants whose region is
+    healthy (their events leave within a flush) and lose everything read after the queue
+    filled: the reads a breach response looks at last. Dropping the oldest keeps the healthy
+    tenants' logs whole and the stalled ones' latest history; the gap is logged and counted.
+    """
+
     def __init__(
         self,
         store: Store,
@@ -47,22 +59,24 @@ class AccessRecorder:
         self.enabled = enabled
         self._flush_seconds = flush_seconds
         self._max_queued = max_queued
-        self._queued: dict[str, list[AccessEvent]] = {}
-        self._count = 0
+        self._queue: deque[tuple[str, AccessEvent]] = deque()
         self.dropped = 0
+        self._dropped_logged = 0
         self._seen_tokens: OrderedDict[str, None] = OrderedDict()
 
     def add(self, tenant_id: str, event: AccessEvent) -> None:
         if not self.enabled:
             return
-        if self._count >= self._max_queued:
+        if len(self._queue) >= self._max_queued:
+            self._queue.popleft()
             self.dropped += 1
-            return
-        self._queued.setdefault(tenant_id, []).append(event)
-        self._count += 1
+        self._queue.append((tenant_id, event))
 
     async def flush(self) -> int:
-        batches, self._queued, self._count = self._queued, {}, 0
+        queued, self._queue = self._queue, deque()
+        batches: dict[str, list[AccessEvent]] = {}
+        for tenant_id, event in queued:
+            batches.setdefault(tenant_id, []).append(event)
         written = 0
         for tenant_id, events in batches.items():
             try:
@@ -71,11 +85,20 @@ class AccessRecorder:
             except EnclaveError:
                 if await self._gone(tenant_id):
                     continue  # purged (or being purged): its log went with its database
-                # Put them back once; a region that stays down loses the oldest ones.
-                for event in events:
-                    self.add(tenant_id, event)
+                self._put_back(tenant_id, events)
                 log.warning("access log: %d events for %s deferred", len(events), tenant_id)
+        if self.dropped > self._dropped_logged:
+            log.warning("access log: %d events dropped", self.dropped - self._dropped_logged)
+            self._dropped_logged = self.dropped
         return written
+
+    def _put_back(self, tenant_id: str, events: list[AccessEvent]) -> None:
+        """Events not written go back in front of those queued since: they are the oldest,
+        and the first dropped if the queue is full."""
+        room = max(self._max_queued - len(self._queue), 0)
+        kept = events[len(events) - room :] if room < len(events) else events
+        self.dropped += len(events) - len(kept)
+        self._queue.extendleft((tenant_id, event) for event in reversed(kept))
 
     async def _gone(self, tenant_id: str) -> bool:
         try:
@@ -84,13 +107,14 @@ class AccessRecorder:
             return False
         return info is None or info.status in ("purging", "purged")
 
-    async def run(self) -> None:
+    async def run(self, metrics: GatewayMetrics) -> None:
         try:
             while True:
                 await asyncio.sleep(self._flush_seconds)
-                await self.flush()
+                with metrics.background_step("access_log"):
+                    await self.flush()
         finally:
-            with contextlib.suppress(Exception):
+            with metrics.background_step("access_log"):
                 await self.flush()
 
     async def login(

@@ -35,14 +35,7 @@ from gateway.exporturls import ExportLinksForRequest
 from gateway.idempotency import did_not_happen
 from gateway.jwks import ALGORITHMS as EXTERNAL_ALGORITHMS
 from gateway.persisted import actor_for
-from gateway.ratelimit import RateLimitedError
-from gateway.refusals import (
-    MethodNotAllowedError,
-    PayloadTooLargeError,
-    UnsupportedRequestError,
-    error_response,
-    serve_graphql,
-)
+from gateway.refusals import error_response, serve_graphql
 from gateway.securityheaders import SecuredStarlette
 from gateway.services import Services
 from gateway.settings import Settings
@@ -54,7 +47,15 @@ from resolvers.limits import Limits
 from resolvers.policy import Policy
 from resolvers.public import PUBLIC_FIELDS, PublicContext, build_public_schema
 from resolvers.schema import build_schema
-from schema.errors import BadUserInputError, EnclaveError, UnauthenticatedError
+from schema.errors import (
+    BadUserInputError,
+    EnclaveError,
+    MethodNotAllowedError,
+    PayloadTooLargeError,
+    RateLimitedError,
+    UnauthenticatedError,
+    UnsupportedRequestError,
+)
 from storage.base import Actor
 
 __all__ = ["create_app"]

@@ -31,22 +31,16 @@ from resolvers.reports.download import report_download
 from schema.datasheets import DATASHEETS
 from schema.errors import (
     EnclaveError,
+    ExportGoneError,
     ForbiddenError,
     NotFoundError,
     UnauthenticatedError,
 )
 from storage.base import AccessEvent, Actor, ExportJob, TenantStore
 
-__all__ = ["ExportEndpoint", "ExportGoneError"]
+__all__ = ["ExportEndpoint"]
 
 _MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
-
-
-class ExportGoneError(EnclaveError):
-    """The link expired, or the export was downloaded already."""
-
-    code = "GONE"
-    http_status = 410
 
 
 class ExportEndpoint:

@@ -24,16 +24,11 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from resolvers.context import Principal
-from schema.errors import BadUserInputError, ConflictError, EnclaveError
+from schema.errors import BadUserInputError, ConflictError, IdempotencyUnavailableError
 
-__all__ = ["IdempotencyStore", "IdempotencyUnavailableError", "Stored", "forget_tenant"]
+__all__ = ["IdempotencyStore", "Stored", "forget_tenant"]
 
 _NOT_HAPPENED = ("INTERNAL", "REGION_UNAVAILABLE")
-
-
-class IdempotencyUnavailableError(EnclaveError):
-    code = "UNAVAILABLE"
-    http_status = 503
 
 
 @dataclass(frozen=True, slots=True)

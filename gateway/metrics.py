@@ -20,14 +20,31 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
   OpenSSL hooks, ``stock``: pymongocrypt's Python callbacks), 0 for the other.
 - ``enclave_data_integrity_errors_total{region}``: replies refused because they held a value
   encrypted under another key than the reading tenant's (``DATA_INTEGRITY``).
+- ``enclave_background_failures_total{loop,error}``: failed steps of a background loop
+  (``reconcile``, ``seal``, ``purge``, ``prune``, ``access_log``) by exception type; each is
+  also logged (:meth:`GatewayMetrics.background_step`), and the loop goes on.
+- ``enclave_access_events_dropped_total``: access events the bounded buffer dropped while
+  storage could not take them (:class:`gateway.accesslog.AccessRecorder`), read at scrape.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import traceback
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 from pymongo import monitoring
 
+from schema.errors import EnclaveError
+
 __all__ = ["GatewayMetrics", "PoolMetrics"]
+
+log = logging.getLogger("enclave.background")
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -107,6 +124,12 @@ class GatewayMetrics:
             ["kind"],
             registry=r,
         )
+        self.background_failures = Counter(
+            "enclave_background_failures",
+            "Failed steps of a background loop, by loop and exception type (see the log).",
+            ["loop", "error"],
+            registry=r,
+        )
         self.crypto = Gauge(
             "enclave_crypto",
             "1 for the crypto libmongocrypt runs on: native (OpenSSL) or stock (Python).",
@@ -124,6 +147,33 @@ class GatewayMetrics:
     def document_refused(self, kind: str) -> None:
         self.documents_refused.labels(kind).inc()
 
+    def access_events_dropped(self, read: Callable[[], int]) -> None:
+        """Export ``enclave_access_events_dropped_total``, calling *read* at each scrape."""
+        self.registry.register(_ReadAtScrape(read))
+
+    @contextlib.contextmanager
+    def background_step(
+        self, loop: str, *, region: str | None = None, tenant_id: str | None = None
+    ) -> Iterator[None]:
+        """Run one step of a background loop: a failure is logged and counted, and the loop
+        goes on. The log names the exception's type (an ``EnclaveError``'s code, another's
+        innermost frame), the loop, and the region or tenant id when known; never the
+        exception's message, which may quote a stored value."""
+        try:
+            yield
+        except Exception as exc:
+            name = type(exc).__name__
+            self.background_failures.labels(loop, name).inc()
+            where = f" in region {region}" if region else ""
+            where += f" for tenant {tenant_id}" if tenant_id else ""
+            if isinstance(exc, EnclaveError):
+                # Expected while a region or Redis is down: not a bug.
+                log.warning("background %s failed%s: %s (%s)", loop, where, name, exc.code)
+            else:
+                frames = traceback.extract_tb(exc.__traceback__)
+                at = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
+                log.error("background %s failed%s: %s at %s", loop, where, name, at)
+
     def observe(self, operation: str, region: str, seconds: float, codes: list[str]) -> None:
         self.requests.labels(operation, region, "error" if codes else "ok").inc()
         for code in codes:
@@ -136,6 +186,18 @@ class GatewayMetrics:
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class _ReadAtScrape(Collector):
+    def __init__(self, read: Callable[[], int]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "enclave_access_events_dropped",
+            "Access events dropped, oldest first, while storage could not take them.",
+            value=self._read(),
+        )
 
 
 class PoolMetrics(monitoring.ConnectionPoolListener):

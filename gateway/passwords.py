@@ -31,7 +31,7 @@ from typing import TypeVar
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from gateway.ratelimit import RateLimitedError
+from schema.errors import RateLimitedError
 
 __all__ = ["PasswordHashing"]
 

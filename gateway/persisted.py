@@ -39,14 +39,17 @@ from resolvers.authorize import LRU, authorize
 from resolvers.context import Principal
 from resolvers.docshape import measure
 from resolvers.policy import Policy
-from schema.errors import BadUserInputError, EnclaveError
+from schema.errors import (
+    BadUserInputError,
+    EnclaveError,
+    OperationNotAllowedError,
+    PersistedQueryNotFoundError,
+)
 from storage.base import Actor, Store
 
 __all__ = [
     "MANAGEMENT_FIELDS",
-    "OperationNotAllowedError",
     "PersistedOperations",
-    "PersistedQueryNotFoundError",
     "actor_for",
 ]
 
@@ -55,24 +58,6 @@ log = logging.getLogger("enclave.persisted")
 #: Root fields that manage the allow-list: never refused by it.
 MANAGEMENT_FIELDS = frozenset({"setOperationAllowList", "registerOperation"})
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-
-
-class PersistedQueryNotFoundError(EnclaveError):
-    code = "PERSISTED_QUERY_NOT_FOUND"
-    http_status = 200  # as the convention has it: the client then sends the document
-
-    def __init__(self) -> None:
-        super().__init__("PersistedQueryNotFound")
-
-
-class OperationNotAllowedError(EnclaveError):
-    code = "OPERATION_NOT_ALLOWED"
-    http_status = 403
-
-    def __init__(self) -> None:
-        super().__init__(
-            "this tenant runs only registered operations, and this one is not registered"
-        )
 
 
 def actor_for(

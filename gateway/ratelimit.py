@@ -27,9 +27,9 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from resolvers.context import Principal
-from schema.errors import EnclaveError
+from schema.errors import RateLimitedError
 
-__all__ = ["RateLimitedError", "RateLimiter"]
+__all__ = ["RateLimiter"]
 
 log = logging.getLogger("enclave.ratelimit")
 
@@ -49,15 +49,6 @@ def _address_key(address: str | None) -> str:
 
 def _tenant_key(tenant_id: str) -> str:
     return hashlib.sha256(tenant_id.encode()).hexdigest()[:32]
-
-
-class RateLimitedError(EnclaveError):
-    code = "RATE_LIMITED"
-    http_status = 429
-
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"too many requests; retry after {retry_after} s", retryAfter=retry_after)
-        self.retry_after = retry_after
 
 
 class RateLimiter:

@@ -18,32 +18,12 @@ from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 
-from gateway.ratelimit import RateLimitedError
-from schema.errors import BadUserInputError, EnclaveError
+from schema.errors import BadUserInputError, EnclaveError, MethodNotAllowedError, RateLimitedError
 
 __all__ = [
-    "MethodNotAllowedError",
-    "PayloadTooLargeError",
-    "UnsupportedRequestError",
     "error_response",
     "serve_graphql",
 ]
-
-
-class UnsupportedRequestError(BadUserInputError):
-    http_status = 415
-
-
-class MethodNotAllowedError(BadUserInputError):
-    http_status = 405
-
-
-class PayloadTooLargeError(EnclaveError):
-    code = "PAYLOAD_TOO_LARGE"
-    http_status = 413
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"request body larger than {limit} bytes")
 
 
 def error_response(exc: EnclaveError) -> Response:

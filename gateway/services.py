@@ -32,8 +32,7 @@ from gateway.signin import SignIn
 from regions import nativecrypto
 from regions.clients import RegionRegistry
 from resolvers.authorize import AuthorizationCache
-from schema.errors import EnclaveError
-from storage.auditmac import AuditTamperedError
+from schema.errors import AuditTamperedError
 from storage.base import Actor
 from storage.mongo import MongoStore
 from storage.mongo.lifecycle import TenantLifecycle
@@ -122,6 +121,7 @@ class Services:
             also_forget=tenants.forget,
         )
         access = AccessRecorder(store, redis, enabled=settings.access_log)
+        metrics.access_events_dropped(lambda: access.dropped)
         limits = RateLimiter(
             redis,
             per_principal=settings.rate_limit_per_principal,
@@ -169,21 +169,14 @@ class Services:
     async def reconcile_all(self) -> int:
         """Settle pending audit intents of every tenant with data whose region answers."""
         settled = 0
-        for region in self.store.regions:
-            try:
-                tenants = [t for t in await self.store.list_tenants_in(region) if t.status in KEPT]
-            except EnclaveError:
-                log.warning("reconcile: region %s unavailable", region)
-                continue
+        for region, tenants in await self._kept_tenants("reconcile"):
             pending = in_region = 0
-            for tenant in tenants:
-                try:
+            for tenant_id in tenants:
+                with self.metrics.background_step("reconcile", tenant_id=tenant_id):
                     # Intents whose writer's lease has ended: the writer will not apply them.
-                    store = self.store.for_tenant(tenant.id)
+                    store = self.store.for_tenant(tenant_id)
                     in_region += await store.reconcile(older_than=dt.timedelta(0))
                     pending += await store.pending_intents()
-                except EnclaveError:
-                    log.warning("reconcile: tenant %s failed", tenant.id)
             self.metrics.audit_reconciled.labels(region).inc(in_region)
             self.metrics.audit_pending.labels(region).set(pending)
             settled += in_region
@@ -191,7 +184,7 @@ class Services:
 
     async def _reconcile_forever(self) -> None:
         while True:
-            with contextlib.suppress(Exception):
+            with self.metrics.background_step("reconcile"):
                 if settled := await self.reconcile_all():
                     log.info("reconciled %d pending audit intents", settled)
             await asyncio.sleep(self.settings.reconcile_interval_seconds)
@@ -200,19 +193,20 @@ class Services:
         """Seal new audit entries of every tenant with data whose region answers."""
         key = self.settings.seal_key()
         sealed = 0
-        for region, tenant_id in await self._kept_tenants():
-            sealed += await self.seal_tenant(tenant_id, region, key)
+        for region, tenants in await self._kept_tenants("seal"):
+            for tenant_id in tenants:
+                with self.metrics.background_step("seal", tenant_id=tenant_id):
+                    sealed += await self.seal_tenant(tenant_id, region, key)
         return sealed
 
-    async def _kept_tenants(self) -> list[tuple[str, str]]:
-        """(region, tenant id) of every tenant with data whose region answers."""
-        kept: list[tuple[str, str]] = []
+    async def _kept_tenants(self, loop: str) -> list[tuple[str, list[str]]]:
+        """Each region that answers, with the ids of its tenants with data; a region that
+        does not is a failure of *loop* (logged and counted)."""
+        kept: list[tuple[str, list[str]]] = []
         for region in self.store.regions:
-            try:
+            with self.metrics.background_step(loop, region=region):
                 tenants = await self.store.list_tenants_in(region)
-            except EnclaveError:
-                continue
-            kept += [(region, t.id) for t in tenants if t.status in KEPT]
+                kept.append((region, [t.id for t in tenants if t.status in KEPT]))
         return kept
 
     async def seal_tenant(self, tenant_id: str, region: str, key: SealKey) -> int:
@@ -231,9 +225,6 @@ class Services:
             )
             self.metrics.audit_tampered.labels(region).inc()
             return 0
-        except EnclaveError:
-            log.warning("sealing: tenant %s failed", tenant_id)
-            return 0
         if head is not None:
             await self.heads.remember(tenant_id, head)
         return sealed
@@ -241,32 +232,33 @@ class Services:
     async def _seal_forever(self) -> None:
         while True:
             await asyncio.sleep(self.settings.audit_seal_interval_seconds)
-            with contextlib.suppress(Exception):
+            with self.metrics.background_step("seal"):
                 await self.seal_all()
 
     async def prune_signins(self) -> int:
         """Drop every active tenant's sign-in bookkeeping past any use (attempts, used codes,
         expired sessions and their claims): a few deletes per tenant."""
         pruned = 0
-        for _, tenant_id in await self._kept_tenants():
-            with contextlib.suppress(EnclaveError):
-                pruned += await self.store.for_tenant(tenant_id).credentials.prune()
+        for _, tenants in await self._kept_tenants("prune"):
+            for tenant_id in tenants:
+                with self.metrics.background_step("prune", tenant_id=tenant_id):
+                    pruned += await self.store.for_tenant(tenant_id).credentials.prune()
         return pruned
 
     async def _purge_forever(self) -> None:
         lifecycle = self.lifecycle()
         while True:
-            with contextlib.suppress(Exception):
+            with self.metrics.background_step("purge"):
                 for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):
                     log.info("purge-due: tenant %s: %s", done.tenant_id, done.outcome)
-            with contextlib.suppress(Exception):
+            with self.metrics.background_step("prune"):
                 await self.prune_signins()
             await asyncio.sleep(self.settings.purge_interval_seconds)
 
     def start_background(self) -> None:
         self._tasks.append(asyncio.create_task(self._reconcile_forever()))
         self._tasks.append(asyncio.create_task(self.policies.listen()))
-        self._tasks.append(asyncio.create_task(self.access.run()))
+        self._tasks.append(asyncio.create_task(self.access.run(self.metrics)))
         if self.settings.purge_interval_seconds > 0:
             self._tasks.append(asyncio.create_task(self._purge_forever()))
         if self.settings.audit_seal_key_file is not None:
@@ -286,7 +278,7 @@ class Services:
             for task in done:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        with contextlib.suppress(Exception):
+        with self.metrics.background_step("access_log"):
             await self.access.flush()
         await self.store.aclose()
         await self.redis.aclose()

@@ -34,10 +34,10 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
 from resolvers.docshape import validate_shape_first
-from resolvers.limits import QueryTooCostlyError, estimate_cost
+from resolvers.limits import estimate_cost
 from resolvers.policy import Policy, type_sheet
 from schema.datasheets import DATASHEETS
-from schema.errors import ForbiddenError
+from schema.errors import ForbiddenError, QueryTooCostlyError
 
 __all__ = ["Authorization", "AuthorizationCache", "authorize"]
 

@@ -40,7 +40,7 @@ from graphql.validation import ValidationContext
 from strawberry.extensions import AddValidationRules
 from strawberry.schema.schema import validate_document
 
-from schema.errors import BadUserInputError
+from schema.errors import BadUserInputError, FragmentCycleError
 
 __all__ = ["DocumentShape", "ShapeLimiter", "ShapeRule", "measure", "validate_shape_first"]
 
@@ -57,11 +57,6 @@ class DocumentShape:
             max(self.depth, other.depth),
             self.aliases + other.aliases,
         )
-
-
-class FragmentCycleError(BadUserInputError):
-    def __init__(self) -> None:
-        super().__init__("fragments spread each other in a cycle", limit="fragments")
 
 
 class _Measure:

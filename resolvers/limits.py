@@ -25,9 +25,7 @@ from graphql import (
     VariableNode,
 )
 
-from schema.errors import BadUserInputError
-
-__all__ = ["Limits", "QueryTooCostlyError", "estimate_cost"]
+__all__ = ["Limits", "estimate_cost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,17 +39,6 @@ class Limits:
     max_tokens: int = 2_000
     max_cost: int = 100_000
     introspection: bool = True
-
-
-class QueryTooCostlyError(BadUserInputError):
-    def __init__(self, cost: int, limit: int) -> None:
-        super().__init__(
-            f"the query's estimated cost {cost} is over the limit of {limit}; ask for fewer "
-            "records or fields",
-            limit="cost",
-            max=limit,
-            cost=cost,
-        )
 
 
 def _first(node: FieldNode, variables: Mapping[str, Any], default: int) -> int | None:

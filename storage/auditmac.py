@@ -27,24 +27,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from schema.errors import EnclaveError
 from storage.documentmac import DerivedKey, canonical
 from storage.signing import SealKey
 
-__all__ = ["AuditTamperedError", "EntryAuthenticator", "SignedHead", "canonical"]
+__all__ = ["EntryAuthenticator", "SignedHead", "canonical"]
 
 _INFO = b"enclave audit entry mac v1"
-
-
-class AuditTamperedError(EnclaveError):
-    """The audit log was changed outside the gateway: the sealer will not extend it."""
-
-    code = "AUDIT_TAMPERED"
-
-    def __init__(self, seq: int, reason: str) -> None:
-        super().__init__(f"audit entry {seq}: {reason}", sequence=seq)
-        self.seq = seq
-        self.reason = reason
 
 
 class EntryAuthenticator(DerivedKey):

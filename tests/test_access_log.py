@@ -9,13 +9,18 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
+from gateway.accesslog import AccessRecorder
+from gateway.dev.servers import LocalStack
+from gateway.metrics import GatewayMetrics
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
+from storage.base import AccessEvent, AccessQuery
 from tests.support.client import GraphQLClient, Tenant, make_tenant
-from tests.support.employees import create_employee
+from tests.support.employees import create_employee, until_region_back
 from tests.support.raw import is_ciphertext, plain_client, raw_bytes
 from tests.support.roles import make_role, make_user
+from tests.support.servers import EXTERNAL
 
 ACCESS = """query($sheet: String!, $id: ID!) { recordAccess(datasheet: $sheet, id: $id) {
   nodes { kind principal fields records purpose requestId } } }"""
@@ -112,3 +117,56 @@ async def test_each_token_signs_in_once(
         }
     ]
     assert history["loginHistory"]["nodes"][0]["userAgent"].startswith("python-httpx")
+
+
+def _event(principal: str, n: int) -> AccessEvent:
+    at = dt.datetime.now(dt.UTC)
+    return AccessEvent(at=at, kind="login", principal=principal, request_id=f"r{n}")
+
+
+async def _written(services: Services, tenant: Tenant, principal: str) -> list[str]:
+    store = services.store.for_tenant(tenant.id)
+    events, _ = await store.access_page(AccessQuery(principal=principal), first=50)
+    return sorted(e.request_id or "" for e in events)
+
+
+async def test_a_full_buffer_drops_the_oldest_events_and_counts_them_in_metrics(
+    services: Services, tenant: Tenant, http: httpx.AsyncClient, app: Starlette
+) -> None:
+    recorder = AccessRecorder(services.store, services.redis, max_queued=3)
+    metrics = GatewayMetrics()
+    metrics.access_events_dropped(lambda: recorder.dropped)
+    principal = uuid.uuid4().hex
+    for n in range(5):
+        recorder.add(tenant.id, _event(principal, n))
+    assert recorder.dropped == 2
+    assert "enclave_access_events_dropped_total 2.0" in metrics.exposition().decode()
+    assert await recorder.flush() == 3
+    assert await _written(services, tenant, principal) == ["r2", "r3", "r4"]
+    # The gateway's own buffer is read at each scrape.
+    app.state.services.access.dropped += 7
+    scraped = (await http.get("/metrics")).text
+    assert f"enclave_access_events_dropped_total {app.state.services.access.dropped}.0" in scraped
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(EXTERNAL, reason="needs servers this test suite started")
+async def test_events_not_written_go_back_as_the_oldest(
+    services: Services, tenant: Tenant, stack: LocalStack | None
+) -> None:
+    assert stack is not None
+    recorder = AccessRecorder(services.store, services.redis, max_queued=3)
+    principal = uuid.uuid4().hex
+    stack.eu.stop()
+    try:
+        recorder.add(tenant.id, _event(principal, 0))
+        recorder.add(tenant.id, _event(principal, 1))
+        assert await recorder.flush() == 0  # the region is down: both go back
+        recorder.add(tenant.id, _event(principal, 2))
+        recorder.add(tenant.id, _event(principal, 3))  # full: r0, the oldest, goes
+    finally:
+        stack.eu.start()
+    assert recorder.dropped == 1
+    await until_region_back(services)
+    assert await recorder.flush() == 3
+    assert await _written(services, tenant, principal) == ["r1", "r2", "r3"]

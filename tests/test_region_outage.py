@@ -14,11 +14,10 @@ from gateway.app import create_app
 from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
-from schema.errors import RegionUnavailableError
 from storage.mongo.operations import MongoOperations
 from storage.mongo.signin import MongoCredentials
 from tests.support.client import GraphQLClient, make_tenant
-from tests.support.employees import create_employee
+from tests.support.employees import create_employee, until_region_back
 from tests.support.servers import EXTERNAL
 from tests.support.signins import REFRESH, anonymous, login, new_user
 
@@ -75,16 +74,7 @@ async def test_one_region_down_the_other_keeps_working(
         await asyncio.sleep(0.2)
     assert body["data"]["employee"] == {"id": eu_rec["id"], "firstName": eu_rec["firstName"]}
     # Other clients of the session (the tests' own) drop their dead pooled connections too.
-    await _until_back(services)
-
-
-async def _until_back(services: Services) -> None:
-    for _ in range(25):
-        try:
-            await services.store.ping("eu")
-            return
-        except RegionUnavailableError:
-            await asyncio.sleep(0.2)
+    await until_region_back(services)
 
 
 async def test_with_sign_in_sessions_an_outage_is_region_unavailable_not_a_500(
@@ -120,4 +110,4 @@ async def test_with_sign_in_sessions_an_outage_is_region_unavailable_not_a_500(
                 assert (await login(client, us_tenant, us_email)).status_code == 200
             finally:
                 stack.eu.start()
-            await _until_back(services)
+            await until_region_back(services)

@@ -14,11 +14,11 @@ import pyotp
 from starlette.applications import Starlette
 
 from gateway.passwords import PasswordHashing
-from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import MAX_FAILURES
 from regions.routing import database_name
+from schema.errors import RateLimitedError
 from tests.support.client import GraphQLClient, asgi_client, make_tenant
 from tests.support.raw import plain_client
 from tests.support.signins import (

@@ -19,11 +19,11 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from gateway.app import create_app
 from gateway.cli.serve import proxy_options
 from gateway.passwords import PasswordHashing
-from gateway.ratelimit import RateLimitedError
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.signin import LOCKOUT, MAX_FAILURES
 from regions.routing import database_name
+from schema.errors import RateLimitedError
 from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
 from tests.support.raw import plain_client
 from tests.support.roles import CREATE_API_KEY, make_role

@@ -7,14 +7,15 @@ graphql-core field resolution per value. No code is generated: the tables hold r
 keys as data and getters chosen from a fixed set by schema names.
 
 Anything the compiler does not handle is left to the standard executor: documents it does
-not support (``Unsupported``, at compile time), and any request whose answer would carry
-an error or a null where the schema forbids one (``Fallback``, at run time: reads are
-repeatable, so the standard executor runs the request again and answers it exactly).
+not support (``UnsupportedDocumentError``, at compile time), and any request whose answer
+would carry an error or a null where the schema forbids one (``FallbackError``, at run time:
+reads are repeatable, so the standard executor runs the request again and answers it
+exactly). Both live in resolvers.compiled.errors: control flow inside this package, never
+raised out of it.
 """
 
 from __future__ import annotations
 
-from resolvers.compiled.execute import CompiledReads, Fallback
-from resolvers.compiled.plan import Unsupported
+from resolvers.compiled.execute import CompiledReads
 
-__all__ = ["CompiledReads", "Fallback", "Unsupported"]
+__all__ = ["CompiledReads"]

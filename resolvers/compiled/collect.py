@@ -17,7 +17,7 @@ from graphql import (
     VariableNode,
 )
 
-from resolvers.compiled.errors import Fallback, Unsupported
+from resolvers.compiled.errors import FallbackError, UnsupportedDocumentError
 
 __all__ = ["Collector", "Fields"]
 
@@ -65,26 +65,26 @@ class Collector:
                 if fragment is not None and fragment.type_condition.name.value == type_name:
                     self._into(fragment.selection_set, type_name, fields, visited)
             else:
-                raise Unsupported("selection")
+                raise UnsupportedDocumentError("selection")
 
     def _included(self, node: FieldNode | InlineFragmentNode | FragmentSpreadNode | Any) -> bool:
         for directive in node.directives or ():
             name = directive.name.value
             if name not in ("skip", "include"):
-                raise Unsupported(name)
+                raise UnsupportedDocumentError(name)
             if self.variables is None:
                 continue
             arg = next((a for a in directive.arguments or () if a.name.value == "if"), None)
             if arg is None:
-                raise Unsupported(name)
+                raise UnsupportedDocumentError(name)
             if isinstance(arg.value, BooleanValueNode):
                 flag: object = arg.value.value
             elif isinstance(arg.value, VariableNode):
                 flag = self.variables.get(arg.value.name.value)
             else:
-                raise Unsupported(name)
+                raise UnsupportedDocumentError(name)
             if not isinstance(flag, bool):
-                raise Fallback
+                raise FallbackError
             if (name == "skip") == flag:
                 return False
         return True

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["Fallback", "Unsupported"]
+__all__ = ["FallbackError", "UnsupportedDocumentError"]
 
 
-class Unsupported(Exception):
+class UnsupportedDocumentError(Exception):
     """The compiler does not serve this document; the standard executor does."""
 
 
-class Fallback(Exception):
+class FallbackError(Exception):
     """This request's answer is left to the standard executor: it holds an error, or a null
     where the schema forbids one."""

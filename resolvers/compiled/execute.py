@@ -32,7 +32,8 @@ from graphql.execution.values import VariableValues, get_argument_values, get_va
 
 from resolvers.authorize import AuthorizationCache, authorize
 from resolvers.compiled.emit import connection, project
-from resolvers.compiled.plan import Fallback, RootField, Unsupported, compile_roots
+from resolvers.compiled.errors import FallbackError, UnsupportedDocumentError
+from resolvers.compiled.plan import RootField, compile_roots
 from resolvers.context import RequestContext
 from resolvers.docshape import validate_shape_first
 from resolvers.limits import estimate_cost
@@ -41,7 +42,7 @@ from resolvers.telemetry import CURRENT, label_of
 from schema.datasheets import DATASHEETS
 from schema.errors import EnclaveError
 
-__all__ = ["CompiledOperation", "CompiledReads", "Fallback"]
+__all__ = ["CompiledOperation", "CompiledReads"]
 
 log = logging.getLogger("enclave.compiled")
 
@@ -81,10 +82,10 @@ class _Buffered:
         self.events.append((datasheet, fields, records))
 
     def export(self, datasheet: str, fields: Sequence[str], records: Sequence[str]) -> None:
-        raise Unsupported("an export is not a compiled read")
+        raise UnsupportedDocumentError("an export is not a compiled read")
 
     def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
-        raise Unsupported("a report is not a compiled read")
+        raise UnsupportedDocumentError("a report is not a compiled read")
 
 
 def _directive_variables(document: DocumentNode) -> tuple[str, ...]:
@@ -156,7 +157,7 @@ class CompiledReads:
         }
         try:
             compile_roots(self.schema, operations[0], fragments, None)
-        except Unsupported:
+        except UnsupportedDocumentError:
             return None
         return CompiledOperation(
             document, operations[0], fragments, directive_variables=_directive_variables(document)
@@ -204,7 +205,14 @@ class CompiledReads:
         try:
             roots = compiled.roots_for(self.schema, coerced.coerced if coerced else {})
             data = {root.key: await self._root(run_ctx, root, coerced) for root in roots}
-        except (Fallback, Unsupported, EnclaveError, GraphQLError, TypeError, ValueError) as exc:
+        except (
+            FallbackError,
+            UnsupportedDocumentError,
+            EnclaveError,
+            GraphQLError,
+            TypeError,
+            ValueError,
+        ) as exc:
             log.debug("compiled read left to the standard executor: %s", type(exc).__name__)
             return None
         for event in buffered.events:

@@ -32,16 +32,14 @@ from graphql import (
 )
 
 from resolvers.compiled.collect import Collector, Fields
-from resolvers.compiled.errors import Fallback, Unsupported
+from resolvers.compiled.errors import FallbackError, UnsupportedDocumentError
 from resolvers.selection import names_under
 from schema.datasheets import DATASHEETS, Datasheet
 from storage.base import Record
 
 __all__ = [
-    "Fallback",
     "ObjectTable",
     "RootField",
-    "Unsupported",
     "compile_roots",
 ]
 
@@ -65,14 +63,14 @@ _ONE_ROOTS = {s.singular: s for s in DATASHEETS.values()}
 
 def _checked(value: object) -> object:
     if value is None:  # graphql-core makes this an error
-        raise Fallback
+        raise FallbackError
     return value
 
 
 def serializer(named: GraphQLNamedType) -> Callable[[Any], object]:
     """The schema type's own serialisation (a shortcut for strings that are already so)."""
     if not isinstance(named, GraphQLScalarType | GraphQLEnumType):
-        raise Unsupported(named.name)
+        raise UnsupportedDocumentError(named.name)
     serialize = named.serialize
     if named is GraphQLString or named is GraphQLID:
 
@@ -88,7 +86,7 @@ def _value(name: str, serialize: Callable[[Any], object], non_null: bool) -> Get
         value = values.get(name)
         if value is None:
             if non_null:
-                raise Fallback
+                raise FallbackError
             return None
         return serialize(value)
 
@@ -107,7 +105,7 @@ def _constant(value: str) -> Getter:
 def _field(parent: GraphQLObjectType, name: str) -> GraphQLField:
     definition: GraphQLField | None = parent.fields.get(name)
     if definition is None:
-        raise Unsupported(name)
+        raise UnsupportedDocumentError(name)
     return definition
 
 
@@ -125,14 +123,14 @@ def object_table(obj: GraphQLObjectType, sheet: Datasheet, fields: Fields) -> Ob
         elif name in sheet.by_name:
             entries.append((key, _value(name, serialize, is_non_null_type(definition.type))))
         else:
-            raise Unsupported(name)
+            raise UnsupportedDocumentError(name)
     return tuple(entries)
 
 
 def _object_type(parent: GraphQLObjectType, name: str) -> GraphQLObjectType:
     named = get_named_type(_field(parent, name).type)
     if not isinstance(named, GraphQLObjectType):
-        raise Unsupported(name)
+        raise UnsupportedDocumentError(name)
     return named
 
 
@@ -153,7 +151,7 @@ def _edge_shape(edge: GraphQLObjectType, sheet: Datasheet, fields: Fields, c: Co
             table = object_table(obj, sheet, c.collect(_sub(nodes), obj.name))
             entries.append((key, "node", table))
         else:
-            raise Unsupported(name)
+            raise UnsupportedDocumentError(name)
     return tuple(entries)
 
 
@@ -185,10 +183,10 @@ def connection_shape(
                     kind = get_named_type(_field(target, field_name).type)
                     info.append((k, field_name, serializer(kind)))
                 else:
-                    raise Unsupported(field_name)
+                    raise UnsupportedDocumentError(field_name)
             entries.append((key, "pageInfo", tuple(info)))
         else:
-            raise Unsupported(name)
+            raise UnsupportedDocumentError(name)
     return tuple(entries)
 
 
@@ -211,11 +209,12 @@ def compile_roots(
     fragments: Mapping[str, FragmentDefinitionNode],
     variables: Mapping[str, Any] | None,
 ) -> tuple[RootField, ...]:
-    """The root fields of a query operation; ``Unsupported`` for anything but datasheet
-    reads and ``__typename``. With *variables* None: a structural check, all included."""
+    """The root fields of a query operation; ``UnsupportedDocumentError`` for anything but
+    datasheet reads and ``__typename``. With *variables* None: a structural check, all
+    included."""
     query = schema.query_type
     if query is None or operation.operation.value != "query":
-        raise Unsupported("operation")
+        raise UnsupportedDocumentError("operation")
     c = Collector(fragments, variables)
     roots: list[RootField] = []
     for key, nodes in c.collect([operation.selection_set], query.name).items():
@@ -225,7 +224,7 @@ def compile_roots(
             continue
         sheet = _LIST_ROOTS.get(name) or _ONE_ROOTS.get(name)
         if sheet is None:
-            raise Unsupported(name)
+            raise UnsupportedDocumentError(name)
         definition = _field(query, name)
         target = _object_type(query, name)
         sub = c.collect(_sub(nodes), target.name)

@@ -32,7 +32,8 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from storage.auditmac import AuditTamperedError, EntryAuthenticator, SignedHead, canonical
+from schema.errors import AuditTamperedError
+from storage.auditmac import EntryAuthenticator, SignedHead, canonical
 from storage.base import VerifyReport
 from storage.mongo.writes import AUDIT, OUTCOMES, SEALS, VALUES, commitment
 from storage.signing import SealKey

@@ -157,7 +157,7 @@ def now() -> dt.datetime:
     return t.replace(microsecond=t.microsecond // 1000 * 1000)
 
 
-class AlreadyApplied(Exception):
+class AlreadyAppliedError(Exception):
     """An update found its record no longer at the version it was claimed from."""
 
 
@@ -412,7 +412,7 @@ class WritePath:
             raise EnclaveError("the write took too long; it will be completed by the gateway")
         try:
             await self.apply(change, seq, at)
-        except AlreadyApplied:
+        except AlreadyAppliedError:
             # Only the reconciler can have applied our claimed change meanwhile (we passed
             # our lease): it is committed either way, and it did happen.
             pass
@@ -453,7 +453,7 @@ class WritePath:
         if result.matched_count == 0:
             # The record is not at the version this change was claimed from: applied
             # already (a repeat by the reconciler), or moved on. Never overwrite it.
-            raise AlreadyApplied
+            raise AlreadyAppliedError
 
     async def _seal(self, change: Change, meta: Mapping[str, Any]) -> str:
         """The MAC of the record's state once *change* is applied (plain values: a read
@@ -462,7 +462,7 @@ class WritePath:
         if change.op != "create":
             found = await self._db[change.collection].find_one({"_id": change.record_id})
             if found is None or int(found.get("_v", 0)) != change.version - 1:
-                raise AlreadyApplied  # the update would match nothing either
+                raise AlreadyAppliedError  # the update would match nothing either
             current = found
         state = {**current, **change.after, **meta}
         state = {name: value for name, value in state.items() if value is not None}
@@ -565,7 +565,7 @@ class WritePath:
             # Roll forward: the intent carries the change; apply it again.
             try:
                 await self.apply(change, seq, entry["at"])
-            except AlreadyApplied:
+            except AlreadyAppliedError:
                 pass  # another reconciler, or the writer, got there first
             except ConflictError:
                 await self._record_outcome(seq, "failed")

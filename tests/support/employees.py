@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
+from gateway.services import Services
+from regions.countries import RegionName
+from schema.errors import RegionUnavailableError
 from tests.support.client import GraphQLClient
 
 EMPLOYEE_FIELDS = (
@@ -53,3 +57,14 @@ async def create_employee(client: GraphQLClient, **overrides: Any) -> dict[str, 
     data = await client.ok(CREATE_EMPLOYEE, {"input": employee_input(**overrides)})
     record: dict[str, Any] = data["createEmployee"]
     return record
+
+
+async def until_region_back(services: Services, region: RegionName = "eu") -> None:
+    """Wait (a few seconds at most) until *region* answers again after its server was
+    restarted: the clients of the session drop their dead pooled connections."""
+    for _ in range(25):
+        try:
+            await services.store.ping(region)
+            return
+        except RegionUnavailableError:
+            await asyncio.sleep(0.2)
