@@ -32,9 +32,9 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from bench.common import run_benchmark
-from bench.read_path import make_settings
-from gateway.devservers import LocalStack
+from bench.support.measure import run_benchmark
+from bench.support.stack import make_settings
+from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from regions.catalog import write_local_master_key
 from regions.clients import KEY_VAULT_NAMESPACE, RegionRegistry
@@ -148,7 +148,7 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
     print(f"starting FerretDB (EU :{stack.eu.port}) under {root}", file=sys.stderr, flush=True)
     cleanup.callback(stack.eu.stop)
     stack.eu.start()
-    settings, _ = make_settings(root, stack)
+    settings = make_settings(root, stack)
     return asyncio.run(measure(args, settings, root))
 
 

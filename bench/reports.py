@@ -3,7 +3,7 @@
 Run as ``uv run python -m bench.reports [--records 10000 100000] [--repeat 3]``.
 
 It starts its own FerretDB (EU, US) and Redis in a temporary folder, creates one EU tenant
-and seeds employees straight in their stored form (bench.seeding: department, status and
+and seeds employees straight in their stored form (bench.support.data: department, status and
 job title plaintext, last name deterministic, salary randomly encrypted), then, at each
 record count, times each report:
 
@@ -35,9 +35,9 @@ from typing import Any
 
 import httpx
 
-from bench.common import run_benchmark
-from bench.read_path import bench_tenant, started_stack
-from bench.seeding import seed_records
+from bench.support.data import bench_tenant, seed_records
+from bench.support.measure import run_benchmark
+from bench.support.stack import started_stack
 from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import Settings
@@ -181,7 +181,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Any:
-    settings, _ = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     return asyncio.run(_measure(args, settings))
 
 

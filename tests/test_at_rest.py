@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import DATASHEETS
 from storage.values import Actor
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, employee_input, marker
-from tests.raw import all_documents, is_ciphertext, plain_client, raw_bytes
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, employee_input, marker
+from tests.support.raw import all_documents, is_ciphertext, plain_client, raw_bytes
 
 SENSITIVE = (
     "firstName",

@@ -14,10 +14,10 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.values import Actor
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee
-from tests.raw import plain_client
-from tests.roles import make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee
+from tests.support.raw import plain_client
+from tests.support.roles import make_user
 
 Db = AsyncDatabase[dict[str, Any]]
 

@@ -18,10 +18,11 @@ from gateway.settings import Settings
 from regions.routing import database_name
 from storage.auditmac import SignedHead
 from storage.values import VerifyReport
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, employee_input
-from tests.raw import plain_client
-from tests.test_cli import _enclave, _env
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, employee_input
+from tests.support.gateways import gateway_env
+from tests.support.operator import run_enclave
+from tests.support.raw import plain_client
 
 Db = AsyncDatabase[dict[str, Any]]
 VERIFY = "{ auditVerify { ok entries sealedThrough unsealed firstBadSequence reason } }"
@@ -155,10 +156,10 @@ async def test_the_newest_entry_and_its_checkpoint_deleted(
     tenant: Tenant,
     tmp_path: Path,
 ) -> None:
-    env = _env(settings)
+    env = gateway_env(settings)
     fresh = await create_employee(logged)
     assert await _seal(services, settings, tenant) == 1
-    exported = _enclave(["audit", "heads", "--tenant", tenant.id], env)
+    exported = run_enclave(["audit", "heads", "--tenant", tenant.id], env)
     assert exported.returncode == 0, exported.stderr
     heads = tmp_path / "heads.jsonl"
     heads.write_text(exported.stdout)
@@ -176,7 +177,7 @@ async def test_the_newest_entry_and_its_checkpoint_deleted(
     assert (await _verify(services, settings, tenant)).ok
     body = (await logged.ok(VERIFY))["auditVerify"]  # heads the gateways keep in Redis
     assert body["ok"] is False and body["firstBadSequence"] == entry["_id"]
-    checked = _enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
+    checked = run_enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
     assert checked.returncode == 1
     assert json.loads(checked.stdout)["firstBad"] == entry["_id"]
     # Given only as an argument, the exported head is checked too.
@@ -218,18 +219,18 @@ async def test_a_normal_history_verifies_with_its_heads_after_erasure(
         UPDATE_EMPLOYEE, {"id": person["id"], "v": 1, "input": {"phone": "+49 30 1234"}}
     )
     await _seal(services, settings, tenant)
-    env = _env(settings)
-    first = _enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
+    env = gateway_env(settings)
+    first = run_enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
     erased = await logged.ok(
         "mutation($e: String!) { eraseDataSubject(email: $e) { auditEntriesRedacted } }",
         {"e": person["workEmail"]},
     )
     assert erased["eraseDataSubject"]["auditEntriesRedacted"] >= 2
     assert await _seal(services, settings, tenant) >= 2
-    second = _enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
+    second = run_enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
     heads = tmp_path / "heads.jsonl"
     heads.write_text(first + second)
-    checked = _enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
+    checked = run_enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     report = json.loads(checked.stdout)
     assert report["ok"] is True and report["unsealed"] == 0

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.errors import RegionUnavailableError
-from tests.conftest import EXTERNAL, make_tenant
-from tests.helpers import until_region_back
+from tests.support.client import make_tenant
+from tests.support.employees import until_region_back
+from tests.support.servers import EXTERNAL
 
 FAILURES = "enclave_background_failures_total"
 

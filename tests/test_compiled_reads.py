@@ -26,10 +26,10 @@ from gateway.settings import Settings
 from resolvers.authz.cache import AuthorizationCache
 from resolvers.compiled import CompiledReads
 from resolvers.schema import build_schema
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.differential import compiled_path, documents, standard_gateway
-from tests.helpers import create_employee
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.differential import compiled_path, documents, standard_gateway
+from tests.support.employees import create_employee
+from tests.support.roles import make_role, make_user
 
 DIFFERENTIAL = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 

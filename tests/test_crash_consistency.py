@@ -39,9 +39,9 @@ from regions.routing import database_name
 from storage.mongo.decryption import tenant_scope
 from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, SEALS, VALUES
-from tests.conftest import GraphQLClient, make_tenant
-from tests.gateways import gateway_env, running_gateways
-from tests.helpers import CREATE_EMPLOYEE, UPDATE_EMPLOYEE, employee_input
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, UPDATE_EMPLOYEE, employee_input
+from tests.support.gateways import gateway_env, running_gateways
 
 ROUNDS = int(os.environ.get("ENCLAVE_CRASH_ROUNDS", "8"))
 #: Concurrent clients per round, and at most this many requests per round in all.

@@ -30,8 +30,8 @@ from schema.errors import DataIntegrityError
 from storage.mongo.decryption import installed, key_id_of, tenant_scope
 from storage.mongo.store import MongoStore
 from storage.values import Actor
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import (
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import (
     CREATE_EMPLOYEE,
     EMPLOYEE_FIELDS,
     UPDATE_EMPLOYEE,
@@ -39,7 +39,7 @@ from tests.helpers import (
     employee_input,
     marker,
 )
-from tests.raw import plain_client
+from tests.support.raw import plain_client
 
 SECRETS = ("nationalId", "salary", "personalEmail", "address", "phone", "dateOfBirth")
 GET = "query($id: ID!) {{ employee(id: $id) {{ {fields} }} }}"

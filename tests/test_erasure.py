@@ -14,10 +14,10 @@ from gateway.services import Services
 from gateway.settings import Settings
 from storage.mongo.erasure import MongoErasure
 from storage.values import Actor, AuditQuery
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
-from tests.raw import plain_client
-from tests.test_exports import START, exporter
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, marker
+from tests.support.exports import START, exporter
+from tests.support.raw import plain_client
 
 ERASE = """
 mutation($e: String!) { eraseDataSubject(email: $e) {

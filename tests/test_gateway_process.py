@@ -20,9 +20,9 @@ from gateway.settings import Settings
 from regions.routing import database_name
 from storage.mongo.decryption import tenant_scope
 from storage.mongo.store import MongoStore
-from tests.conftest import GraphQLClient, make_tenant
-from tests.gateways import gateway_env, running_gateways
-from tests.helpers import CREATE_EMPLOYEE, employee_input, marker
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, employee_input, marker
+from tests.support.gateways import gateway_env, running_gateways
 
 WAIT = 30.0
 

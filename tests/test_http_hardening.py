@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import Tenant
+from tests.support.client import Tenant
 
 HEADERS = {
     "x-content-type-options": "nosniff",

@@ -16,10 +16,10 @@ from gateway.settings import Settings
 from schema.errors import ConflictError
 from storage.contract.lifecycle import TenantLifecycle
 from storage.values import OPERATOR
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee
-from tests.operator import enclave, enclave_json, eventually
-from tests.raw import plain_client
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.operator import enclave, enclave_json, eventually
+from tests.support.raw import plain_client
 
 ME = "query { me { id } }"
 TERMINATE = """

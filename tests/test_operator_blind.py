@@ -18,9 +18,9 @@ from gateway.cli import app as cli_app
 from gateway.services import Services
 from gateway.settings import Settings
 from storage.values import OPERATOR
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import create_employee, marker
-from tests.operator import enclave, eventually
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee, marker
+from tests.support.operator import enclave, eventually
 
 #: Every command of ``enclave``. A new one must be checked for what it prints before it
 #: is added here: none may read records from the databases (there is no dump or query

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from gateway.services import Services
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee, employee_input
-from tests.roles import CREATE_ROLE, make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee, employee_input
+from tests.support.roles import CREATE_ROLE, make_role, make_user
 
 READER_FIELDS = ["firstName", "lastName", "department", "jobTitle"]
 

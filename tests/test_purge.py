@@ -21,10 +21,10 @@ from storage.contract.lifecycle import TenantLifecycle
 from storage.mongo.lifecycle import SETTLE, MongoLifecycle
 from storage.mongo.store import MongoStore
 from storage.values import OPERATOR
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
-from tests.operator import enclave, enclave_json, eventually
-from tests.raw import is_ciphertext, plain_client
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, create_employee, employee_input
+from tests.support.operator import enclave, enclave_json, eventually
+from tests.support.raw import is_ciphertext, plain_client
 
 CLI = OPERATOR  # as the CLI, and every other operator, signs its changes
 HOUR = dt.timedelta(hours=1)

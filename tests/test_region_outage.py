@@ -14,16 +14,17 @@ import pytest
 
 import storage.mongo
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from storage.mongo.credentials import MongoCredentials
 from storage.mongo.errors import MapsDriverErrors, maps_driver_errors
 from storage.mongo.operations import MongoOperations
 from storage.mongo.store import MongoStore
-from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
-from tests.helpers import create_employee, until_region_back
-from tests.signins import REFRESH, anonymous, login, new_user
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee, until_region_back
+from tests.support.servers import EXTERNAL
+from tests.support.signins import REFRESH, anonymous, login, new_user
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="needs servers this test suite started")
 

@@ -21,10 +21,10 @@ from resolvers.reports import plan as report_plan
 from resolvers.reports.rules import extreme_allowed, suppress
 from schema.datasheets import datasheet
 from storage.values import AccessQuery, AuditQuery, ReportGroup, ReportQuery
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee
-from tests.raw import plain_client, raw_bytes
-from tests.roles import CREATE_ROLE, CREATE_USER, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.roles import CREATE_ROLE, CREATE_USER, make_user
 
 REPORT = """
 query($sheet: String!, $groupBy: [String!], $measures: [ReportMeasureInput!]!,

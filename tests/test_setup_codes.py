@@ -8,42 +8,25 @@ from typing import Any
 
 import httpx
 
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import issue_setup_code
 from regions.routing import database_name
 from storage.values import OPERATOR
-from tests.conftest import GraphQLClient, Tenant
-from tests.raw import plain_client, raw_bytes
+from tests.support.client import GraphQLClient, Tenant
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.signins import SETUP_PASSWORD, activate, refused
 
-ACTIVATE = """mutation($t: ID!, $e: String!, $c: String!, $p: String!) {
-  activateAccount(tenant: $t, email: $e, code: $c, password: $p) {
-    accessToken refreshToken expiresIn } }"""
 LOGIN = """mutation($t: ID!, $e: String!, $p: String!) {
   login(tenant: $t, email: $e, password: $p) { accessToken } }"""
 LOG = """query($r: ID) { auditLog(first: 20, filter: {record: $r}) {
   nodes { operation outcome code actorKind actorId ip } } }"""
-PASSWORD = "a long enough first password"
-
-
-async def activate(
-    http: httpx.AsyncClient, tenant: str, email: str, code: str, password: str = PASSWORD
-) -> Any:
-    variables = {"t": tenant, "e": email, "c": code, "p": password}
-    return (await http.post("/graphql", json={"query": ACTIVATE, "variables": variables})).json()
+PASSWORD = SETUP_PASSWORD
 
 
 async def login(http: httpx.AsyncClient, tenant: str, email: str, password: str) -> Any:
     variables = {"t": tenant, "e": email, "p": password}
     return (await http.post("/graphql", json={"query": LOGIN, "variables": variables})).json()
-
-
-def refused(body: Any) -> str:
-    """The code of a refusal, checking that it says nothing about why."""
-    error = body["errors"][0]
-    assert error["message"] == "invalid or expired setup code", body
-    assert body.get("data") is None
-    return str(error["extensions"]["code"])
 
 
 async def _tenant(services: Services, country: str) -> tuple[Tenant, str]:

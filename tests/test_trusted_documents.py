@@ -22,19 +22,18 @@ from starlette.applications import Starlette
 from ulid import ULID
 
 from gateway.app import create_app
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import issue_setup_code
 from regions.clients import KEY_VAULT_NAMESPACE
 from regions.routing import database_name
 from schema.errors import DataIntegrityError
 from storage.values import OPERATOR
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
-from tests.raw import plain_client
-from tests.roles import make_role
-from tests.signins import PASSWORD, REFRESH, anonymous, login, new_user
-from tests.test_setup_codes import activate
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, create_employee, employee_input
+from tests.support.raw import plain_client
+from tests.support.roles import make_role
+from tests.support.signins import PASSWORD, REFRESH, activate, anonymous, login, new_user
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from schema.errors import ConflictError
 from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, VALUES, WritePath, now
 from storage.values import Actor
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee
-from tests.raw import plain_client
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee
+from tests.support.raw import plain_client
 
 EMPLOYEES = datasheet("employees")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from storage.base import Store
 from storage.open import open_store

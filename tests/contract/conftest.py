@@ -10,16 +10,16 @@ from collections.abc import AsyncIterator
 import pytest
 from pydantic import SecretStr
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from regions.countries import RegionName
 from storage.base import Store, TenantStore
 from storage.signing import SealKey
-from tests.conftest import EXTERNAL
 from tests.contract.backends import BACKENDS, Backend, OwnServers
 from tests.contract.outage import Outage, Prepared, prepare
 from tests.contract.tamper import Tamper
 from tests.contract.tenants import NewTenant, Tenant
+from tests.support.servers import EXTERNAL
 
 
 @pytest.fixture(scope="session", params=BACKENDS, ids=lambda b: b.name)

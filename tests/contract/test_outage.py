@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from gateway.devservers import free_port
+from gateway.dev.processes import free_port
 from regions.countries import RegionName
 from schema.errors import EnclaveError, RegionUnavailableError
 from tests.contract.backends import Backend, OwnServers

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pyotp
 
-from tests.conftest import GraphQLClient, Tenant
+from tests.support.client import GraphQLClient, Tenant
 
 LOGIN = """mutation($t: ID!, $e: String!, $p: String!, $c: String) {
   login(tenant: $t, email: $e, password: $p, code: $c) {
@@ -18,6 +18,11 @@ REFRESH = (
     """mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken refreshToken } }"""
 )
 PASSWORD = "correct horse battery staple"
+ACTIVATE = """mutation($t: ID!, $e: String!, $c: String!, $p: String!) {
+  activateAccount(tenant: $t, email: $e, code: $c, password: $p) {
+    accessToken refreshToken expiresIn } }"""
+#: The password a first admin sets with a setup code (``activate``).
+SETUP_PASSWORD = "a long enough first password"
 
 
 async def anonymous(
@@ -69,3 +74,19 @@ def wrong_code(secret: str) -> str:
     step = totp.timecode(dt.datetime.now(dt.UTC))
     valid = {totp.generate_otp(s) for s in (step - 2, step - 1, step, step + 1, step + 2)}
     return next(c for c in (f"{n:06d}" for n in range(1, 10)) if c not in valid)
+
+
+async def activate(
+    http: httpx.AsyncClient, tenant: str, email: str, code: str, password: str = SETUP_PASSWORD
+) -> Any:
+    """``activateAccount`` with a setup code; the response body."""
+    variables = {"t": tenant, "e": email, "c": code, "p": password}
+    return (await http.post("/graphql", json={"query": ACTIVATE, "variables": variables})).json()
+
+
+def refused(body: Any) -> str:
+    """The code of a refused setup code, checking that the refusal says nothing about why."""
+    error = body["errors"][0]
+    assert error["message"] == "invalid or expired setup code", body
+    assert body.get("data") is None
+    return str(error["extensions"]["code"])

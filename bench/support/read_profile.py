@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import Collection, floor_body, list_query
+from bench.support.floor import Collection, floor_body, list_query
 from gateway.app import create_app
 from gateway.settings import Settings
 from regions.clients import RegionClient

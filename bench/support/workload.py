@@ -10,7 +10,7 @@ state is unknown to it). It stops after ``seconds``, or at ``budget`` requests, 
 
 Every response is kept as an :class:`Outcome` (HTTP status or ``None`` for a transport
 error, error codes, latency) and every acknowledged mutation as an :class:`Ack`, which
-:mod:`bench.verify` checks against the databases afterwards. Used by ``bench.load`` and by
+:mod:`bench.support.verify` checks against the databases afterwards. Used by ``bench.load`` and by
 the fault tests of the test suite.
 """
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import Measurement
+from bench.support.measure import Measurement
 from regions.routing import region_of
 
 __all__ = ["Ack", "LoadResult", "LoadTenant", "Outcome", "run_workload"]

@@ -9,17 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from graphql import GraphQLError, parse
 
+from gateway.cli.base import open_services, run
 from gateway.storeddocuments import check_storable
 from schema.errors import BadUserInputError
 from storage.values import OPERATOR
-
-if TYPE_CHECKING:
-    from gateway.services import Services
 
 __all__ = ["operations"]
 
@@ -29,29 +27,18 @@ operations = typer.Typer(
 )
 
 
-def _services() -> Services:
-    from gateway.cli import _settings
-    from gateway.services import Services
-
-    return Services.from_settings(_settings())
-
-
 @operations.command("allow-list")
 def allow_list(
     tenant: Annotated[str, typer.Option(help="The tenant id.")],
     enabled: Annotated[bool, typer.Option("--on/--off", help="Turn allow-list mode on or off.")],
 ) -> None:
     """Run only registered operations in the tenant (--on), or any (--off)."""
-    from gateway.cli import _run
 
-    async def run() -> None:
-        services = _services()
-        try:
+    async def go() -> None:
+        async with open_services() as services:
             await services.store.for_tenant(tenant).operations.set_allow_list(enabled, OPERATOR)
-        finally:
-            await services.aclose()
 
-    _run(run())
+    run(go())
     typer.echo(json.dumps({"tenant": tenant, "allowList": enabled}))
 
 
@@ -61,8 +48,6 @@ def register(
     document: Annotated[Path, typer.Argument(help="A file holding one GraphQL document.")],
 ) -> None:
     """Register a GraphQL document for the tenant; prints its SHA-256."""
-    from gateway.cli import _run
-
     text = document.read_text()
     try:
         check_storable(text, parse(text), "document")
@@ -74,13 +59,10 @@ def register(
         raise typer.Exit(1) from None
     digest = hashlib.sha256(text.encode()).hexdigest()
 
-    async def run() -> bool:
-        services = _services()
-        try:
+    async def go() -> bool:
+        async with open_services() as services:
             store = services.store.for_tenant(tenant).operations
             return await store.register(digest, text, OPERATOR)
-        finally:
-            await services.aclose()
 
-    added = _run(run())
+    added = run(go())
     typer.echo(json.dumps({"tenant": tenant, "sha256Hash": digest, "registered": added}))

@@ -9,7 +9,7 @@ from typing import Any
 from gateway.services import Services
 from regions.countries import RegionName
 from schema.errors import RegionUnavailableError
-from tests.conftest import GraphQLClient
+from tests.support.client import GraphQLClient
 
 EMPLOYEE_FIELDS = (
     "id version archived firstName lastName workEmail personalEmail phone dateOfBirth "

@@ -18,9 +18,10 @@ from typing import Any
 import httpx
 from pymongo import AsyncMongoClient
 
-from bench.cluster import make_tenants
-from bench.common import FILTER, PROJECTION, Collection, Measurement
-from bench.seeding import seed_records
+from bench.support.cluster import make_tenants
+from bench.support.data import seed_records
+from bench.support.floor import FILTER, PROJECTION, Collection
+from bench.support.measure import Measurement
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name

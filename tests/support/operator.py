@@ -7,26 +7,32 @@ import asyncio
 import json
 import subprocess
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
+from gateway.dev.servers import PROJECT_ROOT
 from gateway.settings import Settings
-from tests.conftest import project_root
-from tests.gateways import gateway_env
+from tests.support.gateways import gateway_env
 
-__all__ = ["enclave", "enclave_json", "eventually"]
+__all__ = ["enclave", "enclave_json", "eventually", "run_enclave"]
 
 
-def enclave(settings: Settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+def run_enclave(args: Sequence[str], env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """``enclave ARGS`` in a child process with exactly the environment *env*."""
     return subprocess.run(
         ["uv", "run", "--frozen", "enclave", *args],
-        env=gateway_env(settings, **extra_env),
-        cwd=project_root(),
+        env=dict(env),
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
+
+
+def enclave(settings: Settings, *args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
+    """``enclave ARGS`` with *settings* (and *extra_env*) as its environment."""
+    return run_enclave(args, gateway_env(settings, **extra_env))
 
 
 def enclave_json(settings: Settings, *args: str, **extra_env: str) -> Any:

@@ -13,16 +13,15 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.common import ChildServer
-from bench.read_path import child_env, started_stack
-from bench.workload import LoadTenant
-from gateway.devservers import free_port
+from bench.support.stack import child_env, started_stack
+from bench.support.workload import LoadTenant
+from gateway.dev.processes import ChildProcess
+from gateway.dev.servers import enclave_serve
 from gateway.services import Services
 from gateway.settings import Settings
 
 __all__ = ["make_tenants", "requests_counted", "start_cluster"]
 
-ROOT = Path(__file__).resolve().parent.parent
 #: The benchmarks measure throughput, not the per-caller limits (tested on their own).
 NO_RATE_LIMITS = {"ENCLAVE_RATE_LIMIT_PER_PRINCIPAL": "0", "ENCLAVE_RATE_LIMIT_PER_TENANT": "0"}
 
@@ -33,18 +32,16 @@ def _say(text: str) -> None:
 
 def start_cluster(
     root: Path, cleanup: contextlib.ExitStack, gateways: int
-) -> tuple[Settings, list[ChildServer]]:
+) -> tuple[Settings, list[ChildProcess]]:
     """Start the servers and *gateways* gateway processes; the settings to reach them."""
-    settings, enclave_env = started_stack(root, cleanup)
-    env = child_env(enclave_env, **NO_RATE_LIMITS)
+    settings = started_stack(root, cleanup)
+    env = child_env(settings, **NO_RATE_LIMITS)
     children = []
     for index in range(gateways):
-        child = ChildServer(f"gateway-{index}", free_port(), root / "logs" / f"gw-{index}.log")
+        child = enclave_serve(f"gateway-{index}", root / "logs" / f"gw-{index}.log")
         cleanup.callback(child.stop)
         _say(f"starting gateway {index} on :{child.port}")
-        child.start(
-            ["uv", "run", "--frozen", "enclave", "serve", "--port", str(child.port)], env, ROOT
-        )
+        child.start(env)
         children.append(child)
     return settings, children
 

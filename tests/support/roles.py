@@ -1,12 +1,14 @@
-"""Creating roles and users through the admin API, for the permission tests."""
+"""Creating roles, users and API keys through the admin API."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from gateway.services import Services
-from tests.conftest import GraphQLClient, Tenant
+from tests.support.client import GraphQLClient, Tenant
 
+CREATE_API_KEY = """mutation($role: String!) { createApiKey(name: "ETL", role: $role) {
+  key apiKey { id role revoked lastUsedAt } } }"""
 CREATE_ROLE = "mutation($input: RoleInput!) { createRole(input: $input) { name version } }"
 CREATE_USER = """
 mutation($email: String!, $roles: [String!]!, $export: Boolean!) {

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from bench.workload import Ack
+from bench.support.workload import Ack
 from gateway.services import Services
 from regions.routing import database_name, region_of
 from storage.mongo.decryption import tenant_scope

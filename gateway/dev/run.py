@@ -1,10 +1,12 @@
 """``enclave dev``: the whole stack on this machine, for trying Enclave out.
 
 Starts FerretDB for each region and Redis (unless ``ENCLAVE_EU__MONGODB_URI``,
-``ENCLAVE_US__MONGODB_URI`` or ``ENCLAVE_REDIS_URL`` point at servers of your own),
-generates local master keys and a JWT secret under the state folder, creates a demo
-tenant per region once, prints an admin token for each, and serves the gateway with
-GraphiQL until interrupted. Child processes are stopped on the way out.
+``ENCLAVE_US__MONGODB_URI`` and ``ENCLAVE_REDIS_URL`` all point at servers of your own; one
+that is set is used instead of its local server), generates local master keys and a JWT
+secret under the state folder, creates a demo tenant per region once, prints an admin token
+for each, and serves the gateway in this process with GraphiQL until interrupted. The
+servers are stopped on the way out, and get SIGTERM if this process is killed
+(``gateway.dev.processes``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.catalog import RegionConfig, write_local_master_key
@@ -115,7 +117,7 @@ def run_dev(state: Path, port: int) -> None:
     from gateway.app import create_app
 
     # uvicorn re-raises SIGTERM after its graceful shutdown; make that an exit that runs
-    # the `finally` below, so the servers started here are stopped by their PIDs.
+    # the `finally` below, so the servers started here are stopped by their process groups.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     state.mkdir(parents=True, exist_ok=True, mode=0o700)
     external = all(
