@@ -20,7 +20,8 @@ class ExportStore(ABC):
     @abstractmethod
     async def get(self, job_id: str) -> ExportJob | None:
         """The job *job_id*, None if there is none (or an erasure forgot it).
-        ``ValueError`` if its filter cannot be decrypted (never handed on as ciphertext)."""
+        ``DataIntegrityError`` if its filter is not one this tenant wrote: under another
+        tenant's key, or not ciphertext at all (never handed on, never decrypted)."""
 
     @abstractmethod
     async def claim(self, job_id: str, actor: Actor) -> bool:

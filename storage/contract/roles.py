@@ -40,4 +40,5 @@ class RoleStore(ABC):
 
     @abstractmethod
     async def policy_version(self) -> int:
-        """A number that grows whenever a role or a user's roles change; 0 before any."""
+        """A number that grows whenever a role or a user's roles change (a new tenant's
+        first admin already counts, so it is at least 1)."""

@@ -17,11 +17,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bson.binary import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from schema.datasheets import datasheet
+from schema.errors import DataIntegrityError
 from storage.contract.exports import ExportStore
 from storage.mongo.audit import strings
 from storage.mongo.codec import FieldCodec, decode, encode
@@ -120,8 +120,10 @@ class MongoExports(MapsDriverErrors, ExportStore):
 def _job(doc: Mapping[str, Any]) -> ExportJob:
     sheet = datasheet(doc["datasheet"])
     blob = doc.get("filter")
-    if isinstance(blob, Binary):  # not decrypted: never hand ciphertext on
-        raise ValueError("an export filter could not be decrypted")
+    if blob is not None and not isinstance(blob, Mapping):
+        # Not decrypted (ciphertext under no key of ours), or not what the gateway wrote
+        # (plain bytes put there by hand): never handed on, never guessed at.
+        raise DataIntegrityError("an export job's filter is not one this tenant wrote")
     return ExportJob(
         id=doc["_id"],
         principal_kind=doc["principalKind"],

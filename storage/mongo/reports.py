@@ -316,7 +316,13 @@ class MongoReports(MapsDriverErrors, ReportStore):
             after={**stored, "_deleted": False},
         )
         _, at = await self._writes.write(change, actor)
-        return SavedReport(change.record_id, name, dict(definition), current + 1, at)
+        return SavedReport(
+            change.record_id,
+            name,
+            {**definition, "filter": list(definition.get("filter") or [])},
+            current + 1,
+            at,
+        )
 
     async def delete_definition(
         self, report_id: str, expected_version: int, actor: Actor
@@ -355,7 +361,7 @@ def _stored(name: str, definition: Mapping[str, Any]) -> dict[str, Any]:
 def _saved(doc: Mapping[str, Any]) -> SavedReport:
     text = doc.get("filter")
     if text is not None and not isinstance(text, str):  # not decrypted: never hand it on
-        raise ValueError("a report definition's filter could not be decrypted")
+        raise DataIntegrityError("a report definition's filter is not one this tenant wrote")
     definition = {**(doc.get("definition") or {}), "filter": json.loads(text or "[]")}
     return SavedReport(
         id=str(doc["_id"]),
