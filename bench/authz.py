@@ -45,20 +45,13 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import ChildServer, Measurement, run_benchmark
-from bench.read_path import (
-    ROLES,
-    bench_tenant,
-    child_env,
-    employee_values,
-    started_stack,
-)
-from gateway.devservers import free_port
+from bench.support.data import JOB_TITLES, bench_tenant, employee_values
+from bench.support.measure import Measurement, run_benchmark
+from bench.support.stack import child_env, started_stack
+from gateway.dev.servers import enclave_serve
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import datasheet
-
-ROOT = Path(__file__).resolve().parent.parent
 
 PAGE = 500
 DEPARTMENTS = ("Sales", "Engineering")
@@ -113,11 +106,14 @@ async def seed(settings: Settings, per_department: int, batch: int) -> Tenant:
             values = employee_values(rng, index)
             department = DEPARTMENTS[index % len(DEPARTMENTS)]
             values["department"] = department
-            values["jobTitle"] = rng.choice(ROLES[department])
+            values["jobTitle"] = rng.choice(JOB_TITLES[department])
             rows.append(values)
         for start in range(0, total, batch):
             await asyncio.gather(
-                *(store.create(sheet, values, actor) for values in rows[start : start + batch])
+                *(
+                    store.records.create(sheet, values, actor)
+                    for values in rows[start : start + batch]
+                )
             )
         return Tenant(tenant.id, tenant.admin_id, tenant.token)
     finally:
@@ -344,19 +340,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> list[Measurement]:
-    settings, enclave_env = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     total = args.per_department * len(DEPARTMENTS)
     print(f"creating an EU tenant and {total} employees", file=sys.stderr, flush=True)
     started = time.perf_counter()
     tenant = asyncio.run(seed(settings, args.per_department, args.seed_batch))
     print(f"seeded in {time.perf_counter() - started:.1f}s", file=sys.stderr, flush=True)
 
-    gateway = ChildServer("gateway", free_port(), root / "logs" / "gateway.log")
+    gateway = enclave_serve("gateway", root / "logs" / "gateway.log")
     cleanup.callback(gateway.stop)
     print(f"starting the gateway on :{gateway.port}", file=sys.stderr, flush=True)
-    gateway.start(
-        ["uv", "run", "enclave", "serve", "--port", str(gateway.port)], child_env(enclave_env), ROOT
-    )
+    gateway.start(child_env(settings))
     print(f"creating {ROLE} and its user; measuring", file=sys.stderr, flush=True)
     return asyncio.run(measure(args, settings, tenant, gateway.url))
 

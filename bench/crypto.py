@@ -42,8 +42,8 @@ from typing import Any
 import bson
 from pymongo.encryption_shared import Algorithm
 
-from bench.common import run_benchmark
-from bench.read_path import started_stack
+from bench.support.measure import run_benchmark
+from bench.support.stack import started_stack
 from regions import nativecrypto
 from regions.clients import RegionClient
 from regions.nativecrypto.hooks import stock_hooks, using
@@ -166,7 +166,7 @@ async def _measure(args: argparse.Namespace, clients: dict[str, RegionClient]) -
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Results:
-    settings, _ = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     crypto = nativecrypto.install(settings.native_crypto)
     print(f"libmongocrypt crypto: {crypto.implementation} ({crypto.reason})", file=sys.stderr)
 

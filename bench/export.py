@@ -44,21 +44,17 @@ import orjson
 import pymongo
 from ulid import ULID
 
-from bench.common import ChildServer, run_benchmark
-from bench.read_path import (
-    ROOT,
-    bench_tenant,
-    child_env,
-    employee_values,
-    started_stack,
-)
-from gateway.devservers import free_port
+from bench.support.data import bench_tenant, employee_values
+from bench.support.measure import run_benchmark
+from bench.support.stack import child_env, started_stack
+from gateway.dev.servers import enclave_serve
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import datasheet
 from storage.mongo.codec import FieldCodec, decode, encode
+from storage.mongo.store import MongoStore
 
 SHEET = datasheet("employees")
 META = {"_v": 1, "_archived": 1, "_created": 1, "_updated": 1, "_owner": 1}
@@ -77,8 +73,8 @@ async def seed(settings: Settings, records: int, distinct: int) -> Seeded:
     services = Services.from_settings(settings)
     try:
         tenant = await bench_tenant(services)
-        await tenant.store.update_user(tenant.admin_id, 1, tenant.actor, can_export=True)
-        region = services.store.regions["eu"]
+        await tenant.store.users.update(tenant.admin_id, 1, tenant.actor, can_export=True)
+        region = MongoStore.of(services.store).registry["eu"]
         codec = FieldCodec(region.encryption, tenant.id)
         templates = []
         for index in range(distinct):
@@ -223,14 +219,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> dict[str, Any]:
-    settings, enclave_env = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     print(f"seeding {args.records} employees", file=sys.stderr, flush=True)
     seeded = asyncio.run(seed(settings, args.records, args.distinct))
-    gateway = ChildServer("gateway", free_port(), root / "logs" / "gateway.log")
+    gateway = enclave_serve("gateway", root / "logs" / "gateway.log")
     cleanup.callback(gateway.stop)
-    gateway.start(
-        ["uv", "run", "enclave", "serve", "--port", str(gateway.port)], child_env(enclave_env), ROOT
-    )
+    gateway.start(child_env(settings))
     assert gateway.process is not None
     pid = gateway.process.pid
     memory: dict[str, dict[str, int]] = {"start": memory_kib(pid)}

@@ -9,7 +9,7 @@ audited employee records each, and then times, in this process:
   database drop, certificate: the recorded steps) against ``floor: drop``, dropping a
   database of the same size (the records copied raw into ``floor_<i>``) and deleting one
   key-vault document, with no steps recorded;
-- ``rotate``: ``rotate_master_key`` of every EU data key to ``local:key2`` (libmongocrypt
+- ``rotate``: ``MasterKeys.rotate`` of every EU data key to ``local:key2`` (libmongocrypt
   unwraps and rewraps each key, one bulk write) against ``floor: rewrite``, reading every
   key-vault document and writing each back with the same ``$set`` into a copy of the key
   vault, with no cryptography.
@@ -32,20 +32,17 @@ from typing import Any
 
 from pymongo import UpdateOne
 
-from bench.common import run_benchmark
-from bench.read_path import make_settings
-from gateway.devservers import LocalStack
+from bench.support.measure import run_benchmark
+from bench.support.stack import make_settings
+from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from regions.catalog import write_local_master_key
 from regions.clients import KEY_VAULT_NAMESPACE, RegionRegistry
 from schema.datasheets import datasheet
 from storage.auditmac import EntryAuthenticator
-from storage.base import Actor
 from storage.mongo import MongoStore
-from storage.mongo.keyvault import rotate_master_key
-from storage.mongo.lifecycle import SETTLE, TenantLifecycle
-
-OPERATOR = Actor("bench", kind="operator")
+from storage.mongo.lifecycle import SETTLE
+from storage.values import OPERATOR, Actor
 
 
 async def _seed(store: MongoStore, tenants: int, records: int) -> list[str]:
@@ -57,7 +54,7 @@ async def _seed(store: MongoStore, tenants: int, records: int) -> list[str]:
         actor = Actor(admin.id, ("admin",))
         for n in range(records):
             values = {"firstName": f"F{n}", "lastName": f"L{n}", "workEmail": f"w{n}@x.example"}
-            await tenant.create(sheet, {**values, "status": "ACTIVE"}, actor)
+            await tenant.records.create(sheet, {**values, "status": "ACTIVE"}, actor)
         ids.append(info.id)
     return ids
 
@@ -83,11 +80,11 @@ async def measure(args: argparse.Namespace, settings: Settings, root: Path) -> d
         )
         floor_rotate = time.perf_counter() - start
         start = time.perf_counter()
-        report = await rotate_master_key(regions["eu"], "local:key2")
+        report = await store.keys.rotate("eu", "local:key2")
         rotate = time.perf_counter() - start
         assert report.rewrapped == len(keys)
 
-        lifecycle = TenantLifecycle(store, regions)
+        lifecycle = store.lifecycle()
         for tenant_id in ids:
             await lifecycle.terminate(tenant_id, OPERATOR, retention_days=0)
         await asyncio.sleep(SETTLE.total_seconds())
@@ -151,7 +148,7 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
     print(f"starting FerretDB (EU :{stack.eu.port}) under {root}", file=sys.stderr, flush=True)
     cleanup.callback(stack.eu.stop)
     stack.eu.start()
-    settings, _ = make_settings(root, stack)
+    settings = make_settings(root, stack)
     return asyncio.run(measure(args, settings, root))
 
 

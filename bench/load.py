@@ -5,7 +5,7 @@ Run as ``uv run python -m bench.load [--seconds 20] [--gateways 3] [--workers 24
 
 It starts its own FerretDB (EU, US) and Redis in a temporary folder and ``--gateways``
 ``enclave serve`` children (stateless: any of them serves any tenant), creates
-``--tenants`` tenants in each region, and runs :mod:`bench.workload` (creates, updates,
+``--tenants`` tenants in each region, and runs :mod:`bench.support.workload` (creates, updates,
 reads by id and list pages, across all tenants, each request to the next gateway in turn):
 
 - ``floor``: one worker, unloaded, for ``--floor-seconds``: the latency of the same
@@ -14,7 +14,7 @@ reads by id and list pages, across all tenants, each request to the next gateway
 
 Afterwards it checks, and exits 1 unless: there was no 5xx and no cut connection, every
 response was free of errors, every acknowledged mutation is stored and audited as
-committed (:mod:`bench.verify`), and the gateways' ``/metrics`` counted every request.
+committed (:mod:`bench.support.verify`), and the gateways' ``/metrics`` counted every request.
 It prints throughput and p50/p99 per kind, as ratios against the floor. ``--page`` writes
 the section of ``docs/RELIABILITY.md``. All load is on 127.0.0.1, bounded in time and
 requests; every child is stopped by its PID.
@@ -32,11 +32,11 @@ from typing import Any
 
 import httpx
 
-from bench.cluster import make_tenants, requests_counted, start_cluster
-from bench.common import Measurement, run_benchmark
-from bench.page import machine_line, write_section
-from bench.verify import verify_acknowledged
-from bench.workload import LoadResult, run_workload
+from bench.support.cluster import make_tenants, requests_counted, start_cluster
+from bench.support.measure import Measurement, run_benchmark
+from bench.support.page import machine_line, write_section
+from bench.support.verify import verify_acknowledged
+from bench.support.workload import LoadResult, run_workload
 from gateway.services import Services
 from gateway.settings import Settings
 

@@ -30,7 +30,7 @@ encrypted) to check that the gateways with the access log on wrote one read even
 request, compiled and standard alike, and the "off" one none (the exit status is 1 if
 not). ``--profile`` adds, in this process, each path timed one request at a time and a
 cProfile of both, their time split into driver, decryption, waiting for FerretDB,
-projection, GraphQL, HTTP and the rest (bench.read_profile). All load goes to
+projection, GraphQL, HTTP and the rest (bench.support.read_profile). All load goes to
 127.0.0.1 and is bounded; every child process is stopped by its PID at the end, on error
 and on Ctrl-C.
 """
@@ -40,13 +40,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
-import os
-import random
-import secrets
 import sys
 import time
-import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,29 +50,19 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.common import (
-    FIELDS,
-    PLAIN_FIELDS,
-    ChildServer,
-    Collection,
-    Measurement,
-    floor_body,
-    list_query,
-    run_benchmark,
-    run_load,
-)
-from gateway.devservers import LocalStack, free_port
+from bench.support.data import bench_tenant, employee_values
+from bench.support.floor import FIELDS, PLAIN_FIELDS, Collection, floor_body, list_query
+from bench.support.measure import Measurement, merge, run_benchmark, run_load
+from bench.support.stack import child_env, started_stack
+from gateway.dev.processes import ChildProcess, free_port
+from gateway.dev.servers import PROJECT_ROOT, enclave_serve
 from gateway.services import Services
 from gateway.settings import Settings
-from regions.catalog import RegionConfig, write_local_master_key
 from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.datasheets import datasheet
-from storage.base import Actor, TenantStore, Value
-from storage.mongo.accesslog import ACCESS
-from storage.signing import generate_seal_key_file
+from storage.mongo.access_log import ACCESS
 
-ROOT = Path(__file__).resolve().parent.parent
 ENCRYPTED = ("firstName", "lastName", "workEmail")
 COMPILED = "compiled"
 STANDARD = "standard"
@@ -96,208 +81,6 @@ class Fixture:
     token: str
 
 
-def make_settings(root: Path, stack: LocalStack) -> tuple[Settings, dict[str, str]]:
-    """Settings for this process, and the same as ``ENCLAVE_`` variables for the children."""
-    keys = root / "keys"
-    secret = secrets.token_urlsafe(48)
-    secret_file = root / "jwt-secret"
-    fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, secret.encode())
-    finally:
-        os.close(fd)
-    regions: dict[str, RegionConfig] = {}
-    # Benchmark tokens are minted from the secret, not signed in.
-    env = {
-        "ENCLAVE_JWT_SECRET": secret,
-        "ENCLAVE_REDIS_URL": stack.redis_url,
-        "ENCLAVE_SESSIONLESS_TOKENS": "true",
-    }
-    for region in ("eu", "us"):
-        key = keys / f"{region}-master.key"
-        write_local_master_key(key)
-        regions[region] = RegionConfig(
-            mongodb_uri=stack.uri(region),
-            local_master_key_file=key,
-        )
-        env[f"ENCLAVE_{region.upper()}__MONGODB_URI"] = stack.uri(region)
-        env[f"ENCLAVE_{region.upper()}__LOCAL_MASTER_KEY_FILE"] = str(key)
-    seal = keys / "audit-seal.pem"
-    generate_seal_key_file(seal)  # audit entries are authenticated with a key derived from it
-    env["ENCLAVE_AUDIT_SEAL_KEY_FILE"] = str(seal)
-    settings = Settings(
-        eu=regions["eu"],
-        us=regions["us"],
-        redis_url=stack.redis_url,
-        audit_seal_key_file=seal,
-        jwt_secret=secret,
-        sessionless_tokens=True,
-    )
-    return settings, env
-
-
-def started_stack(root: Path, cleanup: contextlib.ExitStack) -> tuple[Settings, dict[str, str]]:
-    """FerretDB for each region and Redis under *root*, stopped by *cleanup*; the settings
-    and variables of :func:`make_settings`."""
-    stack = LocalStack.create(root)
-    print(
-        f"starting FerretDB (EU :{stack.eu.port}, US :{stack.us.port}) and Redis "
-        f":{stack.redis.port} under {root}",
-        file=sys.stderr,
-        flush=True,
-    )
-    stack.start()
-    cleanup.callback(stack.stop)
-    return make_settings(root, stack)
-
-
-FIRST = [
-    "Anna",
-    "Lukas",
-    "Sofia",
-    "Jonas",
-    "Marie",
-    "Matteo",
-    "Léa",
-    "Noah",
-    "Emma",
-    "Elias",
-    "Chiara",
-    "Mateusz",
-    "Zoë",
-    "Finn",
-    "Ingrid",
-    "Pablo",
-    "Aisha",
-    "Henrik",
-    "Clara",
-    "Tomás",
-    "Ewa",
-    "Oskar",
-    "Nina",
-    "Daniel",
-    "Freya",
-    "Luca",
-    "Amélie",
-    "Jan",
-]
-LAST = [
-    "Müller",
-    "Schmidt",
-    "Rossi",
-    "Dubois",
-    "Kowalski",
-    "Jansen",
-    "García",
-    "Nielsen",
-    "Novák",
-    "Fischer",
-    "Bianchi",
-    "Lefèvre",
-    "Andersson",
-    "Weber",
-    "O'Connor",
-    "Silva",
-    "Horvat",
-    "Becker",
-    "Martin",
-    "Virtanen",
-    "Schneider",
-    "Costa",
-    "Wagner",
-    "Hoffmann",
-]
-ROLES = {
-    "Engineering": [
-        "Software Engineer",
-        "Senior Software Engineer",
-        "Staff Engineer",
-        "Engineering Manager",
-        "QA Engineer",
-    ],
-    "Sales": ["Account Executive", "Sales Development Representative", "Sales Manager"],
-    "Finance": ["Accountant", "Financial Controller", "Payroll Specialist"],
-    "People": ["HR Business Partner", "Recruiter", "People Operations Lead"],
-    "Operations": ["Operations Analyst", "Office Manager", "Logistics Coordinator"],
-    "Marketing": ["Content Marketing Manager", "Product Marketing Manager", "Designer"],
-}
-STREETS = [
-    "Hauptstraße",
-    "Bahnhofstraße",
-    "Lindenallee",
-    "Rue de la Paix",
-    "Via Roma",
-    "Kastanienweg",
-    "Keizersgracht",
-    "Gartenstraße",
-]
-CITIES = [
-    ("10115", "Berlin"),
-    ("80331", "München"),
-    ("20095", "Hamburg"),
-    ("75002", "Paris"),
-    ("00184", "Roma"),
-    ("1015 CJ", "Amsterdam"),
-    ("50667", "Köln"),
-]
-
-
-def _ascii(text: str) -> str:
-    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    return "".join(c for c in folded.lower() if c.isalnum())
-
-
-def employee_values(rng: random.Random, index: int) -> dict[str, Value]:
-    first, last = rng.choice(FIRST), rng.choice(LAST)
-    department = rng.choice(list(ROLES))
-    postcode, city = rng.choice(CITIES)
-    born = dt.date(1962, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 40))
-    started = dt.date(2009, 1, 1) + dt.timedelta(days=rng.randrange(0, 365 * 16))
-    handle = f"{_ascii(first)}.{_ascii(last)}"
-    return {
-        "firstName": first,
-        "lastName": last,
-        "workEmail": f"{handle}{index:02d}@northwind-gmbh.example",
-        "personalEmail": f"{handle}{rng.randrange(10, 99)}@mail.example",
-        "phone": f"+49 {rng.randrange(151, 179)} {rng.randrange(1_000_000, 9_999_999)}",
-        "dateOfBirth": born,
-        "nationalId": f"{rng.randrange(10, 99)}{rng.randrange(100000, 999999)}"
-        f"{rng.choice('ABCDEFGHJKLMNPRSTUVWXYZ')}{rng.randrange(100, 999)}",
-        "address": f"{rng.choice(STREETS)} {rng.randrange(1, 180)}, {postcode} {city}",
-        "jobTitle": rng.choice(ROLES[department]),
-        "department": department,
-        "salary": rng.randrange(42, 140) * 1000,
-        "startDate": started,
-        "status": rng.choices(["ACTIVE", "ON_LEAVE", "TERMINATED"], [90, 7, 3])[0],
-    }
-
-
-@dataclass(frozen=True)
-class BenchTenant:
-    """The benchmarks' EU tenant: its admin, a store handle and a seeded random source."""
-
-    id: str
-    admin_id: str
-    token: str
-    store: TenantStore
-    actor: Actor
-    rng: random.Random
-
-
-async def bench_tenant(services: Services) -> BenchTenant:
-    info, admin = await services.store.create_tenant(
-        "Northwind GmbH", "DE", "admin@northwind-gmbh.example"
-    )
-    return BenchTenant(
-        info.id,
-        admin.id,
-        services.tokens.issue(info.id, admin.id, ["admin"]),
-        services.store.for_tenant(info.id),
-        Actor(user_id=admin.id, roles=("admin",)),
-        random.Random(20240601),
-    )
-
-
 async def prepare(settings: Settings, records: int) -> Fixture:
     """One EU tenant, its admin token, and *records* employees."""
     services = Services.from_settings(settings)
@@ -305,18 +88,11 @@ async def prepare(settings: Settings, records: int) -> Fixture:
         tenant = await bench_tenant(services)
         sheet = datasheet("employees")
         for index in range(records):
-            await tenant.store.create(sheet, employee_values(tenant.rng, index), tenant.actor)
+            values = employee_values(tenant.rng, index)
+            await tenant.store.records.create(sheet, values, tenant.actor)
         return Fixture(tenant.id, tenant.admin_id, tenant.token)
     finally:
         await services.aclose()
-
-
-def child_env(enclave: dict[str, str], **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ENCLAVE_")}
-    env.update(enclave)
-    env.update(extra)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
 
 
 # -- measuring --------------------------------------------------------------------------------
@@ -405,17 +181,6 @@ def label(name: str, workload: Workload) -> str:
 def workloads(args: argparse.Namespace) -> list[Workload]:
     plain = [Workload(page, True) for page in args.pages] if args.plaintext else []
     return [*(Workload(page) for page in args.pages), *plain]
-
-
-def merge(name: str, parts: Sequence[Measurement], concurrency: int) -> Measurement:
-    """The rounds of one path as one measurement: their requests, time and latencies."""
-    return Measurement(
-        name,
-        sum(p.requests for p in parts),
-        concurrency,
-        sum(p.seconds for p in parts),
-        [ms for p in parts for ms in p.latencies_ms],
-    )
 
 
 async def over_http(
@@ -550,7 +315,7 @@ async def measure(
     access = await count_reads(settings, fixture.tenant_id, gateways, sent)
     profile = None
     if args.profile:
-        from bench.read_profile import profile_paths
+        from bench.support.read_profile import profile_paths
 
         works = sorted(workloads(args), key=lambda w: (-w.page, w.plain))
         pairs = [(w.page, w.fields) for w in works]
@@ -657,7 +422,7 @@ def report(
             f"for {a.sent} list requests (expected {want}): {'ok' if a.ok else 'MISMATCH'}"
         )
     if measured.profile is not None:
-        from bench.read_profile import print_profile
+        from bench.support.read_profile import print_profile
 
         print()
         print_profile(measured.profile)
@@ -734,7 +499,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Measured:
-    settings, enclave_env = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     print(f"creating an EU tenant and {args.records} employees", file=sys.stderr, flush=True)
     fixture = asyncio.run(prepare(settings, args.records))
 
@@ -748,24 +513,24 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
             (OFF, "gateway-log-off", {"ENCLAVE_ACCESS_LOG": "false"}, "bench-off", False)
         )
     for name, slug, extra, purpose, access_log in gateways:
-        gateway = ChildServer(name, free_port(), root / "logs" / f"{slug}.log")
+        gateway = enclave_serve(name, root / "logs" / f"{slug}.log")
         cleanup.callback(gateway.stop)
         print(f"starting the {name} gateway on :{gateway.port}", file=sys.stderr, flush=True)
-        gateway.start(
-            ["uv", "run", "enclave", "serve", "--port", str(gateway.port)],
-            child_env(enclave_env, **extra),
-            ROOT,
-        )
+        gateway.start(child_env(settings, **extra))
         targets.append(Target(name, gateway.url, purpose, access_log))
     if not args.no_http_floor:
-        floor = ChildServer("http-floor", free_port(), root / "logs" / "http-floor.log")
+        port = free_port()
+        floor = ChildProcess(
+            "http-floor",
+            ["uv", "run", "--frozen", "python", "-m", "bench.support.floor", "--port", str(port)],
+            port,
+            root / "logs" / "http-floor.log",
+            health_path="/healthz",
+            cwd=PROJECT_ROOT,
+        )
         cleanup.callback(floor.stop)
         print(f"starting the HTTP floor on :{floor.port}", file=sys.stderr, flush=True)
-        floor.start(
-            ["uv", "run", "python", "-m", "bench.common", "--port", str(floor.port)],
-            child_env(enclave_env, BENCH_TENANT_ID=fixture.tenant_id),
-            ROOT,
-        )
+        floor.start(child_env(settings, BENCH_TENANT_ID=fixture.tenant_id))
         targets.append(Target("http-floor", floor.url, "bench-http-floor"))
     print("measuring", file=sys.stderr, flush=True)
     return asyncio.run(measure(args, settings, fixture, targets))

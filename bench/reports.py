@@ -3,7 +3,7 @@
 Run as ``uv run python -m bench.reports [--records 10000 100000] [--repeat 3]``.
 
 It starts its own FerretDB (EU, US) and Redis in a temporary folder, creates one EU tenant
-and seeds employees straight in their stored form (bench.seeding: department, status and
+and seeds employees straight in their stored form (bench.support.data: department, status and
 job title plaintext, last name deterministic, salary randomly encrypted), then, at each
 record count, times each report:
 
@@ -35,14 +35,15 @@ from typing import Any
 
 import httpx
 
-from bench.common import run_benchmark
-from bench.read_path import bench_tenant, started_stack
-from bench.seeding import seed_records
+from bench.support.data import bench_tenant, seed_records
+from bench.support.measure import run_benchmark
+from bench.support.stack import started_stack
 from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.mongo.decryption import tenant_scope
+from storage.mongo.store import MongoStore
 
 #: name -> (groupBy, measures): as the GraphQL query takes them.
 REPORTS: dict[str, tuple[list[str], list[dict[str, str]]]] = {
@@ -116,7 +117,7 @@ async def _measure(args: argparse.Namespace, settings: Settings) -> list[dict[st
         ):
             headers = {"authorization": f"Bearer {tenant.token}"}
             for records in sorted(args.records):
-                region = services.store.regions.for_tenant(tenant.id)
+                region = MongoStore.of(services.store).registry.for_tenant(tenant.id)
                 collection = region.data[database_name(tenant.id)]["employees"]
                 await seed_records(region, tenant.id, tenant.admin_id, records - seeded)
                 seeded = records
@@ -180,7 +181,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def _run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> Any:
-    settings, _ = started_stack(root, cleanup)
+    settings = started_stack(root, cleanup)
     return asyncio.run(_measure(args, settings))
 
 

@@ -16,11 +16,11 @@ It starts its own FerretDB (EU, US) and Redis in a temporary folder and one gate
 
    It also times one reconciler pass over all tenants (what every gateway runs every
    ``ENCLAVE_RECONCILE_INTERVAL_SECONDS``).
-2. **Records** (:mod:`bench.scale_records`): grows one EU tenant's employees in steps
-   (1,000, 10,000, 100,000, ... up to ``--records``; :mod:`bench.seeding`), and at each size times
-   a get by id, an update by id, ``employees(first: 50, after: ...)`` at the first page and the
-   last full page (cursors are the record id: keyset paging by ``_id``), and filtered first
-   pages (a plaintext and an encrypted field, and a filter that matches nothing),
+2. **Records** (:mod:`bench.support.scale_records`): grows one EU tenant's employees in steps
+   (1,000, 10,000, 100,000, ... up to ``--records``; :mod:`bench.support.data`), and at each
+   size times a get by id, an update by id, ``employees(first: 50, after: ...)`` at the first
+   page and the last full page (cursors are the record id: keyset paging by ``_id``), and
+   filtered first pages (a plaintext and an encrypted field, and a filter that matches nothing),
    ``--page-rounds`` rounds in alternating order, and the same first page through the raw
    driver in this process (what the database alone costs); then each as its cost relative
    to the first size.
@@ -43,16 +43,16 @@ from typing import Any
 
 import httpx
 
-from bench.cluster import make_tenants, start_cluster
-from bench.common import Measurement, run_benchmark
-from bench.page import machine_line, write_section
-from bench.read_path import employee_values
-from bench.scale_records import records_part, say, timed_post
-from bench.workload import LoadTenant
+from bench.support.cluster import make_tenants, start_cluster
+from bench.support.data import employee_values
+from bench.support.measure import Measurement, run_benchmark
+from bench.support.page import machine_line, write_section
+from bench.support.scale_records import records_part, say, timed_post
+from bench.support.workload import LoadTenant
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import datasheet
-from storage.base import Actor
+from storage.values import Actor
 
 LIST = "{ employees(first: 20) { nodes { id lastName workEmail department } } }"
 
@@ -110,7 +110,7 @@ async def _seed_each(services: Services, tenants: list[LoadTenant], each: int) -
         actor = Actor(user_id=tenant.admin, roles=("admin",))
         async with gate:
             for index in range(each):
-                await store.create(sheet, employee_values(rng, index), actor)
+                await store.records.create(sheet, employee_values(rng, index), actor)
 
     await asyncio.gather(*(one(t) for t in tenants))
 

@@ -45,7 +45,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import statistics
 import sys
@@ -65,20 +64,23 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
-from bench.common import Collection, Measurement, run_benchmark
-from bench.read_path import ROLES, employee_values, make_settings
-from gateway.devservers import LocalStack
+from bench.support.data import JOB_TITLES, employee_values
+from bench.support.floor import Collection
+from bench.support.measure import Measurement, merge, run_benchmark
+from bench.support.stack import make_settings
+from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from regions.clients import KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
 from regions.routing import database_name
 from schema.datasheets import Datasheet, datasheet
 from storage.auditmac import EntryAuthenticator
-from storage.base import Actor, TenantStore, Value
+from storage.base import TenantStore
 from storage.mongo.codec import FieldCodec, encode
 from storage.mongo.decryption import tenant_scope
 from storage.mongo.records import new_record_id
 from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, now
+from storage.values import Actor, Value
 
 SHEET = "employees"
 FLOOR_COLLECTION = "employees_floor"
@@ -95,7 +97,7 @@ def records_of(path: str) -> str:
     return FLOOR if path == FLOOR_V else path
 
 
-TITLES = [title for titles in ROLES.values() for title in titles]
+TITLES = [title for titles in JOB_TITLES.values() for title in titles]
 KEY_VAULT_DB = KEY_VAULT_NAMESPACE.split(".", 1)[0]
 UPDATED = ("salary", "jobTitle")
 
@@ -131,13 +133,13 @@ class Paths:
         }
 
     async def audited_create(self, values: Mapping[str, Value]) -> str:
-        record = await self.store.create(self.sheet, values, self.actor)
+        record = await self.store.records.create(self.sheet, values, self.actor)
         self.versions[record.id] = record.version
         return record.id
 
     async def audited_update(self, record_id: str, k: int) -> None:
         version = self.versions[record_id]
-        record = await self.store.update(
+        record = await self.store.records.update(
             self.sheet, record_id, version, update_values(k), self.actor
         )
         self.versions[record_id] = record.version
@@ -179,10 +181,10 @@ class Paths:
         }[path]
 
 
-def make_paths(region: RegionClient, tenant_id: str, admin_id: str) -> Paths:
-    store = MongoStore(
-        RegionRegistry({region.name: region}), EntryAuthenticator(os.urandom(32))
-    ).for_tenant(tenant_id)
+def make_paths(
+    region: RegionClient, mac: EntryAuthenticator, tenant_id: str, admin_id: str
+) -> Paths:
+    store = MongoStore(RegionRegistry({region.name: region}), mac).for_tenant(tenant_id)
     return Paths(
         store=store,
         codec=FieldCodec(region.encryption, tenant_id),
@@ -214,16 +216,6 @@ async def run_ops(
     started = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(min(concurrency, count))))
     return Measurement(name, count, concurrency, time.perf_counter() - started, latencies)
-
-
-def merge(name: str, parts: Sequence[Measurement]) -> Measurement:
-    return Measurement(
-        name,
-        sum(p.requests for p in parts),
-        parts[0].concurrency,
-        sum(p.seconds for p in parts),
-        [x for p in parts for x in p.latencies_ms],
-    )
 
 
 def split(total: int, rounds: int) -> list[int]:
@@ -444,7 +436,7 @@ async def count_trips(
     counter = CommandCounter()
     region = RegionClient.from_config("eu", settings.eu, listeners=[counter])
     try:
-        paths = make_paths(region, tenant_id, admin_id)
+        paths = make_paths(region, settings.audit_mac(), tenant_id, admin_id)
         rng = random.Random(7)
         first: list[Call] = []
         for path in (AUDITED, FLOOR):
@@ -511,9 +503,9 @@ class Outcome:
     encryption: dict[str, float]
 
 
-async def setup(region: RegionClient) -> tuple[str, str]:
+async def setup(region: RegionClient, mac: EntryAuthenticator) -> tuple[str, str]:
     """One EU tenant; the floor collection with the same indexes as the employees one."""
-    store = MongoStore(RegionRegistry({region.name: region}), EntryAuthenticator(os.urandom(32)))
+    store = MongoStore(RegionRegistry({region.name: region}), mac)
     info, admin = await store.create_tenant("Northwind GmbH", "DE", "admin@northwind-gmbh.example")
     db = region.data[database_name(info.id)]
     for name, spec in (await db[SHEET].index_information()).items():
@@ -527,9 +519,10 @@ async def setup(region: RegionClient) -> tuple[str, str]:
 async def measure(args: argparse.Namespace, settings: Settings) -> Outcome:
     region = RegionClient.from_config("eu", settings.eu)
     try:
-        tenant_id, admin_id = await setup(region)
+        # One key for every store here: documents written under one are checked under it.
+        tenant_id, admin_id = await setup(region, settings.audit_mac())
         print(f"tenant {tenant_id}; measuring", file=sys.stderr, flush=True)
-        paths = make_paths(region, tenant_id, admin_id)
+        paths = make_paths(region, settings.audit_mac(), tenant_id, admin_id)
         results = await timed(paths, args)
         encryption = await encryption_alone(paths, args.trip_ops)
     finally:
@@ -701,7 +694,7 @@ def run(args: argparse.Namespace, root: Path, cleanup: contextlib.ExitStack) -> 
     print(f"starting FerretDB (EU :{stack.eu.port}) under {root}", file=sys.stderr, flush=True)
     cleanup.callback(stack.eu.stop)
     stack.eu.start()
-    settings, _ = make_settings(root, stack)
+    settings = make_settings(root, stack)
     return asyncio.run(measure(args, settings))
 
 

@@ -26,7 +26,8 @@ from redis.exceptions import RedisError
 from gateway.metrics import GatewayMetrics
 from resolvers.context import Principal
 from schema.errors import EnclaveError
-from storage.base import AccessEvent, Store
+from storage.base import Store
+from storage.values import AccessEvent
 
 __all__ = ["AccessRecorder", "RequestAccess"]
 
@@ -80,7 +81,7 @@ class AccessRecorder:
         written = 0
         for tenant_id, events in batches.items():
             try:
-                await self._store.for_tenant(tenant_id).append_access(events)
+                await self._store.for_tenant(tenant_id).access_log.append(events)
                 written += len(events)
             except EnclaveError:
                 if await self._gone(tenant_id):

@@ -3,7 +3,7 @@ request it belongs to (``null`` outside requests).
 
 What is logged is chosen so that no personal data is: our own log calls pass only ids,
 counts, names of things and error classes; uvicorn's access log (which holds the client's
-address) is off, replaced by :mod:`gateway.telemetry`'s one line per request; and an
+address) is off, replaced by :mod:`gateway.middleware.telemetry`'s one line per request; and an
 exception is logged as its type and stack frames, never its message (a driver's or
 library's message may quote a value).
 """

@@ -29,6 +29,7 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import traceback
@@ -162,6 +163,11 @@ class GatewayMetrics:
         try:
             yield
         except Exception as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                # A driver may turn the cancellation of a shutdown into its own error (a
+                # closed connection): the loop must stop, not count it and go round again.
+                raise asyncio.CancelledError from exc
             name = type(exc).__name__
             self.background_failures.labels(loop, name).inc()
             where = f" in region {region}" if region else ""

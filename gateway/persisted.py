@@ -31,26 +31,27 @@ import time
 from typing import Any
 
 import orjson
-from graphql import FieldNode, GraphQLError, GraphQLSchema, OperationDefinitionNode, parse
-from starlette.requests import Request
+from graphql import GraphQLError, GraphQLSchema, parse
 
 from gateway.storeddocuments import check_storable
-from resolvers.authorize import LRU, authorize
+from resolvers.authz.cache import LRU
+from resolvers.authz.document import authorize
+from resolvers.authz.policy import Policy
 from resolvers.context import Principal
 from resolvers.docshape import measure
-from resolvers.policy import Policy
+from resolvers.documents import root_fields
 from schema.errors import (
     BadUserInputError,
     EnclaveError,
     OperationNotAllowedError,
     PersistedQueryNotFoundError,
 )
-from storage.base import Actor, Store
+from storage.base import Store
+from storage.values import Actor
 
 __all__ = [
     "MANAGEMENT_FIELDS",
     "PersistedOperations",
-    "actor_for",
 ]
 
 log = logging.getLogger("enclave.persisted")
@@ -58,20 +59,6 @@ log = logging.getLogger("enclave.persisted")
 #: Root fields that manage the allow-list: never refused by it.
 MANAGEMENT_FIELDS = frozenset({"setOperationAllowList", "registerOperation"})
 _HASH = re.compile(r"^[0-9a-f]{64}$")
-
-
-def actor_for(
-    request: Request, principal: Principal, roles: tuple[str, ...], request_id: str
-) -> Actor:
-    """The actor of a request, as the audit log records it."""
-    return Actor(
-        user_id=principal.user_id,
-        roles=roles,
-        kind=principal.kind,
-        ip=request.client.host if request.client else None,
-        user_agent=request.headers.get("user-agent"),
-        request_id=request_id,
-    )
 
 
 def digest(document: str) -> str:
@@ -83,15 +70,8 @@ def _manages_allow_list(document: str, max_tokens: int) -> bool:
         parsed = parse(document, max_tokens=max_tokens)
     except GraphQLError:
         return False
-    fields: set[str] = set()
-    for definition in parsed.definitions:
-        if not isinstance(definition, OperationDefinitionNode):
-            return False
-        for sel in definition.selection_set.selections:
-            if not isinstance(sel, FieldNode):
-                return False
-            fields.add(sel.name.value)
-    return bool(fields) and fields <= MANAGEMENT_FIELDS
+    fields = root_fields(parsed, operations_only=True)
+    return bool(fields) and set(fields or ()) <= MANAGEMENT_FIELDS
 
 
 class PersistedOperations:

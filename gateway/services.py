@@ -16,27 +16,28 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from gateway.accesslog import AccessRecorder
-from gateway.apikeys import ApiKeys
 from gateway.auditheads import KnownHeads
-from gateway.auth import TenantCache, TokenIssuer
+from gateway.auth.apikeys import ApiKeys
+from gateway.auth.jwks import ExternalTokens
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.signin import SignIn
+from gateway.auth.tenants import TenantCache
+from gateway.auth.tokens import TokenIssuer
 from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore, forget_tenant
-from gateway.jwks import ExternalTokens
 from gateway.metrics import GatewayMetrics
-from gateway.passwords import PasswordHashing
 from gateway.persisted import PersistedOperations
-from gateway.policies import PolicyCache
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
-from gateway.signin import SignIn
 from regions import nativecrypto
-from regions.clients import RegionRegistry
-from resolvers.authorize import AuthorizationCache
+from resolvers.authz.cache import AuthorizationCache
+from resolvers.authz.policycache import PolicyCache
 from schema.errors import AuditTamperedError
-from storage.base import Actor
-from storage.mongo import MongoStore
-from storage.mongo.lifecycle import TenantLifecycle
+from storage.base import Store
+from storage.contract.lifecycle import TenantLifecycle
+from storage.open import open_store
 from storage.signing import SealKey
+from storage.values import OPERATOR
 
 __all__ = ["Services"]
 
@@ -69,7 +70,7 @@ def _external(settings: Settings) -> ExternalTokens | None:
 @dataclass(slots=True)
 class Services:
     settings: Settings
-    store: MongoStore
+    store: Store
     redis: aioredis.Redis
     tokens: TokenIssuer
     tenants: TenantCache
@@ -92,9 +93,10 @@ class Services:
         crypto = nativecrypto.install(settings.native_crypto)  # before any encrypted client
         metrics = GatewayMetrics()
         metrics.crypto_in_use(crypto.native)
-        store = MongoStore(
-            RegionRegistry.from_configs(settings.regions(), metrics.listeners),
+        store = open_store(
+            settings.regions(),
             settings.audit_mac(),
+            listeners=metrics.listeners,
             on_integrity_error=metrics.integrity_refused,
             on_document_refused=metrics.document_refused,
         )
@@ -162,9 +164,7 @@ class Services:
         )
 
     def lifecycle(self) -> TenantLifecycle:
-        return TenantLifecycle(
-            self.store, self.store.regions, forget=functools.partial(forget_tenant, self.redis)
-        )
+        return self.store.lifecycle(forget=functools.partial(forget_tenant, self.redis))
 
     async def reconcile_all(self) -> int:
         """Settle pending audit intents of every tenant with data whose region answers."""
@@ -175,8 +175,8 @@ class Services:
                 with self.metrics.background_step("reconcile", tenant_id=tenant_id):
                     # Intents whose writer's lease has ended: the writer will not apply them.
                     store = self.store.for_tenant(tenant_id)
-                    in_region += await store.reconcile(older_than=dt.timedelta(0))
-                    pending += await store.pending_intents()
+                    in_region += await store.audit.reconcile(older_than=dt.timedelta(0))
+                    pending += await store.audit.pending_intents()
             self.metrics.audit_reconciled.labels(region).inc(in_region)
             self.metrics.audit_pending.labels(region).set(pending)
             settled += in_region
@@ -205,7 +205,7 @@ class Services:
         kept: list[tuple[str, list[str]]] = []
         for region in self.store.regions:
             with self.metrics.background_step(loop, region=region):
-                tenants = await self.store.list_tenants_in(region)
+                tenants = await self.store.list_tenants(region)
                 kept.append((region, [t.id for t in tenants if t.status in KEPT]))
         return kept
 
@@ -214,8 +214,8 @@ class Services:
         (then alert: an error log and ``enclave_audit_tampered_total``; nothing sealed)."""
         store = self.store.for_tenant(tenant_id)
         try:
-            sealed = await store.seal_audit(key, await self.heads.known(tenant_id))
-            head = await store.audit_head(key)
+            sealed = await store.seals.seal(key, await self.heads.known(tenant_id))
+            head = await store.seals.head(key)
         except AuditTamperedError as exc:
             log.error(
                 "audit of tenant %s changed outside the gateway at entry %d (%s): not sealed",
@@ -242,14 +242,15 @@ class Services:
         for _, tenants in await self._kept_tenants("prune"):
             for tenant_id in tenants:
                 with self.metrics.background_step("prune", tenant_id=tenant_id):
-                    pruned += await self.store.for_tenant(tenant_id).credentials.prune()
+                    tenant = self.store.for_tenant(tenant_id)
+                    pruned += await tenant.credentials.prune() + await tenant.sessions.prune()
         return pruned
 
     async def _purge_forever(self) -> None:
         lifecycle = self.lifecycle()
         while True:
             with self.metrics.background_step("purge"):
-                for done in await lifecycle.purge_due(Actor("gateway", kind="operator")):
+                for done in await lifecycle.purge_due(OPERATOR):
                     log.info("purge-due: tenant %s: %s", done.tenant_id, done.outcome)
             with self.metrics.background_step("prune"):
                 await self.prune_signins()

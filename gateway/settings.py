@@ -9,9 +9,11 @@ environment or from files the operator points at.
 from __future__ import annotations
 
 import ipaddress
+import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from regions.catalog import RegionConfig
@@ -177,3 +179,44 @@ class Settings(BaseSettings):
 
     def regions(self) -> dict[RegionName, RegionConfig]:
         return {"eu": self.eu, "us": self.us}
+
+    def to_env(self) -> dict[str, str]:
+        """The ``ENCLAVE_`` variables from which ``Settings()`` reads settings equal to these,
+        for a child process (``enclave serve`` in tests and benchmarks). Secrets are in
+        clear; a setting at its default is left out."""
+        env: dict[str, str] = {}
+        _add_env(self, "ENCLAVE_", env)
+        return env
+
+
+def _add_env(model: BaseModel, prefix: str, env: dict[str, str]) -> None:
+    for name, info in type(model).model_fields.items():
+        value = getattr(model, name)
+        if value == info.get_default(call_default_factory=True):
+            continue
+        key = prefix + name.upper()
+        if value is None:
+            raise ValueError(f"{key}: no environment variable reads as None")
+        if isinstance(value, BaseModel):  # a nested model, read from KEY__FIELD variables
+            _add_env(value, key + "__", env)
+        else:
+            env[key] = _env_value(value)
+
+
+def _env_value(value: Any) -> str:
+    """*value* as pydantic-settings parses it back: lists and mappings as JSON."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | dict):
+        return json.dumps(value, default=_json_value)
+    return str(value)
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} has no environment form")

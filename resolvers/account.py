@@ -1,24 +1,30 @@
-"""A signed-in user's own account: sign out, second factor, password; and the admin's
+"""A signed-in user's own account: who they are, sign out, second factor, password; and the admin's
 switches for passwords and required two-factor sign-in.
 
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
-from typing import Optional
-
 import strawberry
 from strawberry.types import Info
 
+from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
-from schema.errors import ForbiddenError
+from schema.accounts import Me, TotpEnrollment
 
-__all__ = ["AccountMutation"]
+__all__ = ["AccountMutation", "MeQuery"]
 
 
 @strawberry.type
-class TotpEnrollment:
-    secret: str = strawberry.field(description="Base32; enter it in an authenticator app.")
-    uri: str = strawberry.field(description="otpauth:// URI, for a QR code.")
+class MeQuery:
+    @strawberry.field(description="The caller: their user id, roles and export permission.")
+    def me(self, info: Info) -> Me:
+        ctx: RequestContext = info.context
+        return Me(
+            id=strawberry.ID(ctx.principal.user_id),
+            roles=list(ctx.policy.roles),
+            can_export=ctx.policy.can_export,
+            policy_version=ctx.policy.version,
+        )
 
 
 @strawberry.type
@@ -36,7 +42,7 @@ class AccountMutation:
     async def enroll_totp(
         self,
         info: Info,
-        code: Optional[str] = None,  # noqa: UP045
+        code: str | None = None,
     ) -> TotpEnrollment:
         ctx: RequestContext = info.context
         secret, uri = await ctx.account.enroll_totp(ctx.principal, ctx.actor, code)
@@ -56,16 +62,12 @@ class AccountMutation:
 
     @strawberry.mutation(description="Set a user's password (admin only).")
     async def set_user_password(self, info: Info, id: strawberry.ID, password: str) -> bool:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:
-            raise ForbiddenError("only admins set other users' passwords")
+        ctx = admin_context(info, "set other users' passwords")
         await ctx.account.set_password(ctx.principal.tenant_id, str(id), password, ctx.actor)
         return True
 
     @strawberry.mutation(description="Require two-factor sign-in for everyone in the tenant.")
     async def require_two_factor(self, info: Info, required: bool) -> bool:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:
-            raise ForbiddenError("only admins change sign-in rules")
+        ctx = admin_context(info, "change sign-in rules")
         await ctx.account.require_two_factor(ctx.principal.tenant_id, required, ctx.actor)
         return required

@@ -19,7 +19,6 @@ from graphql import (
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
 )
@@ -27,6 +26,7 @@ from graphql.language import ObjectValueNode, VariableNode
 from strawberry.extensions import SchemaExtension
 
 from resolvers.context import RequestContext
+from resolvers.documents import fragments_of, operations_named
 from schema.datasheets import DATASHEETS
 from schema.errors import EnclaveError
 
@@ -100,10 +100,8 @@ class AuditAttempts(SchemaExtension):
             return
         operations = [
             d
-            for d in ec.graphql_document.definitions
-            if isinstance(d, OperationDefinitionNode)
-            and d.operation is OperationType.MUTATION
-            and (ec.operation_name is None or (d.name and d.name.value == ec.operation_name))
+            for d in operations_named(ec.graphql_document, ec.operation_name)
+            if d.operation is OperationType.MUTATION
         ]
         if not operations:
             return
@@ -112,11 +110,7 @@ class AuditAttempts(SchemaExtension):
             key = error.path[0] if error.path else None
             failed.setdefault(str(key) if key is not None else None, _code(error))
         variables = ec.variables or {}
-        fragments = {
-            d.name.value: d
-            for d in ec.graphql_document.definitions
-            if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = fragments_of(ec.graphql_document)
         for node in _root_fields(operations[0].selection_set, fragments):
             key = node.alias.value if node.alias else node.name.value
             code = failed.get(key) or failed.get(None)
@@ -149,7 +143,7 @@ class AuditAttempts(SchemaExtension):
         fields: list[str],
     ) -> None:
         try:
-            await context.store.record_attempt(
+            await context.store.audit.record_attempt(
                 operation, context.actor, code, datasheet=datasheet, record=record, fields=fields
             )
         except EnclaveError:

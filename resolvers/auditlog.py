@@ -11,72 +11,33 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 import base64
 import binascii
 import datetime as dt
-from typing import Any, Optional
+from typing import Any
 
 import strawberry
 from bson import ObjectId
 from bson.errors import InvalidId
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
 from resolvers.selection import selected_fields
+from schema.audit import (
+    AccessConnection,
+    AccessEventType,
+    AuditConnection,
+    AuditEntryType,
+    AuditFilter,
+    FieldChange,
+)
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, ForbiddenError
 from schema.types import PageInfo
-from storage.base import AccessEvent, AccessQuery, AuditEntry, AuditQuery
+from storage.values import AccessEvent, AccessQuery, AuditEntry, AuditQuery
 
 __all__ = ["AuditQueryRoot"]
 
 
-@strawberry.type
-class FieldChange:
-    field: str
-    before: Optional[JSON]  # noqa: UP045
-    after: Optional[JSON]  # noqa: UP045
-
-
-@strawberry.type
-class AuditEntryType:
-    sequence: int
-    at: dt.datetime
-    actor_kind: str
-    actor_id: str
-    actor_roles: list[str]
-    request_id: Optional[str]  # noqa: UP045
-    ip: Optional[str] = strawberry.field(description="Admins only.")  # noqa: UP045
-    user_agent: Optional[str] = strawberry.field(description="Admins only.")  # noqa: UP045
-    operation: str
-    datasheet: Optional[str]  # noqa: UP045
-    record: Optional[strawberry.ID]  # noqa: UP045
-    version: Optional[int]  # noqa: UP045
-    fields: list[str]
-    outcome: Optional[str]  # noqa: UP045
-    code: Optional[str]  # noqa: UP045
-    redacted: bool
-    changes: list[FieldChange] = strawberry.field(
-        description="Before and after values of the fields you may read; empty if redacted."
-    )
-
-
-@strawberry.type
-class AuditConnection:
-    nodes: list[AuditEntryType]
-    page_info: PageInfo
-
-
-@strawberry.input
-class AuditFilter:
-    actor: Optional[strawberry.ID] = None  # noqa: UP045
-    datasheet: Optional[str] = None  # noqa: UP045
-    record: Optional[strawberry.ID] = None  # noqa: UP045
-    operation: Optional[str] = None  # noqa: UP045
-    outcome: Optional[str] = None  # noqa: UP045
-    since: Optional[dt.datetime] = None  # noqa: UP045
-    until: Optional[dt.datetime] = None  # noqa: UP045
-
-
-def _utc(value: Optional[dt.datetime], argument: str) -> Optional[dt.datetime]:  # noqa: UP045
+def _utc(value: dt.datetime | None, argument: str) -> dt.datetime | None:
     """A time argument in UTC, as stored; one that falls outside years 1 to 9999 in UTC is
     bad input, not an error of ours."""
     if value is None:
@@ -160,27 +121,6 @@ def _record_clients_read(info: Info, users: list[str]) -> None:
         ctx.access.read("users", fields, sorted(set(users)))
 
 
-@strawberry.type
-class AccessEventType:
-    at: dt.datetime
-    kind: str
-    principal: strawberry.ID
-    roles: list[str]
-    datasheet: Optional[str]  # noqa: UP045
-    fields: list[str]
-    records: list[strawberry.ID]
-    purpose: Optional[str]  # noqa: UP045
-    request_id: Optional[str]  # noqa: UP045
-    ip: Optional[str]  # noqa: UP045
-    user_agent: Optional[str]  # noqa: UP045
-
-
-@strawberry.type
-class AccessConnection:
-    nodes: list[AccessEventType]
-    page_info: PageInfo
-
-
 def _access_node(e: AccessEvent) -> AccessEventType:
     client = dict(e.client or {})
     return AccessEventType(
@@ -202,11 +142,9 @@ async def _access(
     info: Info,
     query: AccessQuery,
     first: int,
-    after: Optional[str],  # noqa: UP045
+    after: str | None,
 ) -> AccessConnection:
-    ctx: RequestContext = info.context
-    if not ctx.policy.admin:
-        raise ForbiddenError("only admins read the access log")
+    ctx = admin_context(info, "read the access log")
     if not 0 < first <= ctx.max_page_size:
         raise BadUserInputError(
             f"first must be between 1 and {ctx.max_page_size}", argument="first"
@@ -215,7 +153,7 @@ async def _access(
         position = ObjectId(after) if after else None
     except InvalidId:
         raise BadUserInputError("malformed cursor", argument="after") from None
-    events, more = await ctx.store.access_page(query, first=first, after=position)
+    events, more = await ctx.store.access_log.page(query, first=first, after=position)
     _record_clients_read(info, [e.principal for e in events if e.client])
     end = str(events[-1].id) if events else None
     return AccessConnection(
@@ -233,7 +171,7 @@ class AuditQueryRoot:
         datasheet: str,
         id: strawberry.ID,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
+        after: str | None = None,
     ) -> AccessConnection:
         query = AccessQuery(kind=("read", "export"), datasheet=datasheet, record=str(id))
         return await _access(info, query, first, after)
@@ -246,7 +184,7 @@ class AuditQueryRoot:
         since: dt.datetime,
         until: dt.datetime,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
+        after: str | None = None,
     ) -> AccessConnection:
         query = AccessQuery(
             kind=("read", "export"),
@@ -260,9 +198,9 @@ class AuditQueryRoot:
     async def login_history(
         self,
         info: Info,
-        user_id: Optional[strawberry.ID] = None,  # noqa: UP045
+        user_id: strawberry.ID | None = None,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
+        after: str | None = None,
     ) -> AccessConnection:
         query = AccessQuery(kind="login", principal=str(user_id) if user_id else None)
         return await _access(info, query, first, after)
@@ -275,8 +213,8 @@ class AuditQueryRoot:
         self,
         info: Info,
         first: int = 50,
-        after: Optional[str] = None,  # noqa: UP045
-        filter: Optional[AuditFilter] = None,  # noqa: UP045
+        after: str | None = None,
+        filter: AuditFilter | None = None,
     ) -> AuditConnection:
         ctx: RequestContext = info.context
         if not 0 < first <= ctx.max_page_size:
@@ -305,7 +243,7 @@ class AuditQueryRoot:
             since=_utc(f.since, "filter.since"),
             until=_utc(f.until, "filter.until"),
         )
-        entries, more = await ctx.store.audit_page(
+        entries, more = await ctx.store.audit.page(
             query, first=first, after=_seq(after) if after else None, with_values=True
         )
         nodes = [_node(e, readable, ctx.policy.admin) for e in entries]

@@ -1,42 +1,17 @@
-"""``auditVerify``: an admin checks the tenant's audit log (storage.mongo.audit), against
+"""``auditVerify``: an admin checks the tenant's audit log (storage.mongo.seals), against
 the signed heads gateways keep outside the database and any heads or receipts given.
 
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
-from typing import Optional
-
 import strawberry
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
-from schema.errors import ForbiddenError
+from resolvers.authz.guards import admin_context
+from schema.audit import AuditHeadInput, AuditVerification
 from storage.auditmac import SignedHead
 
 __all__ = ["AuditVerifyQuery"]
-
-
-@strawberry.type
-class AuditVerification:
-    ok: bool
-    entries: int
-    sealed_through: int
-    unsealed: int
-    first_bad_sequence: Optional[int]  # noqa: UP045
-    reason: Optional[str]  # noqa: UP045
-
-
-@strawberry.input(
-    description="A signed audit head (`enclave audit heads`) or receipt (a mutation's "
-    "`extensions.audit`): give `head` or `mac`."
-)
-class AuditHeadInput:
-    database: str
-    seq: int
-    key_id: str
-    signature: str
-    head: Optional[str] = None  # noqa: UP045
-    mac: Optional[str] = None  # noqa: UP045
 
 
 def _signed(h: AuditHeadInput) -> SignedHead:
@@ -55,14 +30,12 @@ class AuditVerifyQuery:
     async def audit_verify(
         self,
         info: Info,
-        heads: Optional[list[AuditHeadInput]] = None,  # noqa: UP045
+        heads: list[AuditHeadInput] | None = None,
     ) -> AuditVerification:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:  # authorisation refuses this field earlier; check again here
-            raise ForbiddenError("only admins verify the audit log")
+        ctx = admin_context(info, "verify the audit log")
         known = await ctx.known_heads(ctx.principal.tenant_id) if ctx.known_heads else []
         given = [_signed(h) for h in heads or ()]
-        report = await ctx.store.verify_audit(ctx.seal_key(), [*known, *given])
+        report = await ctx.store.seals.verify(ctx.seal_key(), [*known, *given])
         return AuditVerification(
             ok=report.ok,
             entries=report.entries,

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from storage.auditmac import SignedHead
-from storage.base import Actor, TenantStore
+from storage.base import TenantStore
 from storage.signing import SealKey
+from storage.values import Actor
 
 if TYPE_CHECKING:
-    from resolvers.authorize import AuthorizationCache
-    from resolvers.policy import Policy
+    from resolvers.authz.cache import AuthorizationCache
+    from resolvers.authz.policy import Policy
 
 __all__ = [
     "AccessSink",

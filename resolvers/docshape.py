@@ -40,6 +40,7 @@ from graphql.validation import ValidationContext
 from strawberry.extensions import AddValidationRules
 from strawberry.schema.schema import validate_document
 
+from resolvers.documents import fragments_of, operations_named
 from schema.errors import BadUserInputError, FragmentCycleError
 
 __all__ = ["DocumentShape", "ShapeLimiter", "ShapeRule", "measure", "validate_shape_first"]
@@ -112,14 +113,10 @@ def measure(document: DocumentNode) -> dict[Root, DocumentShape]:
     """The shape of each operation, and of each fragment no operation spreads (validation
     rules visit those too), with spreads expanded (``FragmentCycleError`` on a cycle).
     Time and memory are linear in the document: one visit per node."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     m = _Measure(fragments)
     shapes: dict[Root, DocumentShape] = {
-        d: m.selection_set(d.selection_set)
-        for d in document.definitions
-        if isinstance(d, OperationDefinitionNode)
+        d: m.selection_set(d.selection_set) for d in operations_named(document, None)
     }
     used = set(m.done)
     for name, definition in fragments.items():
@@ -195,11 +192,7 @@ def shape_rule(
             total = total + shape
         merges = 0
         if total.selections <= max_selections:
-            fragments = {
-                d.name.value: d
-                for d in document.definitions
-                if isinstance(d, FragmentDefinitionNode)
-            }
+            fragments = fragments_of(document)
             merges = merged_pairs(shapes, fragments)
         errors = []
         for name, value, limit, message in (
@@ -235,7 +228,7 @@ class ShapeLimiter(AddValidationRules):
     replaces Strawberry's ``QueryDepthLimiter`` and ``MaxAliasesLimiter``, which walk a
     fragment once per spread: exponential work for a chain of fragments that each spread
     the next twice). Validation runs shape first unless an extension before this one
-    (resolvers.authorize) validated already."""
+    (resolvers.authz.document) validated already."""
 
     def __init__(
         self, max_depth: int, max_aliases: int, max_selections: int, max_merges: int

@@ -13,9 +13,7 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 """
 
 import datetime as dt
-import enum
 import re
-from typing import Optional
 
 import strawberry
 from strawberry.types import Info
@@ -26,38 +24,12 @@ from resolvers.exportstream import columns, export_plan
 from resolvers.values import check_value
 from schema.datasheets import DATASHEETS, Datasheet, FieldType
 from schema.errors import BadUserInputError, EnclaveError
-from storage.base import ExportJob, Value
+from schema.exports import ExportFilterInput, ExportFormat, ExportJobType
+from storage.values import ExportJob, Value
 
-__all__ = ["ExportFilterInput", "ExportMutation", "filter_value"]
+__all__ = ["ExportMutation", "filter_value"]
 
 _ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
-
-
-@strawberry.enum
-class ExportFormat(enum.Enum):
-    NDJSON = "ndjson"
-    CSV = "csv"
-
-
-@strawberry.input
-class ExportFilterInput:
-    field: str
-    value: str
-
-
-@strawberry.type
-class ExportJobType:
-    id: strawberry.ID
-    datasheet: str
-    format: ExportFormat
-    columns: list[str]
-    total: int = strawberry.field(
-        description="Records the export holds (after `afterId`), counted at start."
-    )
-    url: str = strawberry.field(
-        description="Download it once with GET before `expiresAt`; no other credential needed."
-    )
-    expires_at: dt.datetime
 
 
 def filter_value(sheet: Datasheet, name: str, text: str) -> Value:
@@ -90,10 +62,10 @@ class ExportMutation:
         info: Info,
         datasheet: str,
         format: ExportFormat,
-        filter: Optional[list[ExportFilterInput]] = None,  # noqa: UP045
-        fields: Optional[list[str]] = None,  # noqa: UP045
+        filter: list[ExportFilterInput] | None = None,
+        fields: list[str] | None = None,
         include_archived: bool = False,
-        after_id: Optional[strawberry.ID] = None,  # noqa: UP045
+        after_id: strawberry.ID | None = None,
     ) -> ExportJobType:
         ctx: RequestContext = info.context
         sheet = DATASHEETS.get(datasheet)
@@ -124,7 +96,7 @@ class ExportMutation:
             created_at=now,
             expires_at=now + dt.timedelta(seconds=ctx.exports.ttl_seconds),
         )
-        total = await ctx.store.count(
+        total = await ctx.store.records.count(
             sheet,
             after=job.after,
             equals=equals,
@@ -132,7 +104,7 @@ class ExportMutation:
             scope=plan.scope,
             read_deadline=ctx.exports.timeout_seconds,
         )
-        await ctx.store.create_export(job, ctx.actor)
+        await ctx.store.exports.create(job, ctx.actor)
         principal = f"{ctx.principal.kind}:{caller}"
         url = ctx.exports.url(
             ctx.principal.tenant_id, job.id, principal, int(job.expires_at.timestamp())

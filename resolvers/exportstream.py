@@ -1,6 +1,6 @@
 """What an export may contain, and its bytes, produced as records stream from the database.
 
-``export_plan`` is the GraphQL API's own read plan (resolvers.scopes.read_plan) over the
+``export_plan`` is the GraphQL API's own read plan (resolvers.authz.scopes.read_plan) over the
 grants that allow export: forbidden fields are never fetched nor decrypted, row filters
 are part of the database query, masked fields are masked record by record. So an export
 can never show more than the same caller could page through with ``employees(...)``.
@@ -25,11 +25,12 @@ from dataclasses import replace
 
 import orjson
 
-from resolvers.policy import Policy, SheetPolicy
-from resolvers.scopes import ReadPlan, fetch_fields, read_plan, shown_values
+from resolvers.authz.policy import Policy, SheetPolicy
+from resolvers.authz.scopes import ReadPlan, fetch_fields, read_plan
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ForbiddenError
-from storage.base import ExportJob, Record, TenantStore
+from storage.base import TenantStore
+from storage.values import ExportJob, Record
 
 __all__ = ["META_COLUMNS", "columns", "csv_lines", "escape_cell", "export_chunks", "export_plan"]
 
@@ -95,7 +96,7 @@ def escape_cell(value: object) -> str:
 
 
 def _row(sheet: Datasheet, plan: ReadPlan, record: Record) -> dict[str, object]:
-    values, _ = shown_values(sheet, plan, record)
+    values, _ = plan.shown(sheet, record)
     return {
         "id": record.id,
         **values,
@@ -137,7 +138,7 @@ async def export_chunks(
             return head + csv_lines([[r.get(c) for c in header] for r in batch])
         return head + b"".join(orjson.dumps(r) + b"\n" for r in batch)
 
-    async for record in store.stream(
+    async for record in store.records.stream(
         sheet,
         fetch_fields(plan, sheet),
         after=job.after,

@@ -1,6 +1,6 @@
 """A tenant's admins end their own environment, and erase a data subject.
 
-Both are admin-only root fields (``resolvers.policy.ADMIN_FIELDS``) and audited by
+Both are admin-only root fields (``resolvers.authz.policy.ADMIN_FIELDS``) and audited by
 storage: the termination in the tenant's log and its control record's history, the
 erasure as deletions, a redaction and an ``erase`` entry that names records, not the
 person. Operators do everything else with the CLI (``enclave tenants ...``).
@@ -8,54 +8,15 @@ person. Operators do everything else with the CLI (``enclave tenants ...``).
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
-import datetime as dt
-from typing import Optional
-
 import strawberry
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
-from resolvers.values import check_value
-from schema.datasheets import Field, FieldType, Sensitivity
-from schema.errors import BadUserInputError, ForbiddenError
+from resolvers.authz.guards import admin_context
+from resolvers.values import email_address
+from schema.errors import BadUserInputError
+from schema.lifecycle import ErasedRecords, Erasure, Termination
 
 __all__ = ["LifecycleMutation"]
-
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=True, max_length=254)
-
-
-@strawberry.type
-class Termination:
-    tenant_id: strawberry.ID
-    status: str
-    terminated_at: Optional[dt.datetime]  # noqa: UP045
-    purge_due_at: Optional[dt.datetime] = strawberry.field(  # noqa: UP045
-        description="When the data and the key are destroyed unless the tenant is restored."
-    )
-
-
-@strawberry.type
-class ErasedRecords:
-    datasheet: str
-    ids: list[strawberry.ID]
-    count: int
-
-
-@strawberry.type
-class Erasure:
-    records: list[ErasedRecords]
-    total: int
-    audit_entries_redacted: int = strawberry.field(
-        description="Audit entries about the erased records whose values were redacted."
-    )
-    audit_entry: int = strawberry.field(description="Sequence number of the erasure's entry.")
-
-
-def _admin(info: Info) -> RequestContext:
-    ctx: RequestContext = info.context
-    if not ctx.policy.admin:  # authorisation refuses these fields earlier; check again here
-        raise ForbiddenError("only admins may do this")
-    return ctx
 
 
 @strawberry.type
@@ -66,12 +27,12 @@ class LifecycleMutation:
         "data and its key are destroyed. `confirmTenantId` must be this tenant's id."
     )
     async def request_termination(self, info: Info, confirm_tenant_id: str) -> Termination:
-        ctx = _admin(info)
+        ctx = admin_context(info, "may do this")
         if confirm_tenant_id != ctx.principal.tenant_id:
             raise BadUserInputError(
                 "confirmTenantId is not this tenant's id", field="confirmTenantId"
             )
-        tenant = await ctx.store.request_termination(ctx.actor)
+        tenant = await ctx.store.termination.request(ctx.actor)
         await ctx.policies.changed(tenant.id)  # every gateway stops letting it in at once
         return Termination(
             tenant_id=strawberry.ID(tenant.id),
@@ -85,10 +46,9 @@ class LifecycleMutation:
         "email field of any datasheet, and redact the values of their audit entries."
     )
     async def erase_data_subject(self, info: Info, email: str) -> Erasure:
-        ctx = _admin(info)
-        address = check_value(_EMAIL, email)
-        assert isinstance(address, str)
-        report = await ctx.store.erase_subject(address, ctx.actor)
+        ctx = admin_context(info, "may do this")
+        address = email_address(email)
+        report = await ctx.store.erasure.erase(address, ctx.actor)
         records = [
             ErasedRecords(datasheet=sheet, ids=[strawberry.ID(i) for i in ids], count=len(ids))
             for sheet, ids in report.records.items()

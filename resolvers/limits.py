@@ -16,14 +16,14 @@ from typing import Any
 from graphql import (
     DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
     FragmentSpreadNode,
     InlineFragmentNode,
     IntValueNode,
-    OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
 )
+
+from resolvers.documents import fragments_of, operations_named
 
 __all__ = ["Limits", "estimate_cost"]
 
@@ -64,9 +64,7 @@ def estimate_cost(
 ) -> int:
     """The estimated cost of the operation that will run. *page_fields* are the root fields
     that page with ``first`` and default to *default_page* when it is not given."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
+    fragments = fragments_of(document)
     # The cost of a selection set is linear in the multiplier, so each fragment is costed
     # once per multiplier of one (at the root or below it) and scaled where it is spread:
     # a fragment spread twice in each of n fragments is walked n times, not 2**n.
@@ -100,9 +98,6 @@ def estimate_cost(
         return known
 
     total = 0
-    for op in document.definitions:
-        if isinstance(op, OperationDefinitionNode) and (
-            operation_name is None or (op.name is not None and op.name.value == operation_name)
-        ):
-            total += walk(op.selection_set, True)
+    for op in operations_named(document, operation_name):
+        total += walk(op.selection_set, True)
     return total

@@ -7,19 +7,19 @@ import strawberry
 from graphql import GraphQLError, parse
 from strawberry.types import Info
 
-from resolvers.authorize import authorize
+from resolvers.authz.document import authorize
+from resolvers.authz.guards import admin_context
 from resolvers.context import OperationsPort, RequestContext
 from schema.errors import BadUserInputError, EnclaveError, ForbiddenError
 
 __all__ = ["OperationsMutation"]
 
 
-def _port(ctx: RequestContext) -> OperationsPort:
-    if not ctx.policy.admin:  # the policy refuses earlier (ADMIN_FIELDS); never rely on it
-        raise ForbiddenError("only admins manage registered operations")
+def _port(info: Info) -> tuple[RequestContext, OperationsPort]:
+    ctx = admin_context(info, "manage registered operations")
     if ctx.operations is None:
         raise EnclaveError("persisted operations are not available")
-    return ctx.operations
+    return ctx, ctx.operations
 
 
 @strawberry.type
@@ -29,8 +29,7 @@ class OperationsMutation:
         "returns its SHA-256, the `extensions.persistedQuery.sha256Hash` clients send."
     )
     async def register_operation(self, info: Info, document: str) -> str:
-        ctx: RequestContext = info.context
-        port = _port(ctx)
+        ctx, port = _port(info)
         try:
             # Stops where the limit is reached: such a document could never run anyway.
             parsed = parse(document, max_tokens=ctx.max_tokens)
@@ -48,6 +47,6 @@ class OperationsMutation:
         description="Allow-list mode: when on, only registered operations run in this tenant."
     )
     async def set_operation_allow_list(self, info: Info, enabled: bool) -> bool:
-        ctx: RequestContext = info.context
-        await _port(ctx).set_allow_list(ctx.principal.tenant_id, enabled, ctx.actor)
+        ctx, port = _port(info)
+        await port.set_allow_list(ctx.principal.tenant_id, enabled, ctx.actor)
         return enabled

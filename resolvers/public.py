@@ -2,14 +2,14 @@
 first password with a one-time setup code.
 
 Served by a schema of their own, so an anonymous request can reach nothing else. In cookie
-mode (``gateway.sessioncookie``) the refresh token travels in an HttpOnly cookie instead of
-the answer.
+mode (``gateway.auth.sessioncookie``) the refresh token travels in an HttpOnly cookie instead
+of the answer.
 
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Protocol
 
 import strawberry
 from strawberry.types import Info
@@ -19,6 +19,7 @@ from resolvers.errors import ErrorCodes
 from resolvers.limits import Limits
 from resolvers.schema import EnclaveSchema
 from resolvers.telemetry import OperationTelemetry
+from schema.accounts import Session
 from schema.errors import UnauthenticatedError
 
 __all__ = ["PUBLIC_FIELDS", "CookiePort", "PublicContext", "SignInPort", "build_public_schema"]
@@ -39,7 +40,7 @@ class SignInPort(Protocol):
 class CookiePort(Protocol):
     """Cookie mode of one request: the refresh token it came with, the one it issues."""
 
-    sent: Optional[str]  # noqa: UP045
+    sent: str | None
     refused: bool
 
     def issue(self, refresh_token: str) -> None: ...
@@ -48,23 +49,12 @@ class CookiePort(Protocol):
 @dataclass(frozen=True)
 class PublicContext:
     signin: SignInPort
-    client_ip: Optional[str]  # noqa: UP045
-    user_agent: Optional[str]  # noqa: UP045
-    cookie: Optional[CookiePort] = None  # noqa: UP045
+    client_ip: str | None
+    user_agent: str | None
+    cookie: CookiePort | None = None
 
 
-@strawberry.type
-class Session:
-    access_token: str
-    refresh_token: str
-    expires_in: int = strawberry.field(description="Seconds the access token is valid.")
-    scope: Optional[str] = strawberry.field(  # noqa: UP045
-        description='"enroll" if the tenant requires a second factor you have not set up: '
-        "the token can then only enrol one."
-    )
-
-
-def _session(tokens: Any, cookie: Optional[CookiePort]) -> Session:  # noqa: UP045
+def _session(tokens: Any, cookie: CookiePort | None) -> Session:
     """The answer; in cookie mode the refresh token goes into the cookie, not the answer."""
     if cookie is not None:
         cookie.issue(tokens.refresh)
@@ -95,7 +85,7 @@ class PublicMutation:
         tenant: strawberry.ID,
         email: str,
         password: str,
-        code: Optional[str] = None,  # noqa: UP045
+        code: str | None = None,
     ) -> Session:
         ctx: PublicContext = info.context
         tokens = await ctx.signin.login(str(tenant), email, password, code)
@@ -113,7 +103,7 @@ class PublicMutation:
         email: str,
         code: str,
         password: str,
-        two_factor_code: Optional[str] = None,  # noqa: UP045
+        two_factor_code: str | None = None,
     ) -> Session:
         ctx: PublicContext = info.context
         tokens = await ctx.signin.activate(str(tenant), email, code, password, two_factor_code)
@@ -123,11 +113,7 @@ class PublicMutation:
         description="A new access token; the refresh token is rotated. Leave `refreshToken` "
         "out in cookie mode (header `X-Enclave-Session: cookie`) to use the session cookie."
     )
-    async def refresh_session(
-        self,
-        info: Info,
-        refresh_token: Optional[str] = None,  # noqa: UP045
-    ) -> Session:
+    async def refresh_session(self, info: Info, refresh_token: str | None = None) -> Session:
         ctx: PublicContext = info.context
         cookie = ctx.cookie
         token = refresh_token if refresh_token is not None else (cookie and cookie.sent)

@@ -8,18 +8,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from resolvers.authz.guards import grant_for
+from resolvers.authz.policy import SheetPolicy
+from resolvers.authz.scopes import ReadPlan, fetch_fields, read_plan
 from resolvers.context import RequestContext
-from resolvers.policy import SheetPolicy
-from resolvers.scopes import ReadPlan, fetch_fields, read_plan
-from resolvers.scopes import shown_values as _shown_values
 from resolvers.values import check_value
 from schema.datasheets import Datasheet
-from schema.errors import BadUserInputError, ForbiddenError, NotFoundError
-from storage.base import Page, Record, Value
+from schema.errors import BadUserInputError, NotFoundError
+from storage.values import Page, Record, Value
 
 __all__ = [
     "Selector",
-    "grant_for",
     "plan_for",
     "read_one",
     "read_page",
@@ -28,13 +27,6 @@ __all__ = [
 
 #: Given the fields the caller may see (in declaration order), those the query selects.
 Selector = Callable[[list[str]], list[str]]
-
-
-def grant_for(ctx: RequestContext, sheet: Datasheet) -> SheetPolicy:
-    grant = ctx.policy.sheet(sheet.name)
-    if grant is None:  # authorisation refuses this earlier; never rely on that alone
-        raise ForbiddenError(f"you may not use {sheet.name}", field=sheet.name)
-    return grant
 
 
 def plan_for(
@@ -52,7 +44,8 @@ async def read_one(
     ctx: RequestContext, sheet: Datasheet, select: Selector, record_id: str
 ) -> tuple[Record, ReadPlan]:
     plan = plan_for(ctx, sheet, grant_for(ctx, sheet), select)
-    record = await ctx.store.get(sheet, record_id, fetch_fields(plan, sheet), scope=plan.scope)
+    fields = fetch_fields(plan, sheet)
+    record = await ctx.store.records.get(sheet, record_id, fields, scope=plan.scope)
     if record is None:
         raise NotFoundError(f"no {sheet.singular} with this id")
     ctx.access.read(sheet.name, sorted(plan.fields), [record.id])
@@ -81,7 +74,7 @@ async def read_page(
     }
     # Filtering by a field reveals its values: only fields readable in full (read_plan).
     plan = plan_for(ctx, sheet, grant, select, full=frozenset(equals))
-    page = await ctx.store.page(
+    page = await ctx.store.records.page(
         sheet,
         fetch_fields(plan, sheet),
         first=size,
@@ -101,10 +94,10 @@ def shown_values(
     plan: ReadPlan,
     also_hidden: frozenset[str] = frozenset(),
 ) -> dict[str, object]:
-    """The record's values as the caller gets them (resolvers.scopes.shown_values, the one
+    """The record's values as the caller gets them (``ReadPlan.shown``, the one
     rule for the API and exports); the masked ones are noted in ``ctx.masked`` for the
     response's extensions."""
-    values, hidden = _shown_values(sheet, plan, record, also_hidden)
+    values, hidden = plan.shown(sheet, record, also_hidden)
     if hidden:
         ctx.masked.setdefault(sheet.type_name, set()).update(hidden)
     return values

@@ -32,5 +32,5 @@ class AuditReceipts(SchemaExtension):
             key = context.seal_key()
         except (ValueError, OSError):
             return {}  # no seal key configured (entries are still authenticated)
-        receipts = context.store.audit_receipts(key)
+        receipts = context.store.seals.receipts(key)
         return {"audit": [r.to_json() for r in receipts]} if receipts else {}

@@ -11,16 +11,16 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from resolvers.account import AccountMutation
-from resolvers.admin import AdminMutation, AdminQuery, MeQuery
+from resolvers.account import AccountMutation, MeQuery
+from resolvers.admin import AdminMutation, AdminQuery
 from resolvers.attempts import AuditAttempts
 from resolvers.auditlog import AuditQueryRoot
 from resolvers.auditverify import AuditVerifyQuery
-from resolvers.authorize import AuthorizationExtension
+from resolvers.authz.document import AuthorizationExtension
+from resolvers.authz.introspection import install_introspection_filter
 from resolvers.docshape import ShapeLimiter
 from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
-from resolvers.introspection import install_introspection_filter
 from resolvers.lifecycle import LifecycleMutation
 from resolvers.limits import Limits
 from resolvers.operations import OperationsMutation

@@ -16,15 +16,14 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from resolvers.context import RequestContext
-from resolvers.values import check_value
-from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
-from schema.errors import ForbiddenError
-from storage.base import AuditEntry, AuditQuery, Record, TenantStore
+from resolvers.authz.guards import admin_context
+from resolvers.values import email_address
+from schema.datasheets import DATASHEETS, FieldType
+from storage.base import TenantStore
+from storage.values import AuditEntry, AuditQuery, Record
 
 __all__ = ["SubjectAccessMutation"]
 
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC, required=True, max_length=254)
 _AUDIT_PAGE = 200
 
 
@@ -68,7 +67,7 @@ async def _history(store: TenantStore, record_id: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     after: int | None = None
     while True:
-        page, more = await store.audit_page(
+        page, more = await store.audit.page(
             AuditQuery(record=record_id), first=_AUDIT_PAGE, after=after, with_values=True
         )
         entries.extend(_entry(e) for e in page)
@@ -84,10 +83,8 @@ class SubjectAccessMutation:
         "with the audit history of those records, as one JSON document (admins only)."
     )
     async def subject_access(self, info: Info, email: str) -> JSON:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:  # authorisation refuses this earlier; check again here
-            raise ForbiddenError("only admins answer subject access requests")
-        address = check_value(_EMAIL, email)
+        ctx = admin_context(info, "answer subject access requests")
+        address = email_address(email)
         sheets: dict[str, list[dict[str, Any]]] = {}
         found: dict[str, list[str]] = {}
         for sheet in DATASHEETS.values():
@@ -96,7 +93,7 @@ class SubjectAccessMutation:
             for field in sheet.fields:
                 if field.type is not FieldType.EMAIL or not field.filterable:
                     continue
-                async for r in ctx.store.stream(
+                async for r in ctx.store.records.stream(
                     sheet, every, equals={field.name: address}, include_archived=True
                 ):
                     records.setdefault(r.id, _record(r))
@@ -106,7 +103,7 @@ class SubjectAccessMutation:
             found[sheet.name] = sorted(records)
             if records:
                 ctx.access.export(sheet.name, every, sorted(records))
-        await ctx.store.record_event(
+        await ctx.store.audit.record_event(
             "subject_access",
             ctx.actor,
             detail={"records": found},

@@ -17,6 +17,8 @@ from graphql.execution import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext, ExecutionResult
 
+from resolvers.documents import operation_of
+
 __all__ = ["CURRENT", "OperationInfo", "OperationTelemetry", "label_of", "operation_label"]
 
 #: The label of a request that never reached execution (bad JSON, 401, 413, 429 ...).
@@ -36,13 +38,7 @@ def _operation(context: ExecutionContext) -> OperationDefinitionNode | None:
     document = context.graphql_document
     if document is None:
         return None
-    name = context.operation_name
-    for definition in document.definitions:
-        if isinstance(definition, OperationDefinitionNode) and (
-            name is None or (definition.name is not None and definition.name.value == name)
-        ):
-            return definition
-    return None
+    return operation_of(document, context.operation_name)
 
 
 def operation_label(context: ExecutionContext, schema: GraphQLSchema) -> str:

@@ -12,11 +12,11 @@ from typing import Any
 import strawberry
 from email_validator import EmailNotValidError, validate_email
 
-from schema.datasheets import Datasheet, Field, FieldType
+from schema.datasheets import EMAIL, Datasheet, Field, FieldType
 from schema.errors import BadUserInputError
-from storage.base import Value
+from storage.values import Value
 
-__all__ = ["check_value", "input_values"]
+__all__ = ["check_value", "email_address", "input_values"]
 
 
 def check_value(field: Field, value: Any) -> Value:
@@ -47,6 +47,14 @@ def check_value(field: Field, value: Any) -> Value:
     elif field.type is FieldType.INT and not -(2**53) <= value <= 2**53:
         raise BadUserInputError(f"{field.name} is out of range", field=field.name)
     return value  # type: ignore[no-any-return]
+
+
+def email_address(value: str) -> str:
+    """*value* normalised as an account's or a data subject's email address is stored (so
+    that lookups find it); ``BAD_USER_INPUT`` if it is not one."""
+    address = check_value(EMAIL, value)
+    assert isinstance(address, str)
+    return address
 
 
 def input_values(sheet: Datasheet, data: object) -> dict[str, Value]:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "DATASHEETS",
+    "EMAIL",
     "Datasheet",
     "Field",
     "FieldType",
@@ -99,6 +100,10 @@ class Datasheet:
 
 P, D, R = Sensitivity.PLAINTEXT, Sensitivity.DETERMINISTIC, Sensitivity.RANDOM
 S, E, INT, DT, EN = FieldType.STRING, FieldType.EMAIL, FieldType.INT, FieldType.DATE, FieldType.ENUM
+
+#: An email address outside the datasheets: a user's sign-in address, a data subject's
+#: address in an access or erasure request. Deterministic, so it can be looked up.
+EMAIL = Field("email", E, D, required=True, max_length=254)
 
 EMPLOYEES = Datasheet(
     name="employees",

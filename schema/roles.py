@@ -9,7 +9,7 @@ be redefined.
 
 A user with several roles gets the union of their grants, field by field: each field may
 be read (or written) on the rows of the roles that grant it, so a record comes back with a
-set of fields only where every one of them is granted on it (resolvers.scopes). A role
+set of fields only where every one of them is granted on it (resolvers.authz.scopes). A role
 without a row filter opens every row.
 
 Row filters are equality on plaintext fields (``department == "Sales"``) and/or "only
@@ -27,6 +27,9 @@ from schema.errors import BadUserInputError
 
 __all__ = [
     "ADMIN",
+    "FIELD_LISTS",
+    "FLAGS",
+    "Access",
     "RoleDefinition",
     "RowFilter",
     "SheetGrant",
@@ -48,8 +51,18 @@ class RowFilter:
     own_only: bool = False
 
 
+#: The field lists and the flags of ``Access``, in the order clients see them.
+FIELD_LISTS = ("read", "mask", "write")
+FLAGS = ("create", "archive", "delete", "export", "report")
+
+
 @dataclass(frozen=True, slots=True)
-class SheetGrant:
+class Access:
+    """The shape of a grant on one datasheet: the fields it reads, reads masked and writes,
+    and whether it may create, archive, delete, export and report. One declaration for a
+    role's grant (``SheetGrant``), a compiled policy (resolvers.authz.policy.SheetPolicy)
+    and their GraphQL types (schema.grants.SheetAccess)."""
+
     read: frozenset[str] = frozenset()
     mask: frozenset[str] = frozenset()
     write: frozenset[str] = frozenset()
@@ -57,7 +70,12 @@ class SheetGrant:
     archive: bool = False
     delete: bool = False
     export: bool = False
+    #: May run reports (aggregates) over the datasheet (resolvers.reports).
     report: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SheetGrant(Access):
     row_filter: RowFilter | None = None
 
 

@@ -12,7 +12,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Optional
+from typing import Any
 
 import strawberry
 
@@ -96,7 +96,7 @@ def _build(sheet: Datasheet) -> SheetTypes:
     }
     obj_defaults: dict[str, Any] = {}
     for f in sheet.fields:
-        obj_ann[f.name] = scalar_type(f) if f.required else Optional[scalar_type(f)]  # noqa: UP045
+        obj_ann[f.name] = scalar_type(f) if f.required else scalar_type(f) | None
         obj_defaults[f.name] = _described(f, None)
     obj = _make(t, obj_ann, obj_defaults, input=False, description=sheet.description)
 
@@ -118,7 +118,7 @@ def _build(sheet: Datasheet) -> SheetTypes:
     create_ann: dict[str, Any] = {}
     create_defaults: dict[str, Any] = {}
     for f in sorted(sheet.fields, key=lambda f: not f.required):
-        create_ann[f.name] = scalar_type(f) if f.required else Optional[scalar_type(f)]  # noqa: UP045
+        create_ann[f.name] = scalar_type(f) if f.required else scalar_type(f) | None
         if not f.required:
             create_defaults[f.name] = _described(f, None)
     create_input = _make(
@@ -129,7 +129,7 @@ def _build(sheet: Datasheet) -> SheetTypes:
         description=f"A new {sheet.singular}.",
     )
 
-    optional = {f.name: Optional[scalar_type(f)] for f in sheet.fields}  # noqa: UP045
+    optional = {f.name: scalar_type(f) | None for f in sheet.fields}
     update_input = _make(
         f"{t}UpdateInput",
         optional,
@@ -140,7 +140,7 @@ def _build(sheet: Datasheet) -> SheetTypes:
     filterable = [f for f in sheet.fields if f.filterable]
     filter_input = _make(
         f"{t}Filter",
-        {f.name: Optional[scalar_type(f)] for f in filterable},  # noqa: UP045
+        {f.name: scalar_type(f) | None for f in filterable},
         {f.name: _described(f, strawberry.UNSET) for f in filterable},
         input=True,
         description="Equality filters; all given fields must match.",

@@ -1,30 +1,25 @@
 """Fixtures over real servers: FerretDB for EU and US and Redis on free loopback ports,
 started once per session (or the servers named by ``ENCLAVE_EU__MONGODB_URI``,
-``ENCLAVE_US__MONGODB_URI`` and ``ENCLAVE_REDIS_URL``), and the gateway in process."""
+``ENCLAVE_US__MONGODB_URI`` and ``ENCLAVE_REDIS_URL``), and the gateway in process.
+Tests import what they share from ``tests.support``, never from here."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.catalog import RegionConfig, write_local_master_key
 from storage.signing import generate_seal_key_file
-
-EXTERNAL = all(
-    os.environ.get(v)
-    for v in ("ENCLAVE_EU__MONGODB_URI", "ENCLAVE_US__MONGODB_URI", "ENCLAVE_REDIS_URL")
-)
+from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
+from tests.support.servers import EXTERNAL
 
 
 @pytest.fixture(scope="session")
@@ -93,49 +88,8 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
 
 @pytest.fixture(scope="session")
 async def http(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+    async with asgi_client(app) as client:
         yield client
-
-
-@dataclass(frozen=True)
-class Tenant:
-    id: str
-    admin_id: str
-    token: str
-
-
-class GraphQLClient:
-    """Posts GraphQL documents as one tenant's user."""
-
-    def __init__(self, http: httpx.AsyncClient, token: str) -> None:
-        self.http = http
-        self.token = token
-
-    async def raw(self, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
-        return await self.http.post(
-            "/graphql",
-            json={"query": query, "variables": variables or {}},
-            headers={"authorization": f"Bearer {self.token}"},
-        )
-
-    async def __call__(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.raw(query, variables)
-        assert response.status_code == 200, response.text
-        body: dict[str, Any] = response.json()
-        return body
-
-    async def ok(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = await self(query, variables)
-        assert "errors" not in body, body
-        data: dict[str, Any] = body["data"]
-        return data
-
-
-async def make_tenant(services: Services, country: str, name: str = "Test Org") -> Tenant:
-    info, admin = await services.store.create_tenant(name, country, f"admin-{country}@example.com")
-    token = services.tokens.issue(info.id, admin.id, ["admin"])
-    return Tenant(info.id, admin.id, token)
 
 
 @pytest.fixture(scope="session")
@@ -158,5 +112,28 @@ def us(http: httpx.AsyncClient, us_tenant: Tenant) -> GraphQLClient:
     return GraphQLClient(http, us_tenant.token)
 
 
-def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+@pytest.fixture
+async def limited(settings: Settings) -> AsyncIterator[Starlette]:
+    """A gateway with sign-in limits on (the suite's shared one has them off)."""
+    app = create_app(
+        settings.model_copy(
+            update={
+                "signin_rate_limit_per_address": 10,
+                "signin_rate_limit_per_tenant": 14,
+                "rate_limit_window_seconds": 3600,  # no window ends during the test
+                "password_hash_threads": 1,
+                "password_hash_queue": 64,
+            }
+        ),
+        background=False,
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def strict(settings: Settings) -> AsyncIterator[Starlette]:
+    """A gateway that accepts built-in tokens only with a live sign-in session."""
+    app = create_app(settings.model_copy(update={"sessionless_tokens": False}), background=False)
+    async with app.router.lifespan_context(app):
+        yield app

@@ -10,16 +10,17 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.accesslog import AccessRecorder
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.metrics import GatewayMetrics
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from storage.base import AccessEvent, AccessQuery
-from tests.conftest import EXTERNAL, GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee, until_region_back
-from tests.raw import is_ciphertext, plain_client, raw_bytes
-from tests.roles import make_role, make_user
+from storage.values import AccessEvent, AccessQuery
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee, until_region_back
+from tests.support.raw import is_ciphertext, plain_client, raw_bytes
+from tests.support.roles import make_role, make_user
+from tests.support.servers import EXTERNAL
 
 ACCESS = """query($sheet: String!, $id: ID!) { recordAccess(datasheet: $sheet, id: $id) {
   nodes { kind principal fields records purpose requestId } } }"""
@@ -125,7 +126,7 @@ def _event(principal: str, n: int) -> AccessEvent:
 
 async def _written(services: Services, tenant: Tenant, principal: str) -> list[str]:
     store = services.store.for_tenant(tenant.id)
-    events, _ = await store.access_page(AccessQuery(principal=principal), first=50)
+    events, _ = await store.access_log.page(AccessQuery(principal=principal), first=50)
     return sorted(e.request_id or "" for e in events)
 
 

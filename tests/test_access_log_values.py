@@ -12,9 +12,9 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.services import Services
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.roles import make_role, make_user
 
 RECORD_ACCESS = """query($sheet: String!, $id: ID!) { recordAccess(datasheet: $sheet, id: $id) {
   nodes { kind principal fields records } } }"""

@@ -7,13 +7,10 @@ import httpx
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import create_employee
-from tests.raw import plain_client, raw_bytes
-from tests.roles import make_role
-
-CREATE = """mutation($role: String!) { createApiKey(name: "ETL", role: $role) {
-  key apiKey { id role revoked lastUsedAt } } }"""
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.roles import CREATE_API_KEY, make_role
 
 
 async def test_keys_work_are_scoped_and_revoked_everywhere(
@@ -23,7 +20,7 @@ async def test_keys_work_are_scoped_and_revoked_everywhere(
     admin = GraphQLClient(http, tenant.token)
     await create_employee(admin)
     await make_role(admin, "etl", read=["firstName", "lastName"])
-    created = (await admin.ok(CREATE, {"role": "etl"}))["createApiKey"]
+    created = (await admin.ok(CREATE_API_KEY, {"role": "etl"}))["createApiKey"]
     key = created["key"]
     assert key.startswith(f"enk_{tenant.id}_") and created["apiKey"]["revoked"] is False
 
@@ -64,7 +61,7 @@ async def test_keys_work_are_scoped_and_revoked_everywhere(
 async def test_forged_and_foreign_keys_are_401(http: httpx.AsyncClient, services: Services) -> None:
     tenant = await make_tenant(services, "DE", "Keys Org 2")
     admin = GraphQLClient(http, tenant.token)
-    key = (await admin.ok(CREATE, {"role": "admin"}))["createApiKey"]["key"]
+    key = (await admin.ok(CREATE_API_KEY, {"role": "admin"}))["createApiKey"]["key"]
     prefix, secret = key.rsplit("_", 1)
     other = await make_tenant(services, "US", "Keys Org 3")
     for forged in (
@@ -77,5 +74,5 @@ async def test_forged_and_foreign_keys_are_401(http: httpx.AsyncClient, services
             "/graphql", json={"query": "{ me { id } }"}, headers={"x-api-key": forged}
         )
         assert response.status_code == 401, forged
-    unknown = await admin(CREATE, {"role": "ghost"})
+    unknown = await admin(CREATE_API_KEY, {"role": "ghost"})
     assert unknown["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import DATASHEETS
-from storage.base import Actor
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, employee_input, marker
-from tests.raw import all_documents, is_ciphertext, plain_client, raw_bytes
+from storage.values import Actor
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, employee_input, marker
+from tests.support.raw import all_documents, is_ciphertext, plain_client, raw_bytes
 
 SENSITIVE = (
     "firstName",
@@ -102,8 +102,8 @@ async def test_each_tenant_lives_only_in_its_region(services: Services, settings
             sheet = DATASHEETS["contacts"]
             actor = Actor(user_id=tenant.admin_id)
             values = {"firstName": "A", "lastName": tenant.id, "kind": "OTHER"}
-            rec = await store.create(sheet, values, actor)
-            await store.update(sheet, rec.id, 1, {"company": "X"}, actor)
+            rec = await store.records.create(sheet, values, actor)
+            await store.records.update(sheet, rec.id, 1, {"company": "X"}, actor)
     for region in ("eu", "us"):
         other = "us" if region == "eu" else "eu"
         client = plain_client(settings, region)

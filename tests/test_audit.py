@@ -13,11 +13,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from storage.base import Actor
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee
-from tests.raw import plain_client
-from tests.roles import make_user
+from storage.values import Actor
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee
+from tests.support.raw import plain_client
+from tests.support.roles import make_user
 
 Db = AsyncDatabase[dict[str, Any]]
 
@@ -38,8 +38,8 @@ async def logged(
     await admin.ok(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1, "input": {"salary": 1}})
     await admin.ok(f'mutation {{ deleteEmployee(id: "{rec["id"]}", expectedVersion: 2) {{ id }} }}')
     store = services.store.for_tenant(tenant.id)
-    assert await store.seal_audit(settings.seal_key()) >= 6
-    report = await store.verify_audit(settings.seal_key())
+    assert await store.seals.seal(settings.seal_key()) >= 6
+    report = await store.seals.verify(settings.seal_key())
     assert report.ok and report.unsealed == 0 and report.entries == report.sealed_through
     return tenant
 
@@ -55,7 +55,7 @@ async def _tamper(
 
 
 async def _verify(services: Services, settings: Settings, tenant: Tenant) -> Any:
-    return await services.store.for_tenant(tenant.id).verify_audit(settings.seal_key())
+    return await services.store.for_tenant(tenant.id).seals.verify(settings.seal_key())
 
 
 async def test_every_mutation_has_an_entry_with_encrypted_values(
@@ -226,8 +226,8 @@ async def test_refused_and_failed_attempts_are_audited(
 
     await _tamper(settings, tenant, check)
     store = services.store.for_tenant(tenant.id)
-    await store.seal_audit(settings.seal_key())
-    assert (await store.verify_audit(settings.seal_key())).ok
+    await store.seals.seal(settings.seal_key())
+    assert (await store.seals.verify(settings.seal_key())).ok
 
 
 LOG = """query($f: AuditFilter, $first: Int!, $after: String) {
@@ -287,11 +287,11 @@ async def test_redacted_values_and_the_chain_still_verifies(
     rec = await create_employee(admin)
     await admin.ok(UPDATE_EMPLOYEE, {"id": rec["id"], "v": 1, "input": {"phone": "+1 555"}})
     store = services.store.for_tenant(tenant.id)
-    await store.seal_audit(settings.seal_key())
+    await store.seals.seal(settings.seal_key())
     actor = Actor(user_id=tenant.admin_id, roles=("admin",))
-    assert await store.redact_audit([rec["id"]], actor) == 2
-    await store.seal_audit(settings.seal_key())
-    report = await store.verify_audit(settings.seal_key())
+    assert await store.audit.redact([rec["id"]], actor) == 2
+    await store.seals.seal(settings.seal_key())
+    report = await store.seals.verify(settings.seal_key())
     assert report.ok, report
     logged = await admin.ok(LOG, {"first": 10, "f": {"record": rec["id"]}})
     assert all(n["redacted"] and n["changes"] == [] for n in logged["auditLog"]["nodes"])
@@ -308,7 +308,7 @@ async def test_redacted_values_and_the_chain_still_verifies(
         )
 
     await _tamper(settings, tenant, strip)
-    bad = await store.verify_audit(settings.seal_key())
+    bad = await store.seals.verify(settings.seal_key())
     assert not bad.ok and "without a redaction" in str(bad.reason)
 
 

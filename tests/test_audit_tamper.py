@@ -17,11 +17,12 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.auditmac import SignedHead
-from storage.base import VerifyReport
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, employee_input
-from tests.raw import plain_client
-from tests.test_cli import _enclave, _env
+from storage.values import VerifyReport
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, employee_input
+from tests.support.gateways import gateway_env
+from tests.support.operator import run_enclave
+from tests.support.raw import plain_client
 
 Db = AsyncDatabase[dict[str, Any]]
 VERIFY = "{ auditVerify { ok entries sealedThrough unsealed firstBadSequence reason } }"
@@ -47,7 +48,7 @@ async def _seal(services: Services, settings: Settings, tenant: Tenant) -> int:
 
 
 async def _verify(services: Services, settings: Settings, tenant: Tenant) -> VerifyReport:
-    return await services.store.for_tenant(tenant.id).verify_audit(settings.seal_key())
+    return await services.store.for_tenant(tenant.id).seals.verify(settings.seal_key())
 
 
 def _tampered(services: Services) -> float:
@@ -155,10 +156,10 @@ async def test_the_newest_entry_and_its_checkpoint_deleted(
     tenant: Tenant,
     tmp_path: Path,
 ) -> None:
-    env = _env(settings)
+    env = gateway_env(settings)
     fresh = await create_employee(logged)
     assert await _seal(services, settings, tenant) == 1
-    exported = _enclave(["audit", "heads", "--tenant", tenant.id], env)
+    exported = run_enclave(["audit", "heads", "--tenant", tenant.id], env)
     assert exported.returncode == 0, exported.stderr
     heads = tmp_path / "heads.jsonl"
     heads.write_text(exported.stdout)
@@ -176,12 +177,12 @@ async def test_the_newest_entry_and_its_checkpoint_deleted(
     assert (await _verify(services, settings, tenant)).ok
     body = (await logged.ok(VERIFY))["auditVerify"]  # heads the gateways keep in Redis
     assert body["ok"] is False and body["firstBadSequence"] == entry["_id"]
-    checked = _enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
+    checked = run_enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
     assert checked.returncode == 1
     assert json.loads(checked.stdout)["firstBad"] == entry["_id"]
     # Given only as an argument, the exported head is checked too.
     store = services.store.for_tenant(tenant.id)
-    report = await store.verify_audit(settings.seal_key(), [SignedHead.from_json(newest)])
+    report = await store.seals.verify(settings.seal_key(), [SignedHead.from_json(newest)])
     assert not report.ok and report.first_bad == entry["_id"]
     assert await _seal(services, settings, tenant) == 0  # will not extend the shortened chain
 
@@ -190,7 +191,7 @@ async def test_a_head_with_a_forged_signature_is_refused(
     logged: GraphQLClient, services: Services, settings: Settings, tenant: Tenant
 ) -> None:
     store = services.store.for_tenant(tenant.id)
-    head = await store.audit_head(settings.seal_key())
+    head = await store.seals.head(settings.seal_key())
     assert head is not None
     body = await logged(
         "query($h: [AuditHeadInput!]) { auditVerify(heads: $h) { ok firstBadSequence reason } }",
@@ -218,18 +219,18 @@ async def test_a_normal_history_verifies_with_its_heads_after_erasure(
         UPDATE_EMPLOYEE, {"id": person["id"], "v": 1, "input": {"phone": "+49 30 1234"}}
     )
     await _seal(services, settings, tenant)
-    env = _env(settings)
-    first = _enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
+    env = gateway_env(settings)
+    first = run_enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
     erased = await logged.ok(
         "mutation($e: String!) { eraseDataSubject(email: $e) { auditEntriesRedacted } }",
         {"e": person["workEmail"]},
     )
     assert erased["eraseDataSubject"]["auditEntriesRedacted"] >= 2
     assert await _seal(services, settings, tenant) >= 2
-    second = _enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
+    second = run_enclave(["audit", "heads", "--tenant", tenant.id], env).stdout
     heads = tmp_path / "heads.jsonl"
     heads.write_text(first + second)
-    checked = _enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
+    checked = run_enclave(["audit", "verify", "--tenant", tenant.id, "--heads", str(heads)], env)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     report = json.loads(checked.stdout)
     assert report["ok"] is True and report["unsealed"] == 0
@@ -262,7 +263,7 @@ async def test_the_reconciler_never_rolls_forward_a_forged_intent(
         }
     )
     store = services.store.for_tenant(tenant.id)
-    assert await store.reconcile(older_than=dt.timedelta(0)) == 0
+    assert await store.audit.reconcile(older_than=dt.timedelta(0)) == 0
     assert await db["audit_outcomes"].find_one({"_id": forged}) is None
     record = await db["employees"].find_one({"_id": victim["id"]}, {"_v": 1})
     assert record is not None and record["_v"] == 2

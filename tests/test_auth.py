@@ -10,8 +10,8 @@ import pytest
 
 from gateway.services import Services
 from regions.routing import new_tenant_id
-from tests.conftest import GraphQLClient, Tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee
+from tests.support.client import GraphQLClient, Tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee
 
 QUERY = {"query": "{ employees(first: 1) { nodes { id } } }"}
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.errors import RegionUnavailableError
-from tests.conftest import EXTERNAL, make_tenant
-from tests.helpers import until_region_back
+from tests.support.client import make_tenant
+from tests.support.employees import until_region_back
+from tests.support.servers import EXTERNAL
 
 FAILURES = "enclave_background_failures_total"
 
@@ -85,3 +86,34 @@ async def test_a_region_down_is_logged_and_counted_per_loop_and_the_other_region
         )
     assert not any("region us" in line or us_tenant.id in line for line in _lines(caplog))
     await until_region_back(services)
+
+
+async def test_a_cancelled_loop_stops_even_when_its_step_turns_the_cancellation_into_an_error(
+    services: Services,
+) -> None:
+    # At shutdown a driver may answer the cancellation of its read with its own error (its
+    # connection closed under it); counted as one more failed step, the loop would go round
+    # again and hold up the shutdown. The step must end the loop instead.
+    started = asyncio.Event()
+
+    async def loop() -> None:
+        for _ in range(3):  # bounded: a step that swallows cancellation cannot outlive the test
+            with services.metrics.background_step("seal"):
+                started.set()
+                try:
+                    await asyncio.sleep(60)
+                except asyncio.CancelledError as exc:
+                    raise ConnectionResetError("closed") from exc
+
+    before = _failures(services, "seal", "ConnectionResetError")
+    task = asyncio.create_task(loop())
+    await started.wait()
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=10)
+    try:
+        assert task in done and task.cancelled()
+        assert _failures(services, "seal", "ConnectionResetError") == before
+    finally:
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1)

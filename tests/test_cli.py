@@ -7,53 +7,28 @@ import json
 import os
 import re
 import stat
-import subprocess
 from hashlib import sha256
 from pathlib import Path
 
 import httpx
 import pytest
 
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import issue_setup_code
-from tests.conftest import GraphQLClient, project_root
-from tests.raw import plain_client
-from tests.test_setup_codes import activate, refused
+from tests.support.client import GraphQLClient
+from tests.support.gateways import gateway_env
+from tests.support.operator import run_enclave
+from tests.support.raw import plain_client
+from tests.support.signins import activate, refused
 
 #: A JSON Web Token: three base64url parts, the first a JSON object ("{" is "ey").
 JWT = re.compile(r"ey[\w-]+\.[\w-]+\.[\w-]+")
 
 
-def _env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    for region, config in settings.regions().items():
-        prefix = f"ENCLAVE_{region.upper()}__"
-        env[prefix + "MONGODB_URI"] = config.mongodb_uri.get_secret_value()
-        env[prefix + "LOCAL_MASTER_KEY_FILE"] = str(config.local_master_key_file)
-    env["ENCLAVE_REDIS_URL"] = settings.redis_url.get_secret_value()
-    assert settings.jwt_secret is not None
-    env["ENCLAVE_JWT_SECRET"] = settings.jwt_secret.get_secret_value()
-    # Audit entries are authenticated with a key derived from it: the CLI writes entries too.
-    env["ENCLAVE_AUDIT_SEAL_KEY_FILE"] = str(settings.audit_seal_key_file)
-    return env
-
-
-def _enclave(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["uv", "run", "--frozen", "enclave", *args],
-        env=env,
-        cwd=project_root(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 async def test_tenants_create_and_list(settings: Settings, http: httpx.AsyncClient) -> None:
-    env = _env(settings)
-    made = _enclave(
+    env = gateway_env(settings)
+    made = run_enclave(
         [
             "tenants",
             "create",
@@ -75,7 +50,7 @@ async def test_tenants_create_and_list(settings: Settings, http: httpx.AsyncClie
     expires = dt.datetime.fromisoformat(out["setupCodeExpiresAt"]) - dt.datetime.now(dt.UTC)
     assert dt.timedelta(hours=71) < expires <= dt.timedelta(hours=72)
 
-    listed = _enclave(["tenants", "list"], env)
+    listed = run_enclave(["tenants", "list"], env)
     assert listed.returncode == 0, listed.stderr
     line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(out["tenant"]))
     assert line.split("\t")[1:4] == ["eu", "GB", "active"]
@@ -105,9 +80,9 @@ async def test_reset_admin_code_replaces_the_code_and_is_audited(
 ) -> None:
     info, admin = await services.store.create_tenant("Reset Org", "IE", "it@reset.example")
     old = (await issue_setup_code(services, info.id, admin.id))["setupCode"]
-    env = _env(settings)
+    env = gateway_env(settings)
     args = ["tenants", "reset-admin-code", info.id, "--admin-email", "IT@reset.example"]
-    reset = _enclave(args, env)
+    reset = run_enclave(args, env)
     assert reset.returncode == 0, reset.stderr
     out = json.loads(reset.stdout)
     assert out["adminUser"] == admin.id and not JWT.search(reset.stdout)
@@ -120,9 +95,9 @@ async def test_reset_admin_code_replaces_the_code_and_is_audited(
         {"r": admin.id},
     )
     # Both codes the operator made are in the tenant's own log.
-    assert log["auditLog"]["nodes"] == [{"actorKind": "operator", "actorId": "cli"}] * 2
+    assert log["auditLog"]["nodes"] == [{"actorKind": "operator", "actorId": "operator"}] * 2
 
-    nobody = _enclave([*args[:3], "--admin-email", "nobody@reset.example"], env)
+    nobody = run_enclave([*args[:3], "--admin-email", "nobody@reset.example"], env)
     assert nobody.returncode == 1 and "no admin with this email" in nobody.stderr
 
 
@@ -138,26 +113,26 @@ def test_tenants_create_refuses_bad_input(
 ) -> None:
     base = {"--name": "Org", "--admin-email": "a@example.com"}
     flat = [x for k, v in base.items() if k not in args for x in (k, v)]
-    result = _enclave(["tenants", "create", *flat, *args], _env(settings))
+    result = run_enclave(["tenants", "create", *flat, *args], gateway_env(settings))
     assert result.returncode == 1
     assert message in result.stderr
 
 
 def test_missing_configuration_is_a_clear_error() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ENCLAVE_")}
-    result = _enclave(["tenants", "list"], env)
+    result = run_enclave(["tenants", "list"], env)
     assert result.returncode == 2
     assert "configuration error" in result.stderr
 
 
 def test_keys_init_writes_0600_and_never_overwrites(tmp_path: Path) -> None:
     env = dict(os.environ)
-    first = _enclave(["keys", "init", "--dir", str(tmp_path)], env)
+    first = run_enclave(["keys", "init", "--dir", str(tmp_path)], env)
     assert first.returncode == 0, first.stderr
     key = tmp_path / "eu-master.key"
     content = key.read_bytes()
     assert len(content) == 96
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    second = _enclave(["keys", "init", "--dir", str(tmp_path)], env)
+    second = run_enclave(["keys", "init", "--dir", str(tmp_path)], env)
     assert "kept existing" in second.stdout
     assert key.read_bytes() == content

@@ -20,16 +20,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.applications import Starlette
 
-from gateway.compiled import validation_rules
+from gateway.endpoints.compiled import validation_rules
 from gateway.services import Services
 from gateway.settings import Settings
-from resolvers.authorize import AuthorizationCache
+from resolvers.authz.cache import AuthorizationCache
 from resolvers.compiled import CompiledReads
 from resolvers.schema import build_schema
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.differential import compiled_path, documents, standard_gateway
-from tests.helpers import create_employee
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.differential import compiled_path, documents, standard_gateway
+from tests.support.employees import create_employee
+from tests.support.roles import make_role, make_user
 
 DIFFERENTIAL = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 

@@ -20,13 +20,15 @@ import pyotp
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
+from gateway.dev.processes import ChildProcess
+from gateway.dev.servers import PROJECT_ROOT
 from gateway.endpoints.console import DIST
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import GraphQLClient, Tenant, make_tenant, project_root
-from tests.gateways import GatewayProcess, gateway_env, running_gateways
-from tests.helpers import create_employee
-from tests.signins import PASSWORD, new_user, next_code
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.signins import PASSWORD, new_user, next_code
 
 pytestmark = pytest.mark.browser
 
@@ -42,7 +44,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-AXE = project_root() / "console" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = PROJECT_ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
 SERIOUS = """async (exclude) => {
   const context = exclude ? { exclude: [exclude] } : document;
   const result = await axe.run(context, { resultTypes: ["violations"] });
@@ -58,7 +60,7 @@ def gateway(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
     assert (DIST / "index.html").is_file(), "scripts/bootstrap builds the console"
     logs = tmp_path_factory.mktemp("console-gateway")
     with running_gateways(["console"], gateway_env(settings), logs) as gateways:
-        gw: GatewayProcess = gateways[0]
+        gw: ChildProcess = gateways[0]
         yield gw.url
 
 

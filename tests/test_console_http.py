@@ -1,5 +1,5 @@
 """The console over HTTP: its files under a strict CSP, GraphiQL's move into it, and cookie
-mode of the public sign-in operations (``gateway.sessioncookie``)."""
+mode of the public sign-in operations (``gateway.auth.sessioncookie``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from gateway.endpoints.console import CONSOLE_CSP, DIST, ConsoleApp
-from tests.conftest import Tenant
-from tests.signins import LOGIN, PASSWORD, new_user
+from tests.support.client import Tenant
+from tests.support.signins import LOGIN, PASSWORD, new_user
 
 COOKIE_MODE = {"x-enclave-session": "cookie"}
 REFRESH = "mutation { refreshSession { accessToken refreshToken expiresIn } }"

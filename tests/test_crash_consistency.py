@@ -37,10 +37,11 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.mongo.decryption import tenant_scope
+from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, SEALS, VALUES
-from tests.conftest import GraphQLClient, make_tenant
-from tests.gateways import gateway_env, running_gateways
-from tests.helpers import CREATE_EMPLOYEE, UPDATE_EMPLOYEE, employee_input
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, UPDATE_EMPLOYEE, employee_input
+from tests.support.gateways import gateway_env, running_gateways
 
 ROUNDS = int(os.environ.get("ENCLAVE_CRASH_ROUNDS", "8"))
 #: Concurrent clients per round, and at most this many requests per round in all.
@@ -479,17 +480,17 @@ async def test_sigkilled_gateways_leave_every_change_audited_and_every_entry_app
     assert sum(r.cut for r in rounds) > 0, "no kill landed while a mutation was in flight"
 
     # No gateway runs: settle everything pending, past every lease.
-    db = services.store.regions["eu"].data[database_name(tenant.id)]
+    db = MongoStore.of(services.store).registry["eu"].data[database_name(tenant.id)]
     store = services.store.for_tenant(tenant.id)
     with tenant_scope(tenant.id):  # the test reads the tenant's values decrypted
         pending, late = await _pending(db)
-    settled = await store.reconcile(older_than=SETTLE_ALL)
+    settled = await store.audit.reconcile(older_than=SETTLE_ALL)
     print(
         f"pending after the last kill: {pending}; settled now: {settled}; "
         f"settled earlier by a restarted gateway's reconciler: {late}"
     )
     assert settled == sum(pending.values())
-    assert await store.reconcile(older_than=SETTLE_ALL) == 0
+    assert await store.audit.reconcile(older_than=SETTLE_ALL) == 0
 
     # A gateway started again serves every record as stored, and takes writes.
     with running_gateways(["after"], env, tmp_path) as gateways:
@@ -517,8 +518,8 @@ async def test_sigkilled_gateways_leave_every_change_audited_and_every_entry_app
     print(f"sealed by the gateways: through seq {last_seal['to'] if last_seal else 0}")
     key = settings.seal_key()
     for _ in range(100):
-        if not await store.seal_audit(key):
+        if not await store.seals.seal(key):
             break
-    report = await store.verify_audit(key)
+    report = await store.seals.verify(key)
     assert report.ok, report
     assert (report.entries, report.unsealed) == (summary.entries, 0), report

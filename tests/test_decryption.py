@@ -27,10 +27,11 @@ from gateway.settings import Settings
 from regions.routing import database_name
 from schema.datasheets import DATASHEETS
 from schema.errors import DataIntegrityError
-from storage.base import Actor
 from storage.mongo.decryption import installed, key_id_of, tenant_scope
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import (
+from storage.mongo.store import MongoStore
+from storage.values import Actor
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import (
     CREATE_EMPLOYEE,
     EMPLOYEE_FIELDS,
     UPDATE_EMPLOYEE,
@@ -38,7 +39,7 @@ from tests.helpers import (
     employee_input,
     marker,
 )
-from tests.raw import plain_client
+from tests.support.raw import plain_client
 
 SECRETS = ("nationalId", "salary", "personalEmail", "address", "phone", "dateOfBirth")
 GET = "query($id: ID!) {{ employee(id: $id) {{ {fields} }} }}"
@@ -182,7 +183,7 @@ async def test_foreign_ciphertext_is_refused_on_every_read_path(
     with pytest.raises(DataIntegrityError):
         await credentials.by_id(b.admin_id)
     with pytest.raises(DataIntegrityError):
-        await services.store.for_tenant(b.id).get_user(b.admin_id)
+        await services.store.for_tenant(b.id).users.get(b.admin_id)
 
     # Idempotency answers: A's stored answer under B's key.
     redis = services.redis
@@ -241,12 +242,12 @@ async def test_a_page_is_one_decryption_context_and_the_check_is_in_pymongos_pat
 ) -> None:
     for _ in range(3):
         await create_employee(eu)
-    region = services.store.regions["eu"]
+    region = MongoStore.of(services.store).registry["eu"]
     check = installed(region)
     sheet_store = services.store.for_tenant(eu_tenant.id)
     sheet = DATASHEETS["employees"]
     before = check.contexts
-    page = await sheet_store.page(sheet, ["nationalId", "salary", "firstName"], first=50)
+    page = await sheet_store.records.page(sheet, ["nationalId", "salary", "firstName"], first=50)
     assert len(page.records) >= 3
     assert all(isinstance(r.values["nationalId"], str) for r in page.records)
     assert check.contexts == before + 1  # the whole reply: one libmongocrypt context
@@ -264,9 +265,9 @@ async def test_a_page_is_one_decryption_context_and_the_check_is_in_pymongos_pat
     assert doc is not None and isinstance(doc["nationalId"], str)
 
     # Nested values are checked too: another tenant's blob deep inside a field.
-    foreign = Binary(await sheet_store.encrypt_document({"x": 1}), 6)
+    foreign = Binary(await sheet_store.documents.encrypt({"x": 1}), 6)
     theirs = services.store.for_tenant(other.id)
-    made = await theirs.create(
+    made = await theirs.records.create(
         sheet,
         {"firstName": "N", "lastName": "E", "workEmail": "n.e@example.com", "status": "ACTIVE"},
         Actor(user_id=other.admin_id),
@@ -275,7 +276,7 @@ async def test_a_page_is_one_decryption_context_and_the_check_is_in_pymongos_pat
         {"_id": made.id}, {"$set": {"address": {"lines": [{"deep": foreign}]}}}
     )
     with pytest.raises(DataIntegrityError) as refused:
-        await theirs.get(sheet, made.id, ["address"])
+        await theirs.records.get(sheet, made.id, ["address"])
     assert refused.value.extensions["records"] == [made.id]
 
     # The key id a ciphertext names is the tenant's data key.

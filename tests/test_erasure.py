@@ -12,14 +12,12 @@ import pytest
 
 from gateway.services import Services
 from gateway.settings import Settings
-from schema.datasheets import Datasheet
-from storage.base import Actor, AuditQuery
-from storage.mongo.erasure import SubjectEraser
-from storage.mongo.records import MongoTenantStore
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
-from tests.raw import plain_client
-from tests.test_exports import START, exporter
+from storage.mongo.erasure import MongoErasure
+from storage.values import Actor, AuditQuery
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, marker
+from tests.support.exports import START, exporter
+from tests.support.raw import plain_client
 
 ERASE = """
 mutation($e: String!) { eraseDataSubject(email: $e) {
@@ -86,7 +84,7 @@ async def test_erase_a_person_everywhere(
         await raw.close()
 
     # The values are gone from the log, and the chain still verifies.
-    await services.store.for_tenant(tenant.id).seal_audit(settings.seal_key())
+    await services.store.for_tenant(tenant.id).seals.seal(settings.seal_key())
     verified = (await admin.ok(VERIFY))["auditVerify"]
     assert verified["ok"] and verified["firstBadSequence"] is None, verified
     history = await admin.ok(
@@ -119,14 +117,14 @@ async def test_erasure_redacts_subject_access_and_exports_filtered_by_the_email(
     # create and delete of the record, the subject access request, the export.
     assert report["auditEntriesRedacted"] == 4
 
-    page, _ = await services.store.for_tenant(tenant.id).audit_page(
+    page, _ = await services.store.for_tenant(tenant.id).audit.page(
         AuditQuery(), first=500, with_values=True
     )
     assert [e.seq for e in page if email in repr((e.before, e.after))] == []
-    await services.store.for_tenant(tenant.id).seal_audit(settings.seal_key())
+    await services.store.for_tenant(tenant.id).seals.seal(settings.seal_key())
     assert (await admin.ok(VERIFY))["auditVerify"]["ok"]
     # The export job filtered by the email is gone too (its link would find nothing).
-    assert await services.store.for_tenant(tenant.id).get_export(job["id"]) is None
+    assert await services.store.for_tenant(tenant.id).exports.get(job["id"]) is None
 
 
 async def _all(collection: Any) -> list[dict[str, Any]]:
@@ -135,28 +133,25 @@ async def _all(collection: Any) -> list[dict[str, Any]]:
 
 
 async def test_erasure_rerun_after_a_crash_redacts_what_the_first_run_deleted(
-    services: Services, http: httpx.AsyncClient
+    services: Services, http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = await make_tenant(services, "BE")
     admin = GraphQLClient(http, tenant.token)
     email = f"{marker('crash')}@example.com"
     record = await create_employee(admin, workEmail=email)
     store = services.store.for_tenant(tenant.id)
-    assert isinstance(store, MongoTenantStore)
     actor = Actor(tenant.admin_id, roles=("admin",))
 
-    async def delete(sheet: Datasheet, record_id: str, version: int) -> object:
-        return await store.delete(sheet, record_id, version, actor)
-
-    async def crash(_: object) -> int:
+    async def crash(*_: object) -> int:
         raise RuntimeError("the gateway died here")
 
     # The first erasure deletes the record, then dies before redacting its history.
-    first = SubjectEraser(store._db, store._codec, delete, crash, crash)
-    with pytest.raises(RuntimeError):
-        await first.erase(email)
+    with monkeypatch.context() as patch:
+        patch.setattr(MongoErasure, "_redact", crash)
+        with pytest.raises(RuntimeError):
+            await store.erasure.erase(email, actor)
     report = (await admin.ok(ERASE, {"e": email}))["eraseDataSubject"]
     assert report["records"] == [{"datasheet": "employees", "ids": [record["id"]], "count": 1}]
     assert report["auditEntriesRedacted"] == 2  # its creation and its deletion
-    page, _ = await store.audit_page(AuditQuery(record=record["id"]), first=10, with_values=True)
+    page, _ = await store.audit.page(AuditQuery(record=record["id"]), first=10, with_values=True)
     assert page and all(e.redacted and not e.before and not e.after for e in page)

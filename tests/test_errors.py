@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from resolvers.errors import sanitize_message
-from tests.conftest import GraphQLClient, Tenant
-from tests.helpers import employee_input, marker
+from tests.support.client import GraphQLClient, Tenant
+from tests.support.employees import employee_input, marker
 
 CREATE = "mutation($i: EmployeeCreateInput!) { createEmployee(input: $i) { id } }"
 

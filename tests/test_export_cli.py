@@ -16,12 +16,14 @@ import httpx
 import orjson
 import pytest
 
+from gateway.dev.processes import ChildProcess
+from gateway.dev.servers import PROJECT_ROOT
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import GraphQLClient, project_root
-from tests.gateways import GatewayProcess, gateway_env, running_gateways
-from tests.helpers import create_employee, marker
-from tests.roles import make_role
+from tests.support.client import GraphQLClient
+from tests.support.employees import create_employee, marker
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.roles import make_role
 
 RECORDS = 40
 
@@ -88,7 +90,7 @@ class CuttingProxy:
 def gateway(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     logs = tmp_path_factory.mktemp("export-cli")
     with running_gateways(["export"], gateway_env(settings), logs) as gateways:
-        gw: GatewayProcess = gateways[0]
+        gw: ChildProcess = gateways[0]
         yield gw.url
 
 
@@ -118,7 +120,7 @@ def _cli(base: str, key: str, output: Path, *args: str) -> subprocess.CompletedP
     argv += ["--url", base, "--no-progress", *args]
     return subprocess.run(
         argv,
-        cwd=project_root(),
+        cwd=PROJECT_ROOT,
         env={
             **{k: v for k, v in os.environ.items() if not k.startswith("ENCLAVE_")},
             "ENCLAVE_API_KEY": key,

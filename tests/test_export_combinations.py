@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 
 from gateway.services import Services
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import create_employee, marker
-from tests.roles import make_role
-from tests.test_exports import START, download, lines
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee, marker
+from tests.support.exports import START, download, lines
+from tests.support.roles import make_role
 
 CREATE_USER = """mutation($r: [String!]!) {
   createUser(email: "both@example.com", roles: $r, canExport: true) { id } }"""

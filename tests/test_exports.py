@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import orjson
 import pytest
 from starlette.applications import Starlette
 
@@ -21,18 +20,12 @@ from regions.routing import database_name
 from resolvers import exportstream
 from resolvers.exportstream import escape_cell
 from schema.errors import UnauthenticatedError
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee, marker
-from tests.raw import plain_client, raw_bytes
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee, marker
+from tests.support.exports import START, download, exporter, lines
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.roles import make_role, make_user
 
-START = """
-mutation($sheet: String!, $format: ExportFormat!, $filter: [ExportFilterInput!],
-         $fields: [String!], $after: ID) {
-  startExport(datasheet: $sheet, format: $format, filter: $filter, fields: $fields,
-              afterId: $after) { id url total columns expiresAt }
-}
-"""
 ME = "query { me { id } }"
 UPDATE_USER = """mutation($id: ID!, $v: Int!, $export: Boolean) {
   updateUser(id: $id, expectedVersion: $v, canExport: $export) { id version canExport } }"""
@@ -48,30 +41,11 @@ async def admin(http: httpx.AsyncClient, tenant: Tenant) -> GraphQLClient:
     return GraphQLClient(http, tenant.token)
 
 
-async def exporter(
-    admin: GraphQLClient, services: Services, tenant: Tenant, role: str, **grant: Any
-) -> tuple[GraphQLClient, dict[str, Any]]:
-    await make_role(admin, role, **grant)
-    return await make_user(
-        admin, services, tenant, f"{role}@export.example", [role], can_export=True
-    )
-
-
 async def start(client: GraphQLClient, fmt: str = "NDJSON", **variables: Any) -> dict[str, Any]:
     job: dict[str, Any] = (
         await client.ok(START, {"sheet": "employees", "format": fmt, **variables})
     )["startExport"]
     return job
-
-
-async def download(http: httpx.AsyncClient, url: str) -> httpx.Response:
-    parts = urlsplit(url)
-    return await http.get(f"{parts.path}?{parts.query}")
-
-
-def lines(response: httpx.Response) -> list[dict[str, Any]]:
-    assert response.status_code == 200, response.text
-    return [orjson.loads(line) for line in response.content.splitlines()]
 
 
 async def test_export_needs_the_export_permission(

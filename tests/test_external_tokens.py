@@ -17,8 +17,8 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from gateway.app import create_app
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.roles import make_role
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.roles import make_role
 
 ISSUER, AUDIENCE = "https://idp.example", "enclave-api"
 

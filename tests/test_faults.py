@@ -1,4 +1,4 @@
-"""Faults under load: two gateway processes serve the mixed workload of ``bench.workload``
+"""Faults under load: two gateway processes serve the mixed workload of ``bench.support.workload``
 over tenants of both regions while a region's server, Redis, or a gateway goes away.
 
 - EU's server stopped, then started: US tenants see no error at all; EU tenants get only
@@ -11,7 +11,7 @@ over tenants of both regions while a region's server, Redis, or a gateway goes a
 
 Afterwards every acknowledged mutation is stored and audited as committed, and once the
 intents the faults interrupted are settled, none is left without an outcome
-(``bench.verify``). These tests run on servers of their own (a second ``LocalStack``), so
+(``bench.support.verify``). These tests run on servers of their own (a second ``LocalStack``), so
 stopping one breaks no other test. Every wait is bounded; no timing is asserted.
 """
 
@@ -29,17 +29,18 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bench.cluster import NO_RATE_LIMITS, make_tenants
-from bench.verify import verify_acknowledged
-from bench.workload import LoadResult, LoadTenant, Outcome, run_workload
-from gateway.devservers import LocalStack
+from bench.support.cluster import NO_RATE_LIMITS, make_tenants
+from bench.support.verify import verify_acknowledged
+from bench.support.workload import LoadResult, LoadTenant, Outcome, run_workload
+from gateway.dev.processes import ChildProcess
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
-from storage.base import Actor
 from storage.mongo.writes import LEASE
-from tests.conftest import EXTERNAL
-from tests.gateways import GatewayProcess, gateway_env, running_gateways
-from tests.signins import PASSWORD
+from storage.values import Actor
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.servers import EXTERNAL
+from tests.support.signins import PASSWORD
 
 pytestmark = [
     pytest.mark.slow,
@@ -94,7 +95,7 @@ async def tenants(fault_services: Services) -> list[LoadTenant]:
     signed_in = []
     for tenant in await make_tenants(fault_services, 2):
         store = fault_services.store.for_tenant(tenant.id)
-        admin = await store.get_user(tenant.admin)
+        admin = await store.users.get(tenant.admin)
         assert admin is not None
         password = await fault_services.signin.check_password("eu_faults", PASSWORD)
         await store.credentials.set_password_hash(
@@ -112,7 +113,7 @@ def _env(settings: Settings) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def pair(
     fault_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[GatewayProcess]]:
+) -> Iterator[list[ChildProcess]]:
     """Two gateways that outlive a server's outage: the region and Redis tests share them."""
     logs = tmp_path_factory.mktemp("fault-gateways")
     with running_gateways(["a", "b"], _env(fault_settings), logs) as gateways:
@@ -130,7 +131,7 @@ async def _until(what: str, done: Callable[[], bool | Awaitable[bool]]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _clients(gateways: Sequence[GatewayProcess]) -> AsyncIterator[list[httpx.AsyncClient]]:
+async def _clients(gateways: Sequence[ChildProcess]) -> AsyncIterator[list[httpx.AsyncClient]]:
     async with contextlib.AsyncExitStack() as stack:
         yield [
             await stack.enter_async_context(httpx.AsyncClient(base_url=g.url, timeout=WAIT))
@@ -139,7 +140,7 @@ async def _clients(gateways: Sequence[GatewayProcess]) -> AsyncIterator[list[htt
 
 
 async def _under_load(
-    gateways: Sequence[GatewayProcess],
+    gateways: Sequence[ChildProcess],
     tenants: Sequence[LoadTenant],
     fault: Callable[[LoadResult], Awaitable[None]],
 ) -> LoadResult:
@@ -182,7 +183,7 @@ def _at_least(count: int, result: LoadResult, at: float, **match: object) -> Cal
     return lambda: len(_since(result, at, **match)) >= count
 
 
-async def _ready(gateway: GatewayProcess) -> tuple[int, dict[str, str]]:
+async def _ready(gateway: ChildProcess) -> tuple[int, dict[str, str]]:
     async with httpx.AsyncClient(timeout=WAIT) as client:
         response = await client.get(f"{gateway.url}/readyz")
     checks: dict[str, str] = response.json()["checks"]
@@ -193,7 +194,7 @@ async def _settle_and_verify(services: Services, result: LoadResult) -> None:
     """Settle what the fault interrupted (past every lease: no writer is left), then check
     every acknowledged mutation."""
     for tenant in {a.tenant for a in result.acked}:
-        await services.store.for_tenant(tenant).reconcile(older_than=-(LEASE + LEASE))
+        await services.store.for_tenant(tenant).audit.reconcile(older_than=-(LEASE + LEASE))
     assert await verify_acknowledged(services, result.acked) == []
 
 
@@ -201,7 +202,7 @@ async def test_a_region_down_under_load(
     fault_stack: LocalStack,
     fault_services: Services,
     tenants: list[LoadTenant],
-    pair: list[GatewayProcess],
+    pair: list[ChildProcess],
 ) -> None:
     marks: dict[str, float] = {}
 
@@ -249,7 +250,7 @@ async def test_redis_down_under_load(
     fault_stack: LocalStack,
     fault_services: Services,
     tenants: list[LoadTenant],
-    pair: list[GatewayProcess],
+    pair: list[ChildProcess],
 ) -> None:
     gateways = pair
 
@@ -274,7 +275,7 @@ async def test_redis_down_under_load(
                 f"{gateway.name} to use Redis again", functools.partial(_idempotent, gateway)
             )
 
-    async def _idempotent(gateway: GatewayProcess) -> bool:
+    async def _idempotent(gateway: ChildProcess) -> bool:
         tenant = tenants[0]
         async with httpx.AsyncClient(base_url=gateway.url, timeout=WAIT) as client:
             response = await client.post(

@@ -18,10 +18,19 @@ from pymongo import MongoClient
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-from gateway.devservers import DevServer, ferretdb, free_port
+from gateway.dev.processes import ChildProcess, free_port
+from gateway.dev.servers import ferretdb
 from gateway.settings import Settings
-from tests.conftest import EXTERNAL
-from tests.ferretdb_ops import TAG_VALUES, TAGS, TRICKY, Op, collections, operations, outcome
+from tests.support.ferretdb_ops import (
+    TAG_VALUES,
+    TAGS,
+    TRICKY,
+    Op,
+    collections,
+    operations,
+    outcome,
+)
+from tests.support.servers import EXTERNAL
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="the suite runs on external servers, not FerretDB")
 
@@ -29,7 +38,7 @@ Pair = tuple[Collection[dict[str, Any]], Collection[dict[str, Any]]]
 
 
 @pytest.fixture(scope="module")
-def stock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+def stock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChildProcess]:
     """FerretDB built without the patch (scripts/bootstrap caches it)."""
     binary = os.environ.get("ENCLAVE_FERRETDB_STOCK_BIN", "")
     if not Path(binary).is_file():
@@ -43,7 +52,7 @@ def stock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer
 
 
 @pytest.fixture(scope="module")
-def pair(settings: Settings, stock_server: DevServer) -> Iterator[Pair]:
+def pair(settings: Settings, stock_server: ChildProcess) -> Iterator[Pair]:
     """The same collection on the suite's (patched) server and on the unpatched one."""
     patched: MongoClient[dict[str, Any]] = MongoClient(settings.eu.mongodb_uri.get_secret_value())
     stock: MongoClient[dict[str, Any]] = MongoClient(f"mongodb://127.0.0.1:{stock_server.port}/")

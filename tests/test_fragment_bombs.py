@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from gateway.settings import Settings
 from resolvers.docshape import measure
 from resolvers.limits import estimate_cost
-from tests.conftest import GraphQLClient, Tenant
-from tests.gateways import gateway_env, running_gateways
+from tests.support.client import GraphQLClient, Tenant
+from tests.support.gateways import gateway_env, running_gateways
 
 WAIT = 30.0
 

@@ -19,9 +19,10 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
 from storage.mongo.decryption import tenant_scope
-from tests.conftest import GraphQLClient, make_tenant
-from tests.gateways import gateway_env, running_gateways
-from tests.helpers import CREATE_EMPLOYEE, employee_input, marker
+from storage.mongo.store import MongoStore
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, employee_input, marker
+from tests.support.gateways import gateway_env, running_gateways
 
 WAIT = 30.0
 
@@ -144,7 +145,7 @@ async def test_sigterm_finishes_the_request_in_flight_then_exits_0(
         made = response.json()["data"]["createEmployee"]
         assert made["lastName"] == values["lastName"]
         assert process.wait(WAIT) == 0
-    db = services.store.regions["us"].data[database_name(tenant.id)]
+    db = MongoStore.of(services.store).registry["us"].data[database_name(tenant.id)]
     with tenant_scope(tenant.id):
         stored = await db["employees"].find_one({"_id": made["id"]})
     assert stored is not None and stored["lastName"] == values["lastName"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.conftest import Tenant
+from tests.support.client import Tenant
 
 HEADERS = {
     "x-content-type-options": "nosniff",
@@ -21,7 +21,7 @@ HEADERS = {
     [
         ("GET", "/healthz", {}),
         ("GET", "/readyz", {}),
-        ("GET", "/graphql", {"accept": "text/html"}),  # the GraphiQL page
+        ("GET", "/graphql", {"accept": "text/html"}),  # to the console's GraphiQL
         ("GET", "/metrics", {}),
         ("GET", "/no-such-page", {}),  # Starlette's 404
         ("PUT", "/healthz", {}),  # Starlette's 405
@@ -45,6 +45,34 @@ async def test_graphql_answers_carry_them_once(http: httpx.AsyncClient, eu_tenan
     assert response.status_code == 200
     for name, value in HEADERS.items():
         assert response.headers.get_list(name) == [value]
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "content", "status"),
+    [
+        ("POST", {"authorization": "token"}, b'{"query": "{ me { id } }"}', 200),
+        ("POST", {}, b'{"query": "{ me { id } }"}', 401),  # no credentials
+        ("POST", {"authorization": "Bearer forged"}, b'{"query": "{ me { id } }"}', 401),
+        ("POST", {"authorization": "token"}, b"x" * 2_000_000, 413),
+        ("GET", {"authorization": "token"}, b"", 405),
+        ("GET", {"accept": "text/html"}, b"", 307),  # to the console's GraphiQL
+    ],
+)
+async def test_every_graphql_answer_has_one_request_id_of_ours(
+    http: httpx.AsyncClient,
+    eu_tenant: Tenant,
+    method: str,
+    headers: dict[str, str],
+    content: bytes,
+    status: int,
+) -> None:
+    if headers.get("authorization") == "token":
+        headers = {"authorization": f"Bearer {eu_tenant.token}"}
+    headers = {**headers, "content-type": "application/json", "x-request-id": "theirs"}
+    response = await http.request(method, "/graphql", headers=headers, content=content)
+    assert response.status_code == status
+    [request_id] = response.headers.get_list("x-request-id")
+    assert len(request_id) == 32 and int(request_id, 16) >= 0
 
 
 NAME = "Guessed-Name-7f3a"

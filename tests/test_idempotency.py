@@ -10,12 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.settings import Settings
 from regions.routing import database_name
-from tests.conftest import EXTERNAL, Tenant
-from tests.helpers import CREATE_EMPLOYEE, employee_input
-from tests.raw import plain_client
+from tests.support.client import Tenant
+from tests.support.employees import CREATE_EMPLOYEE, employee_input
+from tests.support.raw import plain_client
+from tests.support.servers import EXTERNAL
 
 
 async def _post(
@@ -111,8 +112,8 @@ async def test_without_redis_idempotent_requests_are_refused(
 async def test_reads_are_never_replayed_and_changed_permissions_stop_a_replay(
     http: httpx.AsyncClient, services: Any
 ) -> None:
-    from tests.conftest import GraphQLClient, make_tenant
-    from tests.roles import make_user
+    from tests.support.client import GraphQLClient, make_tenant
+    from tests.support.roles import make_user
 
     tenant = await make_tenant(services, "DE", "Idem Org")
     admin = GraphQLClient(http, tenant.token)

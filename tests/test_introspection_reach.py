@@ -12,8 +12,8 @@ import pytest
 from graphql import build_client_schema, get_introspection_query
 
 from gateway.services import Services
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.roles import make_role, make_user
 
 ADMIN_ONLY = ["Role", "ApiKey", "ApiKeyCreated", "User", "RoleInput", "RoleDiffType"]
 #: Reachable only through startExport, which needs the export permission (admins too).

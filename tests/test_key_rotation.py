@@ -20,11 +20,11 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.catalog import read_local_master_key, write_local_master_key
 from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE
-from tests.conftest import make_tenant
-from tests.gateways import gateway_env, running_gateways
-from tests.helpers import CREATE_EMPLOYEE, employee_input
-from tests.operator import enclave_json
-from tests.raw import is_ciphertext, plain_client
+from tests.support.client import make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, employee_input
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.operator import enclave_json
+from tests.support.raw import is_ciphertext, plain_client
 
 READ = "query($id: ID!) { employee(id: $id) { id lastName } }"
 

@@ -14,12 +14,12 @@ from starlette.applications import Starlette
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.errors import ConflictError
-from storage.base import Actor
-from storage.mongo.lifecycle import TenantLifecycle
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee
-from tests.operator import enclave, enclave_json, eventually
-from tests.raw import plain_client
+from storage.contract.lifecycle import TenantLifecycle
+from storage.values import OPERATOR
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.operator import enclave, enclave_json, eventually
+from tests.support.raw import plain_client
 
 ME = "query { me { id } }"
 TERMINATE = """
@@ -39,7 +39,7 @@ query { auditLog(first: 50, filter: {operation: "lifecycle"}) {
 
 
 def lifecycle(services: Services) -> TenantLifecycle:
-    return TenantLifecycle(services.store, services.store.regions)
+    return services.store.lifecycle()
 
 
 async def status_code(client: GraphQLClient) -> int:
@@ -100,11 +100,11 @@ async def test_suspend_resume_terminate_restore_from_the_cli(
     # Audited in the tenant's own log, as the operator, and in the control history.
     entries = (await client.ok(LIFECYCLE_ENTRIES))["auditLog"]["nodes"]
     assert len(entries) == 5  # suspend, resume, terminate, retention, restore
-    assert {(e["actorKind"], e["actorId"]) for e in entries} == {("operator", "cli")}
+    assert {(e["actorKind"], e["actorId"]) for e in entries} == {("operator", "operator")}
     shown = enclave_json(settings, "tenants", "show", tenant.id)
     actions = [h["action"] for h in shown["history"]]
     assert actions == ["suspend", "resume", "terminate", "set-retention", "restore"]
-    assert all(h["actor"] == {"kind": "operator", "id": "cli"} for h in shown["history"])
+    assert all(h["actor"] == {"kind": "operator", "id": "operator"} for h in shown["history"])
 
 
 async def test_illegal_transitions_are_refused_and_change_nothing(
@@ -131,7 +131,7 @@ async def test_restore_after_the_purge_date_and_purge_before_it_are_refused(
     services: Services,
 ) -> None:
     tenant = await make_tenant(services, "ES")
-    cli = Actor("cli", kind="operator")
+    cli = OPERATOR
     lc = lifecycle(services)
     await lc.terminate(tenant.id, cli, retention_days=30)
     with pytest.raises(ConflictError, match="the purge is due on"):

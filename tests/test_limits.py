@@ -11,7 +11,7 @@ from graphql import parse
 from gateway.app import create_app
 from gateway.settings import Settings
 from resolvers.limits import estimate_cost
-from tests.conftest import GraphQLClient, Tenant
+from tests.support.client import GraphQLClient, Tenant
 
 
 def test_cost_counts_each_field_per_object_and_lists_by_page_size() -> None:

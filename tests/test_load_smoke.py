@@ -8,16 +8,17 @@ from typing import Any
 import httpx
 from pymongo.asynchronous.database import AsyncDatabase
 
-from bench.verify import verify_acknowledged
-from bench.workload import LoadTenant, run_workload
+from bench.support.verify import verify_acknowledged
+from bench.support.workload import LoadTenant, run_workload
 from gateway.services import Services
 from regions.routing import database_name, region_of
+from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, OUTCOMES
-from tests.conftest import make_tenant
+from tests.support.client import make_tenant
 
 
 def _db(services: Services, tenant: str) -> AsyncDatabase[dict[str, Any]]:
-    return services.store.regions[region_of(tenant)].plain[database_name(tenant)]
+    return MongoStore.of(services.store).registry[region_of(tenant)].plain[database_name(tenant)]
 
 
 async def test_workload_acknowledges_writes_that_verification_finds(

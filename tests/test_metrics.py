@@ -13,8 +13,8 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.settings import Settings
-from tests.conftest import GraphQLClient, Tenant
-from tests.helpers import create_employee
+from tests.support.client import GraphQLClient, Tenant
+from tests.support.employees import create_employee
 
 LIST = "{ employees(first: 5) { nodes { id lastName } } }"
 MISSING = '{ employee(id: "01HZZZZZZZZZZZZZZZZZZZZZZZ") { id } }'

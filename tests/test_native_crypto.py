@@ -33,6 +33,7 @@ from pymongocrypt.binding import ffi, lib
 from starlette.applications import Starlette
 
 from gateway.app import create_app
+from gateway.dev.servers import PROJECT_ROOT
 from gateway.services import Services
 from gateway.settings import Settings
 from regions import nativecrypto
@@ -41,8 +42,8 @@ from regions.nativecrypto.hooks import current, hook_calls, native_hooks, stock_
 from regions.nativecrypto.selftest import Vectors, flipped
 from schema.datasheets import DATASHEETS, Field, FieldType
 from storage.mongo.codec import FieldCodec, encode
-from tests.conftest import Tenant, project_root
-from tests.gateways import gateway_env, running_gateways
+from tests.support.client import Tenant
+from tests.support.gateways import gateway_env, running_gateways
 
 DET = Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Deterministic
 RND = Algorithm.AEAD_AES_256_CBC_HMAC_SHA_512_Random
@@ -273,7 +274,7 @@ def test_a_process_without_settings_reads_the_variable(setting: str | None, expe
     out = subprocess.run(
         [sys.executable, "-c", code],
         env=env,
-        cwd=project_root(),
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         check=True,

@@ -17,9 +17,10 @@ from gateway.app import create_app
 from gateway.cli import app as cli_app
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import create_employee, marker
-from tests.operator import enclave, eventually
+from storage.values import OPERATOR
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee, marker
+from tests.support.operator import enclave, eventually
 
 #: Every command of ``enclave``. A new one must be checked for what it prints before it
 #: is added here: none may read records from the databases (there is no dump or query
@@ -122,8 +123,8 @@ async def test_no_operator_path_shows_a_record(
         assert secret.lower() not in shown.lower()
 
     # Credentials an operator could make with the gateway's own signing key, for the
-    # identities operators act as: none is a user of the tenant, so none gets anything.
-    for subject in ("cli", "operator", "gateway"):
+    # identity operators act as: no user of the tenant, so it gets nothing.
+    for subject in (OPERATOR.user_id,):
         forged = GraphQLClient(http, services.tokens.issue(tenant.id, subject, ["admin"]))
         response = await forged.raw(READ_ALL)
         assert response.status_code == 401, subject

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from gateway.services import Services
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee, employee_input
-from tests.roles import CREATE_ROLE, make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee, employee_input
+from tests.support.roles import CREATE_ROLE, make_role, make_user
 
 READER_FIELDS = ["firstName", "lastName", "department", "jobTitle"]
 
@@ -299,7 +299,7 @@ async def test_the_last_admin_keeps_the_role(
         second(update, {"id": tenant.admin_id, "v": 1, "roles": []}),
     )
     assert sum("errors" not in r for r in results) == 1
-    remaining = await services.store.for_tenant(tenant.id).list_users()
+    remaining = await services.store.for_tenant(tenant.id).users.all()
     assert sum("admin" in u.roles for u in remaining) == 1
 
 

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.services import Services
-from resolvers.policy import META_FIELDS
+from resolvers.authz.policy import META_FIELDS
 from schema.datasheets import FieldType, datasheet
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.roles import make_role, make_user
 
 EMPLOYEES = datasheet("employees")
 NAMES = [f.name for f in EMPLOYEES.fields]

@@ -13,9 +13,10 @@ import pytest
 
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.roles import make_role, make_user
-from tests.test_cli import _enclave, _env
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.gateways import gateway_env
+from tests.support.operator import run_enclave
+from tests.support.roles import make_role, make_user
 
 LIST = "query Names { employees(first: 3) { nodes { id lastName } } }"
 
@@ -137,16 +138,16 @@ async def test_an_operator_registers_and_switches_allow_list_mode(
     tenant = await make_tenant(services, "IT", "Operated Org")
     document = tmp_path / "names.graphql"
     document.write_text(LIST)
-    env = _env(settings)
-    made = _enclave(["operations", "register", "--tenant", tenant.id, str(document)], env)
+    env = gateway_env(settings)
+    made = run_enclave(["operations", "register", "--tenant", tenant.id, str(document)], env)
     assert made.returncode == 0, made.stderr
     assert json.loads(made.stdout)["sha256Hash"] == sha(LIST)
-    switched = _enclave(["operations", "allow-list", "--tenant", tenant.id, "--on"], env)
+    switched = run_enclave(["operations", "allow-list", "--tenant", tenant.id, "--on"], env)
     assert switched.returncode == 0, switched.stderr
     store = services.store.for_tenant(tenant.id).operations
     assert await store.allow_list() is True
     assert await store.document(sha(LIST)) == LIST
     bad = tmp_path / "bad.graphql"
     bad.write_text("query {")
-    refused = _enclave(["operations", "register", "--tenant", tenant.id, str(bad)], env)
+    refused = run_enclave(["operations", "register", "--tenant", tenant.id, str(bad)], env)
     assert refused.returncode == 1 and "BAD_USER_INPUT" in refused.stderr

@@ -10,16 +10,16 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from storage.base import Actor
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee, marker
-from tests.raw import plain_client, raw_bytes
-from tests.roles import make_role, make_user
-from tests.test_cli import _enclave, _env
+from storage.values import Actor
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee, marker
+from tests.support.operator import enclave
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.roles import make_role, make_user
 
 LOG = """query($r: ID) { auditLog(first: 10, filter: {record: $r}) {
   nodes { operation redacted changes { field before after } } } }"""
@@ -112,7 +112,7 @@ async def test_documents_with_values_are_refused_on_every_path(
         assert status == 400 and body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     file = tmp_path / "q.graphql"
     file.write_text(document)
-    cli = _enclave(["operations", "register", "--tenant", tenant.id, str(file)], _env(settings))
+    cli = enclave(settings, "operations", "register", "--tenant", tenant.id, str(file))
     assert cli.returncode == 1 and "BAD_USER_INPUT" in cli.stderr and email not in cli.stderr
 
     store = services.store.for_tenant(tenant.id).operations

@@ -22,13 +22,15 @@ import httpx
 import pytest
 from redis.exceptions import RedisError
 
-from gateway.devservers import LocalStack
-from gateway.policies import CHANNEL
+from gateway.dev.processes import ChildProcess
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
-from tests.gateways import GatewayProcess, gateway_env, running_gateways
-from tests.helpers import create_employee
+from resolvers.authz.policycache import CHANNEL
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee
+from tests.support.gateways import gateway_env, running_gateways
+from tests.support.servers import EXTERNAL
 
 #: How often, and for how long at most, the other gateway is asked whether a change arrived.
 POLL_INTERVAL = 0.05
@@ -66,14 +68,14 @@ Outcome = Literal["allowed", "forbidden"]
 # -- gateways -------------------------------------------------------------------------------
 
 
-def _pair(settings: Settings, logs: Path, recheck: str) -> Iterator[list[GatewayProcess]]:
+def _pair(settings: Settings, logs: Path, recheck: str) -> Iterator[list[ChildProcess]]:
     env = gateway_env(settings, ENCLAVE_POLICY_RECHECK_SECONDS=recheck)
     with running_gateways(["a", "b"], env, logs) as gateways:
         yield gateways
 
 
 @pytest.fixture
-def pubsub_pair(settings: Settings, tmp_path: Path) -> Iterator[list[GatewayProcess]]:
+def pubsub_pair(settings: Settings, tmp_path: Path) -> Iterator[list[ChildProcess]]:
     """Two gateways that recheck policy versions only every 30 s."""
     yield from _pair(settings, tmp_path, SLOW_RECHECK)
 
@@ -81,7 +83,7 @@ def pubsub_pair(settings: Settings, tmp_path: Path) -> Iterator[list[GatewayProc
 @pytest.fixture(scope="module")
 def recheck_pair(
     settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[list[GatewayProcess]]:
+) -> Iterator[list[ChildProcess]]:
     """Two gateways that, without Redis, recheck policy versions every second (shared by
     the tests that stop Redis; each works in a tenant of its own)."""
     yield from _pair(settings, tmp_path_factory.mktemp("recheck-gateways"), FAST_RECHECK)
@@ -99,7 +101,7 @@ class Actors:
 
 @asynccontextmanager
 async def _actors(
-    services: Services, gateways: list[GatewayProcess], name: str
+    services: Services, gateways: list[ChildProcess], name: str
 ) -> AsyncIterator[Actors]:
     """A tenant with an employee, the role ``reader`` (names and salary) at version 1 and a
     user holding it, on gateways A and B, whose caches both hold the reader's policy."""
@@ -213,7 +215,7 @@ needs_own_redis = pytest.mark.skipif(EXTERNAL, reason="stops the Redis this test
 
 
 async def test_role_change_reaches_the_other_gateway_through_pubsub(
-    services: Services, pubsub_pair: list[GatewayProcess]
+    services: Services, pubsub_pair: list[ChildProcess]
 ) -> None:
     async with _actors(services, pubsub_pair, "Pubsub Org") as act:
         await _update_role(act.admin_a, 1, WITHOUT_SALARY)
@@ -229,7 +231,7 @@ async def test_role_change_reaches_the_other_gateway_through_pubsub(
 
 @needs_own_redis
 async def test_without_redis_the_version_recheck_bounds_staleness(
-    services: Services, stack: LocalStack | None, recheck_pair: list[GatewayProcess]
+    services: Services, stack: LocalStack | None, recheck_pair: list[ChildProcess]
 ) -> None:
     async with _actors(services, recheck_pair, "Recheck Org") as act:
         with _redis_down(stack):
@@ -260,7 +262,7 @@ async def test_without_redis_the_version_recheck_bounds_staleness(
 
 @needs_own_redis
 async def test_a_change_made_without_redis_is_seen_once_redis_is_back(
-    services: Services, stack: LocalStack | None, recheck_pair: list[GatewayProcess]
+    services: Services, stack: LocalStack | None, recheck_pair: list[ChildProcess]
 ) -> None:
     """Subscribing again must not trust the cache: a change announced to nobody while
     Redis was down is re-read, not left for the 30 s healthy recheck."""
@@ -276,7 +278,7 @@ async def test_a_change_made_without_redis_is_seen_once_redis_is_back(
 
 @needs_own_redis
 async def test_pubsub_carries_changes_again_after_redis_restarts(
-    services: Services, stack: LocalStack | None, recheck_pair: list[GatewayProcess]
+    services: Services, stack: LocalStack | None, recheck_pair: list[ChildProcess]
 ) -> None:
     """The first announcement after a Redis restart must not be lost on a pooled
     connection that Redis closed when it stopped."""

@@ -17,19 +17,28 @@ from gateway.services import Services
 from gateway.settings import Settings
 from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE
 from schema.errors import ConflictError
-from storage.base import Actor
-from storage.mongo.lifecycle import SETTLE, TenantLifecycle
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
-from tests.operator import enclave, enclave_json, eventually
-from tests.raw import is_ciphertext, plain_client
+from storage.contract.lifecycle import TenantLifecycle
+from storage.mongo.lifecycle import SETTLE, MongoLifecycle
+from storage.mongo.store import MongoStore
+from storage.values import OPERATOR
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, create_employee, employee_input
+from tests.support.operator import enclave, enclave_json, eventually
+from tests.support.raw import is_ciphertext, plain_client
 
-CLI = Actor("cli", kind="operator")
+CLI = OPERATOR  # as the CLI, and every other operator, signs its changes
 HOUR = dt.timedelta(hours=1)
 
 
 def lifecycle(services: Services) -> TenantLifecycle:
-    return TenantLifecycle(services.store, services.store.regions)
+    return services.store.lifecycle()
+
+
+def mongo_lifecycle(services: Services, settle: dt.timedelta | None = None) -> MongoLifecycle:
+    """The MongoDB lifecycle, for the tests that stop a purge half-way."""
+    lc = services.store.lifecycle(settle=settle)
+    assert isinstance(lc, MongoLifecycle)
+    return lc
 
 
 async def _ciphertexts(settings: Settings, tenant_id: str) -> list[Any]:
@@ -59,12 +68,12 @@ async def test_purge_destroys_key_and_data_and_copies_stay_unreadable(
         assert key is not None
 
         # This process holds the key (cached) and decrypts: a running gateway's client.
-        running = services.store.regions["eu"].encryption
+        running = MongoStore.of(services.store).registry["eu"].encryption
         assert await running.decrypt(copies[0])
 
         await lifecycle(services).terminate(tenant.id, CLI)
         # Not while gateways may still be serving it (deterministic: a long settle time).
-        cautious = TenantLifecycle(services.store, services.store.regions, settle=HOUR)
+        cautious = services.store.lifecycle(settle=HOUR)
         with pytest.raises(ConflictError, match="terminated seconds ago"):
             await cautious.purge(tenant.id, CLI, before_due=True)
         await asyncio.sleep(SETTLE.total_seconds())
@@ -73,7 +82,7 @@ async def test_purge_destroys_key_and_data_and_copies_stay_unreadable(
         assert cert["keyIdDestroyed"] == str(key["_id"].as_uuid())
         assert cert["counts"]["employees"] == 3
         assert cert["counts"]["audit"] >= 4
-        assert cert["purgedAt"] and cert["by"] == {"kind": "operator", "id": "cli"}
+        assert cert["purgedAt"] and cert["by"] == {"kind": "operator", "id": "operator"}
         assert await vault.count_documents({"keyAltNames": tenant.id}) == 0
         assert f"tenant_{tenant.id}" not in await raw.list_database_names()
     finally:
@@ -118,7 +127,7 @@ async def test_purge_destroys_key_and_data_and_copies_stay_unreadable(
 async def test_purge_due_is_idempotent_and_finishes_interrupted_purges(
     settings: Settings, services: Services, http: httpx.AsyncClient
 ) -> None:
-    lc = lifecycle(services)
+    lc = mongo_lifecycle(services)
     due, later, crashed = [await make_tenant(services, c) for c in ("PL", "US", "SE")]
     for t in (due, later, crashed):
         await create_employee(GraphQLClient(http, t.token))
@@ -173,7 +182,7 @@ async def test_the_gateway_purges_what_is_due(settings: Settings, services: Serv
         await gateway.aclose()
     info = await services.store.get_tenant(tenant.id)
     assert info is not None and info.certificate is not None
-    assert info.certificate["by"] == {"kind": "operator", "id": "gateway"}
+    assert info.certificate["by"] == {"kind": "operator", "id": "operator"}
 
 
 def _fast(settings: Settings) -> Settings:
@@ -183,7 +192,7 @@ def _fast(settings: Settings) -> Settings:
 async def test_one_purge_due_run_finishes_a_purge_that_crashed_inside_its_claim(
     services: Services, http: httpx.AsyncClient
 ) -> None:
-    lc = TenantLifecycle(services.store, services.store.regions, settle=dt.timedelta(0))
+    lc = mongo_lifecycle(services, settle=dt.timedelta(0))
     tenant = await make_tenant(services, "NL")
     await create_employee(GraphQLClient(http, tenant.token))
     await lc.terminate(tenant.id, CLI, retention_days=0)
@@ -200,7 +209,7 @@ async def test_one_purge_due_run_finishes_a_purge_that_crashed_inside_its_claim(
             "from": "terminated",
             "to": "purging",
             "at": doc["terminatedAt"],
-            "actor": {"kind": "operator", "id": "cli"},
+            "actor": {"kind": "operator", "id": "operator"},
             "set": {"purge": progress, "status": "purging", "stateVersion": version},
             "unset": [],
         }
@@ -225,6 +234,7 @@ async def test_purge_deletes_the_tenants_keys_in_redis(
     pattern = f"*{tenant.id}*"
     assert [k async for k in services.redis.scan_iter(match=pattern)]  # the kept answer
     lc = services.lifecycle()  # as the CLI and the gateway's purge task make it
+    assert isinstance(lc, MongoLifecycle)
     lc._settle = dt.timedelta(0)
     await lc.terminate(tenant.id, CLI, retention_days=0)
     await lc.purge(tenant.id, CLI)

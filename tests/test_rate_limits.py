@@ -8,10 +8,11 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
-from tests.conftest import EXTERNAL, GraphQLClient, Tenant, make_tenant
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.servers import EXTERNAL
 
 QUERY = "{ me { id } }"
 

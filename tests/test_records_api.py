@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import GraphQLClient
-from tests.helpers import (
+from tests.support.client import GraphQLClient
+from tests.support.employees import (
     EMPLOYEE_FIELDS,
     UPDATE_EMPLOYEE,
     create_employee,

@@ -4,42 +4,58 @@ tenants keep working, and the region recovers by itself when the server is back.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
+import pkgutil
 import time
 
 import httpx
 import pytest
 
+import storage.mongo
 from gateway.app import create_app
-from gateway.devservers import LocalStack
+from gateway.dev.servers import LocalStack
 from gateway.services import Services
 from gateway.settings import Settings
+from storage.mongo.credentials import MongoCredentials
+from storage.mongo.errors import MapsDriverErrors, maps_driver_errors
 from storage.mongo.operations import MongoOperations
-from storage.mongo.signin import MongoCredentials
-from tests.conftest import EXTERNAL, GraphQLClient, make_tenant
-from tests.helpers import create_employee, until_region_back
-from tests.signins import REFRESH, anonymous, login, new_user
+from storage.mongo.store import MongoStore
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import create_employee, until_region_back
+from tests.support.servers import EXTERNAL
+from tests.support.signins import REFRESH, anonymous, login, new_user
 
 pytestmark = pytest.mark.skipif(EXTERNAL, reason="needs servers this test suite started")
 
 LIST = "{ employees(first: 5) { nodes { id firstName } } }"
 
 
-def test_every_sign_in_and_operation_store_method_maps_driver_errors() -> None:
+def test_every_method_of_every_mongodb_store_maps_driver_errors() -> None:
     # The outage tests reach some methods; this checks all of them, new ones included.
-    for store in (MongoCredentials, MongoOperations):
+    for info in pkgutil.iter_modules(storage.mongo.__path__):
+        importlib.import_module(f"storage.mongo.{info.name}")
+    classes = _subclasses(MapsDriverErrors)
+    assert {MongoCredentials, MongoOperations, MongoStore} <= classes
+    for cls in classes:
         methods = [
-            name
-            for name, method in vars(store).items()
-            if not name.startswith("_") and inspect.iscoroutinefunction(method)
+            method
+            for name, method in vars(cls).items()
+            if not name.startswith("_")
+            and (inspect.iscoroutinefunction(method) or inspect.isasyncgenfunction(method))
         ]
-        assert methods and all(hasattr(getattr(store, m), "__wrapped__") for m in methods)
+        assert all(maps_driver_errors(m) for m in methods), cls
+
+
+def _subclasses(cls: type) -> set[type]:
+    subs: list[type] = cls.__subclasses__()
+    return {c for sub in subs for c in (sub, *_subclasses(sub))}
 
 
 def test_regions_give_up_in_seconds_not_the_drivers_30(services: Services) -> None:
     # How quickly REGION_UNAVAILABLE comes is the driver's server selection timeout; tests
     # assert no timings, so check the setting every region client is built with.
-    for region in services.store.regions.values():
+    for region in MongoStore.of(services.store).registry.values():
         for client in (region.data, region.plain):
             assert client.options.server_selection_timeout <= 2.0
 

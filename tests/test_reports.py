@@ -20,11 +20,11 @@ from regions.routing import database_name
 from resolvers.reports import plan as report_plan
 from resolvers.reports.rules import extreme_allowed, suppress
 from schema.datasheets import datasheet
-from storage.base import AccessQuery, AuditQuery, ReportGroup, ReportQuery
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import create_employee
-from tests.raw import plain_client, raw_bytes
-from tests.roles import CREATE_ROLE, CREATE_USER, make_user
+from storage.values import AccessQuery, AuditQuery, ReportGroup, ReportQuery
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import create_employee
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.roles import CREATE_ROLE, CREATE_USER, make_user
 
 REPORT = """
 query($sheet: String!, $groupBy: [String!], $measures: [ReportMeasureInput!]!,
@@ -188,7 +188,7 @@ async def test_an_admin_sets_k_audited_and_only_an_admin(
         assert (await admin.ok(SET_K, {"k": 2}))["setReportMinimumGroupSize"] == 2
         result = await report(admin, groupBy=["department"])
         assert ("HR",) in rows(result) and result["minimumGroupSize"] == 2
-        page, _ = await services.store.for_tenant(tenant.id).audit_page(
+        page, _ = await services.store.for_tenant(tenant.id).audit.page(
             AuditQuery(datasheet="settings", record="reports"), first=10
         )
         assert page and all(e.fields == ["minimumGroupSize"] for e in page)
@@ -340,7 +340,7 @@ async def test_each_run_is_in_the_access_log_without_values(
         filter=[{"field": "jobTitle", "value": "Manager"}],
     )
     await app.state.services.access.flush()
-    events, _ = await services.store.for_tenant(tenant.id).access_page(
+    events, _ = await services.store.for_tenant(tenant.id).access_log.page(
         AccessQuery(kind="report"), first=5
     )
     event = events[0]
@@ -389,7 +389,7 @@ async def test_saved_definitions_are_versioned_and_audited(
     await admin.ok(DELETE_DEF, {"id": created["id"], "v": 2})
     assert created["id"] not in {d["id"] for d in (await admin.ok(LIST_DEFS))["reportDefinitions"]}
     store = services.store.for_tenant(tenant.id)
-    page, _ = await store.audit_page(AuditQuery(record=created["id"]), first=10)
+    page, _ = await store.audit.page(AuditQuery(record=created["id"]), first=10)
     entries = sorted(page, key=lambda e: e.seq)
     changes = [e for e in entries if e.version is not None]
     assert [(e.op, e.version) for e in changes] == [("create", 1), ("update", 2), ("update", 3)]
@@ -441,7 +441,7 @@ async def test_database_grouping_equals_grouping_in_python(
     sheet = datasheet("employees")
     fields = ["department", "lastName", "startDate", "salary"]
     expected: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    async for record in store.stream(sheet, fields):
+    async for record in store.records.stream(sheet, fields):
         v = record.values
         start = v["startDate"]
         key = (v["department"], v["lastName"], None if start is None else str(start)[:7])

@@ -8,41 +8,25 @@ from typing import Any
 
 import httpx
 
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import OPERATOR, issue_setup_code
 from regions.routing import database_name
-from tests.conftest import GraphQLClient, Tenant
-from tests.raw import plain_client, raw_bytes
+from storage.values import OPERATOR
+from tests.support.client import GraphQLClient, Tenant
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.signins import SETUP_PASSWORD, activate, refused
 
-ACTIVATE = """mutation($t: ID!, $e: String!, $c: String!, $p: String!) {
-  activateAccount(tenant: $t, email: $e, code: $c, password: $p) {
-    accessToken refreshToken expiresIn } }"""
 LOGIN = """mutation($t: ID!, $e: String!, $p: String!) {
   login(tenant: $t, email: $e, password: $p) { accessToken } }"""
 LOG = """query($r: ID) { auditLog(first: 20, filter: {record: $r}) {
   nodes { operation outcome code actorKind actorId ip } } }"""
-PASSWORD = "a long enough first password"
-
-
-async def activate(
-    http: httpx.AsyncClient, tenant: str, email: str, code: str, password: str = PASSWORD
-) -> Any:
-    variables = {"t": tenant, "e": email, "c": code, "p": password}
-    return (await http.post("/graphql", json={"query": ACTIVATE, "variables": variables})).json()
+PASSWORD = SETUP_PASSWORD
 
 
 async def login(http: httpx.AsyncClient, tenant: str, email: str, password: str) -> Any:
     variables = {"t": tenant, "e": email, "p": password}
     return (await http.post("/graphql", json={"query": LOGIN, "variables": variables})).json()
-
-
-def refused(body: Any) -> str:
-    """The code of a refusal, checking that it says nothing about why."""
-    error = body["errors"][0]
-    assert error["message"] == "invalid or expired setup code", body
-    assert body.get("data") is None
-    return str(error["extensions"]["code"])
 
 
 async def _tenant(services: Services, country: str) -> tuple[Tenant, str]:
@@ -93,13 +77,11 @@ async def test_wrong_expired_and_other_users_codes_are_refused_alike(
     http: httpx.AsyncClient, services: Services
 ) -> None:
     tenant, email = await _tenant(services, "BE")
-    creds = services.store.for_tenant(tenant.id).credentials
-    expired, _ = await creds.issue_setup_code(tenant.admin_id, dt.timedelta(0), OPERATOR)
+    codes = services.store.for_tenant(tenant.id).setup_codes
+    expired, _ = await codes.issue(tenant.admin_id, dt.timedelta(0), OPERATOR)
     admin = GraphQLClient(http, tenant.token)
     other = await admin.ok('mutation { createUser(email: "o@example.com", roles: []) { id } }')
-    others, _ = await creds.issue_setup_code(
-        other["createUser"]["id"], dt.timedelta(hours=1), OPERATOR
-    )
+    others, _ = await codes.issue(other["createUser"]["id"], dt.timedelta(hours=1), OPERATOR)
     for tenant_id, mail, code in (
         (tenant.id, email, expired),
         (tenant.id, email, others),

@@ -10,9 +10,9 @@ import pyotp
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.raw import is_ciphertext, plain_client, raw_bytes
-from tests.signins import PASSWORD, REFRESH, anonymous, login, new_user, next_code
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.raw import is_ciphertext, plain_client, raw_bytes
+from tests.support.signins import PASSWORD, REFRESH, anonymous, login, new_user, next_code
 
 
 async def _login(

@@ -6,25 +6,22 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import jwt
 import pyotp
-import pytest
 from starlette.applications import Starlette
 
-from gateway.app import create_app
-from gateway.passwords import PasswordHashing
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.signin import MAX_FAILURES
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import MAX_FAILURES
 from regions.routing import database_name
 from schema.errors import RateLimitedError
-from tests.conftest import GraphQLClient, make_tenant
-from tests.raw import plain_client
-from tests.signins import (
+from tests.support.client import GraphQLClient, asgi_client, make_tenant
+from tests.support.raw import plain_client
+from tests.support.signins import (
     PASSWORD,
     REFRESH,
     anonymous,
@@ -36,38 +33,6 @@ from tests.signins import (
 )
 
 READ = "{ employees(first: 1) { nodes { id } } }"
-
-
-@pytest.fixture
-async def limited(settings: Settings) -> AsyncIterator[Starlette]:
-    """A gateway with sign-in limits on (the suite's shared one has them off)."""
-    app = create_app(
-        settings.model_copy(
-            update={
-                "signin_rate_limit_per_address": 10,
-                "signin_rate_limit_per_tenant": 14,
-                "rate_limit_window_seconds": 3600,  # no window ends during the test
-                "password_hash_threads": 1,
-                "password_hash_queue": 64,
-            }
-        ),
-        background=False,
-    )
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-@pytest.fixture
-async def strict(settings: Settings) -> AsyncIterator[Starlette]:
-    """A gateway that accepts built-in tokens only with a live sign-in session."""
-    app = create_app(settings.model_copy(update={"sessionless_tokens": False}), background=False)
-    async with app.router.lifespan_context(app):
-        yield app
-
-
-def _client(app: Starlette, address: str) -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 50000))
-    return httpx.AsyncClient(transport=transport, base_url="http://gateway")
 
 
 def _address() -> str:
@@ -93,7 +58,7 @@ async def test_a_sign_in_burst_is_limited_and_other_tenants_are_served_meanwhile
         done.append("bystander")
         return response
 
-    async with _client(limited, _address()) as http:
+    async with asgi_client(limited, _address()) as http:
         *burst, served = await asyncio.gather(
             *(attempt(http, n) for n in range(30)), bystander(http)
         )
@@ -115,7 +80,7 @@ async def test_sign_ins_are_limited_per_tenant_whatever_the_address(
     tenant = await make_tenant(services, "DE", "Many Addresses Org")
     statuses = []
     for _ in range(3):
-        async with _client(limited, _address()) as http:
+        async with asgi_client(limited, _address()) as http:
             for n in range(6):
                 statuses.append((await login(http, tenant, f"x{n}@example.com")).status_code)
             refresh = await anonymous(http, REFRESH, {"r": f"ers_{tenant.id}_01J_x"})
@@ -242,7 +207,7 @@ async def test_a_session_authenticates_only_its_own_user_and_scope(
         )
         return claims
 
-    async with _client(strict, "127.0.0.1") as client:
+    async with asgi_client(strict, "127.0.0.1") as client:
         own = await session(client, tenant.id, victim)
         admin = await session(client, tenant.id, admin_email)
         foreign = await session(client, other.id, outsider)

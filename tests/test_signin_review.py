@@ -17,17 +17,17 @@ from starlette.applications import Starlette
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app import create_app
-from gateway.cli import proxy_options
-from gateway.passwords import PasswordHashing
+from gateway.auth.passwords import PasswordHashing
+from gateway.auth.signin import LOCKOUT, MAX_FAILURES
+from gateway.cli.serve import proxy_options
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.signin import LOCKOUT, MAX_FAILURES
 from regions.routing import database_name
 from schema.errors import RateLimitedError
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.raw import plain_client
-from tests.roles import make_role
-from tests.signins import (
+from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
+from tests.support.raw import plain_client
+from tests.support.roles import CREATE_API_KEY, make_role
+from tests.support.signins import (
     PASSWORD,
     REFRESH,
     anonymous,
@@ -37,8 +37,6 @@ from tests.signins import (
     with_totp,
     wrong_code,
 )
-from tests.test_api_keys import CREATE
-from tests.test_signin_abuse import _client, limited, strict  # noqa: F401 (fixtures)
 
 READ = "{ employees(first: 1) { nodes { id } } }"
 
@@ -134,7 +132,7 @@ async def test_api_keys_cannot_drive_password_hashing(
     tenant = await make_tenant(services, "DE", "Key Hash Org")
     admin = GraphQLClient(http, tenant.token)
     await make_role(admin, "etl", read=["firstName"])
-    key = (await admin.ok(CREATE, {"role": "etl"}))["createApiKey"]["key"]
+    key = (await admin.ok(CREATE_API_KEY, {"role": "etl"}))["createApiKey"]["key"]
     hashing = app.state.services.signin.passwords
     before = hashing.verifications
     for query in (
@@ -148,7 +146,7 @@ async def test_api_keys_cannot_drive_password_hashing(
 
 
 async def test_a_wrong_secret_does_not_end_someone_elses_session(
-    strict: Starlette,  # noqa: F811 (the fixture)
+    strict: Starlette,
     http: httpx.AsyncClient,
     services: Services,
 ) -> None:
@@ -189,30 +187,30 @@ async def test_the_public_endpoint_takes_one_sign_in_per_request(
 
 
 async def test_refreshes_do_not_use_up_a_tenants_sign_ins(
-    limited: Starlette,  # noqa: F811 (the fixture)
+    limited: Starlette,
     services: Services,
 ) -> None:
     tenant = await make_tenant(services, "DE", "Refresh Flood Org")
     statuses = []
     for n in range(3):
-        async with _client(limited, f"10.77.{n}.1") as http:
+        async with asgi_client(limited, f"10.77.{n}.1") as http:
             for _ in range(7):
                 refresh = await anonymous(http, REFRESH, {"r": f"ers_{tenant.id}_01J_x"})
                 statuses.append(refresh.status_code)
     # Failed refreshes count per tenant (14), each address (10) is under its limit.
     assert statuses.count(401) == 14 and statuses.count(429) == 7
-    async with _client(limited, "10.77.9.1") as http:
+    async with asgi_client(limited, "10.77.9.1") as http:
         assert (await login(http, tenant, "someone@example.com")).status_code == 401
 
 
 async def test_an_ipv6_client_counts_by_its_64(
-    limited: Starlette,  # noqa: F811 (the fixture)
+    limited: Starlette,
     services: Services,
 ) -> None:
     tenant = await make_tenant(services, "DE", "IPv6 Org")
     statuses = []
     for host in range(11):  # 11 hosts of one /64, over the limit of 10 per address
-        async with _client(limited, f"2001:db8:77:1::{host + 1:x}") as http:
+        async with asgi_client(limited, f"2001:db8:77:1::{host + 1:x}") as http:
             statuses.append((await login(http, tenant, "x@example.com")).status_code)
     assert statuses == [401] * 10 + [429]
 
@@ -275,7 +273,7 @@ async def test_new_password_hashes_take_one_thread() -> None:
 
 
 async def test_behind_a_trusted_proxy_each_client_counts_by_its_own_address(
-    limited: Starlette,  # noqa: F811 (the fixture)
+    limited: Starlette,
     settings: Settings,
     services: Services,
 ) -> None:

@@ -7,10 +7,10 @@ import httpx
 from gateway.services import Services
 from gateway.settings import Settings
 from regions.routing import database_name
-from tests.conftest import GraphQLClient, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee, marker
-from tests.raw import plain_client, raw_bytes
-from tests.roles import make_role, make_user
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee, marker
+from tests.support.raw import plain_client, raw_bytes
+from tests.support.roles import make_role, make_user
 
 SUBJECT = "mutation($email: String!) { subjectAccess(email: $email) }"
 

@@ -22,20 +22,18 @@ from starlette.applications import Starlette
 from ulid import ULID
 
 from gateway.app import create_app
+from gateway.cli.tenants import issue_setup_code
 from gateway.services import Services
 from gateway.settings import Settings
-from gateway.setup_cli import OPERATOR, issue_setup_code
 from regions.clients import KEY_VAULT_NAMESPACE
 from regions.routing import database_name
 from schema.errors import DataIntegrityError
-from storage.mongo.lifecycle import TenantLifecycle
-from storage.mongo.sealing import seal_unsealed
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import CREATE_EMPLOYEE, create_employee, employee_input
-from tests.raw import plain_client
-from tests.roles import make_role
-from tests.signins import PASSWORD, REFRESH, anonymous, login, new_user
-from tests.test_setup_codes import activate
+from storage.values import OPERATOR
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import CREATE_EMPLOYEE, create_employee, employee_input
+from tests.support.raw import plain_client
+from tests.support.roles import make_role
+from tests.support.signins import PASSWORD, REFRESH, activate, anonymous, login, new_user
 
 
 @pytest.fixture
@@ -305,7 +303,7 @@ async def test_a_control_record_edited_in_the_database_serves_nothing(
     raw: Client, services: Services, http: httpx.AsyncClient, app: Starlette
 ) -> None:
     tenant = await make_tenant(services, "CZ")
-    lifecycle = TenantLifecycle(services.store, services.store.regions)
+    lifecycle = services.store.lifecycle()
     await lifecycle.suspend(tenant.id, OPERATOR)
     admin = GraphQLClient(http, tenant.token)
     suspended = await admin.raw("{ me { id } }")
@@ -329,18 +327,18 @@ async def test_a_key_used_while_it_is_revoked_stays_revoked(
     at most 200 times while it is revoked."""
     store = services.store.for_tenant(eu_tenant.id)
     for _ in range(8):
-        key, plain = await store.create_api_key("raced", "admin", False, OPERATOR)
+        key, plain = await store.api_keys.create("raced", "admin", False, OPERATOR)
         secret = plain.rsplit("_", 1)[1]
-        revoking = asyncio.create_task(store.revoke_api_key(key.id, OPERATOR))
+        revoking = asyncio.create_task(store.api_keys.revoke(key.id, OPERATOR))
         for _ in range(200):
             if revoking.done():
                 break
             await asyncio.gather(
-                *(store.touch_api_key(key.id, dt.datetime.now(dt.UTC)) for _ in range(2))
+                *(store.api_keys.touch(key.id, dt.datetime.now(dt.UTC)) for _ in range(2))
             )
         await revoking
-        assert await store.check_api_key(key.id, secret) is None
-        listed = {k.id: k for k in await store.list_api_keys()}
+        assert await store.api_keys.check(key.id, secret) is None
+        listed = {k.id: k for k in await store.api_keys.all()}
         assert listed[key.id].revoked
 
 
@@ -360,7 +358,7 @@ async def test_documents_from_before_macs_are_sealed_once_and_audited(
     app.state.services.tenants._entries.pop(tenant.id, None)
     assert _code((await login(http, tenant, email)).json()) == "UNAUTHENTICATED"
 
-    report = await seal_unsealed(services.store, OPERATOR)
+    report = await services.store.keys.seal_documents(OPERATOR)
     assert report[tenant.id]["users"] == 2 and report[tenant.id]["control"] == 1
     assert (await db["api_keys"].find_one({"_id": forged}) or {})["_mac"] == "0" * 64
     fresh = create_app(services.settings, background=False)  # no key id cached
@@ -372,7 +370,7 @@ async def test_documents_from_before_macs_are_sealed_once_and_audited(
                 "{ auditLog(first: 50) { nodes { operation actorKind } } }"
             )
     assert {"operation": "documents_sealed", "actorKind": "operator"} in log["auditLog"]["nodes"]
-    assert await seal_unsealed(services.store, OPERATOR) == {}  # once
+    assert await services.store.keys.seal_documents(OPERATOR) == {}  # once
 
 
 async def test_a_report_k_lowered_in_the_database_runs_no_report(

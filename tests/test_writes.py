@@ -15,11 +15,12 @@ from gateway.settings import Settings
 from regions.routing import database_name
 from schema.datasheets import datasheet
 from schema.errors import ConflictError
-from storage.base import Actor
+from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, LEASE, OUTCOMES, VALUES, WritePath, now
-from tests.conftest import GraphQLClient, Tenant, make_tenant
-from tests.helpers import UPDATE_EMPLOYEE, create_employee
-from tests.raw import plain_client
+from storage.values import Actor
+from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.employees import UPDATE_EMPLOYEE, create_employee
+from tests.support.raw import plain_client
 
 EMPLOYEES = datasheet("employees")
 
@@ -87,7 +88,7 @@ async def test_reconciler_rolls_forward_an_intent_left_by_a_crash(
     store = services.store.for_tenant(eu_tenant.id)
     actor = Actor(user_id=eu_tenant.admin_id)
     values = {"firstName": "A", "lastName": "B", "workEmail": "a.b@example.com", "status": "ACTIVE"}
-    record = await store.create(EMPLOYEES, values, actor)
+    record = await store.records.create(EMPLOYEES, values, actor)
 
     async def crash(*args: object, **kwargs: object) -> None:
         raise Crash
@@ -96,24 +97,24 @@ async def test_reconciler_rolls_forward_an_intent_left_by_a_crash(
     with monkeypatch.context() as patch:
         patch.setattr(WritePath, "apply", crash)
         with pytest.raises(Crash):
-            await store.update(EMPLOYEES, record.id, 1, {"salary": 4242}, actor)
+            await store.records.update(EMPLOYEES, record.id, 1, {"salary": 4242}, actor)
     # Meanwhile the pending intent holds version 2: another writer gets CONFLICT.
     with pytest.raises(ConflictError):
-        await store.update(EMPLOYEES, record.id, 1, {"salary": 1}, actor)
-    pending = await store.get(EMPLOYEES, record.id, ["salary"])
+        await store.records.update(EMPLOYEES, record.id, 1, {"salary": 1}, actor)
+    pending = await store.records.get(EMPLOYEES, record.id, ["salary"])
     assert pending is not None and pending.version == 1 and pending.values["salary"] is None
 
     # Within its writer's lease, the reconciler leaves the intent alone; after it, rolls it on.
-    assert await store.reconcile(older_than=dt.timedelta(0)) == 0
-    assert await store.reconcile(older_than=-LEASE - dt.timedelta(seconds=1)) == 1
-    after = await store.get(EMPLOYEES, record.id, ["salary"])
+    assert await store.audit.reconcile(older_than=dt.timedelta(0)) == 0
+    assert await store.audit.reconcile(older_than=-LEASE - dt.timedelta(seconds=1)) == 1
+    after = await store.records.get(EMPLOYEES, record.id, ["salary"])
     assert after is not None and after.version == 2 and after.values["salary"] == 4242
-    db = services.store.regions["eu"].plain[database_name(eu_tenant.id)]
+    db = MongoStore.of(services.store).registry["eu"].plain[database_name(eu_tenant.id)]
     entry = await db[AUDIT].find_one({"record": record.id, "version": 2})
     assert entry is not None
     outcome = await db[OUTCOMES].find_one({"_id": entry["_id"]})
     assert outcome is not None and outcome["outcome"] == "committed"
-    assert await store.reconcile(older_than=-LEASE - dt.timedelta(seconds=1)) == 0
+    assert await store.audit.reconcile(older_than=-LEASE - dt.timedelta(seconds=1)) == 0
 
 
 async def test_reconciler_commits_an_applied_change_missing_its_outcome(
@@ -121,12 +122,12 @@ async def test_reconciler_commits_an_applied_change_missing_its_outcome(
 ) -> None:
     store = services.store.for_tenant(eu_tenant.id)
     actor = Actor(user_id=eu_tenant.admin_id)
-    record = await store.create(
+    record = await store.records.create(
         EMPLOYEES,
         {"firstName": "C", "lastName": "D", "workEmail": "c.d@example.com", "status": "ACTIVE"},
         actor,
     )
-    region = services.store.regions["eu"]
+    region = MongoStore.of(services.store).registry["eu"]
     db = region.plain[database_name(eu_tenant.id)]
     # Crash after the data change, before the outcome: remove the outcome the write made.
     entry = await db[AUDIT].find_one({"record": record.id})
@@ -136,10 +137,10 @@ async def test_reconciler_commits_an_applied_change_missing_its_outcome(
     stale = {**entry, "leaseUntil": now() - dt.timedelta(minutes=1)}
     stale["mac"] = services.settings.audit_mac().entry(db.name, stale)
     await db[AUDIT].replace_one({"_id": entry["_id"]}, stale)
-    assert await store.reconcile(older_than=dt.timedelta(0)) == 1
+    assert await store.audit.reconcile(older_than=dt.timedelta(0)) == 1
     outcome = await db[OUTCOMES].find_one({"_id": entry["_id"]})
     assert outcome is not None and outcome["outcome"] == "committed"
-    again = await store.get(EMPLOYEES, record.id, ["firstName"])
+    again = await store.records.get(EMPLOYEES, record.id, ["firstName"])
     assert again is not None and again.version == 1 and again.values["firstName"] == "C"
 
 
@@ -151,15 +152,15 @@ async def test_orphaned_values_are_collected(
     # A tenant of its own: the shared ones' orphan checkpoint may already be past `old`.
     tenant = await make_tenant(services, "DE", "Orphans Org")
     store = services.store.for_tenant(tenant.id)
-    db = services.store.regions["eu"].plain[database_name(tenant.id)]
+    db = MongoStore.of(services.store).registry["eu"].plain[database_name(tenant.id)]
     old = str(ULID.from_datetime(dt.datetime.now(dt.UTC) - 3 * LEASE))
     fresh = str(ULID())
     await db[VALUES].insert_many([{"_id": old, "change": None}, {"_id": fresh, "change": None}])
-    await store.reconcile(older_than=dt.timedelta(0))
+    await store.audit.reconcile(older_than=dt.timedelta(0))
     assert await db[VALUES].find_one({"_id": old}) is None
     assert await db[VALUES].find_one({"_id": fresh}) is not None
     # Values an entry points to are kept, however old.
-    record = await store.create(
+    record = await store.records.create(
         EMPLOYEES,
         {"firstName": "K", "lastName": "L", "workEmail": "k.l@example.com", "status": "ACTIVE"},
         Actor(user_id=tenant.admin_id),

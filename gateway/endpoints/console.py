@@ -12,11 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import FileResponse, PlainTextResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Message, Receive, Scope, Send
 
-__all__ = ["CONSOLE_CSP", "DIST", "ConsoleApp", "graphiql_redirect"]
+__all__ = ["CONSOLE_CSP", "DIST", "ConsoleApp"]
 
 DIST = Path(__file__).resolve().parents[2] / "console" / "dist"
 
@@ -71,8 +71,3 @@ class ConsoleApp:
                 "the console is not built: run scripts/bootstrap", status_code=503
             )
         return FileResponse(index, media_type="text/html")
-
-
-def graphiql_redirect() -> Response:
-    """GraphiQL is a page of the console (signed in, with the session's token)."""
-    return RedirectResponse("/console/graphiql", status_code=307)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from resolvers.compiled.plan import ObjectTable, Shape
-from storage.base import Page, Record
+from storage.values import Page, Record
 
 __all__ = ["connection", "project"]
 

@@ -30,12 +30,14 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
-from resolvers.authorize import AuthorizationCache, authorize
+from resolvers.authz.cache import AuthorizationCache
+from resolvers.authz.document import authorize
 from resolvers.compiled.emit import connection, project
 from resolvers.compiled.errors import FallbackError, UnsupportedDocumentError
 from resolvers.compiled.plan import RootField, compile_roots
 from resolvers.context import RequestContext
 from resolvers.docshape import validate_shape_first
+from resolvers.documents import fragments_of, operation_of
 from resolvers.limits import estimate_cost
 from resolvers.reading import read_one, read_page, shown_values
 from resolvers.telemetry import CURRENT, label_of
@@ -147,20 +149,16 @@ class CompiledReads:
             self.cache.validated.put(digest, errors)
         if errors:
             return None
-        operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-        if operation_name is not None:
-            operations = [o for o in operations if o.name and o.name.value == operation_name]
-        if len(operations) != 1:
+        operation = operation_of(document, operation_name)
+        if operation is None:
             return None
-        fragments = {
-            d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-        }
+        fragments = fragments_of(document)
         try:
-            compile_roots(self.schema, operations[0], fragments, None)
+            compile_roots(self.schema, operation, fragments, None)
         except UnsupportedDocumentError:
             return None
         return CompiledOperation(
-            document, operations[0], fragments, directive_variables=_directive_variables(document)
+            document, operation, fragments, directive_variables=_directive_variables(document)
         )
 
     async def run(

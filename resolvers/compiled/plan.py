@@ -35,7 +35,7 @@ from resolvers.compiled.collect import Collector, Fields
 from resolvers.compiled.errors import FallbackError, UnsupportedDocumentError
 from resolvers.selection import names_under
 from schema.datasheets import DATASHEETS, Datasheet
-from storage.base import Record
+from storage.values import Record
 
 __all__ = [
     "ObjectTable",

@@ -1,4 +1,4 @@
-"""A report's one-time CSV download, behind the export links (gateway.exports).
+"""A report's one-time CSV download, behind the export links (gateway.endpoints.exports).
 
 The link was made by ``reportCsv`` as an export job whose ``report`` holds the definition
 (its filter in the job's encrypted ``equals``). At download the report is planned again
@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 
-from resolvers.policy import Policy
+from resolvers.authz.policy import Policy
 from resolvers.reports.plan import Definition, plan_report
 from resolvers.reports.run import report_csv, run_report
-from storage.base import AccessEvent, Actor, ExportJob, TenantStore
+from storage.base import TenantStore
+from storage.values import AccessEvent, Actor, ExportJob
 
 __all__ = ["job_definition", "report_download"]
 
@@ -60,10 +61,10 @@ async def report_download(
     (before using it up) if the caller may no longer run this report."""
     d = job_definition(job)
     plan_report(policy, d, actor.user_id)
-    if not await store.claim_export(job.id, actor):
+    if not await store.exports.claim(job.id, actor):
         return None
     sink = _Sink(add, actor, job)
     result = await run_report(store, policy, actor.user_id, d, sink, read_deadline)
     body = report_csv(d, result)
-    await store.record_export_done(job, actor, len(result.rows), True)
+    await store.exports.record_done(job, actor, len(result.rows), True)
     return body

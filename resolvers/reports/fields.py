@@ -1,6 +1,6 @@
 """GraphQL fields of reports: ``report``, ``reportCsv``, saved definitions, the tenant's k.
 
-Who may use them is decided by resolvers.policy (``REPORT_FIELDS``: callers with a
+Who may use them is decided by resolvers.authz.policy (``REPORT_FIELDS``: callers with a
 ``report`` grant on some datasheet; ``setReportMinimumGroupSize``: admins) and, per
 datasheet and field, by resolvers.reports.plan; what is shown, by resolvers.reports.rules.
 
@@ -8,123 +8,36 @@ Not ``from __future__ import annotations``: Strawberry reads these annotations a
 """
 
 import datetime as dt
-import enum
 import re
-from typing import Optional
 
 import strawberry
 from strawberry.types import Info
 from ulid import ULID
 
+from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
-from resolvers.exports import ExportFilterInput
 from resolvers.reports.plan import Definition, key_names, labels, plan_report
 from resolvers.reports.rules import Suppressed
 from resolvers.reports.run import OTHER, run_report
-from schema.errors import BadUserInputError, EnclaveError, ForbiddenError, NotFoundError
-from storage.base import ExportJob, SavedReport
+from schema.errors import BadUserInputError, EnclaveError, NotFoundError
+from schema.exports import ExportFilterInput
+from schema.reports import (
+    Report,
+    ReportCsvLink,
+    ReportDefinition,
+    ReportDefinitionInput,
+    ReportMeasure,
+    ReportMeasureInput,
+    ReportOther,
+    ReportRow,
+    TimeBucketInput,
+)
+from storage.values import ExportJob, SavedReport
 
 __all__ = ["ReportMutation", "ReportQuery"]
 
 _ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _MAX_K = 1000
-
-
-@strawberry.enum
-class ReportOp(enum.Enum):
-    COUNT = "COUNT"
-    SUM = "SUM"
-    AVG = "AVG"
-    MIN = "MIN"
-    MAX = "MAX"
-
-
-@strawberry.enum
-class TimeUnit(enum.Enum):
-    MONTH = "MONTH"
-    QUARTER = "QUARTER"
-    YEAR = "YEAR"
-
-
-@strawberry.input
-class ReportMeasureInput:
-    op: ReportOp
-    field: Optional[str] = None  # noqa: UP045
-
-
-@strawberry.input
-class TimeBucketInput:
-    field: str
-    unit: TimeUnit
-
-
-@strawberry.input
-class ReportDefinitionInput:
-    datasheet: str
-    group_by: list[str] = strawberry.field(default_factory=list)
-    time_bucket: Optional[TimeBucketInput] = None  # noqa: UP045
-    filter: Optional[list[ExportFilterInput]] = None  # noqa: UP045
-    measures: list[ReportMeasureInput] = strawberry.field(default_factory=list)
-    include_archived: bool = False
-
-
-@strawberry.type
-class ReportRow:
-    keys: list[Optional[str]]  # noqa: UP045
-    records: int
-    measures: list[Optional[float]] = strawberry.field(  # noqa: UP045
-        description="One per measure; null where withheld or where the group has no values."
-    )
-    withheld: Optional[str] = strawberry.field(  # noqa: UP045
-        description='Why the measures were withheld: "differencing" (the count is within k '
-        "of another group's or of the total)."
-    )
-
-
-@strawberry.type
-class ReportOther:
-    label: str
-    groups: int
-    records: int
-
-
-@strawberry.type
-class Report:
-    key_names: list[str]
-    measure_names: list[str]
-    rows: list[ReportRow]
-    other: ReportOther = strawberry.field(
-        description="Groups of fewer than minimumGroupSize records: counted, never shown."
-    )
-    total: int
-    minimum_group_size: int
-
-
-@strawberry.type
-class ReportCsvLink:
-    id: strawberry.ID
-    url: str = strawberry.field(description="Download it once with GET before `expiresAt`.")
-    expires_at: dt.datetime
-
-
-@strawberry.type
-class ReportMeasure:
-    op: str
-    field: Optional[str]  # noqa: UP045
-
-
-@strawberry.type
-class ReportDefinition:
-    id: strawberry.ID
-    name: str
-    version: int
-    datasheet: str
-    group_by: list[str]
-    time_bucket_field: Optional[str]  # noqa: UP045
-    time_bucket_unit: Optional[str]  # noqa: UP045
-    measures: list[ReportMeasure]
-    filter_fields: list[str]
-    updated_at: dt.datetime
 
 
 def _definition(data: ReportDefinitionInput) -> Definition:
@@ -139,7 +52,7 @@ def _definition(data: ReportDefinitionInput) -> Definition:
     )
 
 
-def _text(value: object) -> Optional[str]:  # noqa: UP045
+def _text(value: object) -> str | None:
     if value is None:
         return None
     iso = getattr(value, "isoformat", None)
@@ -217,6 +130,22 @@ async def _saved_runnable(ctx: RequestContext, report_id: str) -> SavedReport:
     return saved
 
 
+async def _put_definition(
+    ctx: RequestContext,
+    report_id: str | None,
+    name: str,
+    definition: ReportDefinitionInput,
+    expected_version: int | None,
+) -> ReportDefinition:
+    """Save a definition the caller may run (a new one without *report_id*)."""
+    d = _definition(definition)
+    plan_report(ctx.policy, d, ctx.principal.user_id)
+    saved = await ctx.store.reports.put_definition(
+        report_id, _name(name), d.as_dict(), expected_version, ctx.actor
+    )
+    return _saved(saved)
+
+
 @strawberry.type
 class ReportQuery:
     @strawberry.field(
@@ -228,9 +157,9 @@ class ReportQuery:
         info: Info,
         datasheet: str,
         measures: list[ReportMeasureInput],
-        group_by: Optional[list[str]] = None,  # noqa: UP045
-        time_bucket: Optional[TimeBucketInput] = None,  # noqa: UP045
-        filter: Optional[list[ExportFilterInput]] = None,  # noqa: UP045
+        group_by: list[str] | None = None,
+        time_bucket: TimeBucketInput | None = None,
+        filter: list[ExportFilterInput] | None = None,
         include_archived: bool = False,
     ) -> Report:
         data = ReportDefinitionInput(
@@ -282,7 +211,7 @@ class ReportMutation:
             expires_at=now + dt.timedelta(seconds=ctx.exports.ttl_seconds),
             report=shape,
         )
-        await ctx.store.create_export(job, ctx.actor)
+        await ctx.store.exports.create(job, ctx.actor)
         url = ctx.exports.url(
             ctx.principal.tenant_id,
             job.id,
@@ -295,13 +224,7 @@ class ReportMutation:
     async def create_report_definition(
         self, info: Info, name: str, definition: ReportDefinitionInput
     ) -> ReportDefinition:
-        ctx: RequestContext = info.context
-        d = _definition(definition)
-        plan_report(ctx.policy, d, ctx.principal.user_id)
-        saved = await ctx.store.reports.put_definition(
-            None, _name(name), d.as_dict(), None, ctx.actor
-        )
-        return _saved(saved)
+        return await _put_definition(info.context, None, name, definition, None)
 
     @strawberry.mutation(description="Change a saved report definition at its version.")
     async def update_report_definition(
@@ -315,12 +238,7 @@ class ReportMutation:
         ctx: RequestContext = info.context
         report_id = _report_id(id)
         await _saved_runnable(ctx, report_id)
-        d = _definition(definition)
-        plan_report(ctx.policy, d, ctx.principal.user_id)
-        saved = await ctx.store.reports.put_definition(
-            report_id, _name(name), d.as_dict(), expected_version, ctx.actor
-        )
-        return _saved(saved)
+        return await _put_definition(ctx, report_id, name, definition, expected_version)
 
     @strawberry.mutation(description="Delete a saved report definition at its version.")
     async def delete_report_definition(
@@ -336,9 +254,7 @@ class ReportMutation:
         description="Set the tenant's minimum group size k of reports (admins; audited)."
     )
     async def set_report_minimum_group_size(self, info: Info, k: int) -> int:
-        ctx: RequestContext = info.context
-        if not ctx.policy.admin:
-            raise ForbiddenError("only admins set the minimum group size")
+        ctx = admin_context(info, "set the minimum group size")
         if not 2 <= k <= _MAX_K:
             raise BadUserInputError(f"k is between 2 and {_MAX_K}", field="k")
         await ctx.store.reports.set_minimum_group_size(k, ctx.actor)

@@ -14,7 +14,7 @@
   forbidden) under a role that may report; ``extensions.field`` names the field.
 
 The rows are those on which every one of those fields is readable by a reporting role
-(the same row scope as the read plan, resolvers.scopes), so the caller's row filter applies.
+(the same row scope as the read plan, resolvers.authz.scopes), so the caller's row filter applies.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from resolvers.authz.policy import Policy, SheetPolicy
+from resolvers.authz.scopes import read_plan
 from resolvers.exports import filter_value
-from resolvers.policy import Policy, SheetPolicy
-from resolvers.scopes import read_plan
 from schema.datasheets import DATASHEETS, Datasheet, FieldType, Sensitivity
 from schema.errors import BadUserInputError, ForbiddenError
-from storage.base import ReportQuery, Value
+from storage.values import ReportQuery, Value
 
 __all__ = ["MAX_GROUPS", "Definition", "Planned", "key_names", "labels", "plan_report"]
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from storage.base import ReportGroup
+from storage.values import ReportGroup
 
 __all__ = ["Row", "Suppressed", "extreme_allowed", "suppress"]
 

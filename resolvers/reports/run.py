@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Protocol
 
+from resolvers.authz.policy import Policy
 from resolvers.exportstream import csv_lines
-from resolvers.policy import Policy
 from resolvers.reports.plan import Definition, key_names, labels, plan_report
 from resolvers.reports.rules import Suppressed, suppress
 from storage.base import TenantStore

@@ -35,7 +35,7 @@ from pymongocrypt.options import ExplicitEncryptOpts
 
 from schema.datasheets import Field, FieldType, Sensitivity
 from schema.errors import DataIntegrityError
-from storage.base import Value
+from storage.values import Value
 
 if TYPE_CHECKING:
     from storage.mongo.decryption import KeyIds

@@ -32,9 +32,11 @@ from pymongo.errors import DuplicateKeyError
 from regions.clients import RegionClient
 from regions.routing import database_name
 from schema.errors import ConflictError, DataIntegrityError, NotFoundError
-from storage.base import DEFAULT_RETENTION_DAYS, Actor, TenantInfo, TenantStore
+from storage.contract.audit import AuditStore
 from storage.documentmac import MAC_FIELD
 from storage.mongo.decryption import installed
+from storage.mongo.errors import MapsDriverErrors
+from storage.values import DEFAULT_RETENTION_DAYS, Actor, TenantInfo
 
 __all__ = [
     "CONTROL_DB",
@@ -80,11 +82,12 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-class ControlRecords:
+class ControlRecords(MapsDriverErrors):
     """The control records of one region's tenants."""
 
     def __init__(self, region: RegionClient) -> None:
         self.region = region
+        self._region = region.name
         control = region.plain[CONTROL_DB]
         self.tenants: AsyncCollection[dict[str, Any]] = control[TENANTS]
         self.transitions: AsyncCollection[dict[str, Any]] = control[TRANSITIONS]
@@ -108,7 +111,7 @@ class ControlRecords:
         *,
         set_fields: Mapping[str, Any] | None = None,
         unset: tuple[str, ...] = (),
-        audit: TenantStore | None = None,
+        audit: AuditStore | None = None,
         detail: Mapping[str, Any] | None = None,
     ) -> TenantInfo:
         """Apply *action* to the tenant if its state allows it; ``CONFLICT`` naming the state
@@ -178,3 +181,17 @@ class ControlRecords:
     async def set_progress(self, tenant_id: str, fields: Mapping[str, Any]) -> None:
         """Record progress of a multi-step change (a purge) without a new state."""
         await self.tenants.update_one({"_id": tenant_id}, {"$set": dict(fields)})
+
+    async def due(self, settle: dt.timedelta) -> list[str]:
+        """The tenants whose purge is due (terminated more than *settle* ago) or under way."""
+        query = {
+            "$or": [
+                {
+                    "status": "terminated",
+                    "purgeDueAt": {"$lte": now()},
+                    "terminatedAt": {"$lte": now() - settle},
+                },
+                {"status": "purging"},
+            ]
+        }
+        return [str(doc["_id"]) for doc in await self.tenants.find(query, {"_id": 1}).to_list()]

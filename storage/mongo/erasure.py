@@ -12,27 +12,30 @@ ids and counts, never the email.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
-from schema.datasheets import DATASHEETS, Datasheet, Field, FieldType, Sensitivity
+from schema.datasheets import DATASHEETS, EMAIL, Datasheet, FieldType, Sensitivity
 from schema.errors import ConflictError, NotFoundError
-from storage.base import ErasureReport
+from storage.contract.erasure import SubjectErasure
+from storage.mongo.audit import MongoAudit
 from storage.mongo.codec import FieldCodec
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.exports import MongoExports
+from storage.mongo.operations import MongoOperations
+from storage.mongo.records import MongoRecords
+from storage.values import Actor, ErasureReport
 
-__all__ = ["SubjectEraser"]
+__all__ = ["MongoErasure"]
 
-#: Deletes one record at a version (the tenant store's audited delete).
-Delete = Callable[[Datasheet, str, int], Awaitable[object]]
 _ATTEMPTS = 5
 #: Erasures under way: the records each is deleting, under the email's deterministic
 #: ciphertext (as the records hold it), so that a rerun after a crash still redacts the
 #: history of records already deleted; removed when the erasure is done.
 ERASURES = "erasures"
-_EMAIL = Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC)
 
 
 def _searchable_email_fields(sheet: Datasheet) -> list[str]:
@@ -43,20 +46,29 @@ def _searchable_email_fields(sheet: Datasheet) -> list[str]:
     ]
 
 
-class SubjectEraser:
+@tenant_scoped(tenant_of_database)
+class MongoErasure(MapsDriverErrors, SubjectErasure):
+    """Erases through the handle's other stores: the records' audited delete, the audit
+    log's redaction, the exports and stored documents that name the subject."""
+
     def __init__(
         self,
         db: AsyncDatabase[dict[str, Any]],
         codec: FieldCodec,
-        delete: Delete,
-        redact: Callable[[list[str]], Awaitable[int]],
-        event: Callable[[dict[str, Any]], Awaitable[int]],
+        parts: tuple[MongoRecords, MongoAudit, MongoExports, MongoOperations],
+        region: str,
     ) -> None:
         self._db = db
         self._codec = codec
-        self._delete = delete
-        self._redact = redact
-        self._event = event
+        self._records, self._audit, self._exports, self._operations = parts
+        self._region = region
+
+    async def _redact(self, email: str, ids: list[str], actor: Actor) -> int:
+        """Redact the entries about the records *ids* and those naming *email*."""
+        also = await self._audit.mentioning(email)  # subject access requests, filtered exports
+        await self._exports.forget_filtered_by(email)
+        ids = [*ids, *await self._operations.forget_mentioning(email, actor)]
+        return await self._audit.redact(ids, actor, also) if ids or also else 0
 
     async def _matching(self, sheet: Datasheet, email: str) -> dict[str, Any]:
         branches = [
@@ -65,11 +77,13 @@ class SubjectEraser:
         ]
         return {"$or": branches} if len(branches) > 1 else branches[0]
 
-    async def _erase_record(self, sheet: Datasheet, record_id: str, version: int) -> None:
+    async def _erase_record(
+        self, sheet: Datasheet, record_id: str, version: int, actor: Actor
+    ) -> None:
         """Delete one record, re-reading its version if a writer got there first."""
         for _ in range(_ATTEMPTS):
             try:
-                await self._delete(sheet, record_id, version)
+                await self._records.delete(sheet, record_id, version, actor)
                 return
             except NotFoundError:
                 return  # deleted meanwhile: audited by whoever did it
@@ -80,9 +94,9 @@ class SubjectEraser:
                 version = int(doc["_v"])
         raise ConflictError("the records are changing too fast to erase; try again")
 
-    async def erase(self, email: str) -> ErasureReport:
+    async def erase(self, email: str, actor: Actor) -> ErasureReport:
         # Records an erasure that stopped before its redaction (a crash) deleted already.
-        key = await self._codec.encrypt(_EMAIL, email)
+        key = await self._codec.encrypt(EMAIL, email)
         found: dict[str, set[str]] = {}
         for pending in await self._db[ERASURES].find({"email": key}).to_list():
             for name, ids in pending["records"].items():
@@ -99,10 +113,11 @@ class SubjectEraser:
             )
         for sheet, docs in matches.items():
             for doc in docs:
-                await self._erase_record(sheet, doc["_id"], int(doc["_v"]))
+                await self._erase_record(sheet, doc["_id"], int(doc["_v"]), actor)
                 found.setdefault(sheet.name, set()).add(str(doc["_id"]))
         erased = {name: sorted(ids) for name, ids in found.items() if ids}
-        redacted = await self._redact([i for ids in erased.values() for i in ids])
-        seq = await self._event({"records": erased, "auditEntriesRedacted": redacted})
+        redacted = await self._redact(email, [i for ids in erased.values() for i in ids], actor)
+        detail = {"records": erased, "auditEntriesRedacted": redacted}
+        seq = await self._audit.record_event("erase", actor, detail)
         await self._db[ERASURES].delete_many({"email": key})
         return ErasureReport(records=erased, audit_entries_redacted=redacted, audit_entry=seq)

@@ -1,13 +1,21 @@
-"""Driver errors translated at the boundary: no ``PyMongoError`` reaches a resolver."""
+"""Driver errors translated at the boundary: no ``PyMongoError`` reaches a resolver.
+
+Every MongoDB implementation class derives from :class:`MapsDriverErrors`, which runs each
+public coroutine and async generator the class defines under :func:`mongo_errors` (model:
+httpx's ``map_httpcore_exceptions``): one mechanism per class, not a ``with`` per call that
+a new method may forget. Encryption errors (``EncryptionError``, raised by libmongocrypt
+through the driver) are ``PyMongoError`` too; a ``MongoCryptError`` that pymongocrypt raises
+on a path the driver does not wrap is mapped like them.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any
 
 from pymongo.errors import (
     AutoReconnect,
@@ -16,10 +24,12 @@ from pymongo.errors import (
     PyMongoError,
     ServerSelectionTimeoutError,
 )
+from pymongocrypt.errors import MongoCryptError
 
+from regions.routing import region_of
 from schema.errors import EnclaveError, RegionUnavailableError
 
-__all__ = ["maps_driver_errors", "mongo_errors"]
+__all__ = ["MapsDriverErrors", "maps_driver_errors", "mongo_errors"]
 
 log = logging.getLogger("enclave.storage")
 _UNREACHABLE = (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)
@@ -37,47 +47,90 @@ def _unreachable(exc: BaseException) -> bool:
     return False
 
 
-@contextmanager
-def mongo_errors(region: str) -> Iterator[None]:
-    """Map the most specific driver failure to an ``EnclaveError``."""
+@contextlib.contextmanager
+def mongo_errors(region: str | Callable[[], str]) -> Iterator[None]:
+    """Map the most specific driver failure to an ``EnclaveError``; *region* (or what it
+    returns, asked only on a failure) names the region in the error."""
     try:
         yield
     except EnclaveError:
         raise
-    except PyMongoError as exc:
+    except (PyMongoError, MongoCryptError) as exc:
+        name = region if isinstance(region, str) else region()
         if _unreachable(exc):
             raise RegionUnavailableError(
-                f"the {region.upper()} data region is unavailable; try again shortly",
-                region=region,
+                f"the {name.upper()} data region is unavailable; try again shortly",
+                region=name,
             ) from exc
         # The driver's message may quote a document: log only its class and code.
         log.error(
             "storage error in region %s: %s code=%s",
-            region,
+            name,
             type(exc).__name__,
             getattr(exc, "code", None),
         )
         raise EnclaveError("storage error") from exc
 
 
-_Store = TypeVar("_Store", bound=type)
+class MapsDriverErrors:
+    """Base of the MongoDB implementation classes: every public coroutine and async
+    generator a subclass defines runs under :func:`mongo_errors`.
+
+    The region an error names is the call's: its ``region`` argument, else the region of
+    its ``tenant_id`` argument, else the instance's ``_region`` (a store of one tenant or
+    one region). A method spanning regions does its I/O through such calls."""
+
+    _region: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, method in list(vars(cls).items()):
+            if name.startswith("_"):
+                continue
+            if inspect.iscoroutinefunction(method):
+                setattr(cls, name, _mapped(method))
+            elif inspect.isasyncgenfunction(method):
+                setattr(cls, name, _mapped_generator(method))
 
 
-def maps_driver_errors(cls: _Store) -> _Store:
-    """Class decorator: every public coroutine method of *cls* runs under ``mongo_errors``
-    of the instance's ``_region``, so none of them can let a driver error through (one
-    mechanism per store class, not a ``with`` per call that a new method may forget)."""
-    for name, method in list(vars(cls).items()):
-        if name.startswith("_") or not inspect.iscoroutinefunction(method):
-            continue
-        setattr(cls, name, _mapped(method))
-    return cls
+def maps_driver_errors(method: Callable[..., Any]) -> bool:
+    """Whether *method* (as a class holds it, decorated further or not) runs under
+    :func:`mongo_errors`."""
+    return bool(getattr(method, _MARK, False))
 
 
-def _mapped(method: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+_MARK = "__maps_driver_errors__"
+
+
+def _call_region(method: Callable[..., Any], self: Any, args: Any, kwargs: Any) -> str:
+    bound = inspect.signature(method).bind_partial(self, *args, **kwargs).arguments
+    if isinstance(bound.get("region"), str):
+        return str(bound["region"])
+    if isinstance(bound.get("tenant_id"), str):
+        return region_of(bound["tenant_id"])
+    return str(getattr(self, "_region", "unknown"))
+
+
+def _mapped(
+    method: Callable[..., Coroutine[Any, Any, Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
     @functools.wraps(method)
     async def mapped(self: Any, *args: Any, **kwargs: Any) -> Any:
-        with mongo_errors(self._region):
+        with mongo_errors(lambda: _call_region(method, self, args, kwargs)):
             return await method(self, *args, **kwargs)
 
+    setattr(mapped, _MARK, True)  # copied by functools.wraps into any later decorator
+    return mapped
+
+
+def _mapped_generator(method: Callable[..., AsyncGenerator[Any, None]]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def mapped(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        with mongo_errors(lambda: _call_region(method, self, args, kwargs)):
+            # Closed here, not left to the collector, when the caller stops early.
+            async with contextlib.aclosing(method(self, *args, **kwargs)) as items:
+                async for item in items:
+                    yield item
+
+    setattr(mapped, _MARK, True)
     return mapped

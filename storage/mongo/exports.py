@@ -17,17 +17,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from bson.binary import Binary
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from schema.datasheets import datasheet
-from storage.base import Actor, ExportJob
-from storage.mongo.auditlog import strings
+from schema.errors import DataIntegrityError
+from storage.contract.exports import ExportStore
+from storage.mongo.audit import strings
 from storage.mongo.codec import FieldCodec, decode, encode
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
 from storage.mongo.writes import WritePath, now
+from storage.values import Actor, ExportJob
 
-__all__ = ["EXPORTS", "ExportRepository"]
+__all__ = ["EXPORTS", "MongoExports"]
 
 EXPORTS = "exports"
 
@@ -46,13 +49,15 @@ def _detail(job: ExportJob) -> dict[str, Any]:
     }
 
 
-class ExportRepository:
+@tenant_scoped(tenant_of_database)
+class MongoExports(MapsDriverErrors, ExportStore):
     def __init__(
-        self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, writes: WritePath
+        self, db: AsyncDatabase[dict[str, Any]], codec: FieldCodec, writes: WritePath, region: str
     ) -> None:
         self._db = db  # an auto-decrypting client: the filter blob comes back in the clear
         self._codec = codec
         self._writes = writes
+        self._region = region
 
     async def create(self, job: ExportJob, actor: Actor) -> None:
         sheet = datasheet(job.datasheet)
@@ -81,7 +86,10 @@ class ExportRepository:
         doc = await self._db[EXPORTS].find_one({"_id": job_id, "principal": {"$exists": True}})
         return None if doc is None else _job(doc)
 
-    async def claim(self, job: ExportJob, actor: Actor) -> bool:
+    async def claim(self, job_id: str, actor: Actor) -> bool:
+        job = await self.get(job_id)
+        if job is None:
+            return False
         try:
             await self._db[EXPORTS].insert_one({"_id": f"{job.id}/download", "at": now()})
         except DuplicateKeyError:
@@ -100,7 +108,7 @@ class ExportRepository:
             await self._db[EXPORTS].delete_many({"_id": {"$in": named}})
         return len(named)
 
-    async def done(self, job: ExportJob, actor: Actor, rows: int, complete: bool) -> None:
+    async def record_done(self, job: ExportJob, actor: Actor, rows: int, complete: bool) -> None:
         await self._writes.record_event(
             "export_done",
             actor,
@@ -112,8 +120,10 @@ class ExportRepository:
 def _job(doc: Mapping[str, Any]) -> ExportJob:
     sheet = datasheet(doc["datasheet"])
     blob = doc.get("filter")
-    if isinstance(blob, Binary):  # not decrypted: never hand ciphertext on
-        raise ValueError("an export filter could not be decrypted")
+    if blob is not None and not isinstance(blob, Mapping):
+        # Not decrypted (ciphertext under no key of ours), or not what the gateway wrote
+        # (plain bytes put there by hand): never handed on, never guessed at.
+        raise DataIntegrityError("an export job's filter is not one this tenant wrote")
     return ExportJob(
         id=doc["_id"],
         principal_kind=doc["principalKind"],

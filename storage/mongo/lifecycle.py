@@ -15,7 +15,7 @@ or the gateway's periodic task); every step is idempotent:
 
 Whether a purge is also final against *backups of the key vault* depends on the master
 key that wrapped the destroyed key: it is, once that master key is retired (see
-``storage.mongo.keyvault``).
+``storage.mongo.keys``).
 """
 
 from __future__ import annotations
@@ -23,17 +23,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from regions.clients import KEY_VAULT_NAMESPACE, RegionClient, RegionRegistry
 from regions.routing import database_name, validate_tenant_id
 from schema.errors import BadUserInputError, ConflictError, EnclaveError
-from storage.base import Actor, Store, TenantInfo, TenantStore
-from storage.mongo.control import CONTROL_DB, TENANTS, ControlRecords, now, tenant_info
-from storage.mongo.errors import mongo_errors
+from storage.contract.audit import AuditStore
+from storage.contract.lifecycle import TenantLifecycle
+from storage.contract.termination import Termination
+from storage.mongo.control import ControlRecords, now, tenant_info
+from storage.mongo.errors import MapsDriverErrors
+from storage.values import Actor, PurgeOutcome, TenantInfo
 
-__all__ = ["MAX_RETENTION_DAYS", "SETTLE", "PurgeOutcome", "TenantLifecycle"]
+if TYPE_CHECKING:
+    from storage.base import Store
+
+__all__ = ["MAX_RETENTION_DAYS", "SETTLE", "MongoLifecycle", "MongoTermination"]
 
 log = logging.getLogger("enclave.storage.lifecycle")
 MAX_RETENTION_DAYS = 3650
@@ -41,13 +46,6 @@ MAX_RETENTION_DAYS = 3650
 #: in flight soon after; a purge waits this long after the termination so that no late
 #: write or access-log batch recreates the database it dropped.
 SETTLE = dt.timedelta(seconds=10)
-
-
-@dataclass(frozen=True, slots=True)
-class PurgeOutcome:
-    tenant_id: str
-    outcome: str  # "purged" or an error code
-    certificate: Mapping[str, Any] | None = None
 
 
 def _check_days(days: int) -> int:
@@ -63,7 +61,45 @@ def _vault(region: RegionClient) -> Any:
     return region.plain[vault_db][vault_coll]
 
 
-class TenantLifecycle:
+async def _terminate(
+    control: ControlRecords,
+    tenant_id: str,
+    actor: Actor,
+    audit: AuditStore,
+    action: str = "terminate",
+    retention_days: int | None = None,
+) -> TenantInfo:
+    doc = await control.get(tenant_id)
+    days = _check_days(
+        int(doc.get("retentionDays", 180)) if retention_days is None else retention_days
+    )
+    at = now()
+    due = at + dt.timedelta(days=days)
+    return await control.transition(
+        tenant_id,
+        action,
+        actor,
+        set_fields={"terminatedAt": at, "purgeDueAt": due, "retentionDays": days},
+        audit=audit,
+        detail={"purgeDueAt": due, "retentionDays": days},
+    )
+
+
+class MongoTermination(MapsDriverErrors, Termination):
+    """One tenant's own admins ending its environment."""
+
+    def __init__(self, tenant_id: str, region: RegionClient, audit: AuditStore) -> None:
+        self._tenant = tenant_id
+        self._client = region
+        self._audit = audit
+        self._region = region.name
+
+    async def request(self, actor: Actor) -> TenantInfo:
+        control = ControlRecords(self._client)  # here, not with every handle: rarely used
+        return await _terminate(control, self._tenant, actor, self._audit, "request-termination")
+
+
+class MongoLifecycle(MapsDriverErrors, TenantLifecycle):
     """State changes of tenants, for operators (the CLI) and the gateway's purge task."""
 
     def __init__(
@@ -74,21 +110,21 @@ class TenantLifecycle:
         settle: dt.timedelta = SETTLE,
         forget: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        self.store = store
-        self.regions = regions
+        self._store = store
+        self._regions = regions
         self._settle = settle
         #: Drops what else holds the tenant (the gateway's Redis keys), once its database is
         #: gone; best effort: whatever it leaves expires.
         self._forget = forget
 
     def _control(self, tenant_id: str) -> ControlRecords:
-        return ControlRecords(self.regions.for_tenant(validate_tenant_id(tenant_id)))
+        return ControlRecords(self._regions.for_tenant(validate_tenant_id(tenant_id)))
 
     async def _change(self, tenant_id: str, action: str, actor: Actor, **fields: Any) -> TenantInfo:
-        control = self._control(tenant_id)
-        with mongo_errors(control.region.name):
-            audit = self.store.for_tenant(tenant_id)
-            return await control.transition(tenant_id, action, actor, audit=audit, **fields)
+        audit = self._store.for_tenant(tenant_id).audit
+        return await self._control(tenant_id).transition(
+            tenant_id, action, actor, audit=audit, **fields
+        )
 
     async def suspend(self, tenant_id: str, actor: Actor) -> TenantInfo:
         return await self._change(tenant_id, "suspend", actor)
@@ -96,54 +132,24 @@ class TenantLifecycle:
     async def resume(self, tenant_id: str, actor: Actor) -> TenantInfo:
         return await self._change(tenant_id, "resume", actor)
 
-    @staticmethod
-    async def terminate_in(
-        control: ControlRecords,
-        tenant_id: str,
-        actor: Actor,
-        audit: TenantStore,
-        action: str = "terminate",
-        retention_days: int | None = None,
-    ) -> TenantInfo:
-        doc = await control.get(tenant_id)
-        days = _check_days(
-            int(doc.get("retentionDays", 180)) if retention_days is None else retention_days
-        )
-        at = now()
-        due = at + dt.timedelta(days=days)
-        return await control.transition(
-            tenant_id,
-            action,
-            actor,
-            set_fields={"terminatedAt": at, "purgeDueAt": due, "retentionDays": days},
-            audit=audit,
-            detail={"purgeDueAt": due, "retentionDays": days},
-        )
-
     async def terminate(
         self, tenant_id: str, actor: Actor, retention_days: int | None = None
     ) -> TenantInfo:
-        control = self._control(tenant_id)
-        with mongo_errors(control.region.name):
-            audit = self.store.for_tenant(tenant_id)
-            return await self.terminate_in(
-                control, tenant_id, actor, audit, retention_days=retention_days
-            )
+        audit = self._store.for_tenant(tenant_id).audit
+        return await _terminate(
+            self._control(tenant_id), tenant_id, actor, audit, retention_days=retention_days
+        )
 
     async def restore(self, tenant_id: str, actor: Actor) -> TenantInfo:
-        control = self._control(tenant_id)
-        with mongo_errors(control.region.name):
-            doc = await control.get(tenant_id)
-            due = doc.get("purgeDueAt")
-            if doc["status"] == "terminated" and due is not None and due <= now():
-                raise ConflictError("the purge date has passed: the tenant can only be purged")
+        doc = await self._control(tenant_id).get(tenant_id)
+        due = doc.get("purgeDueAt")
+        if doc["status"] == "terminated" and due is not None and due <= now():
+            raise ConflictError("the purge date has passed: the tenant can only be purged")
         return await self._change(tenant_id, "restore", actor, unset=("terminatedAt", "purgeDueAt"))
 
     async def set_retention(self, tenant_id: str, days: int, actor: Actor) -> TenantInfo:
-        control = self._control(tenant_id)
         fields: dict[str, Any] = {"retentionDays": _check_days(days)}
-        with mongo_errors(control.region.name):
-            doc = await control.get(tenant_id)
+        doc = await self._control(tenant_id).get(tenant_id)
         if doc["status"] == "terminated" and doc.get("terminatedAt") is not None:
             fields["purgeDueAt"] = doc["terminatedAt"] + dt.timedelta(days=days)
         return await self._change(
@@ -151,9 +157,7 @@ class TenantLifecycle:
         )
 
     async def history(self, tenant_id: str) -> list[dict[str, Any]]:
-        control = self._control(tenant_id)
-        with mongo_errors(control.region.name):
-            return await control.history(tenant_id)
+        return await self._control(tenant_id).history(tenant_id)
 
     async def purge(
         self, tenant_id: str, actor: Actor, *, before_due: bool = False
@@ -161,38 +165,37 @@ class TenantLifecycle:
         """Purge a terminated tenant whose purge is due (or now, *before_due*), or finish a
         purge that was interrupted; a purged tenant's certificate is returned as it is."""
         control = self._control(tenant_id)
-        with mongo_errors(control.region.name):
-            doc = await control.get(tenant_id)
-            status = doc["status"]
-            if status == "purged":
-                return dict(doc["certificate"])
-            if status == "terminated":
-                due = doc.get("purgeDueAt")
-                if not before_due and (due is None or due > now()):
-                    raise ConflictError(
-                        f"the purge is due on {due:%Y-%m-%d %H:%M} UTC; "
-                        "purge before then only on the client's request (--now)"
-                    )
-                settled = doc.get("terminatedAt", now()) + self._settle
-                if settled > now():
-                    raise ConflictError(
-                        "the tenant was terminated seconds ago and gateways may still be "
-                        f"finishing its requests: purge it after {settled:%H:%M:%S} UTC"
-                    )
-                try:
-                    doc = await self._claim(control, doc, actor)
-                except ConflictError:
-                    # Claimed meanwhile by another purge, or by one that crashed before it
-                    # recorded the new state (the claim has been rolled forward): finish it.
-                    doc = await control.get(tenant_id)
-                    if doc["status"] != "purging":
-                        raise
-            elif status != "purging":
+        doc = await control.get(tenant_id)
+        status = doc["status"]
+        if status == "purged":
+            return dict(doc["certificate"])
+        if status == "terminated":
+            due = doc.get("purgeDueAt")
+            if not before_due and (due is None or due > now()):
                 raise ConflictError(
-                    f"cannot purge a tenant that is {status}: terminate it first",
-                    status=status,
+                    f"the purge is due on {due:%Y-%m-%d %H:%M} UTC; "
+                    "purge before then only on the client's request (--now)"
                 )
-            return await self._finish(control, doc, actor)
+            settled = doc.get("terminatedAt", now()) + self._settle
+            if settled > now():
+                raise ConflictError(
+                    "the tenant was terminated seconds ago and gateways may still be "
+                    f"finishing its requests: purge it after {settled:%H:%M:%S} UTC"
+                )
+            try:
+                doc = await self._claim(control, doc, actor)
+            except ConflictError:
+                # Claimed meanwhile by another purge, or by one that crashed before it
+                # recorded the new state (the claim has been rolled forward): finish it.
+                doc = await control.get(tenant_id)
+                if doc["status"] != "purging":
+                    raise
+        elif status != "purging":
+            raise ConflictError(
+                f"cannot purge a tenant that is {status}: terminate it first",
+                status=status,
+            )
+        return await self._finish(control, doc, actor)
 
     async def _claim(
         self, control: ControlRecords, doc: Mapping[str, Any], actor: Actor
@@ -215,7 +218,7 @@ class TenantLifecycle:
             "purge",
             actor,
             set_fields={"purge": progress},
-            audit=self.store.for_tenant(tenant_id),
+            audit=self._store.for_tenant(tenant_id).audit,
             detail={"counts": counts, "keyId": progress["keyId"]},
         )
         return await control.get(tenant_id)
@@ -265,32 +268,19 @@ class TenantLifecycle:
         return dict(info.certificate or certificate)
 
     async def purge_due(self, actor: Actor) -> list[PurgeOutcome]:
-        """Purge every tenant whose purge is due and finish interrupted purges, in every
-        region that answers. Safe to run from cron and from every gateway at once."""
         outcomes: list[PurgeOutcome] = []
-        for name, region in self.regions.items():
-            query = {
-                "$or": [
-                    {
-                        "status": "terminated",
-                        "purgeDueAt": {"$lte": now()},
-                        "terminatedAt": {"$lte": now() - self._settle},
-                    },
-                    {"status": "purging"},
-                ]
-            }
+        for name, region in self._regions.items():
             try:
-                with mongo_errors(name):
-                    docs = await region.plain[CONTROL_DB][TENANTS].find(query, {"_id": 1}).to_list()
+                due = await ControlRecords(region).due(self._settle)
             except EnclaveError as exc:
                 log.warning("purge-due: region %s unavailable", name)
                 outcomes.append(PurgeOutcome(f"({name})", exc.code))
                 continue
-            for doc in docs:
+            for tenant_id in due:
                 try:
-                    cert = await self.purge(str(doc["_id"]), actor)
-                    outcomes.append(PurgeOutcome(str(doc["_id"]), "purged", cert))
+                    cert = await self.purge(tenant_id, actor)
+                    outcomes.append(PurgeOutcome(tenant_id, "purged", cert))
                 except EnclaveError as exc:
-                    log.warning("purge-due: tenant %s: %s", doc["_id"], exc.code)
-                    outcomes.append(PurgeOutcome(str(doc["_id"]), exc.code))
+                    log.warning("purge-due: tenant %s: %s", tenant_id, exc.code)
+                    outcomes.append(PurgeOutcome(tenant_id, exc.code))
         return outcomes

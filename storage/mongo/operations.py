@@ -13,10 +13,12 @@ from typing import Any
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schema.errors import ConflictError
-from storage.base import Actor, OperationStore
+from storage.contract.operations import OperationStore
+from storage.mongo.changes import Change
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
-from storage.mongo.errors import maps_driver_errors, mongo_errors
-from storage.mongo.writes import Change, WritePath
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.writes import WritePath
+from storage.values import Actor
 
 __all__ = ["OPERATIONS", "MongoOperations"]
 
@@ -24,17 +26,15 @@ OPERATIONS, SETTINGS = "operations", "settings"
 _MODE = "operations"  # the settings document of the allow-list mode
 
 
-@maps_driver_errors
 @tenant_scoped(tenant_of_database)
-class MongoOperations(OperationStore):
+class MongoOperations(MapsDriverErrors, OperationStore):
     def __init__(self, db: AsyncDatabase[dict[str, Any]], writes: WritePath, region: str) -> None:
         self._db = db
         self._writes = writes
         self._region = region
 
     async def document(self, digest: str) -> str | None:
-        with mongo_errors(self._region):
-            doc = await self._db[OPERATIONS].find_one({"_id": digest}, {"document": 1})
+        doc = await self._db[OPERATIONS].find_one({"_id": digest}, {"document": 1})
         return str(doc["document"]) if doc else None
 
     async def register(self, digest: str, document: str, actor: Actor) -> bool:
@@ -58,8 +58,7 @@ class MongoOperations(OperationStore):
         """Delete (audited, without the text) every stored document that names *email*;
         their ids, whose audit entries' values the erasure then redacts."""
         needle = email.lower()
-        with mongo_errors(self._region):
-            docs = await self._db[OPERATIONS].find({}, {"document": 1, "_v": 1}).to_list()
+        docs = await self._db[OPERATIONS].find({}, {"document": 1, "_v": 1}).to_list()
         forgotten: list[str] = []
         for doc in docs:
             if needle not in str(doc.get("document", "")).lower():
@@ -76,8 +75,7 @@ class MongoOperations(OperationStore):
         return forgotten
 
     async def allow_list(self) -> bool:
-        with mongo_errors(self._region):
-            doc = await self._db[SETTINGS].find_one({"_id": _MODE})
+        doc = await self._db[SETTINGS].find_one({"_id": _MODE})
         if doc is not None and not self._writes.documents.verify(self._db.name, SETTINGS, doc):
             return True  # changed outside the gateway: the stricter mode holds
         return bool(doc and doc.get("allowList"))

@@ -1,10 +1,13 @@
-"""One tenant's records, users and write path, in its own database in its own region."""
+"""One tenant's records: reads within the caller's row scope, writes through the audit.
+
+Reads project only the fields asked for (and decrypt only those); the row scope becomes part
+of the database query. Lists page by ``_id`` (keyset), with opaque cursors.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import datetime as dt
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -12,60 +15,18 @@ import pymongo
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
-from regions.clients import RegionClient
-from regions.routing import database_name
 from schema.datasheets import Datasheet
-from schema.errors import (
-    BadUserInputError,
-    ConflictError,
-    DataIntegrityError,
-    ForbiddenError,
-    NotFoundError,
-)
-from schema.roles import RoleDefinition, RowFilter
-from storage.auditmac import EntryAuthenticator, SignedHead
-from storage.base import (
-    AccessEvent,
-    AccessQuery,
-    Actor,
-    ApiKey,
-    AuditEntry,
-    AuditQuery,
-    CredentialStore,
-    ErasureReport,
-    ExportJob,
-    OperationStore,
-    Page,
-    Record,
-    ReportStore,
-    Role,
-    RoleVersion,
-    RowScope,
-    TenantInfo,
-    TenantStore,
-    User,
-    Value,
-    VerifyReport,
-)
-from storage.mongo.access import AccessRepository, ensure_access_indexes
-from storage.mongo.accesslog import AccessLog, ensure_access_log_indexes
-from storage.mongo.apikeys import ApiKeyRepository
-from storage.mongo.audit import AuditSealer
-from storage.mongo.auditlog import AuditLog
+from schema.errors import BadUserInputError, ConflictError, ForbiddenError, NotFoundError
+from schema.roles import RowFilter
+from storage.contract.records import RecordStore
+from storage.mongo.changes import Change, Op
 from storage.mongo.codec import FieldCodec, decode, encode
-from storage.mongo.control import ControlRecords
-from storage.mongo.decryption import decrypt_blob, installed, tenant_scoped
-from storage.mongo.erasure import SubjectEraser
-from storage.mongo.errors import mongo_errors
-from storage.mongo.exports import ExportRepository
-from storage.mongo.lifecycle import TenantLifecycle
-from storage.mongo.operations import MongoOperations
-from storage.mongo.reports import MongoReports
-from storage.mongo.signin import MongoCredentials, ensure_signin_indexes
-from storage.mongo.writes import Change, Op, SequenceHints, WritePath, ensure_indexes, now
-from storage.signing import SealKey
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.writes import WritePath
+from storage.values import Actor, Page, Record, RowScope, Value
 
-__all__ = ["MongoTenantStore", "decode_cursor", "encode_cursor", "ensure_tenant_indexes"]
+__all__ = ["MongoRecords", "decode_cursor", "encode_cursor", "new_record_id"]
 
 _META = {"_v": 1, "_archived": 1, "_created": 1, "_updated": 1, "_owner": 1}
 
@@ -130,44 +91,22 @@ def _and(*queries: dict[str, Any]) -> dict[str, Any]:
     return {"$and": [merged, *rest]} if rest else merged
 
 
-@tenant_scoped(lambda store: store.tenant_id)
-class MongoTenantStore(TenantStore):
-    """The storage handle for one tenant; built only by ``MongoStore.for_tenant``.
-
-    Every method reads in the tenant's decryption scope: a value under any other data key
-    is refused (``storage.mongo.decryption``)."""
+@tenant_scoped(tenant_of_database)
+class MongoRecords(MapsDriverErrors, RecordStore):
+    """The records of one tenant database, read in the tenant's decryption scope: a value
+    under any other data key is refused (``storage.mongo.decryption``)."""
 
     def __init__(
         self,
-        tenant_id: str,
-        region: RegionClient,
-        hints: SequenceHints,
-        mac: EntryAuthenticator,
+        db: AsyncDatabase[dict[str, Any]],
+        codec: FieldCodec,
+        writes: WritePath,
+        region: str,
     ) -> None:
-        self.tenant_id = tenant_id
+        self._db = db
+        self._codec = codec
+        self._writes = writes
         self._region = region
-        self._db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
-        self._codec = FieldCodec(region.encryption, tenant_id, installed(region).keys)
-        self._mac = mac
-        self._writes = WritePath(self._db, self._codec, hints, mac)
-        self._access = AccessRepository(self._db, self._codec, self._writes)
-        self._keys = ApiKeyRepository(self._db, self._writes, tenant_id)
-        self._credentials = MongoCredentials(self._db, self._codec, self._writes, region.name)
-        self._exports = ExportRepository(self._db, self._codec, self._writes)
-        self._operations = MongoOperations(self._db, self._writes, region.name)
-        self._reports = MongoReports(self._db, self._writes, region.name, self._list_query)
-
-    @property
-    def credentials(self) -> CredentialStore:
-        return self._credentials
-
-    @property
-    def operations(self) -> OperationStore:
-        return self._operations
-
-    @property
-    def reports(self) -> ReportStore:
-        return self._reports
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -183,8 +122,7 @@ class MongoTenantStore(TenantStore):
         scope: RowScope | None = None,
     ) -> Record | None:
         query = _and({"_id": record_id}, _row_query(scope))
-        with mongo_errors(self._region.name):
-            doc = await self._db[sheet.name].find_one(query, self._projection(sheet, fields))
+        doc = await self._db[sheet.name].find_one(query, self._projection(sheet, fields))
         return None if doc is None else _record(sheet, doc, fields)
 
     async def _equality_filter(
@@ -198,7 +136,7 @@ class MongoTenantStore(TenantStore):
             query[name] = await self._codec.encrypt(field, encode(field, value))
         return query
 
-    async def _list_query(
+    async def list_query(
         self,
         sheet: Datasheet,
         equals: Mapping[str, Value] | None,
@@ -228,15 +166,14 @@ class MongoTenantStore(TenantStore):
         scope: RowScope | None = None,
     ) -> Page:
         after_id = None if after is None else decode_cursor(after)
-        with mongo_errors(self._region.name):
-            query = await self._list_query(sheet, equals, include_archived, scope, after_id)
-            cursor = self._db[sheet.name].find(
-                query,
-                self._projection(sheet, fields),
-                sort=[("_id", 1)],
-                limit=first + 1,
-            )
-            docs = await cursor.to_list(length=first + 1)
+        query = await self.list_query(sheet, equals, include_archived, scope, after_id)
+        cursor = self._db[sheet.name].find(
+            query,
+            self._projection(sheet, fields),
+            sort=[("_id", 1)],
+            limit=first + 1,
+        )
+        docs = await cursor.to_list(length=first + 1)
         records = [_record(sheet, doc, fields) for doc in docs[:first]]
         return Page(
             records=records,
@@ -257,8 +194,8 @@ class MongoTenantStore(TenantStore):
         batch_size: int = 500,
         read_deadline: float | None = None,
     ) -> AsyncIterator[Record]:
-        with mongo_errors(self._region.name), pymongo.timeout(read_deadline):
-            query = await self._list_query(sheet, equals, include_archived, scope, after)
+        with pymongo.timeout(read_deadline):
+            query = await self.list_query(sheet, equals, include_archived, scope, after)
             cursor = self._db[sheet.name].find(
                 query,
                 self._projection(sheet, fields),
@@ -282,46 +219,11 @@ class MongoTenantStore(TenantStore):
         scope: RowScope | None = None,
         read_deadline: float | None = None,
     ) -> int:
-        with mongo_errors(self._region.name), pymongo.timeout(read_deadline):
-            query = await self._list_query(sheet, equals, include_archived, scope, after)
+        with pymongo.timeout(read_deadline):
+            query = await self.list_query(sheet, equals, include_archived, scope, after)
             return await self._db[sheet.name].count_documents(query)
 
-    async def create_export(self, job: ExportJob, actor: Actor) -> None:
-        with mongo_errors(self._region.name):
-            await self._exports.create(job, actor)
-
-    async def get_export(self, job_id: str) -> ExportJob | None:
-        with mongo_errors(self._region.name):
-            return await self._exports.get(job_id)
-
-    async def claim_export(self, job_id: str, actor: Actor) -> bool:
-        with mongo_errors(self._region.name):
-            job = await self._exports.get(job_id)
-            return job is not None and await self._exports.claim(job, actor)
-
-    async def record_export_done(
-        self, job: ExportJob, actor: Actor, rows: int, complete: bool
-    ) -> None:
-        with mongo_errors(self._region.name):
-            await self._exports.done(job, actor, rows, complete)
-
-    async def record_event(
-        self,
-        op: str,
-        actor: Actor,
-        detail: Mapping[str, Any],
-        values: Mapping[str, Any] | None = None,
-    ) -> int:
-        with mongo_errors(self._region.name):
-            return await self._writes.record_event(
-                op, actor, at=now(), detail=dict(detail), values=values
-            )
-
     # -- writes ----------------------------------------------------------------------------
-
-    async def _write(self, change: Change, actor: Actor) -> tuple[int, dt.datetime]:
-        with mongo_errors(self._region.name):
-            return await self._writes.write(change, actor)
 
     async def create(
         self,
@@ -346,7 +248,7 @@ class MongoTenantStore(TenantStore):
             after=after,
             meta={"_archived": False, "_owner": actor.user_id},
         )
-        _, at = await self._write(change, actor)
+        _, at = await self._writes.write(change, actor)
         return Record(
             id=change.record_id,
             version=1,
@@ -374,8 +276,7 @@ class MongoTenantStore(TenantStore):
         # Fetch (and decrypt) only what the change and the answer need.
         needed = {*values, *fields, *(scope.fields if scope is not None else ())}
         query = _and({"_id": record_id}, _row_query(scope))
-        with mongo_errors(self._region.name):
-            doc = await self._db[sheet.name].find_one(query, self._projection(sheet, needed))
+        doc = await self._db[sheet.name].find_one(query, self._projection(sheet, needed))
         if doc is None:
             raise NotFoundError(f"no {sheet.singular} with this id")
         if int(doc["_v"]) != expected_version:
@@ -399,7 +300,7 @@ class MongoTenantStore(TenantStore):
             after=after,
             meta=meta or {},
         )
-        _, at = await self._write(change, actor)
+        _, at = await self._writes.write(change, actor)
         return Record(
             id=record_id,
             version=change.version,
@@ -469,198 +370,3 @@ class MongoTenantStore(TenantStore):
         return await self._change(
             "delete", sheet, record_id, expected_version, actor, fields=(), scope=scope
         )
-
-    async def record_attempt(
-        self,
-        operation: str,
-        actor: Actor,
-        code: str,
-        *,
-        datasheet: str | None = None,
-        record: str | None = None,
-        fields: Sequence[str] = (),
-    ) -> None:
-        with mongo_errors(self._region.name):
-            await self._writes.record_attempt(
-                operation, actor, code, datasheet=datasheet, record=record, fields=list(fields)
-            )
-
-    async def audit_page(
-        self,
-        query: AuditQuery,
-        *,
-        first: int,
-        after: int | None = None,
-        with_values: bool = False,
-    ) -> tuple[list[AuditEntry], bool]:
-        with mongo_errors(self._region.name):
-            return await AuditLog(self._db, self._writes).page(query, first, after, with_values)
-
-    async def redact_audit(self, record_ids: Sequence[str], actor: Actor) -> int:
-        with mongo_errors(self._region.name):
-            return await AuditLog(self._db, self._writes).redact(record_ids, actor)
-
-    async def erase_subject(self, email: str, actor: Actor) -> ErasureReport:
-        async def delete(sheet: Datasheet, record_id: str, version: int) -> object:
-            return await self.delete(sheet, record_id, version, actor)
-
-        async def redact(ids: list[str]) -> int:
-            log = AuditLog(self._db, self._writes)
-            also = await log.mentioning(email)  # subject access requests, filtered exports
-            await self._exports.forget_filtered_by(email)
-            ids = [*ids, *await self._operations.forget_mentioning(email, actor)]
-            return await log.redact(ids, actor, also) if ids or also else 0
-
-        async def event(detail: dict[str, Any]) -> int:
-            return await self.record_event("erase", actor, detail)
-
-        with mongo_errors(self._region.name):
-            eraser = SubjectEraser(self._db, self._codec, delete, redact, event)
-            return await eraser.erase(email)
-
-    async def request_termination(self, actor: Actor) -> TenantInfo:
-        with mongo_errors(self._region.name):
-            return await TenantLifecycle.terminate_in(
-                ControlRecords(self._region), self.tenant_id, actor, self, "request-termination"
-            )
-
-    async def append_access(self, events: Sequence[AccessEvent]) -> None:
-        with mongo_errors(self._region.name):
-            await AccessLog(self._db, self._codec).append(events)
-
-    async def access_page(
-        self, query: AccessQuery, *, first: int, after: Any | None = None
-    ) -> tuple[list[AccessEvent], bool]:
-        with mongo_errors(self._region.name):
-            return await AccessLog(self._db, self._codec).page(query, first, after)
-
-    async def encrypt_document(self, document: Mapping[str, Any]) -> bytes:
-        with mongo_errors(self._region.name):
-            return bytes(await self._codec.encrypt_blob(document))
-
-    async def decrypt_document(self, ciphertext: bytes) -> dict[str, Any]:
-        with mongo_errors(self._region.name):
-            value = await decrypt_blob(self._region, ciphertext)
-        if not isinstance(value, dict):
-            raise DataIntegrityError("a stored answer is not a document")
-        return value
-
-    def _sealer(self, key: SealKey) -> AuditSealer:
-        return AuditSealer(self._region.plain[self._db.name], key, self._mac)
-
-    async def seal_audit(self, key: SealKey, known: Sequence[SignedHead] = ()) -> int:
-        with mongo_errors(self._region.name):
-            return await self._sealer(key).seal(known)
-
-    async def verify_audit(self, key: SealKey, heads: Sequence[SignedHead] = ()) -> VerifyReport:
-        with mongo_errors(self._region.name):
-            return await self._sealer(key).verify(heads)
-
-    def audit_receipts(self, key: SealKey) -> list[SignedHead]:
-        return self._sealer(key).receipts(self._writes.written)
-
-    async def audit_head(self, key: SealKey) -> SignedHead | None:
-        with mongo_errors(self._region.name):
-            return await self._sealer(key).head()
-
-    async def reconcile(self, *, older_than: dt.timedelta) -> int:
-        with mongo_errors(self._region.name):
-            settled = await self._writes.reconcile(older_than)
-            await self._writes.collect_orphans()
-            return settled
-
-    async def pending_intents(self) -> int:
-        with mongo_errors(self._region.name):
-            return await self._writes.pending()
-
-    # -- roles and users ---------------------------------------------------------------------
-
-    async def create_user(
-        self, email: str, roles: Sequence[str], actor: Actor, *, can_export: bool = False
-    ) -> User:
-        with mongo_errors(self._region.name):
-            return await self._access.create_user(email, roles, actor, can_export)
-
-    async def get_user(self, user_id: str) -> User | None:
-        with mongo_errors(self._region.name):
-            return await self._access.get_user(user_id)
-
-    async def list_users(self) -> list[User]:
-        with mongo_errors(self._region.name):
-            return await self._access.list_users()
-
-    async def update_user(
-        self,
-        user_id: str,
-        expected_version: int,
-        actor: Actor,
-        *,
-        roles: Sequence[str] | None = None,
-        can_export: bool | None = None,
-    ) -> User:
-        with mongo_errors(self._region.name):
-            return await self._access.update_user(
-                user_id, expected_version, actor, roles, can_export
-            )
-
-    async def create_api_key(
-        self, name: str, role: str, can_export: bool, actor: Actor
-    ) -> tuple[ApiKey, str]:
-        with mongo_errors(self._region.name):
-            if role != "admin" and role not in {r.definition.name for r in await self.list_roles()}:
-                raise BadUserInputError(f"unknown role {role!r}", field="role")
-            return await self._keys.create(name, role, can_export, actor)
-
-    async def list_api_keys(self) -> list[ApiKey]:
-        with mongo_errors(self._region.name):
-            return await self._keys.list()
-
-    async def revoke_api_key(self, key_id: str, actor: Actor) -> ApiKey:
-        with mongo_errors(self._region.name):
-            return await self._keys.revoke(key_id, actor)
-
-    async def check_api_key(self, key_id: str, secret: str) -> ApiKey | None:
-        with mongo_errors(self._region.name):
-            return await self._keys.check(key_id, secret)
-
-    async def touch_api_key(self, key_id: str, at: dt.datetime) -> None:
-        with mongo_errors(self._region.name):
-            await self._keys.touch(key_id, at)
-
-    async def list_roles(self) -> list[Role]:
-        with mongo_errors(self._region.name):
-            return await self._access.list_roles()
-
-    async def put_role(
-        self, definition: RoleDefinition, expected_version: int | None, actor: Actor
-    ) -> Role:
-        with mongo_errors(self._region.name):
-            return await self._access.put_role(definition, expected_version, actor)
-
-    async def delete_role(self, name: str, expected_version: int, actor: Actor) -> Role:
-        with mongo_errors(self._region.name):
-            return await self._access.delete_role(name, expected_version, actor)
-
-    async def role_versions(self, name: str) -> list[RoleVersion]:
-        with mongo_errors(self._region.name):
-            return await self._access.role_versions(name)
-
-    async def policy_version(self) -> int:
-        with mongo_errors(self._region.name):
-            return await self._access.policy_version()
-
-
-async def ensure_tenant_indexes(
-    db: AsyncDatabase[dict[str, Any]], sheets: Sequence[Datasheet]
-) -> None:
-    """The indexes of a tenant database; idempotent."""
-    await ensure_indexes(db)
-    await ensure_access_indexes(db)
-    await ensure_access_log_indexes(db)
-    await ensure_signin_indexes(db)
-    for sheet in sheets:
-        coll = db[sheet.name]
-        await coll.create_index("_archived")
-        for field in sheet.fields:
-            if field.filterable:
-                await coll.create_index(field.name)

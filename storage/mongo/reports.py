@@ -48,19 +48,13 @@ from ulid import ULID
 
 from schema.datasheets import Datasheet
 from schema.errors import BadUserInputError, ConflictError, DataIntegrityError, NotFoundError
-from storage.base import (
-    Actor,
-    ReportGroup,
-    ReportQuery,
-    ReportStore,
-    RowScope,
-    SavedReport,
-    Value,
-)
+from storage.contract.reports import ReportStore
+from storage.mongo.changes import Change
 from storage.mongo.codec import decode
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
-from storage.mongo.errors import maps_driver_errors, mongo_errors
-from storage.mongo.writes import Change, WritePath, now
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.writes import WritePath, now
+from storage.values import Actor, ReportGroup, ReportQuery, RowScope, SavedReport, Value
 
 __all__ = ["BATCH", "DEFAULT_K", "DEFINITIONS", "MongoReports", "bucket_label"]
 
@@ -72,7 +66,7 @@ BATCH = 1000
 _RAW_GROUPS = 100_000
 
 #: Builds the ``$match`` of a list: equality filter (encrypted where stored so), archived,
-#: row scope (MongoTenantStore._list_query).
+#: row scope (MongoRecords.list_query).
 MatchBuilder = Callable[
     [Datasheet, Mapping[str, Value] | None, bool, RowScope | None], Awaitable[dict[str, Any]]
 ]
@@ -141,9 +135,8 @@ def _too_many(limit: int) -> BadUserInputError:
     return BadUserInputError(f"a report has at most {limit} groups", field="groupBy")
 
 
-@maps_driver_errors
 @tenant_scoped(tenant_of_database)
-class MongoReports(ReportStore):
+class MongoReports(MapsDriverErrors, ReportStore):
     def __init__(
         self,
         db: AsyncDatabase[dict[str, Any]],
@@ -164,7 +157,7 @@ class MongoReports(ReportStore):
     # -- aggregates ------------------------------------------------------------------------
 
     async def aggregate(self, sheet: Datasheet, query: ReportQuery) -> list[ReportGroup]:
-        with mongo_errors(self._region), pymongo.timeout(query.read_deadline):
+        with pymongo.timeout(query.read_deadline):
             match = await self._match(sheet, query.equals, query.include_archived, query.scope)
             if all(op == "COUNT" and name is None for op, name in query.measures):
                 groups = await self._grouped(sheet, query, match)
@@ -267,8 +260,7 @@ class MongoReports(ReportStore):
     # -- the tenant's k --------------------------------------------------------------------
 
     async def minimum_group_size(self) -> int:
-        with mongo_errors(self._region):
-            doc = await self._decrypting(SETTINGS).find_one({"_id": _K})
+        doc = await self._decrypting(SETTINGS).find_one({"_id": _K})
         if doc is None:
             return DEFAULT_K
         if not self._writes.documents.verify(self._db.name, SETTINGS, doc):
@@ -282,18 +274,16 @@ class MongoReports(ReportStore):
     # -- saved definitions -----------------------------------------------------------------
 
     async def _doc(self, report_id: str) -> dict[str, Any] | None:
-        with mongo_errors(self._region):
-            return await self._decrypting(DEFINITIONS).find_one(
-                {"_id": report_id, "_deleted": {"$ne": True}}
-            )
+        return await self._decrypting(DEFINITIONS).find_one(
+            {"_id": report_id, "_deleted": {"$ne": True}}
+        )
 
     async def list_definitions(self) -> list[SavedReport]:
-        with mongo_errors(self._region):
-            docs = await (
-                self._decrypting(DEFINITIONS)
-                .find({"_deleted": {"$ne": True}}, sort=[("_id", 1)])
-                .to_list(length=10_000)
-            )
+        docs = await (
+            self._decrypting(DEFINITIONS)
+            .find({"_deleted": {"$ne": True}}, sort=[("_id", 1)])
+            .to_list(length=10_000)
+        )
         return [_saved(d) for d in docs]
 
     async def get_definition(self, report_id: str) -> SavedReport | None:
@@ -326,7 +316,13 @@ class MongoReports(ReportStore):
             after={**stored, "_deleted": False},
         )
         _, at = await self._writes.write(change, actor)
-        return SavedReport(change.record_id, name, dict(definition), current + 1, at)
+        return SavedReport(
+            change.record_id,
+            name,
+            {**definition, "filter": list(definition.get("filter") or [])},
+            current + 1,
+            at,
+        )
 
     async def delete_definition(
         self, report_id: str, expected_version: int, actor: Actor
@@ -365,7 +361,7 @@ def _stored(name: str, definition: Mapping[str, Any]) -> dict[str, Any]:
 def _saved(doc: Mapping[str, Any]) -> SavedReport:
     text = doc.get("filter")
     if text is not None and not isinstance(text, str):  # not decrypted: never hand it on
-        raise ValueError("a report definition's filter could not be decrypted")
+        raise DataIntegrityError("a report definition's filter is not one this tenant wrote")
     definition = {**(doc.get("definition") or {}), "filter": json.loads(text or "[]")}
     return SavedReport(
         id=str(doc["_id"]),

@@ -23,20 +23,29 @@ MAC), so it is refused either way, as the sign-out wanted.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
 from typing import Any
 
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
+from storage.contract.sessions import SessionStore
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
+from storage.mongo.decryption import tenant_of_database, tenant_scoped
+from storage.mongo.errors import MapsDriverErrors
 
-__all__ = ["SESSIONS", "SESSION_CLAIMS", "Sessions"]
+__all__ = ["SESSIONS", "SESSION_CLAIMS", "MongoSessions", "ensure_session_indexes"]
 
 SESSIONS, SESSION_CLAIMS = "sessions", "session_claims"
+#: Sessions are kept this long after they expired.
+_KEEP = dt.timedelta(days=1)
+#: A session's claims are kept this long more (a refresh token's lifetime).
+_CLAIMS_KEPT = dt.timedelta(days=30)
 
 
 def _digest(secret: str) -> str:
@@ -47,12 +56,24 @@ def _secret() -> str:
     return secrets.token_urlsafe(32).replace("_", "-")  # "_" separates a refresh token's parts
 
 
-class Sessions:
-    def __init__(self, db: AsyncDatabase[dict[str, Any]], documents: DocumentAuthenticator) -> None:
+@tenant_scoped(tenant_of_database)
+class MongoSessions(MapsDriverErrors, SessionStore):
+    def __init__(
+        self, db: AsyncDatabase[dict[str, Any]], documents: DocumentAuthenticator, region: str
+    ) -> None:
+        self._db = db
         self._db_name = db.name
-        self._sessions = db[SESSIONS]
-        self._claims = db[SESSION_CLAIMS]
         self._docs = documents
+        self._region = region
+
+    # Looked up when used, not with every tenant handle (most requests use no session).
+    @functools.cached_property
+    def _sessions(self) -> AsyncCollection[dict[str, Any]]:
+        return self._db[SESSIONS]
+
+    @functools.cached_property
+    def _claims(self) -> AsyncCollection[dict[str, Any]]:
+        return self._db[SESSION_CLAIMS]
 
     def _mac(self, doc: dict[str, Any]) -> str:
         return self._docs.seal(self._db_name, SESSIONS, str(doc["_id"]), doc)
@@ -65,7 +86,9 @@ class Sessions:
         changes[MAC_FIELD] = self._mac({**doc, **changes})
         await self._sessions.update_one({"_id": doc["_id"]}, {"$set": changes})
 
-    async def open(self, user_id: str, ttl: dt.timedelta, scope: str | None) -> tuple[str, str]:
+    async def open(
+        self, user_id: str, ttl: dt.timedelta, scope: str | None = None
+    ) -> tuple[str, str]:
         sid, secret = str(ULID()), _secret()
         now = dt.datetime.now(dt.UTC)
         doc = {
@@ -92,16 +115,16 @@ class Sessions:
             # Only a retired secret (its use claimed) ends the session: anyone can read a
             # sid in an access token, and a made-up secret must not end someone's session.
             if await self._claims.find_one({"_id": f"{sid}/{digest}"}, {"_id": 1}) is not None:
-                await self.end(sid)
+                await self.close(sid)
             return None
         if not await self._claim(f"{sid}/{digest}"):
             # A refresh secret used at once by two callers: someone has a copy.
-            await self.end(sid)
+            await self.close(sid)
             return None
         current = await self._sessions.find_one({"_id": sid}, {"hash": 1})
         if current is None or current["hash"] != digest:
             # Rotated by a use that read the session before us and has released its claim.
-            await self.end(sid)
+            await self.close(sid)
             return None
         fresh = _secret()
         await self._write(doc, {"hash": _digest(fresh), "expiresAt": now + ttl})
@@ -124,7 +147,7 @@ class Sessions:
             and self._valid(doc)
         )
 
-    async def end(self, sid: str) -> None:
+    async def close(self, sid: str) -> None:
         await self._claim(f"{sid}/ended")
         await self._revoke(sid)
 
@@ -133,11 +156,11 @@ class Sessions:
         if doc is not None:
             await self._write(doc, {"revoked": True})
 
-    async def end_all(self, user_id: str, keep: str | None = None) -> None:
+    async def close_all(self, user_id: str, keep: str | None = None) -> None:
         live = self._sessions.find({"user": user_id, "revoked": False}, {"_id": 1})
         for doc in await live.to_list():
             if doc["_id"] != keep:
-                await self.end(doc["_id"])
+                await self.close(doc["_id"])
 
     async def _claim(self, claim: str) -> bool:
         try:
@@ -145,3 +168,18 @@ class Sessions:
         except DuplicateKeyError:
             return False
         return True
+
+    async def prune(self) -> int:
+        # Sessions expired a while ago, and claims older than a session lives without a
+        # refresh (a retired secret that old is refused, no longer ends its session).
+        cutoff = dt.datetime.now(dt.UTC) - _KEEP
+        pruned = (await self._sessions.delete_many({"expiresAt": {"$lt": cutoff}})).deleted_count
+        old_claims = {"at": {"$lt": cutoff - _CLAIMS_KEPT}}
+        return pruned + (await self._claims.delete_many(old_claims)).deleted_count
+
+
+async def ensure_session_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
+    """Indexes for pruning and for ending a user's sessions (claims are found by ``_id``)."""
+    await db[SESSION_CLAIMS].create_index("at")
+    await db[SESSIONS].create_index("user")  # ending every session of a user
+    await db[SESSIONS].create_index("expiresAt")

@@ -8,30 +8,36 @@ EU cluster only, like its data.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from regions.clients import KEY_VAULT_NAMESPACE, RegionRegistry
 from regions.countries import RegionName, region_for_country
-from regions.routing import database_name, new_tenant_id, region_of, validate_tenant_id
+from regions.routing import database_name, new_tenant_id
 from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
 from storage.auditmac import EntryAuthenticator
-from storage.base import Actor, Store, TenantInfo, TenantStore, User
+from storage.base import Store, TenantStore
+from storage.contract.keys import MasterKeys
+from storage.contract.lifecycle import TenantLifecycle
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
 from storage.mongo.decryption import install, key_binding
-from storage.mongo.errors import mongo_errors
-from storage.mongo.records import MongoTenantStore, ensure_tenant_indexes
-from storage.mongo.writes import SequenceHints
+from storage.mongo.errors import MapsDriverErrors
+from storage.mongo.hints import SequenceHints
+from storage.mongo.keys import MongoMasterKeys
+from storage.mongo.lifecycle import SETTLE, MongoLifecycle
+from storage.mongo.tenant import ensure_tenant_indexes, tenant_store
+from storage.values import OPERATOR, TenantInfo, User
 
 __all__ = ["CONTROL_DB", "MongoStore"]
 
 
-class MongoStore(Store):
-    """The store over a registry of regions."""
+class MongoStore(MapsDriverErrors, Store):
+    """The store over a registry of regions. A call's errors name the region it is about:
+    its ``region`` argument or its ``tenant_id``'s (``MapsDriverErrors``)."""
 
     def __init__(
         self,
@@ -46,7 +52,7 @@ class MongoStore(Store):
         told the region of every reply refused because it holds a value under another key
         than the reading tenant's, *on_document_refused* the kind of every document refused
         because its MAC fails (metrics)."""
-        self.regions = regions
+        self.registry = regions
         self._hints = SequenceHints()
         self._mac = audit_mac
         self.documents = audit_mac.sibling(DocumentAuthenticator)
@@ -54,6 +60,32 @@ class MongoStore(Store):
             self.documents.on_refused = on_document_refused
         for region in regions.values():
             install(region, self.documents, on_integrity_error)
+        self._keys = MongoMasterKeys(regions, self.documents, lambda t: self.for_tenant(t).audit)
+
+    @classmethod
+    def of(cls, store: Store) -> MongoStore:
+        """*store* as the MongoDB store it is (for tests and benchmarks that look inside)."""
+        if not isinstance(store, cls):
+            raise TypeError(f"not a MongoDB store: {type(store).__name__}")
+        return store
+
+    @property
+    def regions(self) -> tuple[RegionName, ...]:
+        return tuple(self.registry)
+
+    @property
+    def keys(self) -> MasterKeys:
+        return self._keys
+
+    def lifecycle(
+        self,
+        *,
+        settle: dt.timedelta | None = None,
+        forget: Callable[[str], Awaitable[None]] | None = None,
+    ) -> TenantLifecycle:
+        return MongoLifecycle(
+            self, self.registry, settle=SETTLE if settle is None else settle, forget=forget
+        )
 
     def _sealed(self, record: dict[str, Any]) -> dict[str, Any]:
         return self.documents.sealed(database_name(record["_id"]), "control", record)
@@ -65,12 +97,10 @@ class MongoStore(Store):
         return self.documents.verify(database_name(record["_id"]), "control", record)
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
-        return MongoTenantStore(
-            tenant_id, self.regions.for_tenant(tenant_id), self._hints, self._mac
-        )
+        return tenant_store(tenant_id, self.registry.for_tenant(tenant_id), self._hints, self._mac)
 
     async def _ensure_region_indexes(self, region: RegionName) -> None:
-        client = self.regions[region].plain
+        client = self.registry[region].plain
         vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
         # A plain unique index: FerretDB 1.x rejects the partial one MongoDB recommends.
         await client[vault_db][vault_coll].create_index("keyAltNames", unique=True)
@@ -83,72 +113,67 @@ class MongoStore(Store):
         if not 1 <= len(name) <= 200:
             raise BadUserInputError("a tenant name has 1 to 200 characters", field="name")
         region = region_for_country(country)
+        return await self.provision(region, name, country, admin_email)
+
+    async def provision(
+        self, region: RegionName, name: str, country: str, admin_email: str
+    ) -> tuple[TenantInfo, User]:
+        """Create a tenant in *region* (its country's, checked by :meth:`create_tenant`)."""
         tenant_id = new_tenant_id(region)
-        client = self.regions[region]
+        client = self.registry[region]
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        with mongo_errors(region):
-            await self._ensure_region_indexes(region)
-            control = client.plain[CONTROL_DB][TENANTS]
-            record = {
-                "_id": tenant_id,
-                "name": name,
-                "country": country.strip().upper(),
-                "region": region,
-                "status": "provisioning",
-                "createdAt": now,
-            }
-            await control.insert_one(self._sealed(record))
-            try:
-                key_id = await client.encryption.create_data_key(
-                    client.wrapping_provider,
-                    master_key=client.master_key,
-                    key_alt_names=[tenant_id],
-                )
-            except DuplicateKeyError:  # pragma: no cover - ULIDs do not repeat
-                raise EnclaveError("data key exists for a new tenant id") from None
-            # Binds the tenant to its key: a key alt name rewritten in the vault fails it.
-            binding = key_binding(tenant_id, key_id.as_uuid().bytes)
-            key_mac = self.documents.seal(database_name(tenant_id), "data_key", tenant_id, binding)
-            await control.update_one({"_id": tenant_id}, {"$set": {"keyMac": key_mac}})
-            await ensure_tenant_indexes(
-                client.data[database_name(tenant_id)], list(DATASHEETS.values())
+        await self._ensure_region_indexes(region)
+        control = client.plain[CONTROL_DB][TENANTS]
+        record = {
+            "_id": tenant_id,
+            "name": name,
+            "country": country.strip().upper(),
+            "region": region,
+            "status": "provisioning",
+            "createdAt": now,
+        }
+        await control.insert_one(self._sealed(record))
+        try:
+            key_id = await client.encryption.create_data_key(
+                client.wrapping_provider,
+                master_key=client.master_key,
+                key_alt_names=[tenant_id],
             )
-            operator = Actor(user_id="operator", kind="operator")
-            admin = await self.for_tenant(tenant_id).create_user(admin_email, ["admin"], operator)
-            active = self._sealed({**record, "status": "active"})
-            await control.update_one(
-                {"_id": tenant_id},
-                {"$set": {"status": "active", "keyId": key_id, MAC_FIELD: active[MAC_FIELD]}},
-            )
+        except DuplicateKeyError:  # pragma: no cover - ULIDs do not repeat
+            raise EnclaveError("data key exists for a new tenant id") from None
+        # Binds the tenant to its key: a key alt name rewritten in the vault fails it.
+        binding = key_binding(tenant_id, key_id.as_uuid().bytes)
+        key_mac = self.documents.seal(database_name(tenant_id), "data_key", tenant_id, binding)
+        await control.update_one({"_id": tenant_id}, {"$set": {"keyMac": key_mac}})
+        await ensure_tenant_indexes(
+            client.data[database_name(tenant_id)], list(DATASHEETS.values())
+        )
+        admin = await self.for_tenant(tenant_id).users.create(admin_email, ["admin"], OPERATOR)
+        active = self._sealed({**record, "status": "active"})
+        await control.update_one(
+            {"_id": tenant_id},
+            {"$set": {"status": "active", "keyId": key_id, MAC_FIELD: active[MAC_FIELD]}},
+        )
         info = TenantInfo(tenant_id, name, country.strip().upper(), region, "active", now)
         return info, admin
 
     async def get_tenant(self, tenant_id: str) -> TenantInfo | None:
-        validate_tenant_id(tenant_id)
-        region = region_of(tenant_id)
-        with mongo_errors(region):
-            doc = await self.regions[region].plain[CONTROL_DB][TENANTS].find_one({"_id": tenant_id})
+        tenants = self.registry.for_tenant(tenant_id).plain[CONTROL_DB][TENANTS]
+        doc = await tenants.find_one({"_id": tenant_id})
         # A record changed in the database is no tenant: every request for it is refused.
         return tenant_info(doc) if doc is not None and self._valid(doc) else None
 
-    async def list_tenants(self) -> list[TenantInfo]:
-        tenants: list[TenantInfo] = []
-        for region in self.regions:
-            tenants.extend(await self.list_tenants_in(region))
-        return tenants
-
-    async def list_tenants_in(self, region: RegionName) -> list[TenantInfo]:
-        """The tenants whose control records are on *region*'s cluster."""
-        control = self.regions[region].plain[CONTROL_DB][TENANTS]
-        with mongo_errors(region):
-            found = control.find({}, sort=[("_id", 1)])
-            return [tenant_info(doc) async for doc in found if self._valid(doc)]
+    async def list_tenants(self, region: RegionName | None = None) -> list[TenantInfo]:
+        if region is None:
+            return [t for name in self.registry for t in await self.list_tenants(name)]
+        control = self.registry[region].plain[CONTROL_DB][TENANTS]
+        found = control.find({}, sort=[("_id", 1)])
+        return [tenant_info(doc) async for doc in found if self._valid(doc)]
 
     async def ping(self, region: RegionName) -> None:
-        client = self.regions[region]
-        with mongo_errors(region):
-            await client.plain.admin.command("ping")
-            await client.data.admin.command("ping")
+        client = self.registry[region]
+        await client.plain.admin.command("ping")
+        await client.data.admin.command("ping")
 
     async def aclose(self) -> None:
-        await self.regions.aclose()
+        await self.registry.aclose()

@@ -34,28 +34,32 @@ claim was taken. Entries are never deleted, so that look is conclusive.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
 
-from schema.datasheets import DATASHEETS, Field, FieldType, Sensitivity
 from schema.errors import ConflictError, EnclaveError
 from storage.auditmac import EntryAuthenticator
-from storage.base import Actor
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
+from storage.mongo.changes import (
+    TRUSTED,
+    Change,
+    actor_doc,
+    client_doc,
+    commitment,
+    declared_fields,
+)
 from storage.mongo.codec import FieldCodec
+from storage.mongo.hints import SequenceHints
+from storage.values import Actor
 
-__all__ = ["AUDIT", "OUTCOMES", "Change", "SequenceHints", "WritePath"]
+__all__ = ["AUDIT", "LEASE", "OUTCOMES", "SEALS", "VALUES", "WritePath", "now"]
 
 log = logging.getLogger("enclave.storage.writes")
 
@@ -65,90 +69,13 @@ OUTCOMES = "audit_outcomes"
 #: one blob, kept apart from the entry so that they can be redacted while the entry, which
 #: holds only a commitment to them (SHA-256 of the ciphertext), stays as it was sealed.
 VALUES = "audit_values"
-#: Signed checkpoints of the hash chain over the entries (storage.mongo.audit).
+#: Signed checkpoints of the hash chain over the entries (storage.mongo.seals).
 SEALS = "audit_seals"
 #: How long a writer may take between its intent and its data change before the
 #: reconciler may settle the intent for it. A writer past its lease leaves the apply to
 #: the reconciler rather than racing it.
 LEASE = dt.timedelta(seconds=10)
 _MAX_SEQUENCE_RETRIES = 64
-
-Op = Literal["create", "update", "archive", "restore", "delete"]
-_OPS = frozenset(("create", "update", "archive", "restore", "delete"))
-
-
-@dataclass(slots=True)
-class Change:
-    """One change to one record. Values are plain (dates as ISO strings): the write path
-    encrypts them for the record, and keeps them encrypted as one blob in the intent."""
-
-    op: Op
-    collection: str
-    record_id: str
-    version: int  # the version the record has after the change
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)  # None unsets a field
-    meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"_archived": True}
-
-    @property
-    def fields(self) -> list[str]:
-        return sorted(set(self.before) | set(self.after))
-
-
-#: Fields that are encrypted outside the datasheets; anything undeclared is stored plain.
-_OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
-    "users": {
-        "email": Field("email", FieldType.EMAIL, Sensitivity.DETERMINISTIC),
-        "totpSecret": Field("totpSecret", FieldType.STRING, Sensitivity.RANDOM),
-    },
-    # A saved report's filter may name a person (lastName = ...): kept encrypted.
-    "report_definitions": {"filter": Field("filter", FieldType.STRING, Sensitivity.RANDOM)},
-}
-
-
-#: Collections whose records carry a MAC of their trusted fields (storage.documentmac).
-_TRUSTED = frozenset(("users", "roles", "api_keys", "settings"))
-
-
-def declared_fields(collection: str) -> Mapping[str, Field]:
-    """The field declarations that decide how *collection*'s values are stored."""
-    sheet = DATASHEETS.get(collection)
-    return sheet.by_name if sheet is not None else _OTHER_FIELDS.get(collection, {})
-
-
-class SequenceHints:
-    """Per-process guesses of each tenant's next audit sequence number, and of the highest
-    sequence number below which every intent is settled (where the reconciler starts)."""
-
-    def __init__(self) -> None:
-        self._next: dict[str, int] = {}
-        self._settled: dict[str, int] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._orphans: dict[str, str] = {}
-
-    def get(self, db_name: str) -> int | None:
-        return self._next.get(db_name)
-
-    def set(self, db_name: str, value: int) -> None:
-        self._next[db_name] = value
-
-    def forget(self, db_name: str) -> None:
-        self._next.pop(db_name, None)
-
-    def lock(self, db_name: str) -> asyncio.Lock:
-        return self._locks.setdefault(db_name, asyncio.Lock())
-
-    def orphans_checked(self, db_name: str) -> str:
-        return self._orphans.get(db_name, "")
-
-    def set_orphans_checked(self, db_name: str, value: str) -> None:
-        self._orphans[db_name] = value
-
-    def settled(self, db_name: str) -> int:
-        return self._settled.get(db_name, 0)
-
-    def set_settled(self, db_name: str, value: int) -> None:
-        self._settled[db_name] = max(value, self.settled(db_name))
 
 
 def now() -> dt.datetime:
@@ -166,26 +93,6 @@ def _version_filter(change: Change) -> dict[str, Any]:
     # repeat of an applied change (two reconcilers, a stalled writer) matches nothing
     # instead of overwriting a newer version.
     return {"_id": change.record_id, "_v": change.version - 1}
-
-
-def commitment(ciphertext: bytes) -> str:
-    """A binding commitment to an entry's values: the hash of their ciphertext (which,
-    being randomized encryption, reveals nothing about them)."""
-    return hashlib.sha256(ciphertext).hexdigest()
-
-
-def actor_doc(actor: Actor) -> dict[str, Any]:
-    return {
-        "kind": actor.kind,
-        "id": actor.user_id,
-        "roles": list(actor.roles),
-        "requestId": actor.request_id,
-    }
-
-
-def client_doc(actor: Actor) -> dict[str, Any]:
-    """The actor's IP address and user agent: personal data, so kept inside the encrypted blob."""
-    return {"ip": actor.ip, "userAgent": actor.user_agent}
 
 
 class WritePath:
@@ -417,9 +324,9 @@ class WritePath:
             # our lease): it is committed either way, and it did happen.
             pass
         except ConflictError:
-            await self._record_outcome(seq, "failed")
+            await self.record_outcome(seq, "failed")
             raise
-        await self._record_outcome(seq, "committed")
+        await self.record_outcome(seq, "committed")
         return seq, at
 
     async def apply(self, change: Change, seq: int, at: dt.datetime) -> None:
@@ -435,7 +342,7 @@ class WritePath:
             if value is not None
         }
         meta = {**change.meta, "_v": change.version, "_seq": seq, "_updated": at}
-        if change.collection in _TRUSTED:
+        if change.collection in TRUSTED:
             meta[MAC_FIELD] = await self._seal(change, meta)
         if change.op == "create":
             try:
@@ -468,109 +375,10 @@ class WritePath:
         state = {name: value for name, value in state.items() if value is not None}
         return self.documents.seal(self._db.name, change.collection, change.record_id, state)
 
-    async def _record_outcome(self, seq: int, outcome: str) -> None:
+    async def record_outcome(self, seq: int, outcome: str) -> None:
+        """Settle *seq* with *outcome*, unless it is settled already."""
         with contextlib.suppress(DuplicateKeyError):  # settled already
             await self._db[OUTCOMES].insert_one(self._outcome(seq, {"outcome": outcome}))
-
-    async def collect_orphans(self) -> int:
-        """Delete values that no entry points to, left by writes that failed or crashed
-        between the values and the intent. A write never starts its intent after its lease
-        (``_insert_intent``), so values older than two leases without an entry are final."""
-        cutoff = str(ULID.from_datetime(now() - 2 * LEASE))
-        start = self._hints.orphans_checked(self._db.name)
-        found = (
-            await self._db[VALUES]
-            .find({"_id": {"$gt": start, "$lt": cutoff}}, {"_id": 1}, sort=[("_id", 1)], limit=1000)
-            .to_list()
-        )
-        candidates = [d["_id"] for d in found]
-        if not candidates:
-            return 0
-        self._hints.set_orphans_checked(self._db.name, candidates[-1])
-        kept = set(await self._db[AUDIT].distinct("values", {"values": {"$in": candidates}}))
-        orphans = [c for c in candidates if c not in kept]
-        if orphans:
-            await self._db[VALUES].delete_many({"_id": {"$in": orphans}})
-        return len(orphans)
-
-    async def reconcile(self, older_than: dt.timedelta) -> int:
-        """Settle intents without an outcome whose lease ended more than *older_than* ago.
-
-        Starts after the highest sequence number below which everything is known to be
-        settled, so a periodic run costs little however long the log grows.
-        """
-        cutoff = now() - older_than
-        start = self._hints.settled(self._db.name)
-        entries = (
-            await self._db[AUDIT].find({"_id": {"$gt": start}}, sort=[("_id", ASCENDING)]).to_list()
-        )
-        if not entries:
-            return 0
-        ids = [e["_id"] for e in entries]
-        done = set(await self._db[OUTCOMES].distinct("_id", {"_id": {"$in": ids}}))
-        count, watermark, contiguous = 0, start, True
-        for entry in entries:
-            seq = int(entry["_id"])
-            if seq not in done:
-                if entry["leaseUntil"] >= cutoff:
-                    contiguous = False  # still within its writer's lease
-                    continue
-                if not self._mac.entry_ok(self._db.name, entry):
-                    # Not written by a gateway: never roll it forward (verification names it).
-                    log.error("audit entry %s of %s fails its MAC; not settled", seq, self._db.name)
-                    contiguous = False
-                    continue
-                await self._settle(entry)
-                count += 1
-            if contiguous:
-                watermark = seq
-        self._hints.set_settled(self._db.name, watermark)
-        return count
-
-    async def pending(self) -> int:
-        """Intents without an outcome, past the settled watermark (cheap after reconcile)."""
-        start = self._hints.settled(self._db.name)
-        ids = await self._db[AUDIT].distinct("_id", {"_id": {"$gt": start}})
-        if not ids:
-            return 0
-        done = await self._db[OUTCOMES].count_documents({"_id": {"$in": ids}})
-        return len(ids) - done
-
-    async def _settle(self, entry: Mapping[str, Any]) -> None:
-        seq = int(entry["_id"])
-        if entry.get("op") == "attempt":  # crashed between an attempt and its outcome
-            await self._record_outcome(seq, "refused")
-            return
-        values = await self._db[VALUES].find_one({"_id": entry.get("values")})
-        blob = values.get("change") if values else None
-        if not isinstance(blob, dict) or entry.get("op") not in _OPS:
-            await self._record_outcome(seq, "aborted")
-            return
-        change = Change(
-            op=entry["op"],
-            collection=entry["datasheet"],
-            record_id=entry["record"],
-            version=int(entry["version"]),
-            before=blob.get("before", {}),
-            after=blob.get("after", {}),
-            meta=blob.get("meta", {}),
-        )
-        record = await self._db[change.collection].find_one({"_id": change.record_id}, {"_v": 1})
-        current = None if record is None else int(record["_v"])
-        if change.op == "delete":
-            done = current is None or current >= change.version
-        else:
-            done = current is not None and current >= change.version
-        if not done:
-            # Roll forward: the intent carries the change; apply it again.
-            try:
-                await self.apply(change, seq, entry["at"])
-            except AlreadyAppliedError:
-                pass  # another reconciler, or the writer, got there first
-            except ConflictError:
-                await self._record_outcome(seq, "failed")
-                return
-        await self._record_outcome(seq, "committed")
 
 
 async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:

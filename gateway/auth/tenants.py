@@ -1,0 +1,54 @@
+"""Whether a caller's tenant is active: its control record, cached briefly."""
+
+from __future__ import annotations
+
+import time
+
+from schema.errors import BadUserInputError, RegionUnavailableError, UnauthenticatedError
+from storage.base import Store
+from storage.values import TenantInfo
+
+__all__ = ["TenantCache"]
+
+
+class TenantCache:
+    """Tenant control records, cached briefly: a suspended tenant is locked out within *ttl*,
+    at once where the change is announced on the policy channel
+    (:mod:`resolvers.authz.policycache`).
+
+    While a region is unreachable, an entry up to *stale_ttl* old is still used, so that
+    the tenant's requests get ``REGION_UNAVAILABLE`` from the operation itself, in the
+    GraphQL response, like every other error of an authenticated caller.
+    """
+
+    def __init__(self, store: Store, ttl: float = 5.0, stale_ttl: float = 600.0) -> None:
+        self._store = store
+        self._ttl = ttl
+        self._stale_ttl = stale_ttl
+        self._entries: dict[str, tuple[float, TenantInfo | None]] = {}
+
+    def forget(self, tenant_id: str) -> None:
+        """Read the tenant's control record again on its next request (its state changed)."""
+        self._entries.pop(tenant_id, None)
+
+    async def require_active(self, tenant_id: str) -> TenantInfo:
+        now = time.monotonic()
+        hit = self._entries.get(tenant_id)
+        if hit is None or hit[0] + self._ttl < now:
+            try:
+                info = await self._store.get_tenant(tenant_id)
+            except BadUserInputError:
+                info = None
+            except RegionUnavailableError:
+                if hit is None or hit[0] + self._stale_ttl < now:
+                    raise
+                info = hit[1]
+            else:
+                if len(self._entries) > 10_000:
+                    self._entries.clear()
+                self._entries[tenant_id] = (now, info)
+        else:
+            info = hit[1]
+        if info is None or info.status != "active":
+            raise UnauthenticatedError("invalid or expired token")
+        return info

@@ -1,0 +1,207 @@
+"""``GET /exports/<tenant>/<job>?expires=…&sig=…``: an export job's one download.
+
+Before anything is sent, and before the download is used up: the signature must match the
+job's tenant, id and principal (gateway.exporturls), the link must not have expired, the
+tenant must be active, and the principal must still exist and still be allowed to export
+this datasheet with these fields and filter, by their policy *now* (a user whose export
+permission was turned off, or a revoked API key, is refused). Then the download is claimed
+(once: a second is ``410 GONE``), audited, and the records stream straight from the
+database through decryption to the client: nothing is buffered beyond one batch, nothing
+is written to disk; it stops (the connection is cut) if the tenant stops being active.
+When it ends (or the client goes away) the number of rows sent is audited, and each
+chunk's records are in the access log as an export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import AsyncIterator, Sequence
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from gateway.auth.actors import actor_for
+from gateway.refusals import error_response
+from gateway.services import Services
+from resolvers.context import Principal
+from resolvers.exportstream import export_chunks, export_plan
+from resolvers.reports.download import report_download
+from schema.datasheets import DATASHEETS
+from schema.errors import (
+    EnclaveError,
+    ExportGoneError,
+    ForbiddenError,
+    NotFoundError,
+    UnauthenticatedError,
+)
+from storage.base import TenantStore
+from storage.values import AccessEvent, ExportJob
+
+__all__ = ["ExportEndpoint"]
+
+_MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
+
+
+class ExportEndpoint:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response: Response = await self._download(request)
+        except EnclaveError as exc:
+            response = error_response(exc)  # security headers: the middleware
+        await response(scope, receive, send)
+
+    async def _job(self, request: Request) -> tuple[TenantStore, ExportJob]:
+        tenant_id = request.path_params["tenant"]
+        job_id = request.path_params["job"]
+        missing = NotFoundError("no such export")
+        expires_text, sig = request.query_params.get("expires", ""), request.query_params.get("sig")
+        # ASCII digits only: "²".isdigit() is true, and int() refuses it (and 5,000 digits).
+        plausible = expires_text.isascii() and expires_text.isdigit() and len(expires_text) < 16
+        if not plausible or not sig or len(job_id) != 26:
+            raise missing
+        try:
+            store = self.services.store.for_tenant(tenant_id)
+        except EnclaveError:
+            raise missing from None
+        urls = self.services.export_urls
+        job = await store.exports.get(job_id)
+        principal = None if job is None else f"{job.principal_kind}:{job.principal_id}"
+        if job is None or not urls.verify(
+            tenant_id, job_id, str(principal), int(expires_text), sig
+        ):
+            raise missing
+        return store, job
+
+    async def _principal(self, tenant_id: str, store: TenantStore, job: ExportJob) -> Principal:
+        try:
+            await self.services.tenants.require_active(tenant_id)
+        except UnauthenticatedError:
+            raise ForbiddenError("the tenant is not active") from None
+        if job.principal_kind == "api_key":
+            key = next((k for k in await store.api_keys.all() if k.id == job.principal_id), None)
+            if key is None or key.revoked:
+                raise ForbiddenError("the API key that started this export was revoked")
+            return Principal(
+                tenant_id, key.id, (key.role,), kind="api_key", key_can_export=key.can_export
+            )
+        return Principal(tenant_id, job.principal_id, ())
+
+    async def _download(self, request: Request) -> Response:
+        store, job = await self._job(request)
+        try:
+            return await self._stream(request, store, job)
+        except EnclaveError as exc:
+            # A genuine link refused (permission, tenant, used, expired): audited as an attempt.
+            actor = actor_for(request, job.principal_id, job.principal_kind)
+            with contextlib.suppress(EnclaveError):  # the refusal stands either way
+                await store.audit.record_attempt(
+                    "exportDownload", actor, exc.code, datasheet=job.datasheet
+                )
+            raise
+
+    async def _stream(self, request: Request, store: TenantStore, job: ExportJob) -> Response:
+        tenant_id = store.tenant_id
+        expires = int(request.query_params["expires"])
+        if expires != int(job.expires_at.timestamp()) or time.time() > expires:
+            raise ExportGoneError("this download link has expired; start a new export")
+        principal = await self._principal(tenant_id, store, job)
+        try:
+            policy = await self.services.policies.policy_for(principal)
+        except UnauthenticatedError:
+            raise ForbiddenError("the user who started this export no longer exists") from None
+        await self.services.limits.check(principal)
+        sheet = DATASHEETS[job.datasheet]
+        request_id = request.headers.get("x-request-id", "")[:64] or None
+        actor = actor_for(request, principal.user_id, principal.kind, policy.roles, request_id)
+        if job.report is not None:  # a report's CSV (resolvers.reports.download)
+            table = await report_download(
+                store,
+                policy,
+                job,
+                actor,
+                lambda event: self.services.access.add(tenant_id, event),
+                self.services.export_urls.timeout_seconds,
+            )
+            if table is None:
+                raise ExportGoneError("this report was downloaded already; ask for a new link")
+            disposition = f'attachment; filename="{sheet.name}-report-{job.id}.csv"'
+            return Response(
+                table,
+                media_type=_MEDIA["csv"],
+                headers={"content-disposition": disposition},  # security headers: the middleware
+            )
+        # The caller's policy now, not when the job was started.
+        plan = export_plan(policy, sheet, job.fields, job.equals, principal.user_id)
+        if not await store.exports.claim(job.id, actor):
+            raise ExportGoneError("this export was downloaded already; start a new one")
+        rows = 0
+
+        def sent(ids: Sequence[str]) -> None:
+            nonlocal rows
+            rows += len(ids)
+            self.services.access.add(
+                tenant_id,
+                AccessEvent(
+                    at=dt.datetime.now(dt.UTC),
+                    kind="export",
+                    principal=principal.user_id,
+                    roles=policy.roles,
+                    datasheet=sheet.name,
+                    fields=tuple(sorted(plan.fields)),
+                    records=tuple(ids),
+                    detail={"job": job.id},
+                ),
+            )
+
+        chunks = export_chunks(
+            store, sheet, job, plan, sent, self.services.export_urls.timeout_seconds
+        )
+        try:
+            # The first chunk is read before the answer starts, so that a refusal of the
+            # first batch (e.g. DATA_INTEGRITY) is an error response, not a cut stream.
+            first = await anext(chunks, None)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await chunks.aclose()
+                await store.exports.record_done(job, actor, rows, False)
+            raise
+
+        async def body() -> AsyncIterator[bytes]:
+            complete = False
+            try:
+                pending = [first] if first is not None else []
+                async for chunk in _chained(pending, chunks):
+                    # A tenant suspended or terminated meanwhile gets nothing more (and a
+                    # purge never sees this stream write to the database it dropped).
+                    await self.services.tenants.require_active(tenant_id)
+                    yield chunk
+                complete = True
+            finally:
+                # Also when the client went away and the response was cancelled.
+                with anyio.CancelScope(shield=True):
+                    await chunks.aclose()
+                    await store.exports.record_done(job, actor, rows, complete)
+
+        extension = "ndjson" if job.format == "ndjson" else "csv"
+        return StreamingResponse(
+            body(),
+            media_type=_MEDIA[job.format],
+            headers={
+                "content-disposition": f'attachment; filename="{sheet.name}-{job.id}.{extension}"',
+            },
+        )
+
+
+async def _chained(head: Sequence[bytes], rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    for chunk in head:
+        yield chunk
+    async for chunk in rest:
+        yield chunk

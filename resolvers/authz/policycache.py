@@ -1,0 +1,211 @@
+"""Compiled policies, cached per process and kept current across processes.
+
+Each process keeps, per tenant, the roles and users it has loaded and the policy version
+they were loaded at. A role or user change publishes the tenant id on the Redis channel
+``enclave:policy``; every process listening drops its copy for that tenant at once, so a
+change reaches every gateway within a second. A change of a tenant's state (suspended,
+terminated...) is announced the same way, so that gateways read its control record again.
+
+Without Redis (unreachable, or the subscription broken) a process re-reads the tenant's
+policy version at most ``recheck_seconds`` (default 2 s) after it last did, so a change is
+in force everywhere within that bound plus one request. While the subscription is healthy
+the version is still re-read every ``healthy_recheck_seconds`` (30 s), since pub/sub may
+drop a message across a reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from resolvers.authz.policy import Policy, compile_policy
+from resolvers.context import Principal
+from schema.errors import RegionUnavailableError, UnauthenticatedError
+from schema.roles import ADMIN, RoleDefinition
+from storage.base import Store
+from storage.values import User
+
+__all__ = ["CHANNEL", "PolicyCache"]
+
+#: What a token that must enrol a second factor may use.
+ENROLL_ONLY = frozenset({"me", "enrollTotp", "confirmTotp", "logout"})
+
+log = logging.getLogger("enclave.policies")
+CHANNEL = "enclave:policy"
+
+
+@dataclass
+class _TenantPolicies:
+    version: int
+    checked: float
+    roles: dict[str, RoleDefinition]
+    users: dict[str, User | None] = field(default_factory=dict)
+    compiled: dict[tuple[tuple[str, ...], bool], Policy] = field(default_factory=dict)
+
+
+class PolicyCache:
+    def __init__(
+        self,
+        store: Store,
+        redis: aioredis.Redis,
+        *,
+        recheck_seconds: float = 2.0,
+        healthy_recheck_seconds: float = 30.0,
+        also_forget: Callable[[str], None] | None = None,
+    ) -> None:
+        #: What else a process drops for a tenant whose roles, users or state changed.
+        self._also_forget = also_forget
+        self._store = store
+        self._redis = redis
+        self._recheck = recheck_seconds
+        self._healthy_recheck = healthy_recheck_seconds
+        self._tenants: dict[str, _TenantPolicies] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._publishing: set[asyncio.Task[None]] = set()
+        self.listening = False
+
+    async def _state(self, tenant_id: str) -> _TenantPolicies:
+        state = self._tenants.get(tenant_id)
+        interval = self._healthy_recheck if self.listening else self._recheck
+        if state is not None and time.monotonic() - state.checked < interval:
+            return state
+        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
+        async with lock:
+            state = self._tenants.get(tenant_id)
+            if state is not None and time.monotonic() - state.checked < interval:
+                return state
+            tenant = self._store.for_tenant(tenant_id)
+            try:
+                version = await tenant.roles.policy_version()
+            except RegionUnavailableError:
+                if state is None:
+                    raise
+                # The region is down: nothing can change there either. Keep the policy, so
+                # the operation itself answers REGION_UNAVAILABLE in the GraphQL response.
+                return state
+            if state is None or state.version != version:
+                roles = {r.definition.name: r.definition for r in await tenant.roles.all()}
+                state = _TenantPolicies(version, time.monotonic(), roles)
+            else:
+                state.checked = time.monotonic()
+            self._tenants[tenant_id] = state
+            return state
+
+    async def policy_for(self, principal: Principal) -> Policy:
+        """The caller's current policy; ``UNAUTHENTICATED`` if the user no longer exists."""
+        state = await self._state(principal.tenant_id)
+        if principal.scope is not None:
+            # A sign-in that must enrol a second factor first: nothing else.
+            return Policy((), state.version, admin=False, can_export=False, restricted=ENROLL_ONLY)
+        if principal.kind != "api_key" and principal.user_id not in state.users:
+            if len(state.users) > 50_000:
+                state.users.clear()
+            user = await self._store.for_tenant(principal.tenant_id).users.get(principal.user_id)
+            state.users[principal.user_id] = user
+        user = state.users.get(principal.user_id)
+        if principal.kind == "api_key":
+            # The key is scoped to one role, checked when it was created and is re-read on
+            # every request; a role deleted since grants nothing.
+            roles, can_export = principal.roles, principal.key_can_export
+        elif principal.external:
+            # The identity provider decides the roles; only those the tenant defines count.
+            known = [r for r in principal.roles if r in state.roles or r == ADMIN]
+            roles, can_export = tuple(known), bool(user and user.can_export)
+        elif user is None:
+            raise UnauthenticatedError("invalid or expired token")
+        else:
+            roles, can_export = user.roles, user.can_export
+        key = (tuple(sorted(roles)), can_export)
+        policy = state.compiled.get(key)
+        if policy is None:
+            policy = compile_policy(
+                roles, state.roles, version=state.version, can_export=can_export
+            )
+            state.compiled[key] = policy
+        return policy
+
+    def forget(self, tenant_id: str) -> None:
+        self._tenants.pop(tenant_id, None)
+        if self._also_forget is not None:
+            self._also_forget(tenant_id)
+
+    async def announce(self, tenant_id: str) -> None:
+        """Like ``changed``, waiting for the announcement (a CLI process about to exit)."""
+        self.forget(tenant_id)
+        await self._publish(tenant_id)
+
+    async def changed(self, tenant_id: str) -> None:
+        """After a role or user change: forget it here, and tell the other processes.
+
+        The announcement goes out in the background with a short time limit, so a slow or
+        hung Redis never holds up the mutation; if it is lost, the version recheck covers it.
+        """
+        self.forget(tenant_id)
+        task = asyncio.create_task(self._publish(tenant_id))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    async def _publish(self, tenant_id: str) -> None:
+        try:
+            await asyncio.wait_for(self._redis.publish(CHANNEL, tenant_id), timeout=2.0)
+        except (RedisError, OSError, TimeoutError):
+            log.warning(
+                "could not announce a policy change; other gateways see it within %.0f s",
+                self._recheck,
+            )
+
+    async def listen(self) -> None:
+        """Forget tenants whose policies others changed; reconnects until cancelled.
+
+        The subscription counts as healthy only while Redis answers a ping every second: a
+        hung Redis (a network partition) looks like silence, not like an error.
+        """
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                # Whatever changed while we were not subscribed was announced to nobody:
+                # check every tenant's version again on its next request.
+                self._mark_all_stale()
+                self.listening = True
+                await self._receive(pubsub)
+            except (RedisError, OSError, TimeoutError):
+                if self.listening:
+                    log.warning(
+                        "policy change channel lost; rechecking every %.0f s", self._recheck
+                    )
+                    # Policies may change while we are not listening: check them again.
+                    self._mark_all_stale()
+                self.listening = False
+                await asyncio.sleep(1.0)
+            finally:
+                self.listening = False
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+
+    async def _receive(self, pubsub: PubSub) -> None:
+        heard = pinged = time.monotonic()
+        while True:
+            now = time.monotonic()
+            if now - pinged >= 1.0:
+                await asyncio.wait_for(pubsub.ping(), timeout=1.0)
+                pinged = now
+            message = await pubsub.get_message(timeout=0.5)
+            if message is not None:
+                heard = time.monotonic()
+                if message.get("type") == "message" and isinstance(message.get("data"), bytes):
+                    self.forget(message["data"].decode())
+            elif time.monotonic() - heard > 3.0:
+                raise TimeoutError("no answer from Redis on the policy channel")
+
+    def _mark_all_stale(self) -> None:
+        for state in self._tenants.values():
+            state.checked = 0.0

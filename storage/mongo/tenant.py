@@ -1,0 +1,93 @@
+"""One tenant's handle: every MongoDB store of one tenant database, built together once.
+
+The stores of a handle share its write path (so the receipts of the audit entries written
+through any of them are the handle's) and its field codec (the tenant's data key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from regions.clients import RegionClient
+from regions.routing import database_name
+from schema.datasheets import Datasheet
+from storage.auditmac import EntryAuthenticator
+from storage.base import TenantStore
+from storage.mongo.access_log import MongoAccessLog, ensure_access_log_indexes
+from storage.mongo.api_keys import MongoApiKeys
+from storage.mongo.audit import MongoAudit
+from storage.mongo.codec import FieldCodec
+from storage.mongo.credentials import MongoCredentials, ensure_signin_indexes
+from storage.mongo.decryption import installed
+from storage.mongo.documents import MongoDocuments
+from storage.mongo.erasure import MongoErasure
+from storage.mongo.exports import MongoExports
+from storage.mongo.hints import SequenceHints
+from storage.mongo.lifecycle import MongoTermination
+from storage.mongo.operations import MongoOperations
+from storage.mongo.reconcile import Reconciler
+from storage.mongo.records import MongoRecords
+from storage.mongo.reports import MongoReports
+from storage.mongo.roles import MongoRoles, ensure_role_indexes
+from storage.mongo.seals import MongoSeals
+from storage.mongo.sessions import MongoSessions, ensure_session_indexes
+from storage.mongo.setup_codes import MongoSetupCodes
+from storage.mongo.users import MongoUsers, ensure_user_indexes
+from storage.mongo.writes import WritePath, ensure_indexes
+
+__all__ = ["ensure_tenant_indexes", "tenant_store"]
+
+
+def tenant_store(
+    tenant_id: str, region: RegionClient, hints: SequenceHints, mac: EntryAuthenticator
+) -> TenantStore:
+    """The handle of *tenant_id* in *region* (its id routed it there)."""
+    db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
+    name = region.name
+    codec = FieldCodec(region.encryption, tenant_id, installed(region).keys)
+    writes = WritePath(db, codec, hints, mac)
+    records = MongoRecords(db, codec, writes, name)
+    audit = MongoAudit(db, writes, Reconciler(db, writes, hints, mac), name)
+    exports = MongoExports(db, codec, writes, name)
+    roles = MongoRoles(db, writes, name)
+    operations = MongoOperations(db, writes, name)
+    return TenantStore(
+        tenant_id=tenant_id,
+        records=records,
+        exports=exports,
+        audit=audit,
+        seals=MongoSeals(region.plain, db.name, mac, writes, name),
+        access_log=MongoAccessLog(db, codec, name),
+        users=MongoUsers(db, codec, writes, name),
+        roles=roles,
+        api_keys=MongoApiKeys(db, writes, roles, tenant_id, name),
+        credentials=MongoCredentials(db, codec, writes, name),
+        sessions=MongoSessions(db, writes.documents, name),
+        setup_codes=MongoSetupCodes(db, writes, name),
+        operations=operations,
+        reports=MongoReports(db, writes, name, records.list_query),
+        documents=MongoDocuments(db, codec, region),
+        erasure=MongoErasure(db, codec, (records, audit, exports, operations), name),
+        termination=MongoTermination(tenant_id, region, audit),
+    )
+
+
+async def ensure_tenant_indexes(
+    db: AsyncDatabase[dict[str, Any]], sheets: Sequence[Datasheet]
+) -> None:
+    """The indexes of a tenant database; idempotent."""
+    await ensure_indexes(db)
+    await ensure_user_indexes(db)
+    await ensure_role_indexes(db)
+    await ensure_access_log_indexes(db)
+    await ensure_signin_indexes(db)
+    await ensure_session_indexes(db)
+    for sheet in sheets:
+        coll = db[sheet.name]
+        await coll.create_index("_archived")
+        for field in sheet.fields:
+            if field.filterable:
+                await coll.create_index(field.name)

@@ -1,0 +1,40 @@
+"""Changes behind the store's back, for the contract's promises about data changed outside
+the gateway (each backend says how to make them in its database)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Literal
+
+__all__ = ["DocumentKind", "Tamper"]
+
+DocumentKind = Literal["users", "roles", "api_keys", "settings", "control"]
+
+
+class Tamper(ABC):
+    """What someone with access to a backend's database could change behind the gateway's
+    back: the contract promises what its stores do then (a document changed outside the
+    gateway is absent, a changed entry fails verification)."""
+
+    @abstractmethod
+    async def document(self, tenant_id: str, kind: DocumentKind, doc_id: str) -> None:
+        """Change a document the gateway trusts: a user, role, API key, settings document
+        (by its id: ``security``, ``operations``, ``reports``) or the tenant's control
+        record (*doc_id* its tenant id)."""
+
+    @abstractmethod
+    async def audit_entry(self, tenant_id: str, seq: int) -> None:
+        """Change audit entry *seq*."""
+
+    @abstractmethod
+    async def last_checkpoint(self, tenant_id: str) -> None:
+        """Change the head the last checkpoint of the audit log signs."""
+
+    @abstractmethod
+    async def copy_export_filter(self, source: tuple[str, str], target: tuple[str, str]) -> None:
+        """Put the stored filter of export job *source* (tenant id, job id) into *target*'s,
+        as copied by someone who cannot decrypt it."""
+
+    @abstractmethod
+    async def plain_export_filter(self, tenant_id: str, job_id: str) -> None:
+        """Replace a job's stored (encrypted) filter by bytes that are no ciphertext."""
