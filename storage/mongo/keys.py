@@ -74,7 +74,7 @@ class MongoMasterKeys(MapsDriverErrors, MasterKeys):
         # (FerretDB 1.24 holds a database connection per statement of an update command
         # until it ends, so 100 statements exhaust its pool of 100 and it never answers).
         while True:
-            above = {} if after_id is None else {"_id": {"$gt": after_id}}
+            above: dict[str, Any] = {} if after_id is None else {"_id": {"$gt": after_id}}
             ids = [
                 d["_id"]
                 async for d in vault.find(above, {"_id": 1}).sort("_id", 1).limit(REWRAP_BATCH)
