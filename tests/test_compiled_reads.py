@@ -167,12 +167,6 @@ async def test_errors_and_forbidden_fields_answer_the_same(callers: list[Pair]) 
         assert orjson.loads(fast)["errors"][0]["extensions"]["code"] == "FORBIDDEN"
 
 
-def _errors_in_any_order(body: bytes) -> dict[str, Any]:
-    parsed: dict[str, Any] = orjson.loads(body)
-    parsed["errors"] = sorted(orjson.dumps(e) for e in parsed.get("errors", []))
-    return parsed
-
-
 # The hypothesis run makes garbage enough for the collector to finalise sockets other
 # tests' clients left behind (seen twice in full runs, never with this module alone);
 # those ResourceWarnings are not about this test's answers.
@@ -186,10 +180,12 @@ async def test_generated_documents_answer_byte_for_byte_the_same(
     pair = data.draw(st.sampled_from([callers[0], *callers]))  # the admin reads all
     fast, slow, served = await pair.both(document, variables)
     if fast != slow:
-        # Strawberry resolves root fields concurrently: with several failing, the order of
-        # its errors varies from run to run (these answers both came from Strawberry).
-        assert not served and b'"errors"' in fast, document
-        assert _errors_in_any_order(fast) == _errors_in_any_order(slow), document
+        # Strawberry resolves root fields concurrently: with several failing, which errors
+        # it reports, and in what order, varies from run to run (with non-null fields the
+        # first to fail nulls `data` and the rest may be cut short). Both answers came from
+        # Strawberry then; the compiled path declined, and their data agree.
+        assert not served and b'"errors"' in fast and b'"errors"' in slow, document
+        assert orjson.loads(fast)["data"] == orjson.loads(slow)["data"], document
     if b'"errors"' not in fast:
         assert served, document  # everything generated is compilable
 

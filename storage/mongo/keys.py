@@ -18,6 +18,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
+from uuid import UUID
+
+from bson.binary import Binary
 
 from regions.clients import KEY_VAULT_NAMESPACE, RegionRegistry
 from regions.countries import RegionName
@@ -29,7 +32,10 @@ from storage.mongo.errors import MapsDriverErrors
 from storage.mongo.upgrade import UnsealedDocuments
 from storage.values import Actor, RotationReport
 
-__all__ = ["MongoMasterKeys"]
+__all__ = ["REWRAP_BATCH", "MongoMasterKeys"]
+
+#: Data keys rewrapped by one update command during a rotation.
+REWRAP_BATCH = 50
 
 
 class MongoMasterKeys(MapsDriverErrors, MasterKeys):
@@ -61,11 +67,28 @@ class MongoMasterKeys(MapsDriverErrors, MasterKeys):
                 field="provider",
             )
         before = await self.providers(region)
-        result = await client.encryption.rewrap_many_data_key(
-            {}, provider=provider, master_key=master_key
-        )
-        bulk = result.bulk_write_result
-        rewrapped = bulk.modified_count if bulk is not None else 0
+        vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
+        vault = client.plain[vault_db][vault_coll]
+        rewrapped, after_id = 0, None
+        # In batches, by key id: one update command per batch, not one for the whole vault
+        # (FerretDB 1.24 holds a database connection per statement of an update command
+        # until it ends, so 100 statements exhaust its pool of 100 and it never answers).
+        while True:
+            above: dict[str, Any] = {} if after_id is None else {"_id": {"$gt": after_id}}
+            ids = [
+                d["_id"]
+                async for d in vault.find(above, {"_id": 1}).sort("_id", 1).limit(REWRAP_BATCH)
+            ]
+            if not ids:
+                break
+            # (libmongocrypt encodes the filter with no UUID representation: ids as Binary.)
+            batch = [Binary.from_uuid(i) if isinstance(i, UUID) else i for i in ids]
+            result = await client.encryption.rewrap_many_data_key(
+                {"_id": {"$in": batch}}, provider=provider, master_key=master_key
+            )
+            bulk = result.bulk_write_result
+            rewrapped += bulk.modified_count if bulk is not None else 0
+            after_id = ids[-1]
         return RotationReport(region, provider, rewrapped, before, await self.providers(region))
 
     async def seal_documents(self, actor: Actor) -> dict[str, dict[str, int]]:
