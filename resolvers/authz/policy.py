@@ -44,6 +44,7 @@ ADMIN_FIELDS = frozenset(
         "roleDiff",
         "users",
         "effectivePermissions",
+        "userSessions",
         "createRole",
         "updateRole",
         "deleteRole",
