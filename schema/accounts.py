@@ -17,6 +17,7 @@ __all__ = [
     "Me",
     "SheetPermission",
     "TotpEnrollment",
+    "UserSession",
     "UserType",
 ]
 
@@ -28,6 +29,19 @@ class UserType:
     roles: list[str]
     can_export: bool
     version: int
+    two_factor_enabled: bool = strawberry.field(
+        description="Whether the user signs in with a second factor (TOTP) set up."
+    )
+
+
+@strawberry.type
+class UserSession:
+    """An open sign-in session of a user: when it began and until when it may be renewed."""
+
+    id: strawberry.ID
+    opened_at: dt.datetime
+    expires_at: dt.datetime
+    two_factor: bool = strawberry.field(description="Opened with a second factor.")
 
 
 @strawberry.type

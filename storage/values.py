@@ -37,6 +37,7 @@ __all__ = [
     "RotationReport",
     "RowScope",
     "SavedReport",
+    "SessionInfo",
     "TenantInfo",
     "TenantStatus",
     "User",
@@ -282,6 +283,19 @@ class RoleVersion:
     definition: RoleDefinition | None
     at: dt.datetime
     by: str
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInfo:
+    """An open sign-in session as an admin may see it: no secret, no hash."""
+
+    id: str
+    opened_at: dt.datetime
+    expires_at: dt.datetime
+    #: What the session is limited to (e.g. enrolling a second factor), None for nothing.
+    scope: str | None
+    #: The sign-in that opened it checked a second factor.
+    second_factor: bool
 
 
 @dataclass(frozen=True, slots=True)

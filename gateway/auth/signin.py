@@ -190,7 +190,9 @@ class SignIn:
         scope = None
         if not found.totp_enabled and await creds.two_factor_required():
             scope = ENROLL_SCOPE
-        sid, secret = await tenant.sessions.open(found.user_id, REFRESH_TTL, scope)
+        sid, secret = await tenant.sessions.open(
+            found.user_id, REFRESH_TTL, scope, second_factor=found.totp_enabled
+        )
         tokens = Tokens(
             self._tokens.issue(
                 tenant_id, found.user_id, found.roles, ttl=ACCESS_TTL, sid=sid, scope=scope

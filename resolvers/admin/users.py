@@ -6,6 +6,8 @@ process (``RequestContext.policies``), so it is in force everywhere within a sec
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
+import asyncio
+
 import strawberry
 from strawberry.types import Info
 
@@ -15,21 +17,35 @@ from resolvers.authz.policy import Policy, compile_policy
 from resolvers.context import RequestContext
 from resolvers.selection import selected_fields
 from resolvers.values import email_address
-from schema.accounts import EffectivePermissions, UserType
+from schema.accounts import EffectivePermissions, UserSession, UserType
 from schema.errors import NotFoundError
 from storage.values import User
 
 __all__ = ["UserMutation", "UserQuery"]
 
 
-def _user(user: User) -> UserType:
+def _user(user: User, two_factor: bool) -> UserType:
     return UserType(
         id=strawberry.ID(user.id),
         email=user.email,
         roles=list(user.roles),
         can_export=user.can_export,
         version=user.version,
+        two_factor_enabled=two_factor,
     )
+
+
+async def _two_factor(ctx: RequestContext, info: Info, users: list[User]) -> list[bool]:
+    """Whether each of *users* has TOTP set up, looked up only when the query asks."""
+    if not selected_fields(info, ["twoFactorEnabled"]):
+        return [False] * len(users)
+    found = await asyncio.gather(*(ctx.store.credentials.by_id(u.id) for u in users))
+    return [c is not None and c.totp_enabled for c in found]
+
+
+async def _shown(ctx: RequestContext, info: Info, user: User) -> UserType:
+    (two_factor,) = await _two_factor(ctx, info, [user])
+    return _user(user, two_factor)
 
 
 async def _policy_of(ctx: RequestContext, user: User) -> Policy:
@@ -46,7 +62,23 @@ class UserQuery:
         users = await ctx.store.users.all()
         if users and selected_fields(info, ["email"]):  # a user's email is personal data
             ctx.access.read("users", ["email"], sorted(u.id for u in users))
-        return [_user(u) for u in users]
+        two_factor = await _two_factor(ctx, info, users)
+        return [_user(u, t) for u, t in zip(users, two_factor, strict=True)]
+
+    @strawberry.field(description="A user's sign-in sessions open now, newest first.")
+    async def user_sessions(self, info: Info, user_id: strawberry.ID) -> list[UserSession]:
+        ctx = admin(info)
+        if await ctx.store.users.get(str(user_id)) is None:
+            raise NotFoundError("no user with this id", argument="userId")
+        return [
+            UserSession(
+                id=strawberry.ID(s.id),
+                opened_at=s.opened_at,
+                expires_at=s.expires_at,
+                two_factor=s.second_factor,
+            )
+            for s in await ctx.store.sessions.of_user(str(user_id))
+        ]
 
     @strawberry.field(description="What a user can see and do right now.")
     async def effective_permissions(
@@ -87,7 +119,7 @@ class UserMutation:
         if hashed is not None:
             await ctx.account.set_password_hash(tenant_id, user.id, hashed, ctx.actor)
         await ctx.policies.changed(ctx.principal.tenant_id)
-        return _user(user)
+        return await _shown(ctx, info, user)
 
     @strawberry.mutation(
         description="Change a user's roles and/or export permission (export is per user)."
@@ -105,4 +137,4 @@ class UserMutation:
             str(id), expected_version, ctx.actor, roles=roles, can_export=can_export
         )
         await ctx.policies.changed(ctx.principal.tenant_id)
-        return _user(user)
+        return await _shown(ctx, info, user)

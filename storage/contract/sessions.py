@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 
+from storage.values import SessionInfo
+
 __all__ = ["SessionStore"]
 
 
@@ -13,10 +15,16 @@ class SessionStore(ABC):
 
     @abstractmethod
     async def open(
-        self, user_id: str, ttl: dt.timedelta, scope: str | None = None
+        self,
+        user_id: str,
+        ttl: dt.timedelta,
+        scope: str | None = None,
+        *,
+        second_factor: bool = False,
     ) -> tuple[str, str]:
         """A new session of *user_id* with *scope*, live for *ttl*: (session id, refresh
-        secret)."""
+        secret). *second_factor*: the sign-in that opened it checked a second factor (shown
+        to admins; it grants nothing)."""
 
     @abstractmethod
     async def rotate(
@@ -30,6 +38,11 @@ class SessionStore(ABC):
     async def active(self, sid: str, user_id: str, scope: str | None) -> bool:
         """Whether *sid* is a live session of *user_id* that allows *scope* (a session
         opened with a scope authenticates only tokens with that scope)."""
+
+    @abstractmethod
+    async def of_user(self, user_id: str) -> list[SessionInfo]:
+        """The sessions of *user_id* open now (not ended, not expired, not changed outside
+        the gateway), newest first; empty for a user with none or no such user."""
 
     @abstractmethod
     async def close(self, sid: str) -> None:

@@ -38,6 +38,7 @@ from storage.contract.sessions import SessionStore
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import MapsDriverErrors
+from storage.values import SessionInfo
 
 __all__ = ["SESSIONS", "SESSION_CLAIMS", "MongoSessions", "ensure_session_indexes"]
 
@@ -87,7 +88,12 @@ class MongoSessions(MapsDriverErrors, SessionStore):
         await self._sessions.update_one({"_id": doc["_id"]}, {"$set": changes})
 
     async def open(
-        self, user_id: str, ttl: dt.timedelta, scope: str | None = None
+        self,
+        user_id: str,
+        ttl: dt.timedelta,
+        scope: str | None = None,
+        *,
+        second_factor: bool = False,
     ) -> tuple[str, str]:
         sid, secret = str(ULID()), _secret()
         now = dt.datetime.now(dt.UTC)
@@ -99,6 +105,9 @@ class MongoSessions(MapsDriverErrors, SessionStore):
             "createdAt": now,
             "expiresAt": now + ttl,
             "revoked": False,
+            # Shown to admins, grants nothing: outside the MAC like createdAt, so sessions
+            # opened before it was kept still verify.
+            "secondFactor": second_factor,
         }
         await self._sessions.insert_one({**doc, MAC_FIELD: self._mac(doc)})
         return sid, secret
@@ -146,6 +155,25 @@ class MongoSessions(MapsDriverErrors, SessionStore):
             and doc["expiresAt"] > dt.datetime.now(dt.UTC)
             and self._valid(doc)
         )
+
+    async def of_user(self, user_id: str) -> list[SessionInfo]:
+        now = dt.datetime.now(dt.UTC)
+        found = self._sessions.find({"user": user_id, "revoked": False})
+        live = [d for d in await found.to_list() if d["expiresAt"] > now and self._valid(d)]
+        ended = {f"{d['_id']}/ended" for d in live}
+        claims = self._claims.find({"_id": {"$in": sorted(ended)}}, {"_id": 1})
+        gone = {c["_id"].removesuffix("/ended") for c in await claims.to_list()}
+        return [
+            SessionInfo(
+                d["_id"],
+                d["createdAt"],
+                d["expiresAt"],
+                d.get("scope"),
+                d.get("secondFactor") is True,
+            )
+            for d in sorted(live, key=lambda d: d["createdAt"], reverse=True)
+            if d["_id"] not in gone
+        ]
 
     async def close(self, sid: str) -> None:
         await self._claim(f"{sid}/ended")

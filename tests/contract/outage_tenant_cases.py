@@ -132,6 +132,7 @@ TENANT_CASES: list[Case] = [
     case(SessionStore.active, lambda o: o.handle.sessions.active(o.sid, o.user.id, None)),
     case(SessionStore.close, lambda o: o.handle.sessions.close(o.sid)),
     case(SessionStore.close_all, lambda o: o.handle.sessions.close_all(o.user.id)),
+    case(SessionStore.of_user, lambda o: o.handle.sessions.of_user(o.user.id)),
     case(SessionStore.prune, lambda o: o.handle.sessions.prune()),
     case(SetupCodeStore.issue, lambda o: o.handle.setup_codes.issue(o.user.id, TTL, o.actor)),
     case(

@@ -159,6 +159,28 @@ async def test_sessions_close_and_prune(tenant: Tenant) -> None:
     assert await sessions.prune() >= 1
 
 
+@covers(SessionStore.of_user)
+async def test_sessions_of_a_user(tenant: Tenant) -> None:
+    sessions = tenant.handle.sessions
+    assert await sessions.of_user(str(ULID())) == []  # no such user
+    user = await member(tenant)
+    assert await sessions.of_user(user.id) == []
+    first, _ = await sessions.open(user.id, TTL)
+    second, _ = await sessions.open(user.id, TTL, scope="mfa", second_factor=True)
+    closed, _ = await sessions.open(user.id, TTL)
+    await sessions.open(user.id, -dt.timedelta(minutes=1))  # expired
+    await sessions.open(tenant.admin.id, TTL)  # someone else's
+    await sessions.close(closed)
+    listed = await sessions.of_user(user.id)
+    assert {(s.id, s.scope, s.second_factor) for s in listed} == {
+        (second, "mfa", True),
+        (first, None, False),
+    }
+    assert [s.opened_at for s in listed] == sorted((s.opened_at for s in listed), reverse=True)
+    assert all(s.opened_at < s.expires_at for s in listed)
+    assert all(s.expires_at > dt.datetime.now(dt.UTC) for s in listed)
+
+
 @covers(SetupCodeStore.issue, SetupCodeStore.redeem, SetupCodeStore.pending)
 async def test_setup_codes(tenant: Tenant) -> None:
     codes, actor = tenant.handle.setup_codes, tenant.actor
