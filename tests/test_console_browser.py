@@ -212,6 +212,15 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await expect(page.get_by_role("status")).to_contain_text(f"Created {viewer_email}")
     await expect(page.get_by_role("cell", name=viewer_email, exact=True)).to_be_visible()
 
+    # The admin's own row says two-factor on; their sessions list this browser's, with it.
+    admin_row = page.get_by_role("row", name=admin_email)
+    await expect(admin_row.get_by_role("cell", name="on", exact=True)).to_be_visible()
+    await page.get_by_role("button", name=f"Sign-ins and sessions of {admin_email}").click()
+    sessions = page.get_by_role("region", name=f"Sessions of {admin_email}")
+    await expect(sessions.locator("tbody tr")).not_to_have_count(0)
+    await expect(sessions.locator("tbody tr").first).to_contain_text("yes")
+    await _accessible(page, "users, sessions")
+
     # The user, in a browser context of their own, sees exactly the role's columns and rows.
     viewer = await _context(browser, watched)
     theirs = await viewer.page()
@@ -391,7 +400,7 @@ async def test_records_api_keys_access_log_and_exports(
     await page.get_by_role("checkbox", name="May export").first.check()
     await page.get_by_role("button", name=re.compile(r"^Save \(version \d+\)$")).click()
     await expect(page.get_by_role("row", name=email)).to_contain_text("yes")
-    await page.get_by_role("button", name=f"Sign-ins of {email}").click()
+    await page.get_by_role("button", name=f"Sign-ins and sessions of {email}").click()
     signins = page.get_by_role("region", name=f"Sign-ins of {email}")
     await expect(signins.get_by_role("row")).not_to_have_count(0)
     await expect(signins).to_contain_text("127.0.0.1")

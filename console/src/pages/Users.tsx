@@ -7,10 +7,11 @@ interface User {
   email: string;
   roles: string[];
   canExport: boolean;
+  twoFactorEnabled: boolean;
   version: number;
 }
 
-const USER_FIELDS = "id email roles canExport version";
+const USER_FIELDS = "id email roles canExport twoFactorEnabled version";
 
 export function Users() {
   const [editing, setEditing] = useState<string | null>(null);
@@ -41,6 +42,7 @@ export function Users() {
               <th scope="col">Email</th>
               <th scope="col">Roles</th>
               <th scope="col">Export</th>
+              <th scope="col">Two-factor</th>
               <th scope="col">Version</th>
               <th scope="col">Actions</th>
             </tr>
@@ -51,13 +53,14 @@ export function Users() {
                 <td>{u.email}</td>
                 <td>{u.roles.join(", ")}</td>
                 <td>{u.canExport ? "yes" : "no"}</td>
+                <td>{u.twoFactorEnabled ? "on" : "off"}</td>
                 <td>{u.version}</td>
                 <td>
                   <button type="button" onClick={() => setEditing(u.id)}>
                     Edit {u.email}
                   </button>
                   <button type="button" onClick={() => setHistory(u)}>
-                    Sign-ins of {u.email}
+                    Sign-ins and sessions of {u.email}
                   </button>
                 </td>
               </tr>
@@ -77,6 +80,7 @@ export function Users() {
         />
       )}
       {history && <SignIns key={history.id} user={history} />}
+      {history && <Sessions key={history.id} user={history} />}
       {roles.data && <CreateUser roles={roles.data} onCreated={users.reload} />}
       <TwoFactorRule />
     </section>
@@ -322,6 +326,55 @@ function SignIns({ user }: { user: User }) {
                 <td>{e.kind}</td>
                 <td>{e.ip ?? ""}</td>
                 <td>{e.userAgent ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
+
+interface UserSession {
+  id: string;
+  openedAt: string;
+  expiresAt: string;
+  twoFactor: boolean;
+}
+
+/** A user's sign-in sessions open now, newest first. */
+function Sessions({ user }: { user: User }) {
+  const sessions = useLoad(
+    async () =>
+      (
+        await gql<{ userSessions: UserSession[] }>(
+          "query Sessions($u: ID!) { userSessions(userId: $u) { id openedAt expiresAt twoFactor } }",
+          { u: user.id },
+        )
+      ).userSessions,
+    [user.id],
+  );
+  return (
+    <section aria-labelledby="sessions-title">
+      <h2 id="sessions-title">Sessions of {user.email}</h2>
+      <ErrorBox error={sessions.error} />
+      {sessions.loading && <Loading what="sessions" />}
+      {sessions.data && sessions.data.length === 0 && <Empty>No open sessions.</Empty>}
+      {sessions.data && sessions.data.length > 0 && (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Opened</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Two-factor</th>
+            </tr>
+          </thead>
+          <tbody>
+            {sessions.data.map((s) => (
+              <tr key={s.id}>
+                <td>{new Date(s.openedAt).toLocaleString()}</td>
+                <td>{new Date(s.expiresAt).toLocaleString()}</td>
+                <td>{s.twoFactor ? "yes" : "no"}</td>
               </tr>
             ))}
           </tbody>
