@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 
+from opentelemetry.sdk.trace.export import SpanExporter
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -72,7 +73,8 @@ def graphql_route(services: Services) -> Route:
         middleware=[
             # X-Request-Id, and the id of log lines and audit entries.
             Middleware(RequestId),
-            Middleware(RequestTelemetry, metrics=services.metrics),  # metrics, the log line
+            # Metrics, the log line, the request's span.
+            Middleware(RequestTelemetry, metrics=services.metrics, tracing=services.tracing),
             *graphiql,  # to the IDE page, in the console
             # 413 before anything is parsed or authenticated.
             Middleware(BodyLimit, max_bytes=settings.max_body_bytes),
@@ -97,10 +99,16 @@ def graphql_route(services: Services) -> Route:
     )
 
 
-def create_app(settings: Settings | None = None, *, background: bool = True) -> Starlette:
-    """The gateway. *settings* default to the environment's."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    background: bool = True,
+    trace_exporter: SpanExporter | None = None,
+) -> Starlette:
+    """The gateway. *settings* default to the environment's; *trace_exporter* replaces the
+    OTLP exporter when tracing is on (tests)."""
     resolved = settings or Settings()
-    services = Services.from_settings(resolved)
+    services = Services.from_settings(resolved, trace_exporter=trace_exporter)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

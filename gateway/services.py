@@ -10,6 +10,8 @@ import logging
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from opentelemetry.sdk.trace.export import SpanExporter
+from pymongo import monitoring
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -29,6 +31,7 @@ from gateway.metrics import GatewayMetrics
 from gateway.persisted import PersistedOperations
 from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
+from gateway.tracing import Tracing
 from regions import nativecrypto
 from resolvers.authz.cache import AuthorizationCache
 from resolvers.authz.policycache import PolicyCache
@@ -86,17 +89,28 @@ class Services:
     metrics: GatewayMetrics
     operations: PersistedOperations
     heads: KnownHeads
+    #: None when tracing is off (no ``otlp_endpoint``).
+    tracing: Tracing | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
+    def from_settings(
+        cls, settings: Settings, *, trace_exporter: SpanExporter | None = None
+    ) -> Services:
+        """*trace_exporter* replaces the OTLP exporter when tracing is on (tests)."""
         crypto = nativecrypto.install(settings.native_crypto)  # before any encrypted client
         metrics = GatewayMetrics()
         metrics.crypto_in_use(crypto.native)
+        tracing = Tracing.from_settings(settings, trace_exporter)
+
+        def listeners(region: str) -> list[monitoring._EventListener]:
+            spans = tracing.listeners(region) if tracing is not None else []
+            return [*metrics.listeners(region), *spans]
+
         store = open_store(
             settings.regions(),
             settings.audit_mac(),
-            listeners=metrics.listeners,
+            listeners=listeners,
             on_integrity_error=metrics.integrity_refused,
             on_document_refused=metrics.document_refused,
         )
@@ -161,6 +175,7 @@ class Services:
                 max_tokens=settings.max_tokens,
             ),
             KnownHeads(redis),
+            tracing,
         )
 
     def lifecycle(self) -> TenantLifecycle:
@@ -284,3 +299,5 @@ class Services:
         await self.store.aclose()
         await self.redis.aclose()
         self.signin.passwords.close()
+        if self.tracing is not None:
+            await self.tracing.aclose()

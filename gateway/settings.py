@@ -139,6 +139,9 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     #: On SIGTERM, how long in-flight requests may take before the process exits anyway.
     shutdown_grace_seconds: int = Field(default=25, ge=1)
+    #: OpenTelemetry traces, sent over OTLP/HTTP to this collector (``http://host:4318``;
+    #: ``/v1/traces`` is added): unset, tracing is off and costs nothing (gateway.tracing).
+    otlp_endpoint: str | None = None
 
     @model_validator(mode="after")
     def _one_jwt_secret(self) -> Settings:

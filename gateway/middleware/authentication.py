@@ -9,6 +9,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth.authenticator import Authenticator, has_credentials
 from gateway.middleware.base import PRINCIPAL, Check
+from storage.tracing import span
 
 __all__ = ["Authentication"]
 
@@ -26,4 +27,8 @@ class Authentication(Check):
         await super().__call__(scope, receive, send)
 
     async def check(self, scope: Scope, receive: Receive) -> None:
-        PRINCIPAL.put(scope, await self.authenticator.authenticate(Headers(scope=scope)))
+        with span("authenticate") as current:
+            principal = await self.authenticator.authenticate(Headers(scope=scope))
+            if current is not None:
+                current.set_attribute("enclave.principal.kind", principal.kind)  # user, api_key
+        PRINCIPAL.put(scope, principal)

@@ -36,6 +36,7 @@ from resolvers.documents import fragments_of, operations_named
 from resolvers.limits import estimate_cost
 from schema.datasheets import DATASHEETS
 from schema.errors import ForbiddenError, QueryTooCostlyError
+from storage.tracing import span
 
 if TYPE_CHECKING:
     from resolvers.authz.cache import AuthorizationCache
@@ -126,6 +127,15 @@ class AuthorizationExtension(SchemaExtension):
     step, so a refused document never reaches execution."""
 
     def on_validate(self) -> Iterator[None]:
+        # Ended before the yield: execution is not part of the check.
+        with span("authorize") as current:
+            refused = self._check()
+            if current is not None:
+                current.set_attribute("enclave.refused", refused)  # a count of errors
+        yield
+
+    def _check(self) -> int:
+        """Validate and authorise; the number of errors that stop execution."""
         ec = self.execution_context
         context = ec.context
         cache: AuthorizationCache = context.authorization_cache
@@ -143,8 +153,7 @@ class AuthorizationExtension(SchemaExtension):
             cache.validated.put(digest, errors)
         if errors:
             ec.pre_execution_errors = list(errors)
-            yield
-            return
+            return len(errors)
         key = (digest, ec.operation_name, context.principal.tenant_id, *policy.key)
         result = cache.authorized.get(key)
         if result is None:
@@ -165,7 +174,7 @@ class AuthorizationExtension(SchemaExtension):
                 errors_now = [GraphQLError(error.message, original_error=error)]
         ec.pre_execution_errors = errors_now
         self._masked = result.masked
-        yield
+        return len(errors_now)
 
     def get_results(self) -> dict[str, Any]:
         # The fields actually given masked, record by record (resolvers.records).

@@ -43,6 +43,7 @@ from resolvers.reading import read_one, read_page, shown_values
 from resolvers.telemetry import CURRENT, label_of
 from schema.datasheets import DATASHEETS
 from schema.errors import EnclaveError
+from storage.tracing import span
 
 __all__ = ["CompiledOperation", "CompiledReads"]
 
@@ -174,10 +175,13 @@ class CompiledReads:
             return None
         policy = ctx.policy
         key = (digest, operation_name, ctx.principal.tenant_id, *policy.key)
-        authorization = self.cache.authorized.get(key)
-        if authorization is None:
-            authorization = authorize(self.schema, compiled.document, operation_name, policy)
-            self.cache.authorized.put(key, authorization)
+        with span("authorize") as current:
+            authorization = self.cache.authorized.get(key)
+            if authorization is None:
+                authorization = authorize(self.schema, compiled.document, operation_name, policy)
+                self.cache.authorized.put(key, authorization)
+            if current is not None:
+                current.set_attribute("enclave.refused", len(authorization.errors))  # a count
         if authorization.errors:
             return None
         inputs = dict(variables or {})

@@ -58,6 +58,7 @@ from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE, RegionClient
 from regions.routing import database_name
 from schema.errors import DataIntegrityError
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
+from storage.tracing import span
 
 __all__ = [
     "KeyCheck",
@@ -265,7 +266,9 @@ class KeyCheck:
         if bad := _foreign(values, key):
             self._refuse(tenant, reply, key, bad)
         self.contexts += 1
-        return await self._decrypt(response)  # type: ignore[no-any-return]
+        # The region and a count: no value, no key id.
+        with span("decrypt", {"enclave.region": self.region, "enclave.values": len(values)}):
+            return await self._decrypt(response)  # type: ignore[no-any-return]
 
     def _refuse(
         self, tenant: str | None, reply: Mapping[str, Any], key: bytes | None, bad: list[Binary]

@@ -57,6 +57,7 @@ from storage.mongo.changes import (
 )
 from storage.mongo.codec import FieldCodec
 from storage.mongo.hints import SequenceHints
+from storage.tracing import span
 from storage.values import Actor
 
 __all__ = ["AUDIT", "LEASE", "OUTCOMES", "SEALS", "VALUES", "WritePath", "now"]
@@ -201,7 +202,9 @@ class WritePath:
         # With values, start no later than the lease, as a change does: the values would be
         # collected as an orphan after that.
         deadline = at + LEASE if entry.get("values") else None
-        seq = await self._insert_intent(entry, deadline=deadline)
+        # The entry's kind (attempt, export, redact ...): a name fixed in the code.
+        with span("audit.write", {"enclave.op": str(entry["op"])}):
+            seq = await self._insert_intent(entry, deadline=deadline)
         with contextlib.suppress(DuplicateKeyError):
             await self._db[OUTCOMES].insert_one(self._outcome(seq, outcome))
         return seq
@@ -281,6 +284,13 @@ class WritePath:
         change may take, to exclude other changes too (e.g. one that could take the last
         admin's role claims the whole admin set).
         """
+        # A datasheet name and an operation (create, update ...): schema names.
+        with span("audit.write", {"enclave.datasheet": change.collection, "enclave.op": change.op}):
+            return await self._write(change, actor, guard)
+
+    async def _write(
+        self, change: Change, actor: Actor, guard: str | None
+    ) -> tuple[int, dt.datetime]:
         at = now()
         blob = await self._codec.encrypt_blob(
             {
