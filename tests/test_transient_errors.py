@@ -1,9 +1,9 @@
 """Server answers that mean "not now" reach the caller as ``REGION_UNAVAILABLE`` (try again
 shortly; not kept by idempotency, so a retry runs again), not as ``INTERNAL``: what a
 tenant's requests get while ``movePrimary`` moves its database to another shard, or while a
-replica set (or a shard behind mongos) changes primary. FerretDB answers none of these, so
-the driver's own exceptions are raised here, as a server behind mongos makes PyMongo raise
-them."""
+replica set (or a shard behind mongos) changes primary or has none. FerretDB answers none
+of these, so the driver's own exceptions are raised here, as a server behind mongos makes
+PyMongo raise them."""
 
 from __future__ import annotations
 
@@ -26,12 +26,14 @@ SECRET = "alice@example.org"
         # A primary stepping down in one shard, relayed by mongos.
         OperationFailure(f"stepped down {SECRET}", code=189),
         OperationFailure(f"not primary {SECRET}", code=10107),
+        # mongos finding no primary in the tenant's shard.
+        OperationFailure(f"no primary {SECRET}", code=133),
         # Whatever the server labels retryable, after the driver's own retry.
         OperationFailure(
             f"retry {SECRET}", code=262, details={"errorLabels": ["RetryableWriteError"]}
         ),
     ],
-    ids=["move-primary", "stepped-down", "not-primary", "labelled"],
+    ids=["move-primary", "stepped-down", "not-primary", "shard-down", "labelled"],
 )
 def test_transient_server_errors_are_region_unavailable(
     error: OperationFailure, caplog: pytest.LogCaptureFixture

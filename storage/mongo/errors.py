@@ -36,14 +36,19 @@ log = logging.getLogger("enclave.storage")
 _UNREACHABLE = (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)
 #: Server errors that say "not now" rather than "no", for which the same request succeeds
 #: once the cluster has settled: a change of primary in a replica set (or in one shard,
-#: relayed by mongos) once the driver's own retry is spent, anything the server labels
-#: RetryableWriteError, and MovePrimaryInProgress, which a shard answers for a database that
-#: ``movePrimary`` is moving to another shard (docs/SHARDING.md). Answered like an
-#: unreachable region (whose failures leave the outcome as open): the caller is told to try
-#: again shortly, and a retry with the same Idempotency-Key runs again.
+#: relayed by mongos) once the driver's own retry is spent, a shard mongos cannot reach,
+#: anything the server labels RetryableWriteError, and MovePrimaryInProgress, which a shard
+#: answers for a database that ``movePrimary`` is moving to another shard
+#: (docs/SHARDING.md). Answered like an unreachable region (whose failures leave the outcome
+#: as open): the caller is told to try again shortly, and a retry with the same
+#: Idempotency-Key runs again.
 _TRANSIENT_CODES = frozenset(
     {
+        6,  # HostUnreachable (mongos to a shard)
+        7,  # HostNotFound
+        89,  # NetworkTimeout
         91,  # ShutdownInProgress
+        133,  # FailedToSatisfyReadPreference (no primary in the tenant's shard)
         189,  # PrimarySteppedDown
         319,  # MovePrimaryInProgress
         10107,  # NotWritablePrimary
@@ -51,6 +56,7 @@ _TRANSIENT_CODES = frozenset(
         11602,  # InterruptedDueToReplStateChange
         13435,  # NotPrimaryNoSecondaryOk
         13436,  # NotPrimaryOrSecondary
+        9001,  # SocketException
     }
 )
 
