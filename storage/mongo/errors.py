@@ -21,6 +21,7 @@ from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
     EncryptionError,
+    OperationFailure,
     PyMongoError,
     ServerSelectionTimeoutError,
 )
@@ -33,12 +34,41 @@ __all__ = ["MapsDriverErrors", "maps_driver_errors", "mongo_errors"]
 
 log = logging.getLogger("enclave.storage")
 _UNREACHABLE = (ServerSelectionTimeoutError, AutoReconnect, ConnectionFailure)
+#: Server errors that say "not now" rather than "no", for which the same request succeeds
+#: once the cluster has settled: a change of primary in a replica set (or in one shard,
+#: relayed by mongos) once the driver's own retry is spent, a shard mongos cannot reach,
+#: anything the server labels RetryableWriteError, and MovePrimaryInProgress, which a shard
+#: answers for a database that ``movePrimary`` is moving to another shard
+#: (docs/SHARDING.md). Answered like an unreachable region (whose failures leave the outcome
+#: as open): the caller is told to try again shortly, and a retry with the same
+#: Idempotency-Key runs again.
+_TRANSIENT_CODES = frozenset(
+    {
+        6,  # HostUnreachable (mongos to a shard)
+        7,  # HostNotFound
+        89,  # NetworkTimeout
+        91,  # ShutdownInProgress
+        133,  # FailedToSatisfyReadPreference (no primary in the tenant's shard)
+        189,  # PrimarySteppedDown
+        319,  # MovePrimaryInProgress
+        10107,  # NotWritablePrimary
+        11600,  # InterruptedAtShutdown
+        11602,  # InterruptedDueToReplStateChange
+        13435,  # NotPrimaryNoSecondaryOk
+        13436,  # NotPrimaryOrSecondary
+        9001,  # SocketException
+    }
+)
 
 
 def _unreachable(exc: BaseException) -> bool:
     # Auto-decryption and explicit encryption wrap the key vault's network errors.
     while exc is not None:
         if isinstance(exc, _UNREACHABLE):
+            return True
+        if isinstance(exc, OperationFailure) and (
+            exc.code in _TRANSIENT_CODES or exc.has_error_label("RetryableWriteError")
+        ):
             return True
         if isinstance(exc, EncryptionError):
             exc = exc.cause
@@ -58,6 +88,13 @@ def mongo_errors(region: str | Callable[[], str]) -> Iterator[None]:
     except (PyMongoError, MongoCryptError) as exc:
         name = region if isinstance(region, str) else region()
         if _unreachable(exc):
+            if not isinstance(exc, _UNREACHABLE):  # the server answered: say what it said
+                log.warning(
+                    "transient storage error in region %s: %s code=%s",
+                    name,
+                    type(exc).__name__,
+                    getattr(exc, "code", None),
+                )
             raise RegionUnavailableError(
                 f"the {name.upper()} data region is unavailable; try again shortly",
                 region=name,
