@@ -126,3 +126,25 @@ class Store(ABC):
     @abstractmethod
     async def aclose(self) -> None:
         """Close every connection; the store is unusable after."""
+
+    @abstractmethod
+    async def pending_tenants(self, region: RegionName, work: str) -> list[str]:
+        """The tenants of *region* marked as having background *work* (``"reconcile"``:
+        audit intents to settle, ``"seal"``: entries to seal) to do, by id; [] for none.
+
+        Every write marks its tenant durably, in its own region only, before it writes its
+        audit intent, so a crash cannot leave an intent unmarked. A mark stays until
+        :meth:`clear_pending` finds the work done. ``ValueError`` for an unknown *work*."""
+
+    @abstractmethod
+    async def mark_pending(self, tenant_id: str) -> None:
+        """Mark *tenant_id* as having every kind of background work, as its writes do: for a
+        full sweep to put back a mark it found missing."""
+
+    @abstractmethod
+    async def clear_pending(self, tenant_id: str, work: str, started: dt.datetime) -> int:
+        """Drop the marks of *tenant_id* for *work* that work started at *started* has
+        certainly seen the intents of (those of writes started more than the write lease
+        before it; newer marks stay, so a concurrent write's mark is never dropped); returns
+        how many were dropped. Call only when that work left nothing of its kind to do.
+        ``ValueError`` for an unknown *work*."""

@@ -29,7 +29,9 @@ from storage.mongo.errors import MapsDriverErrors
 from storage.mongo.hints import SequenceHints
 from storage.mongo.keys import MongoMasterKeys
 from storage.mongo.lifecycle import SETTLE, MongoLifecycle
+from storage.mongo.pending import WORKS, PendingWork, ensure_pending_indexes
 from storage.mongo.tenant import ensure_tenant_indexes, tenant_store
+from storage.mongo.writes import LEASE
 from storage.values import OPERATOR, TenantInfo, User
 
 __all__ = ["CONTROL_DB", "MongoStore"]
@@ -54,6 +56,7 @@ class MongoStore(MapsDriverErrors, Store):
         because its MAC fails (metrics)."""
         self.registry = regions
         self._hints = SequenceHints()
+        self._pending = {name: PendingWork(regions[name]) for name in regions}
         self._mac = audit_mac
         self.documents = audit_mac.sibling(DocumentAuthenticator)
         if on_document_refused is not None:
@@ -97,7 +100,8 @@ class MongoStore(MapsDriverErrors, Store):
         return self.documents.verify(database_name(record["_id"]), "control", record)
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
-        return tenant_store(tenant_id, self.registry.for_tenant(tenant_id), self._hints, self._mac)
+        region = self.registry.for_tenant(tenant_id)
+        return tenant_store(tenant_id, region, self._hints, self._mac, self._pending[region.name])
 
     async def _ensure_region_indexes(self, region: RegionName) -> None:
         client = self.registry[region].plain
@@ -105,6 +109,9 @@ class MongoStore(MapsDriverErrors, Store):
         # A plain unique index: FerretDB 1.x rejects the partial one MongoDB recommends.
         await client[vault_db][vault_coll].create_index("keyAltNames", unique=True)
         await client[CONTROL_DB][TENANTS].create_index("status")
+        # purge-due finds the terminated tenants whose date has come through this index.
+        await client[CONTROL_DB][TENANTS].create_index("purgeDueAt")
+        await ensure_pending_indexes(self._pending[region].marks)
 
     async def create_tenant(
         self, name: str, country: str, admin_email: str
@@ -170,6 +177,17 @@ class MongoStore(MapsDriverErrors, Store):
         found = control.find({}, sort=[("_id", 1)])
         return [tenant_info(doc) async for doc in found if self._valid(doc)]
 
+    async def pending_tenants(self, region: RegionName, work: str) -> list[str]:
+        return await self._pending[region].tenants(_work(work))
+
+    async def mark_pending(self, tenant_id: str) -> None:
+        region = self.registry.for_tenant(tenant_id).name
+        await self._pending[region].mark(tenant_id, dt.datetime.now(dt.UTC), remembered=False)
+
+    async def clear_pending(self, tenant_id: str, work: str, started: dt.datetime) -> int:
+        region = self.registry.for_tenant(tenant_id).name
+        return await self._pending[region].clear(tenant_id, _work(work), started - LEASE)
+
     async def ping(self, region: RegionName) -> None:
         client = self.registry[region]
         await client.plain.admin.command("ping")
@@ -177,3 +195,9 @@ class MongoStore(MapsDriverErrors, Store):
 
     async def aclose(self) -> None:
         await self.registry.aclose()
+
+
+def _work(work: str) -> str:
+    if work not in WORKS:
+        raise ValueError(f"no such background work: {work!r}")
+    return work

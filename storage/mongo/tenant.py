@@ -28,6 +28,7 @@ from storage.mongo.exports import MongoExports
 from storage.mongo.hints import SequenceHints
 from storage.mongo.lifecycle import MongoTermination
 from storage.mongo.operations import MongoOperations
+from storage.mongo.pending import PendingWork
 from storage.mongo.reconcile import Reconciler
 from storage.mongo.records import MongoRecords
 from storage.mongo.reports import MongoReports
@@ -42,13 +43,18 @@ __all__ = ["ensure_tenant_indexes", "tenant_store"]
 
 
 def tenant_store(
-    tenant_id: str, region: RegionClient, hints: SequenceHints, mac: EntryAuthenticator
+    tenant_id: str,
+    region: RegionClient,
+    hints: SequenceHints,
+    mac: EntryAuthenticator,
+    pending: PendingWork | None = None,
 ) -> TenantStore:
-    """The handle of *tenant_id* in *region* (its id routed it there)."""
+    """The handle of *tenant_id* in *region* (its id routed it there); its writes mark the
+    tenant in *pending*, the region's pending-work marks."""
     db: AsyncDatabase[dict[str, Any]] = region.data[database_name(tenant_id)]
     name = region.name
     codec = FieldCodec(region.encryption, tenant_id, installed(region).keys)
-    writes = WritePath(db, codec, hints, mac)
+    writes = WritePath(db, codec, hints, mac, None if pending is None else (pending, tenant_id))
     records = MongoRecords(db, codec, writes, name)
     audit = MongoAudit(db, writes, Reconciler(db, writes, hints, mac), name)
     exports = MongoExports(db, codec, writes, name)

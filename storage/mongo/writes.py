@@ -57,6 +57,7 @@ from storage.mongo.changes import (
 )
 from storage.mongo.codec import FieldCodec
 from storage.mongo.hints import SequenceHints
+from storage.mongo.pending import PendingWork
 from storage.tracing import span
 from storage.values import Actor
 
@@ -105,11 +106,14 @@ class WritePath:
         codec: FieldCodec,
         hints: SequenceHints,
         mac: EntryAuthenticator,
+        marks: tuple[PendingWork, str] | None = None,
     ):
         self._db = db
         self._codec = codec
         self._hints = hints
         self._mac = mac
+        #: The region's pending-work marks and this tenant's id: marked before each intent.
+        self._marks = marks
         #: Authenticates the records the gateway trusts for access (users, roles, keys...).
         self.documents = mac.sibling(DocumentAuthenticator)
         #: (sequence number, MAC) of each entry written through this handle (one request's
@@ -164,6 +168,10 @@ class WritePath:
                 entry["_id"] = seq
                 entry["macKey"] = self._mac.id
                 entry["mac"] = self._mac.entry(self._db.name, entry)
+                if self._marks is not None:
+                    # Right before the intent: a crash between them leaves a mark, never
+                    # an intent the background work is not told about.
+                    await self._marks[0].mark(self._marks[1], now())
                 try:
                     await audit.insert_one(entry)
                 except DuplicateKeyError:

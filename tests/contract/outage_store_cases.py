@@ -62,6 +62,12 @@ STORE_CASES: list[Case] = [
     case(Store.list_tenants, lambda o: o.store.list_tenants(o.region), variant="its region"),
     case(Store.list_tenants, lambda o: o.store.list_tenants(), variant="every region"),
     case(Store.ping, lambda o: o.store.ping(o.region)),
+    case(Store.pending_tenants, lambda o: o.store.pending_tenants(o.region, "reconcile")),
+    case(Store.mark_pending, lambda o: o.store.mark_pending(o.tenant.id)),
+    case(
+        Store.clear_pending,
+        lambda o: o.store.clear_pending(o.tenant.id, "seal", dt.datetime.now(dt.UTC)),
+    ),
     case(TenantLifecycle.suspend, lambda o: _lifecycle(o).suspend(o.tenant.id, OPERATOR)),
     case(TenantLifecycle.resume, lambda o: _lifecycle(o).resume(o.tenant.id, OPERATOR)),
     case(TenantLifecycle.terminate, lambda o: _lifecycle(o).terminate(o.tenant.id, OPERATOR)),
