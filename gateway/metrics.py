@@ -16,6 +16,9 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
   lease), and ``enclave_audit_reconciled_total{region}``: intents the reconciler settled;
 - ``enclave_audit_tampered_total{region}``: sealer passes that found a tenant's audit log
   changed outside the gateway and refused to seal it (an alert: see the error log).
+- ``enclave_background_sweep_missed_total{loop}``: tenants the full sweep of the reconciler
+  or sealer (every ``background_sweep_every_passes`` passes) found with work but no
+  pending-work mark: marks lost outside the gateway. Should stay 0.
 - ``enclave_crypto{implementation}``: 1 for the crypto libmongocrypt runs on (``native``:
   OpenSSL hooks, ``stock``: pymongocrypt's Python callbacks), 0 for the other.
 - ``enclave_data_integrity_errors_total{region}``: replies refused because they held a value
@@ -104,6 +107,13 @@ class GatewayMetrics:
             "enclave_audit_reconciled",
             "Audit intents the reconciler settled (a writer did not finish them).",
             ["region"],
+            registry=r,
+        )
+        self.sweep_missed = Counter(
+            "enclave_background_sweep_missed",
+            "Tenants a full sweep of a background loop found with work but not marked as "
+            "having any (should stay 0).",
+            ["loop"],
             registry=r,
         )
         self.audit_tampered = Counter(

@@ -33,6 +33,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from gateway.tracing import Tracing
 from regions import nativecrypto
+from regions.countries import RegionName
 from resolvers.authz.cache import AuthorizationCache
 from resolvers.authz.policycache import PolicyCache
 from schema.errors import AuditTamperedError
@@ -45,9 +46,15 @@ from storage.values import OPERATOR
 __all__ = ["Services"]
 
 _STOP_SECONDS = 10.0
+#: At most this many sealer batches for one tenant in one pass.
+_SEAL_BATCHES = 100
 log = logging.getLogger("enclave.gateway")
 #: Tenants whose data is kept (locked out or not): their audit is settled and sealed.
 KEPT = frozenset({"active", "suspended", "terminated"})
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
 
 
 def _external(settings: Settings) -> ExternalTokens | None:
@@ -181,38 +188,92 @@ class Services:
     def lifecycle(self) -> TenantLifecycle:
         return self.store.lifecycle(forget=functools.partial(forget_tenant, self.redis))
 
-    async def reconcile_all(self) -> int:
-        """Settle pending audit intents of every tenant with data whose region answers."""
+    async def reconcile_all(self, *, sweep: bool = False) -> int:
+        """Settle pending audit intents of every tenant marked as having some, in each region
+        that answers; with *sweep*, of every tenant with data too (the safety net: a tenant
+        found with work but no mark is counted in ``enclave_background_sweep_missed_total``)."""
         settled = 0
-        for region, tenants in await self._kept_tenants("reconcile"):
+        for region, tenants, marked in await self._to_visit("reconcile", sweep):
             pending = in_region = 0
             for tenant_id in tenants:
                 with self.metrics.background_step("reconcile", tenant_id=tenant_id):
-                    # Intents whose writer's lease has ended: the writer will not apply them.
                     store = self.store.for_tenant(tenant_id)
+                    started = _now()
+                    if tenant_id not in marked and await store.audit.pending_intents():
+                        await self._missed("reconcile", region, tenant_id)
+                    # Intents whose writer's lease has ended: the writer will not apply them.
                     in_region += await store.audit.reconcile(older_than=dt.timedelta(0))
-                    pending += await store.audit.pending_intents()
+                    left = await store.audit.pending_intents()
+                    pending += left
+                    if left == 0:
+                        await self.store.clear_pending(tenant_id, "reconcile", started)
             self.metrics.audit_reconciled.labels(region).inc(in_region)
             self.metrics.audit_pending.labels(region).set(pending)
             settled += in_region
         return settled
 
     async def _reconcile_forever(self) -> None:
+        passes = 0
         while True:
             with self.metrics.background_step("reconcile"):
-                if settled := await self.reconcile_all():
+                if settled := await self.reconcile_all(sweep=self._sweeps(passes)):
                     log.info("reconciled %d pending audit intents", settled)
+            passes += 1
             await asyncio.sleep(self.settings.reconcile_interval_seconds)
 
-    async def seal_all(self) -> int:
-        """Seal new audit entries of every tenant with data whose region answers."""
+    def _sweeps(self, passes: int) -> bool:
+        """Whether pass number *passes* (from 0: the first pass after start-up) is a sweep."""
+        return passes % self.settings.background_sweep_every_passes == 0
+
+    async def seal_all(self, *, sweep: bool = False) -> int:
+        """Seal new audit entries of every tenant marked as having some, in each region that
+        answers; with *sweep*, of every tenant with data too (see :meth:`reconcile_all`)."""
         key = self.settings.seal_key()
         sealed = 0
-        for region, tenants in await self._kept_tenants("seal"):
+        for region, tenants, marked in await self._to_visit("seal", sweep):
             for tenant_id in tenants:
                 with self.metrics.background_step("seal", tenant_id=tenant_id):
-                    sealed += await self.seal_tenant(tenant_id, region, key)
+                    started = _now()
+                    # Everything written before the lease ended is settled: sealable now.
+                    settled = await self.store.for_tenant(tenant_id).audit.pending_intents() == 0
+                    done, intact = await self._seal(tenant_id, region, key)
+                    if done and tenant_id not in marked:
+                        await self._missed("seal", region, tenant_id)
+                    if settled and intact:  # a tampered log stays marked: alerted every pass
+                        await self.store.clear_pending(tenant_id, "seal", started)
+                    sealed += done
         return sealed
+
+    async def _to_visit(
+        self, loop: str, sweep: bool
+    ) -> list[tuple[RegionName, list[str], set[str]]]:
+        """Each region that answers, with the tenants *loop* visits (the marked ones whose
+        data is kept; with *sweep*, every tenant with data too) and the marked ones; a region
+        that does not answer is a failure of *loop* (logged and counted)."""
+        visits: list[tuple[RegionName, list[str], set[str]]] = []
+        for region in self.store.regions:
+            with self.metrics.background_step(loop, region=region):
+                marked = set(await self.store.pending_tenants(region, loop))
+                kept: set[str] = set()
+                for tenant_id in sorted(marked):
+                    tenant = await self.store.get_tenant(tenant_id)
+                    if tenant is None or tenant.status == "purged":  # no data: no work left
+                        await self.store.clear_pending(tenant_id, loop, _now())
+                    elif tenant.status in KEPT:
+                        kept.add(tenant_id)
+                if sweep:
+                    tenants = await self.store.list_tenants(region)
+                    kept.update(t.id for t in tenants if t.status in KEPT)
+                visits.append((region, sorted(kept), marked))
+        return visits
+
+    async def _missed(self, loop: str, region: RegionName, tenant_id: str) -> None:
+        """*tenant_id* had work for *loop* and no mark when the pass began: count it, unless
+        a write marked it since (its work began after the pass did)."""
+        if tenant_id not in await self.store.pending_tenants(region, loop):
+            log.warning("%s: the sweep found tenant %s with work and no mark", loop, tenant_id)
+            self.metrics.sweep_missed.labels(loop).inc()
+            await self.store.mark_pending(tenant_id)  # until its work is done
 
     async def _kept_tenants(self, loop: str) -> list[tuple[str, list[str]]]:
         """Each region that answers, with the ids of its tenants with data; a region that
@@ -227,9 +288,22 @@ class Services:
     async def seal_tenant(self, tenant_id: str, region: str, key: SealKey) -> int:
         """Seal one tenant's new entries, unless its log was changed outside the gateway
         (then alert: an error log and ``enclave_audit_tampered_total``; nothing sealed)."""
+        sealed, _ = await self._seal(tenant_id, region, key)
+        return sealed
+
+    async def _seal(self, tenant_id: str, region: str, key: SealKey) -> tuple[int, bool]:
+        """How many entries of *tenant_id* were sealed, and whether its log is intact and
+        sealed through its last settled entry."""
         store = self.store.for_tenant(tenant_id)
+        sealed = 0
         try:
-            sealed = await store.seals.seal(key, await self.heads.known(tenant_id))
+            known = await self.heads.known(tenant_id)
+            for _ in range(_SEAL_BATCHES):  # one call seals a batch: go on to the end
+                if not (batch := await store.seals.seal(key, known)):
+                    break
+                sealed += batch
+            else:
+                return sealed, False  # not through yet: the tenant stays marked
             head = await store.seals.head(key)
         except AuditTamperedError as exc:
             log.error(
@@ -239,16 +313,18 @@ class Services:
                 exc.reason,
             )
             self.metrics.audit_tampered.labels(region).inc()
-            return 0
+            return sealed, False
         if head is not None:
             await self.heads.remember(tenant_id, head)
-        return sealed
+        return sealed, True
 
     async def _seal_forever(self) -> None:
+        passes = 0
         while True:
             await asyncio.sleep(self.settings.audit_seal_interval_seconds)
             with self.metrics.background_step("seal"):
-                await self.seal_all()
+                await self.seal_all(sweep=self._sweeps(passes))
+            passes += 1
 
     async def prune_signins(self) -> int:
         """Drop every active tenant's sign-in bookkeeping past any use (attempts, used codes,

@@ -110,6 +110,10 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     #: Reconcile pending audit intents older than this, at start-up and periodically.
     reconcile_interval_seconds: float = 30.0
+    #: The reconciler and the sealer visit only the tenants whose writes marked them as
+    #: having work; every this many passes (and at the first) they visit every tenant as
+    #: well, a safety net counting what the marks missed (``enclave_background_sweep_missed``).
+    background_sweep_every_passes: int = Field(default=20, ge=1)
     #: Ed25519 private key (PEM) that signs audit checkpoints; ``enclave keys init`` makes one.
     audit_seal_key_file: Path | None = None
     #: A secret (32+ bytes) from which the key authenticating each audit entry as it is
