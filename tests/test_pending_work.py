@@ -102,6 +102,7 @@ async def test_a_pass_settles_and_seals_the_marked_tenants_and_clears_their_mark
     services: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = await make_tenant(services, "FR", "Unmarked Org")
+    await services.seal_all(sweep=True)  # settle what earlier tests left unmarked
     await _create(services, tenant, "marked")
     await _create(services, other, "unmarked")
     unmarked = MongoStore.of(services.store).registry["eu"].plain[CONTROL_DB][PENDING]
