@@ -63,6 +63,7 @@ def graphql_route(services: Services) -> Route:
         external=services.external,
         signin=services.signin,
         tenants=services.tenants,
+        prefetch=services.prefetch,
     )
     anonymous = GraphQLRequestCheck(PublicEndpoint(build_public_schema(limits), services))
     graphiql = [Middleware(GraphiQL)] if settings.graphiql else []

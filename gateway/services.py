@@ -185,6 +185,14 @@ class Services:
             tracing,
         )
 
+    async def prefetch(self, tenant_id: str) -> None:
+        """What a tenant's request needs after authentication (its roles and policy
+        version, its allow-list mode), fetched concurrently into their caches."""
+        await asyncio.gather(
+            self.policies.prefetch(tenant_id),
+            self.operations.allow_list(tenant_id),
+        )
+
     def lifecycle(self) -> TenantLifecycle:
         return self.store.lifecycle(forget=functools.partial(forget_tenant, self.redis))
 

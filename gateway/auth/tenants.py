@@ -31,6 +31,11 @@ class TenantCache:
         """Read the tenant's control record again on its next request (its state changed)."""
         self._entries.pop(tenant_id, None)
 
+    def fresh(self, tenant_id: str) -> bool:
+        """Whether the tenant's control record is cached and not due for a re-read."""
+        hit = self._entries.get(tenant_id)
+        return hit is not None and hit[0] + self._ttl >= time.monotonic()
+
     async def require_active(self, tenant_id: str) -> TenantInfo:
         now = time.monotonic()
         hit = self._entries.get(tenant_id)

@@ -99,6 +99,11 @@ class PolicyCache:
             self._tenants[tenant_id] = state
             return state
 
+    async def prefetch(self, tenant_id: str) -> None:
+        """Load the tenant's roles and policy version, if due (before its first request
+        needs them: :mod:`gateway.auth.authenticator`)."""
+        await self._state(tenant_id)
+
     async def policy_for(self, principal: Principal) -> Policy:
         """The caller's current policy; ``UNAUTHENTICATED`` if the user no longer exists."""
         state = await self._state(principal.tenant_id)

@@ -40,6 +40,7 @@ record; deterministic ciphertexts of equal values are equal anyway).
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import logging
@@ -169,17 +170,41 @@ class KeyIds:
         self._size = size
         self._ids: OrderedDict[str, bytes] = OrderedDict()
 
+    def known(self, tenant_id: str) -> bool:
+        """Whether the tenant's key id is cached (no database access)."""
+        return tenant_id in self._ids
+
     async def get(self, tenant_id: str) -> bytes | None:
         found = self._ids.get(tenant_id)
         if found is not None:
             self._ids.move_to_end(tenant_id)
             return found
-        doc = await self._vault.find_one({"keyAltNames": tenant_id}, {"_id": 1})
+        # The key and the control record binding it, in one round trip.
+        doc, control = await asyncio.gather(
+            self._vault.find_one({"keyAltNames": tenant_id}, {"_id": 1}),
+            self._control.find_one({"_id": tenant_id}, {"keyMac": 1}),
+        )
+        return self._bind(tenant_id, doc, control)
+
+    async def control_record(self, tenant_id: str) -> dict[str, Any] | None:
+        """The tenant's whole control record; the first time, its key id is looked up in
+        the same round trip and bound by that record (a first request needs both)."""
+        if self.known(tenant_id):
+            return await self._control.find_one({"_id": tenant_id})
+        doc, control = await asyncio.gather(
+            self._vault.find_one({"keyAltNames": tenant_id}, {"_id": 1}),
+            self._control.find_one({"_id": tenant_id}),
+        )
+        self._bind(tenant_id, doc, control)
+        return control
+
+    def _bind(
+        self, tenant_id: str, doc: Mapping[str, Any] | None, control: Mapping[str, Any] | None
+    ) -> bytes | None:
         if doc is None:
             return None  # no key (yet, or purged): nothing can be decrypted for it
         key = doc["_id"]
         found = key.bytes if hasattr(key, "bytes") else bytes(key)
-        control = await self._control.find_one({"_id": tenant_id}, {"keyMac": 1})
         binding = {**key_binding(tenant_id, found), MAC_FIELD: (control or {}).get("keyMac")}
         if not self._documents.verify(database_name(tenant_id), "data_key", binding):
             return None  # not this tenant's key: nothing is decrypted for it (not cached)

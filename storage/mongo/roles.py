@@ -12,6 +12,7 @@ from the applied state, never from an intent that may not have happened yet.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -188,12 +189,14 @@ class MongoRoles(MapsDriverErrors, RoleStore):
         return versions
 
     async def policy_version(self) -> int:
-        latest = 0
-        for coll in (ROLES, USERS):
-            doc = await self._db[coll].find_one({}, {"_seq": 1}, sort=[("_seq", DESCENDING)])
-            if doc is not None:
-                latest = max(latest, int(doc.get("_seq", 0)))
-        return latest
+        # Both collections' latest change at once: one round trip, not two.
+        docs = await asyncio.gather(
+            *(
+                self._db[coll].find_one({}, {"_seq": 1}, sort=[("_seq", DESCENDING)])
+                for coll in (ROLES, USERS)
+            )
+        )
+        return max((int(doc.get("_seq", 0)) for doc in docs if doc is not None), default=0)
 
 
 async def ensure_role_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:

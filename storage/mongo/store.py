@@ -24,7 +24,7 @@ from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.mongo.control import CONTROL_DB, TENANTS, tenant_info
-from storage.mongo.decryption import install, key_binding
+from storage.mongo.decryption import install, installed, key_binding
 from storage.mongo.errors import MapsDriverErrors
 from storage.mongo.hints import SequenceHints
 from storage.mongo.keys import MongoMasterKeys
@@ -165,8 +165,8 @@ class MongoStore(MapsDriverErrors, Store):
         return info, admin
 
     async def get_tenant(self, tenant_id: str) -> TenantInfo | None:
-        tenants = self.registry.for_tenant(tenant_id).plain[CONTROL_DB][TENANTS]
-        doc = await tenants.find_one({"_id": tenant_id})
+        # With the key id the tenant's first read will need (KeyIds), in one round trip.
+        doc = await installed(self.registry.for_tenant(tenant_id)).keys.control_record(tenant_id)
         # A record changed in the database is no tenant: every request for it is refused.
         return tenant_info(doc) if doc is not None and self._valid(doc) else None
 
