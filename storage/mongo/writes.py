@@ -3,33 +3,27 @@
 Every change to a tenant's data goes through here, in three steps:
 
 1. **Intent.** Insert an entry into ``audit`` with ``_id`` = the tenant's next sequence
-   number and ``claim`` = ``"<collection>/<record id>/<new version>"`` under a unique index.
-   Inserting under a unique index is the one primitive that is atomic on every server we
-   support (FerretDB 1.x re-reads and rewrites on update, so a conditional update or an
-   ``$inc`` can lose a concurrent change): the claim *is* the lock, so of many writers
-   with the same expected version exactly one gets it and the rest get ``CONFLICT``.
-   The entry holds the change itself, encrypted as one blob under the tenant key, so it
-   can be rolled forward.
+   number and ``claim`` = ``"<collection>/<record id>/<new version>"`` under a unique index:
+   the one primitive atomic on every server we support (FerretDB 1.x re-reads and rewrites
+   on update, so a conditional update or ``$inc`` can lose a concurrent change). The claim
+   *is* the lock: of writers with the same expected version one gets it, the rest
+   ``CONFLICT``. The entry holds the change, encrypted under the tenant key, to roll forward.
 2. **Apply** the change to the record, tagged with the entry's sequence (``_seq``).
 3. **Outcome.** Insert ``{_id: seq, outcome: "committed"}`` into ``audit_outcomes``
    (insert-only, like ``audit``: the gateway's database user needs no update right there).
 
-Entries and outcomes carry a MAC under a key the database never holds
-(:mod:`storage.auditmac`); the reconciler never rolls forward an entry whose MAC fails.
-Records the gateway trusts for access (users, roles, API keys, settings) get a MAC of their
-new state as the change is applied (:mod:`storage.documentmac`), written with the change in
-one update: claims serialise a record's changes, so the state it is computed from is the
-state the update replaces.
+Entries and outcomes carry a MAC under a key the database never holds (``storage.auditmac``);
+the reconciler never rolls forward an entry whose MAC fails. Records trusted for access
+(users, roles, API keys, settings) get a MAC of their new state (``storage.documentmac``)
+in the change's update: claims serialise a record's changes, so it is of the state replaced.
 
-A crash can stop this anywhere. The reconciler settles every intent that has no outcome
-and whose lease has run out: if the record already shows the change it is marked
-committed, otherwise the change is rolled forward from the intent and then marked. So
-no data change exists without an audit entry, and no entry without its change.
+A crash can stop this anywhere. The reconciler settles every intent with no outcome whose
+lease ran out: a record that shows the change is marked committed, otherwise the change is
+rolled forward from the intent, then marked. No change without its entry, nor the reverse.
 
-The server gives no ``DuplicateKeyError`` detail saying which unique index was hit (FerretDB
-names only the collection), so a duplicate is told apart by looking: if an entry with our
-sequence number exists, the sequence was taken and we retry with the next; if not, the
-claim was taken. Entries are never deleted, so that look is conclusive.
+A ``DuplicateKeyError`` does not say which unique index was hit (FerretDB names only the
+collection), so we look: an entry with our sequence number means the sequence was taken
+(retry with the next), none means the claim was; entries are never deleted.
 """
 
 from __future__ import annotations
