@@ -8,8 +8,10 @@ import datetime as dt
 import functools
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 
 import redis.asyncio as aioredis
+from cachetools import Cache
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -31,6 +33,7 @@ from gateway.ratelimit import RateLimiter
 from gateway.settings import Settings
 from regions import nativecrypto
 from resolvers.authz.cache import AuthorizationCache
+from resolvers.authz.introspection import REACHABLE
 from resolvers.authz.policycache import PolicyCache
 from schema.errors import AuditTamperedError
 from storage.base import Store
@@ -99,6 +102,7 @@ class Services:
             listeners=metrics.listeners,
             on_integrity_error=metrics.integrity_refused,
             on_document_refused=metrics.document_refused,
+            cache_size=settings.tenant_cache_size,
         )
         tokens = TokenIssuer(
             settings.jwt_key(),
@@ -115,12 +119,14 @@ class Services:
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
-        tenants = TenantCache(store)
+        size = settings.tenant_cache_size
+        tenants = TenantCache(store, size=size)
         policies = PolicyCache(
             store,
             redis,
             recheck_seconds=settings.policy_recheck_seconds,
             also_forget=tenants.forget,
+            size=size,
         )
         access = AccessRecorder(store, redis, enabled=settings.access_log)
         metrics.access_events_dropped(lambda: access.dropped)
@@ -132,7 +138,7 @@ class Services:
             signin_per_address=settings.signin_rate_limit_per_address,
             signin_per_tenant=settings.signin_rate_limit_per_tenant,
         )
-        return cls(
+        services = cls(
             settings,
             store,
             redis,
@@ -144,7 +150,7 @@ class Services:
             limits,
             IdempotencyStore(redis, settings.idempotency_ttl_seconds),
             _external(settings),
-            ApiKeys(store),
+            ApiKeys(store, size),
             SignIn(
                 store,
                 tokens,
@@ -159,9 +165,30 @@ class Services:
                 store,
                 recheck_seconds=settings.policy_recheck_seconds,
                 max_tokens=settings.max_tokens,
+                tenants=size,
             ),
-            KnownHeads(redis),
+            KnownHeads(redis, size),
         )
+        metrics.caches(services.caches)
+        return services
+
+    def caches(self) -> dict[str, Cache[Any, Any]]:
+        """The process's caches by name (``enclave_cache_entries``): those kept per tenant,
+        bounded by ``Settings.tenant_cache_size``, and those per document or policy."""
+        return {
+            "tenants": self.tenants.entries,
+            "policies": self.policies.tenants,
+            "allow_list_modes": self.operations.modes,
+            "api_key_uses": self.api_keys.touched,
+            "audit_heads": self.heads.heads,
+            "persisted_documents": self.operations.documents,
+            "validated_documents": self.authorization.validated,
+            "authorizations": self.authorization.authorized,
+            "compiled_operations": self.authorization.operations,
+            "introspection_reach": REACHABLE,
+            "signin_tokens_seen": self.access.seen_tokens,
+            **self.store.caches(),
+        }
 
     def lifecycle(self) -> TenantLifecycle:
         return self.store.lifecycle(forget=functools.partial(forget_tenant, self.redis))
