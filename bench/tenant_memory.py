@@ -1,6 +1,7 @@
 """Gateway memory as the tenants it has served grow past the bound of its per-tenant caches.
 
-Run as ``uv run python -m bench.tenant_memory [--bound 1000] [--steps 4]``.
+Run as ``uv run python -m bench.tenant_memory [--bound 1000] [--steps 4] [--page]``
+(``--page`` writes its section of ``docs/RELIABILITY.md``).
 
 It starts its own FerretDB (EU, US) and Redis in a temporary folder and one gateway
 (``enclave serve``) with ``ENCLAVE_TENANT_CACHE_SIZE=--bound``, and creates ``--steps`` x
@@ -33,6 +34,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from bench.support.cluster import make_tenants
 from bench.support.measure import memory_kib, run_benchmark
+from bench.support.page import machine_line, write_section
 from bench.support.scale_records import say
 from bench.support.stack import NO_RATE_LIMITS, child_env, started_stack
 from bench.support.workload import LoadTenant
@@ -130,7 +132,11 @@ def report(
 ) -> dict[str, Any]:
     floor, steps = results["floor_kib"], results["steps"]
     lines = [
+        "## Memory: many tenants served",
+        "",
         f"Command: `{command}`",
+        "",
+        machine_line(info),
         "",
         f"Gateway RSS as tenants are served, per-tenant caches bounded at {args.bound:,}",
         f"(floor: two tenants served, {floor / 1024:.1f} MiB):",
@@ -153,14 +159,19 @@ def report(
         f"Per tenant served: {filling:.1f} KiB while the caches fill, {past:.1f} KiB past "
         f"the bound ({past / filling if filling else 0.0:.2f}x).",
     ]
-    print("\n".join(lines))
-    return {"command": command, "machine": info, "bound": args.bound, **results}
+    figures = {"command": command, "machine": info, "bound": args.bound, **results}
+    markdown = "\n".join(lines)
+    print(markdown)
+    if args.page:
+        print(f"wrote {write_section('tenant_memory', markdown, figures)}")
+    return figures
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.tenant_memory", description=__doc__)
     parser.add_argument("--bound", type=int, default=1000, help="ENCLAVE_TENANT_CACHE_SIZE")
     parser.add_argument("--steps", type=int, default=4, help="tenants served: steps x bound")
+    parser.add_argument("--page", action="store_true", help="write docs/RELIABILITY.md")
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     args = parser.parse_args(argv)
     if not 10 <= args.bound <= 10_000 or not 2 <= args.steps <= 10:
