@@ -45,7 +45,7 @@ import pymongo
 from ulid import ULID
 
 from bench.support.data import bench_tenant, employee_values
-from bench.support.measure import run_benchmark
+from bench.support.measure import memory_kib, run_benchmark
 from bench.support.stack import child_env, started_stack
 from gateway.dev.servers import enclave_serve
 from gateway.services import Services
@@ -172,34 +172,6 @@ def gateway_export(base: str, token: str, after: str | None) -> tuple[int, float
     if count != job["total"]:
         raise RuntimeError(f"the export gave {count} records, expected {job['total']}")
     return count, seconds
-
-
-def _descendants(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        with contextlib.suppress(OSError):
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo += [int(c) for c in (task / "children").read_text().split()]
-    return found
-
-
-def memory_kib(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM of the largest process in the group our child leads (the gateway's
-    Python process under ``uv run``)."""
-    best: dict[str, int] = {"VmRSS": 0, "VmHWM": 0}
-    for member in _descendants(pid):
-        with contextlib.suppress(OSError):
-            status = Path(f"/proc/{member}/status").read_text().splitlines()
-            values = {
-                k: int(v.split()[0])
-                for k, _, v in (line.partition(":") for line in status)
-                if k in ("VmRSS", "VmHWM")
-            }
-            if values.get("VmHWM", 0) > best["VmHWM"]:
-                best = {"VmRSS": values.get("VmRSS", 0), "VmHWM": values["VmHWM"]}
-    return best
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

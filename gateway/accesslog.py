@@ -16,11 +16,12 @@ import asyncio
 import datetime as dt
 import hashlib
 import logging
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Sequence
 from typing import Literal
 
 import redis.asyncio as aioredis
+from cachetools import LRUCache
 from redis.exceptions import RedisError
 
 from gateway.metrics import GatewayMetrics
@@ -63,7 +64,8 @@ class AccessRecorder:
         self._queue: deque[tuple[str, AccessEvent]] = deque()
         self.dropped = 0
         self._dropped_logged = 0
-        self._seen_tokens: OrderedDict[str, None] = OrderedDict()
+        #: Tokens whose sign-in was recorded (a forgotten one is deduplicated in Redis).
+        self.seen_tokens: LRUCache[str, bool] = LRUCache(100_000)
 
     def add(self, tenant_id: str, event: AccessEvent) -> None:
         if not self.enabled:
@@ -130,11 +132,9 @@ class AccessRecorder:
         if not self.enabled:
             return
         digest = hashlib.sha256(token.encode()).hexdigest()
-        if digest in self._seen_tokens:
+        if digest in self.seen_tokens:
             return
-        self._seen_tokens[digest] = None
-        if len(self._seen_tokens) > 100_000:
-            self._seen_tokens.popitem(last=False)
+        self.seen_tokens[digest] = True
         try:
             first = await self._redis.set(f"enclave:login:{digest}", 1, nx=True, ex=86_400)
         except (RedisError, OSError):

@@ -6,6 +6,9 @@ not extend a chain whose remembered checkpoint is gone, and verification checks 
 against these heads, so deleting the newest entries together with their checkpoints is
 found. Heads are signed (:class:`storage.auditmac.SignedHead`): a head changed in Redis is
 ignored rather than trusted.
+
+A process remembers the heads of the *size* tenants it sealed last (least recently used
+forgotten first); Redis keeps every tenant's, so a head forgotten here is still checked.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import logging
 
 import orjson
 import redis.asyncio as aioredis
+from cachetools import LRUCache
 from redis.exceptions import RedisError
 
 from storage.auditmac import SignedHead
+from storage.caches import TENANT_CACHE_SIZE
 
 __all__ = ["KnownHeads"]
 
@@ -25,13 +30,14 @@ _PREFIX = "enclave:audit-head:"
 
 
 class KnownHeads:
-    def __init__(self, redis: aioredis.Redis) -> None:
+    def __init__(self, redis: aioredis.Redis, size: int = TENANT_CACHE_SIZE) -> None:
         self._redis = redis
-        self._heads: dict[str, SignedHead] = {}
+        self.heads: LRUCache[str, SignedHead] = LRUCache(size)
 
     async def known(self, tenant_id: str) -> list[SignedHead]:
         """The heads remembered here and in Redis (either may be missing)."""
-        heads = [self._heads[tenant_id]] if tenant_id in self._heads else []
+        here = self.heads.get(tenant_id)
+        heads = [here] if here is not None else []
         try:
             raw = await self._redis.get(_PREFIX + tenant_id)
         except RedisError:
@@ -46,9 +52,9 @@ class KnownHeads:
 
     async def remember(self, tenant_id: str, head: SignedHead) -> None:
         """Keep *head* unless a later one is known (heads only move forward)."""
-        current = self._heads.get(tenant_id)
+        current = self.heads.get(tenant_id)
         if current is None or head.seq >= current.seq:
-            self._heads[tenant_id] = head
+            self.heads[tenant_id] = head
         try:
             raw = await self._redis.get(_PREFIX + tenant_id)
             stored = SignedHead.from_json(orjson.loads(raw)) if raw is not None else None

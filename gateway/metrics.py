@@ -28,6 +28,10 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
   also logged (:meth:`GatewayMetrics.background_step`), and the loop goes on.
 - ``enclave_access_events_dropped_total``: access events the bounded buffer dropped while
   storage could not take them (:class:`gateway.accesslog.AccessRecorder`), read at scrape.
+- ``enclave_cache_entries{cache}`` and ``enclave_cache_max_entries{cache}``: the entries of
+  each per-process cache and its bound (``Settings.tenant_cache_size`` for those kept per
+  tenant), read at scrape; ``cache`` is one of a fixed set of names (``tenants``,
+  ``policies``, ``data_key_ids_eu``...), never a tenant's.
 """
 
 from __future__ import annotations
@@ -36,10 +40,12 @@ import asyncio
 import contextlib
 import logging
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
+from cachetools import Cache
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from pymongo import monitoring
@@ -162,6 +168,10 @@ class GatewayMetrics:
         """Export ``enclave_access_events_dropped_total``, calling *read* at each scrape."""
         self.registry.register(_ReadAtScrape(read))
 
+    def caches(self, read: Callable[[], Mapping[str, Cache[Any, Any]]]) -> None:
+        """Export the size and bound of each cache *read* names, calling it at each scrape."""
+        self.registry.register(_CacheSizes(read))
+
     @contextlib.contextmanager
     def background_step(
         self, loop: str, *, region: str | None = None, tenant_id: str | None = None
@@ -214,6 +224,26 @@ class _ReadAtScrape(Collector):
             "Access events dropped, oldest first, while storage could not take them.",
             value=self._read(),
         )
+
+
+class _CacheSizes(Collector):
+    def __init__(self, read: Callable[[], Mapping[str, Cache[Any, Any]]]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        entries = GaugeMetricFamily(
+            "enclave_cache_entries", "Entries of a per-process cache.", labels=["cache"]
+        )
+        bound = GaugeMetricFamily(
+            "enclave_cache_max_entries",
+            "The most entries a per-process cache holds (least recently used forgotten first).",
+            labels=["cache"],
+        )
+        for name, cache in sorted(self._read().items()):
+            entries.add_metric([name], len(cache))
+            bound.add_metric([name], cache.maxsize)
+        yield entries
+        yield bound
 
 
 class PoolMetrics(monitoring.ConnectionPoolListener):

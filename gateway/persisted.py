@@ -18,8 +18,9 @@ and nothing registers itself: admins register documents with ``registerOperation
 Documents that only manage the allow-list itself always run (for admins: the policy still
 decides), so admins cannot lock themselves out.
 
-Each process caches registered documents (bounded) and each tenant's mode for
-``recheck_seconds``; a change made through this process applies here at once.
+Each process caches *size* registered documents and the modes of *tenants* tenants (least
+recently used forgotten first), each mode for ``recheck_seconds``; a change made through
+this process applies here at once.
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ import time
 from typing import Any
 
 import orjson
+from cachetools import LRUCache
 from graphql import GraphQLError, GraphQLSchema, parse
 
 from gateway.storeddocuments import check_storable
-from resolvers.authz.cache import LRU
 from resolvers.authz.document import authorize
 from resolvers.authz.policy import Policy
 from resolvers.context import Principal
@@ -47,6 +48,7 @@ from schema.errors import (
     PersistedQueryNotFoundError,
 )
 from storage.base import Store
+from storage.caches import TENANT_CACHE_SIZE
 from storage.values import Actor
 
 __all__ = [
@@ -76,16 +78,22 @@ def _manages_allow_list(document: str, max_tokens: int) -> bool:
 
 class PersistedOperations:
     def __init__(
-        self, store: Store, *, recheck_seconds: float, max_tokens: int, size: int = 10_000
+        self,
+        store: Store,
+        *,
+        recheck_seconds: float,
+        max_tokens: int,
+        size: int = 10_000,
+        tenants: int = TENANT_CACHE_SIZE,
     ) -> None:
         self._store = store
         self._recheck = recheck_seconds
         self._max_tokens = max_tokens
-        self._documents: LRU[tuple[str, str], str] = LRU(size)
-        self._modes: dict[str, tuple[bool, float]] = {}
+        self.documents: LRUCache[tuple[str, str], str] = LRUCache(size)
+        self.modes: LRUCache[str, tuple[bool, float]] = LRUCache(tenants)
 
     async def allow_list(self, tenant_id: str) -> bool:
-        cached = self._modes.get(tenant_id)
+        cached = self.modes.get(tenant_id)
         if cached is not None and time.monotonic() - cached[1] < self._recheck:
             return cached[0]
         try:
@@ -96,20 +104,20 @@ class PersistedOperations:
             # (all of a tenant's data is in that region), answered as it always was.
             log.warning("allow-list mode of %s unknown: region unavailable", tenant_id)
             return cached[0] if cached is not None else False
-        self._modes[tenant_id] = (enabled, time.monotonic())
+        self.modes[tenant_id] = (enabled, time.monotonic())
         return enabled
 
     async def set_allow_list(self, tenant_id: str, enabled: bool, actor: Actor) -> None:
         await self._store.for_tenant(tenant_id).operations.set_allow_list(enabled, actor)
-        self._modes[tenant_id] = (enabled, time.monotonic())
+        self.modes[tenant_id] = (enabled, time.monotonic())
 
     async def document(self, tenant_id: str, hash_: str) -> str | None:
-        cached = self._documents.get((tenant_id, hash_))
+        cached = self.documents.get((tenant_id, hash_))
         if cached is not None:
             return cached
         found = await self._store.for_tenant(tenant_id).operations.document(hash_)
         if found is not None:
-            self._documents.put((tenant_id, hash_), found)
+            self.documents[(tenant_id, hash_)] = found
         return found
 
     async def register(
@@ -124,7 +132,7 @@ class PersistedOperations:
         check_storable(document, parsed, field)
         hash_ = digest(document)
         await self._store.for_tenant(tenant_id).operations.register(hash_, document, actor)
-        self._documents.put((tenant_id, hash_), document)
+        self.documents[(tenant_id, hash_)] = document
         return hash_
 
     def _may_register(

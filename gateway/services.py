@@ -25,6 +25,7 @@ from gateway.auth.passwords import PasswordHashing
 from gateway.auth.signin import SignIn
 from gateway.auth.tenants import TenantCache
 from gateway.auth.tokens import TokenIssuer
+from gateway.cachesizes import named_caches
 from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore, forget_tenant
 from gateway.metrics import GatewayMetrics
@@ -120,6 +121,7 @@ class Services:
             listeners=listeners,
             on_integrity_error=metrics.integrity_refused,
             on_document_refused=metrics.document_refused,
+            cache_size=settings.tenant_cache_size,
         )
         tokens = TokenIssuer(
             settings.jwt_key(),
@@ -136,12 +138,14 @@ class Services:
             retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), retries=3),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
-        tenants = TenantCache(store)
+        size = settings.tenant_cache_size
+        tenants = TenantCache(store, size=size)
         policies = PolicyCache(
             store,
             redis,
             recheck_seconds=settings.policy_recheck_seconds,
             also_forget=tenants.forget,
+            size=size,
         )
         access = AccessRecorder(store, redis, enabled=settings.access_log)
         metrics.access_events_dropped(lambda: access.dropped)
@@ -153,7 +157,7 @@ class Services:
             signin_per_address=settings.signin_rate_limit_per_address,
             signin_per_tenant=settings.signin_rate_limit_per_tenant,
         )
-        return cls(
+        services = cls(
             settings,
             store,
             redis,
@@ -165,7 +169,7 @@ class Services:
             limits,
             IdempotencyStore(redis, settings.idempotency_ttl_seconds),
             _external(settings),
-            ApiKeys(store),
+            ApiKeys(store, size),
             SignIn(
                 store,
                 tokens,
@@ -180,10 +184,13 @@ class Services:
                 store,
                 recheck_seconds=settings.policy_recheck_seconds,
                 max_tokens=settings.max_tokens,
+                tenants=size,
             ),
-            KnownHeads(redis),
+            KnownHeads(redis, size),
             tracing,
         )
+        metrics.caches(functools.partial(named_caches, services))
+        return services
 
     async def prefetch(self, tenant_id: str) -> None:
         """What a tenant's request needs after authentication (its roles and policy

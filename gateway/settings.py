@@ -136,6 +136,11 @@ class Settings(BaseSettings):
     compiled_reads: bool = True
     #: Without Redis pub/sub, how stale a process's copy of a tenant's roles may get.
     policy_recheck_seconds: float = Field(default=2.0, gt=0, le=60)
+    #: How many tenants each per-tenant cache of a process holds (control records,
+    #: policies, allow-list modes, data key ids, audit sequence guesses and heads, API key
+    #: uses): the least recently used is forgotten first and read again on its next request.
+    #: Their sizes are ``enclave_cache_entries`` in ``/metrics``.
+    tenant_cache_size: int = Field(default=10_000, ge=1)
     #: libmongocrypt's AES and HMAC in C over OpenSSL (``enclave_native``), after a start-up
     #: self-test; false: pymongocrypt's stock Python callbacks (see regions.nativecrypto).
     native_crypto: bool = True

@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from cachetools import Cache
 
 from regions.countries import RegionName
 from storage.contract.access_log import AccessLogStore
@@ -122,6 +125,11 @@ class Store(ABC):
     @abstractmethod
     def keys(self) -> MasterKeys:
         """Master-key rotation and the MACs of documents from earlier versions."""
+
+    def caches(self) -> Mapping[str, Cache[Any, Any]]:
+        """The per-process caches of the store by name (a fixed set), for their sizes as
+        metrics; none by default."""
+        return {}
 
     @abstractmethod
     async def aclose(self) -> None:

@@ -328,11 +328,11 @@ async def test_download_needs_an_active_tenant(
         control = raw["enclave_control"]["tenants"]
         await control.update_one({"_id": other.id}, {"$set": {"status": "suspended"}})
         # The gateway caches tenants for a few seconds; this test does not wait for that.
-        app.state.services.tenants._entries.pop(other.id, None)
+        app.state.services.tenants.entries.pop(other.id, None)
         refused = await download(http, job["url"])
         assert refused.status_code == 403
         await control.update_one({"_id": other.id}, {"$set": {"status": "active"}})
-        app.state.services.tenants._entries.pop(other.id, None)
+        app.state.services.tenants.entries.pop(other.id, None)
         assert len(lines(await download(http, job["url"]))) == 1
     finally:
         await raw.aclose()
@@ -359,15 +359,15 @@ async def test_download_stops_when_the_tenant_is_suspended_midway(
         # The operator suspends the tenant while the first chunk is on its way (what the
         # gateway's tenant cache holds a few seconds later, without waiting for it).
         record(tenant_id, event)
-        at, info = gateway.tenants._entries[tenant_id]
-        gateway.tenants._entries[tenant_id] = (at, dataclasses.replace(info, status="suspended"))
+        at, info = gateway.tenants.entries[tenant_id]
+        gateway.tenants.entries[tenant_id] = (at, dataclasses.replace(info, status="suspended"))
 
     monkeypatch.setattr(gateway.access, "add", suspend_after_first_chunk)
     try:
         with pytest.raises(UnauthenticatedError):
             await download(http, job["url"])
     finally:
-        gateway.tenants._entries.pop(other.id, None)
+        gateway.tenants.entries.pop(other.id, None)
     raw = plain_client(settings, "eu")
     try:
         done = await raw[database_name(other.id)]["audit"].find_one(

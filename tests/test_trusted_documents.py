@@ -310,7 +310,7 @@ async def test_a_control_record_edited_in_the_database_serves_nothing(
     assert suspended.status_code != 200 or "errors" in suspended.json()
     control = raw["enclave_control"]["tenants"]
     await control.update_one({"_id": tenant.id}, {"$set": {"status": "active"}})
-    app.state.services.tenants._entries.pop(tenant.id, None)  # no waiting for the cache
+    app.state.services.tenants.entries.pop(tenant.id, None)  # no waiting for the cache
     edited = await admin.raw("{ me { id } }")
     assert edited.status_code == suspended.status_code and "errors" in edited.json(), edited.text
     assert await services.store.get_tenant(tenant.id) is None
@@ -355,7 +355,7 @@ async def test_documents_from_before_macs_are_sealed_once_and_audited(
         await db[kind].update_many({}, {"$unset": {"_mac": ""}})
     forged = str(ULID())
     await db["api_keys"].insert_one({"_id": forged, "role": "admin", "_mac": "0" * 64})
-    app.state.services.tenants._entries.pop(tenant.id, None)
+    app.state.services.tenants.entries.pop(tenant.id, None)
     assert _code((await login(http, tenant, email)).json()) == "UNAUTHENTICATED"
 
     report = await services.store.keys.seal_documents(OPERATOR)

@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Measurement", "machine", "merge", "run_benchmark", "run_load"]
+__all__ = ["Measurement", "machine", "memory_kib", "merge", "run_benchmark", "run_load"]
 
 
 @dataclass(slots=True)
@@ -171,3 +171,31 @@ def run_benchmark(
         args.json.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
         print(f"\nwrote {args.json}")
     return 0
+
+
+def _descendants(pid: int) -> list[int]:
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+    return found
+
+
+def memory_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of the largest process in the group our child leads (the gateway's
+    Python process under ``uv run``)."""
+    best: dict[str, int] = {"VmRSS": 0, "VmHWM": 0}
+    for member in _descendants(pid):
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{member}/status").read_text().splitlines()
+            values = {
+                k: int(v.split()[0])
+                for k, _, v in (line.partition(":") for line in status)
+                if k in ("VmRSS", "VmHWM")
+            }
+            if values.get("VmHWM", 0) > best["VmHWM"]:
+                best = {"VmRSS": values.get("VmRSS", 0), "VmHWM": values["VmHWM"]}
+    return best

@@ -1,9 +1,10 @@
 """``docs/RELIABILITY.md``, made from the last run of each reliability script.
 
-Each script (``bench.load``, ``bench.scale``) run with ``--page`` stores its sections, the
-Markdown it printed plus its figures, as ``docs/reliability/<name>.json`` (``bench.scale`` one
-for its tenants half and one for its records half, each only when it ran), and the page is
-rebuilt from all stored sections, so a run of one script keeps the others' last figures.
+Each script (``bench.load``, ``bench.scale``, ``bench.tenant_memory``) run with ``--page``
+stores its sections, the Markdown it printed plus its figures, as
+``docs/reliability/<name>.json`` (``bench.scale`` one for its tenants half and one for its
+records half, each only when it ran), and the page is rebuilt from all stored sections, so a
+run of one script keeps the others' last figures.
 Nothing on the page is written by hand.
 """
 
@@ -18,7 +19,7 @@ __all__ = ["write_section"]
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "RELIABILITY.md"
 SECTIONS = ROOT / "docs" / "reliability"
-ORDER = ("load", "scale", "scale_records")
+ORDER = ("load", "scale", "scale_records", "tenant_memory")
 
 HEADER = """# Reliability: load and scale
 

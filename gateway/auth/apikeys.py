@@ -2,7 +2,8 @@
 
 A key is checked against its tenant's database on every request (one lookup by id), so a
 revoked key stops working at once on every gateway process; its last use is recorded at
-most once a minute per process.
+most once a minute per process (the keys used in the last minute are remembered, at most
+*size* of them: a key forgotten early is only recorded again).
 """
 
 from __future__ import annotations
@@ -10,9 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import time
 
+from cachetools import TTLCache
+
 from resolvers.context import Principal
 from schema.errors import UnauthenticatedError
 from storage.base import Store
+from storage.caches import TENANT_CACHE_SIZE
 from storage.contract.api_keys import parse_api_key
 
 __all__ = ["ApiKeys", "is_api_key"]
@@ -23,9 +27,10 @@ def is_api_key(token: str) -> bool:
 
 
 class ApiKeys:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, size: int = TENANT_CACHE_SIZE) -> None:
         self._store = store
-        self._touched: dict[str, float] = {}
+        #: The keys whose use was recorded in the last minute.
+        self.touched: TTLCache[str, bool] = TTLCache(size, 60.0, timer=time.monotonic)
 
     async def authenticate(self, value: str) -> Principal:
         parsed = parse_api_key(value)
@@ -39,11 +44,8 @@ class ApiKeys:
         key = await store.api_keys.check(key_id, secret)
         if key is None:
             raise UnauthenticatedError("invalid or expired token")
-        now = time.monotonic()
-        if now - self._touched.get(key_id, 0.0) > 60:
-            self._touched[key_id] = now
-            if len(self._touched) > 100_000:
-                self._touched.clear()
+        if key_id not in self.touched:
+            self.touched[key_id] = True
             await store.api_keys.touch(key_id, dt.datetime.now(dt.UTC))
         return Principal(
             tenant_id=tenant_id,

@@ -150,7 +150,7 @@ class AuthorizationExtension(SchemaExtension):
                     ec.schema._schema, document, ec.validation_rules, validate_document
                 )
             )
-            cache.validated.put(digest, errors)
+            cache.validated[digest] = errors
         if errors:
             ec.pre_execution_errors = list(errors)
             return len(errors)
@@ -158,7 +158,7 @@ class AuthorizationExtension(SchemaExtension):
         result = cache.authorized.get(key)
         if result is None:
             result = authorize(ec.schema._schema, document, ec.operation_name, policy)
-            cache.authorized.put(key, result)
+            cache.authorized[key] = result
         errors_now = list(result.errors)
         if not errors_now:
             # Depends on variables (page sizes), so computed per request: one document walk.

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
     GraphQLInputObjectType,
     GraphQLInterfaceType,
@@ -31,13 +32,13 @@ from graphql import (
 )
 from graphql.type.introspection import TypeMetaFieldDef, introspection_types
 
-from resolvers.authz.cache import LRU
 from resolvers.authz.policy import Policy
 
-__all__ = ["install_introspection_filter", "reachable_types"]
+__all__ = ["REACHABLE", "install_introspection_filter", "reachable_types"]
 
 _INSTALLED = False
-_REACHABLE: LRU[tuple[int, str, Any], frozenset[str]] = LRU(1_000)
+#: Types each policy reaches (keyed by tenant and policy), computed again once forgotten.
+REACHABLE: LRUCache[tuple[int, str, Any], frozenset[str]] = LRUCache(1_000)
 
 
 def reachable_types(schema: GraphQLSchema, policy: Policy) -> frozenset[str]:
@@ -82,10 +83,10 @@ def _reachable(info: GraphQLResolveInfo[Any], policy: Policy) -> frozenset[str]:
     tenant = getattr(principal, "tenant_id", "")
     # As the authorisation cache: a policy is known by its tenant, roles and version.
     key = (id(info.schema), tenant, policy.key)
-    names = _REACHABLE.get(key)
+    names = REACHABLE.get(key)
     if names is None:
         names = reachable_types(info.schema, policy)
-        _REACHABLE.put(key, names)
+        REACHABLE[key] = names
     return names
 
 

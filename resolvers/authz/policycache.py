@@ -11,6 +11,10 @@ policy version at most ``recheck_seconds`` (default 2 s) after it last did, so a
 in force everywhere within that bound plus one request. While the subscription is healthy
 the version is still re-read every ``healthy_recheck_seconds`` (30 s), since pub/sub may
 drop a message across a reconnect.
+
+The policies of ``size`` tenants are kept, the least recently used forgotten first (read
+again on the tenant's next request); per tenant, ``users`` users and ``POLICIES`` compiled
+role sets.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
+from cachetools import LRUCache
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
@@ -31,6 +36,7 @@ from resolvers.context import Principal
 from schema.errors import RegionUnavailableError, UnauthenticatedError
 from schema.roles import ADMIN, RoleDefinition
 from storage.base import Store
+from storage.caches import TENANT_CACHE_SIZE, KeyedLocks
 from storage.values import User
 
 __all__ = ["CHANNEL", "PolicyCache"]
@@ -40,6 +46,8 @@ ENROLL_ONLY = frozenset({"me", "enrollTotp", "confirmTotp", "logout"})
 
 log = logging.getLogger("enclave.policies")
 CHANNEL = "enclave:policy"
+#: Compiled policies (distinct role sets) kept per tenant.
+POLICIES = 256
 
 
 @dataclass
@@ -47,8 +55,10 @@ class _TenantPolicies:
     version: int
     checked: float
     roles: dict[str, RoleDefinition]
-    users: dict[str, User | None] = field(default_factory=dict)
-    compiled: dict[tuple[tuple[str, ...], bool], Policy] = field(default_factory=dict)
+    users: LRUCache[str, User | None]
+    compiled: LRUCache[tuple[tuple[str, ...], bool], Policy] = field(
+        default_factory=lambda: LRUCache(POLICIES)
+    )
 
 
 class PolicyCache:
@@ -60,6 +70,8 @@ class PolicyCache:
         recheck_seconds: float = 2.0,
         healthy_recheck_seconds: float = 30.0,
         also_forget: Callable[[str], None] | None = None,
+        size: int = TENANT_CACHE_SIZE,
+        users: int = 10_000,
     ) -> None:
         #: What else a process drops for a tenant whose roles, users or state changed.
         self._also_forget = also_forget
@@ -67,19 +79,19 @@ class PolicyCache:
         self._redis = redis
         self._recheck = recheck_seconds
         self._healthy_recheck = healthy_recheck_seconds
-        self._tenants: dict[str, _TenantPolicies] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self.tenants: LRUCache[str, _TenantPolicies] = LRUCache(size)
+        self._users = users
+        self._locks = KeyedLocks()
         self._publishing: set[asyncio.Task[None]] = set()
         self.listening = False
 
     async def _state(self, tenant_id: str) -> _TenantPolicies:
-        state = self._tenants.get(tenant_id)
+        state = self.tenants.get(tenant_id)
         interval = self._healthy_recheck if self.listening else self._recheck
         if state is not None and time.monotonic() - state.checked < interval:
             return state
-        lock = self._locks.setdefault(tenant_id, asyncio.Lock())
-        async with lock:
-            state = self._tenants.get(tenant_id)
+        async with self._locks(tenant_id):
+            state = self.tenants.get(tenant_id)
             if state is not None and time.monotonic() - state.checked < interval:
                 return state
             tenant = self._store.for_tenant(tenant_id)
@@ -93,10 +105,10 @@ class PolicyCache:
                 return state
             if state is None or state.version != version:
                 roles = {r.definition.name: r.definition for r in await tenant.roles.all()}
-                state = _TenantPolicies(version, time.monotonic(), roles)
+                state = _TenantPolicies(version, time.monotonic(), roles, LRUCache(self._users))
             else:
                 state.checked = time.monotonic()
-            self._tenants[tenant_id] = state
+            self.tenants[tenant_id] = state
             return state
 
     async def prefetch(self, tenant_id: str) -> None:
@@ -110,12 +122,10 @@ class PolicyCache:
         if principal.scope is not None:
             # A sign-in that must enrol a second factor first: nothing else.
             return Policy((), state.version, admin=False, can_export=False, restricted=ENROLL_ONLY)
+        user = state.users.get(principal.user_id)
         if principal.kind != "api_key" and principal.user_id not in state.users:
-            if len(state.users) > 50_000:
-                state.users.clear()
             user = await self._store.for_tenant(principal.tenant_id).users.get(principal.user_id)
             state.users[principal.user_id] = user
-        user = state.users.get(principal.user_id)
         if principal.kind == "api_key":
             # The key is scoped to one role, checked when it was created and is re-read on
             # every request; a role deleted since grants nothing.
@@ -138,7 +148,7 @@ class PolicyCache:
         return policy
 
     def forget(self, tenant_id: str) -> None:
-        self._tenants.pop(tenant_id, None)
+        self.tenants.pop(tenant_id, None)
         if self._also_forget is not None:
             self._also_forget(tenant_id)
 
@@ -212,5 +222,5 @@ class PolicyCache:
                 raise TimeoutError("no answer from Redis on the policy channel")
 
     def _mark_all_stale(self) -> None:
-        for state in self._tenants.values():
+        for state in self.tenants.values():
             state.checked = 0.0

@@ -131,7 +131,7 @@ class CompiledReads:
         cached = self.cache.operations.get(key)
         if cached is None:
             cached = self._compile(digest, query, operation_name) or False
-            self.cache.operations.put(key, cached)
+            self.cache.operations[key] = cached
         return cached if isinstance(cached, CompiledOperation) else None
 
     def _compile(
@@ -147,7 +147,7 @@ class CompiledReads:
                 errors = tuple(validate_shape_first(self.schema, document, self.rules))
             except Exception:  # a rule's own bug: the standard executor answers
                 return None
-            self.cache.validated.put(digest, errors)
+            self.cache.validated[digest] = errors
         if errors:
             return None
         operation = operation_of(document, operation_name)
@@ -179,7 +179,7 @@ class CompiledReads:
             authorization = self.cache.authorized.get(key)
             if authorization is None:
                 authorization = authorize(self.schema, compiled.document, operation_name, policy)
-                self.cache.authorized.put(key, authorization)
+                self.cache.authorized[key] = authorization
             if current is not None:
                 current.set_attribute("enclave.refused", len(authorization.errors))  # a count
         if authorization.errors:

@@ -45,7 +45,6 @@ import functools
 import inspect
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -54,10 +53,12 @@ from typing import Any, NoReturn, TypeVar
 import bson
 from bson.binary import Binary
 from bson.codec_options import CodecOptions
+from cachetools import LRUCache
 
 from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE, RegionClient
 from regions.routing import database_name
 from schema.errors import DataIntegrityError
+from storage.caches import TENANT_CACHE_SIZE
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
 from storage.tracing import span
 
@@ -161,23 +162,21 @@ class KeyIds:
     if the tenant's control record binds it (``keyMac``); bounded LRU."""
 
     def __init__(
-        self, region: RegionClient, documents: DocumentAuthenticator, size: int = 10_000
+        self, region: RegionClient, documents: DocumentAuthenticator, size: int = TENANT_CACHE_SIZE
     ) -> None:
         vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
         self._vault = region.plain[vault_db][vault_coll]
         self._control = region.plain[_CONTROL[0]][_CONTROL[1]]
         self._documents = documents
-        self._size = size
-        self._ids: OrderedDict[str, bytes] = OrderedDict()
+        self.ids: LRUCache[str, bytes] = LRUCache(size)
 
     def known(self, tenant_id: str) -> bool:
         """Whether the tenant's key id is cached (no database access)."""
-        return tenant_id in self._ids
+        return tenant_id in self.ids
 
     async def get(self, tenant_id: str) -> bytes | None:
-        found = self._ids.get(tenant_id)
+        found = self.ids.get(tenant_id)
         if found is not None:
-            self._ids.move_to_end(tenant_id)
             return found
         # The key and the control record binding it, in one round trip.
         doc, control = await asyncio.gather(
@@ -208,9 +207,7 @@ class KeyIds:
         binding = {**key_binding(tenant_id, found), MAC_FIELD: (control or {}).get("keyMac")}
         if not self._documents.verify(database_name(tenant_id), "data_key", binding):
             return None  # not this tenant's key: nothing is decrypted for it (not cached)
-        self._ids[tenant_id] = found
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
+        self.ids[tenant_id] = found
         return found
 
 
@@ -270,12 +267,13 @@ class KeyCheck:
         decrypt: Decrypt,
         on_refused: Callable[[str], None] | None,
         documents: DocumentAuthenticator,
+        size: int = TENANT_CACHE_SIZE,
     ) -> None:
         self.region = region.name
         #: Authenticates the documents the gateway trusts for access (the region's control
         #: records too); installed with the check, by the store.
         self.documents = documents
-        self.keys = KeyIds(region, documents)
+        self.keys = KeyIds(region, documents, size)
         self.on_refused = on_refused
         self._decrypt = decrypt
         #: Decryption contexts opened (replies handed to libmongocrypt), for tests and bench.
@@ -323,9 +321,11 @@ def install(
     region: RegionClient,
     documents: DocumentAuthenticator,
     on_refused: Callable[[str], None] | None = None,
+    size: int = TENANT_CACHE_SIZE,
 ) -> KeyCheck:
     """Check every reply *region*'s data client decrypts (idempotent); see the module doc.
-    *documents* checks the binding of each tenant to its data key."""
+    *documents* checks the binding of each tenant to its data key; the key ids of *size*
+    tenants are kept."""
     encrypter = getattr(region.data, "_encrypter", None)
     decrypt = getattr(encrypter, "decrypt", None)
     if isinstance(decrypt, KeyCheck):
@@ -337,7 +337,7 @@ def install(
         raise RuntimeError(
             "PyMongo's AsyncMongoClient._encrypter.decrypt is gone: update decryption.py"
         )
-    check = KeyCheck(region, decrypt, on_refused, documents)
+    check = KeyCheck(region, decrypt, on_refused, documents, size)
     encrypter.decrypt = check  # type: ignore[union-attr]
     return check
 

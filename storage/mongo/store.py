@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from cachetools import Cache
 from pymongo.errors import DuplicateKeyError
 
 from regions.clients import KEY_VAULT_NAMESPACE, RegionRegistry
@@ -20,6 +21,7 @@ from schema.datasheets import DATASHEETS
 from schema.errors import BadUserInputError, EnclaveError
 from storage.auditmac import EntryAuthenticator
 from storage.base import Store, TenantStore
+from storage.caches import TENANT_CACHE_SIZE
 from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
 from storage.documentmac import MAC_FIELD, DocumentAuthenticator
@@ -48,21 +50,23 @@ class MongoStore(MapsDriverErrors, Store):
         *,
         on_integrity_error: Callable[[str], None] | None = None,
         on_document_refused: Callable[[str], None] | None = None,
+        cache_size: int = TENANT_CACHE_SIZE,
     ) -> None:
         """*audit_mac* authenticates audit entries, and the documents trusted for access with
         a key derived from the same secret (``storage.documentmac``); *on_integrity_error* is
         told the region of every reply refused because it holds a value under another key
         than the reading tenant's, *on_document_refused* the kind of every document refused
-        because its MAC fails (metrics)."""
+        because its MAC fails (metrics); *cache_size* is how many tenants each of its
+        per-tenant caches holds (:mod:`storage.caches`)."""
         self.registry = regions
-        self._hints = SequenceHints()
+        self.hints = SequenceHints(cache_size)
         self._pending = {name: PendingWork(regions[name]) for name in regions}
         self._mac = audit_mac
         self.documents = audit_mac.sibling(DocumentAuthenticator)
         if on_document_refused is not None:
             self.documents.on_refused = on_document_refused
         for region in regions.values():
-            install(region, self.documents, on_integrity_error)
+            install(region, self.documents, on_integrity_error, cache_size)
         self._keys = MongoMasterKeys(regions, self.documents, lambda t: self.for_tenant(t).audit)
 
     @classmethod
@@ -101,7 +105,7 @@ class MongoStore(MapsDriverErrors, Store):
 
     def for_tenant(self, tenant_id: str) -> TenantStore:
         region = self.registry.for_tenant(tenant_id)
-        return tenant_store(tenant_id, region, self._hints, self._mac, self._pending[region.name])
+        return tenant_store(tenant_id, region, self.hints, self._mac, self._pending[region.name])
 
     async def _ensure_region_indexes(self, region: RegionName) -> None:
         client = self.registry[region].plain
@@ -192,6 +196,16 @@ class MongoStore(MapsDriverErrors, Store):
         client = self.registry[region]
         await client.plain.admin.command("ping")
         await client.data.admin.command("ping")
+
+    def caches(self) -> dict[str, Cache[Any, Any]]:
+        found: dict[str, Cache[Any, Any]] = {
+            "audit_next_sequence": self.hints.next,
+            "audit_settled": self.hints.settled_at,
+            "audit_orphans_checked": self.hints.orphans,
+        }
+        for name, region in self.registry.items():
+            found[f"data_key_ids_{name}"] = installed(region).keys.ids
+        return found
 
     async def aclose(self) -> None:
         await self.registry.aclose()
