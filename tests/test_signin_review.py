@@ -53,18 +53,19 @@ async def _attempts(settings: Settings, tenant: Tenant) -> int:
 CHANGE = 'mutation($c: String!) { changePassword(current: $c, new: "another long passphrase") }'
 
 
-async def test_the_right_password_inside_a_burst_is_refused(
+async def test_a_burst_of_guesses_gets_the_attempts_of_the_lock_out_and_no_more(
     app: Starlette, http: httpx.AsyncClient, services: Services, settings: Settings
 ) -> None:
     tenant = await make_tenant(services, "DE", "Burst Guess Org")
     email = await new_user(http, tenant)
-    guesses = [f"wrong password {n}" for n in range(39)] + [PASSWORD]
+    guesses = [f"wrong password {n}" for n in range(39)]
     answers = await asyncio.gather(*(login(http, tenant, email, password=p) for p in guesses))
-    # The right one too is refused: past the lock (or past this tenant's share of the
-    # hashing pool, 429).
-    assert {r.status_code for r in answers} <= {401, 429} and answers[-1].status_code != 200
-    assert (await login(http, tenant, email)).status_code == 401  # and it stays locked
-    assert await _attempts(settings, tenant) == MAX_FAILURES  # attempts that counted
+    # Refused: wrong (401), past the lock (401) or past this tenant's share of the hashing
+    # pool (429); of 39 at once, only MAX_FAILURES counted, none more. (Which of a burst's
+    # requests get the attempts is not fixed: concurrent requests reserve in no set order.)
+    assert {r.status_code for r in answers} <= {401, 429}
+    assert await _attempts(settings, tenant) == MAX_FAILURES
+    assert (await login(http, tenant, email)).status_code == 401  # the right one: locked
 
 
 async def test_a_code_that_is_not_six_ascii_digits_is_a_wrong_code(
