@@ -35,11 +35,20 @@ def _user(user: User, two_factor: bool) -> UserType:
     )
 
 
+#: Credential lookups ``users { twoFactorEnabled }`` runs concurrently.
+_LOOKUPS_AT_ONCE = 16
+
+
 async def _two_factor(ctx: RequestContext, info: Info, users: list[User]) -> list[bool]:
     """Whether each of *users* has TOTP set up, looked up only when the query asks."""
     if not selected_fields(info, ["twoFactorEnabled"]):
         return [False] * len(users)
-    found = await asyncio.gather(*(ctx.store.credentials.by_id(u.id) for u in users))
+    found = []
+    # A few lookups at a time: a tenant's whole user list must not open as many database
+    # requests at once as it has users.
+    for start in range(0, len(users), _LOOKUPS_AT_ONCE):
+        chunk = users[start : start + _LOOKUPS_AT_ONCE]
+        found += await asyncio.gather(*(ctx.store.credentials.by_id(u.id) for u in chunk))
     return [c is not None and c.totp_enabled for c in found]
 
 
