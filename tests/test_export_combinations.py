@@ -3,6 +3,9 @@ field by field, however the caller's other roles read (users and role-scoped API
 
 from __future__ import annotations
 
+import csv
+import io
+
 import httpx
 
 from gateway.services import Services
@@ -64,5 +67,7 @@ async def test_only_exporting_grants_decide_fields_rows_and_masks(
     )
     job = response.json()["data"]["startExport"]
     text = (await download(http, job["url"])).text
-    assert in_sales["id"] in text and outside["id"] not in text
-    assert in_sales["lastName"] not in text and "90000" not in text
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert [r["id"] for r in rows] == [in_sales["id"]] and outside["id"] not in text
+    assert rows[0]["salary"] == "70000" and rows[0]["lastName"] != in_sales["lastName"]
+    assert in_sales["lastName"] not in text
