@@ -24,6 +24,8 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditQuery",
+    "Compromised",
+    "CompromisedKind",
     "Credentials",
     "ErasureReport",
     "ExportJob",
@@ -66,6 +68,19 @@ class Actor:
 #: The platform operator, as every audit entry, lifecycle claim and purge certificate names
 #: them, whether the change came from the CLI, a gateway's periodic task or provisioning.
 OPERATOR: Final = Actor(user_id="operator", kind="operator")
+
+
+CompromisedKind = Literal["user", "api_key", "session", "export_link", "platform"]
+
+
+@dataclass(frozen=True, slots=True)
+class Compromised:
+    """What a breach incident names as compromised: a user, an API key, a sign-in session or
+    an export's download link by id; or the whole platform (no id: e.g. the database was
+    exposed, every principal of the tenant is concerned)."""
+
+    kind: CompromisedKind
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

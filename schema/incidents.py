@@ -1,0 +1,45 @@
+"""GraphQL inputs and enums of breach incidents shared by their parts (incidents, impact,
+notification).
+
+Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
+"""
+
+import enum
+
+import strawberry
+
+from schema.errors import BadUserInputError
+from storage.values import Compromised
+
+__all__ = ["CompromisedInput", "CompromisedKindEnum", "compromised_of"]
+
+
+@strawberry.enum(name="CompromisedKind")
+class CompromisedKindEnum(enum.Enum):
+    USER = "user"
+    API_KEY = "api_key"
+    SESSION = "session"
+    EXPORT_LINK = "export_link"
+    PLATFORM = "platform"
+
+
+@strawberry.input(description="What was compromised: a principal or link by id, or PLATFORM.")
+class CompromisedInput:
+    kind: CompromisedKindEnum
+    id: strawberry.ID | None = None
+
+
+def compromised_of(inputs: list[CompromisedInput]) -> tuple[Compromised, ...]:
+    """The storage values of *inputs*; ``BAD_USER_INPUT`` for none, an id missing (or given
+    for PLATFORM), or more than 100."""
+    if not inputs or len(inputs) > 100:
+        raise BadUserInputError("name between 1 and 100 compromised principals or links")
+    out: list[Compromised] = []
+    for item in inputs:
+        platform = item.kind is CompromisedKindEnum.PLATFORM
+        if platform != (item.id is None) or (item.id is not None and not 0 < len(item.id) <= 64):
+            raise BadUserInputError(
+                "an id for every compromised principal or link, none for PLATFORM"
+            )
+        out.append(Compromised(kind=item.kind.value, id=None if item.id is None else str(item.id)))
+    return tuple(dict.fromkeys(out))
