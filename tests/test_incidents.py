@@ -4,13 +4,16 @@ key answer 401 and its export links no longer download)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
 import httpx
+from redis.asyncio.client import PubSub
 from ulid import ULID
 
 from gateway.services import Services
+from resolvers.authz.policycache import CHANNEL
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.employees import create_employee
 from tests.support.exports import START, download
@@ -44,6 +47,19 @@ async def _staff(http: httpx.AsyncClient, token: str) -> tuple[GraphQLClient, di
     await make_role(admin, "staff", read=["lastName"], export=True)
     created: dict[str, Any] = (await admin.ok(NEW_KEY))["createApiKey"]
     return admin, created
+
+
+async def _announced(pubsub: PubSub) -> list[str]:
+    """The tenants announced on the policy channel, waiting up to 10 s for the first."""
+    found: list[str] = []
+    deadline = asyncio.get_running_loop().time() + 10
+    while not found and asyncio.get_running_loop().time() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+        while message is not None:
+            data = message["data"]
+            found.append(data.decode() if isinstance(data, bytes) else str(data))
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+    return found
 
 
 def _iso(at: dt.datetime) -> str:
@@ -166,7 +182,13 @@ async def test_containment_locks_the_user_and_key_out_and_revokes_their_export_l
         admin, [{"kind": "USER", "id": user_id}, {"kind": "API_KEY", "id": created["apiKey"]["id"]}]
     )
 
-    contained = (await admin.ok(CONTAIN, {"id": incident["id"]}))["containIncident"]
+    pubsub = services.redis.pubsub()  # as every gateway process listens
+    await pubsub.subscribe(CHANNEL)
+    try:
+        contained = (await admin.ok(CONTAIN, {"id": incident["id"]}))["containIncident"]
+        assert tenant.id in await _announced(pubsub)
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     actions = {(a["action"], a["target"]) for a in contained["containment"]}
     assert {
