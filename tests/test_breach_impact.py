@@ -11,6 +11,7 @@ import datetime as dt
 from typing import Any
 
 import httpx
+import jwt
 from starlette.applications import Starlette
 
 from gateway.services import Services
@@ -22,6 +23,7 @@ from tests.support.differential import compiled_path
 from tests.support.employees import create_employee, marker
 from tests.support.exports import START, download, lines
 from tests.support.roles import make_role
+from tests.support.signins import PASSWORD, login
 
 CREATE_KEY = """mutation($r: String!) {
   createApiKey(name: "breach", role: $r, canExport: true) { key apiKey { id } } }"""
@@ -206,3 +208,58 @@ def test_every_datasheet_field_declares_a_category() -> None:
         if f.category is DataCategory.OTHER
     ]
     assert undeclared == []
+
+
+CREATE_USER = """mutation($e: String!, $r: [String!]!, $p: String) {
+  createUser(email: $e, roles: $r, canExport: true, password: $p) { id } }"""
+
+
+async def test_a_session_impact_is_that_session_own(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Session Breach Org")
+    admin = GraphQLClient(http, tenant.token)
+    sheet = DATASHEETS["employees"]
+    records = sorted([str((await create_employee(admin))["id"]) for _ in range(3)])
+    lastname = {
+        r["id"]: r["lastName"]
+        for r in (await admin.ok("{ employees { nodes { id lastName } } }"))["employees"]["nodes"]
+    }
+    await make_role(admin, "viewer", read=["firstName", "lastName"], export=True)
+    email = f"{marker('s')}@example.com"
+    user = await admin.ok(CREATE_USER, {"e": email, "r": ["viewer"], "p": PASSWORD})
+    user_id = user["createUser"]["id"]
+    flush = app.state.services.access.flush
+    since = await moment()
+    tokens = [(await login(http, tenant, email)).json()["data"]["login"] for _ in range(2)]
+    first, second = (GraphQLClient(http, t["accessToken"]) for t in tokens)
+    sids = [
+        jwt.decode(t["accessToken"], options={"verify_signature": False})["sid"] for t in tokens
+    ]
+    assert sids[0] != sids[1]
+
+    by_id = "query($id: ID!) { employee(id: $id) { id %s } }"
+    await first.ok(by_id % "firstName", {"id": records[0]})
+    await second.ok(by_id % "lastName", {"id": records[1]})
+    flt = [{"field": "lastName", "value": lastname[records[2]]}]
+    job = await first.ok(START, {"sheet": "employees", "format": "CSV", "filter": flt})
+    assert (await download(http, job["startExport"]["url"])).status_code == 200
+    await flush()
+    until = await moment()
+    store = services.store.for_tenant(tenant.id)
+
+    def of(kind: str, ident: str) -> list[Compromised]:
+        return [Compromised(kind, ident)]  # type: ignore[arg-type]
+
+    one = await measure_impact(store, of("session", sids[0]), since, until)
+    two = await measure_impact(store, of("session", sids[1]), since, until)
+    both = await measure_impact(store, of("user", user_id), since, until)
+    assert one.principals == two.principals == both.principals == (user_id,)
+    assert one.sheets[0].records == (records[0], records[2]) and one.exports_downloaded == 1
+    assert one.sheets[0].records_exported == 1
+    assert one.sheets[0].fields == tuple(
+        f.name for f in sheet.fields if f.name in {"firstName", "lastName"}
+    )
+    assert two.sheets[0].records == (records[1],) and two.exports_downloaded == 0
+    assert two.sheets[0].fields == ("lastName",)
+    assert both.sheets[0].records == tuple(records) and both.exports_downloaded == 1
