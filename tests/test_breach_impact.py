@@ -6,19 +6,21 @@ categories and counts, nothing of another principal's reads, nothing outside the
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
 import httpx
 import jwt
+import pytest
 from starlette.applications import Starlette
 
 from gateway.services import Services
+from resolvers.breach import impact as impact_module
 from resolvers.breach.impact import measure_impact
 from schema.datasheets import DATASHEETS, DataCategory
 from storage.values import Compromised
 from tests.support.client import GraphQLClient, make_tenant
+from tests.support.clock import moment
 from tests.support.differential import compiled_path
 from tests.support.employees import create_employee, marker
 from tests.support.exports import START, download, lines
@@ -46,15 +48,6 @@ def iso(at: dt.datetime) -> str:
     return at.isoformat()
 
 
-async def moment() -> dt.datetime:
-    """Now, strictly after every event logged so far and before any logged from here on
-    (the log keeps milliseconds)."""
-    await asyncio.sleep(0.01)
-    at = dt.datetime.now(dt.UTC)
-    await asyncio.sleep(0.01)
-    return at
-
-
 class Key:
     def __init__(self, http: httpx.AsyncClient, key: str) -> None:
         self.http, self.key = http, key
@@ -72,7 +65,7 @@ class Key:
 
 
 async def test_impact_is_exactly_what_a_key_received(
-    app: Starlette, http: httpx.AsyncClient, services: Services
+    app: Starlette, http: httpx.AsyncClient, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = await make_tenant(services, "DE", "Breach Org")
     admin = GraphQLClient(http, tenant.token)
@@ -161,6 +154,11 @@ async def test_impact_is_exactly_what_a_key_received(
     assert sheet.records == tuple(affected)
     assert impact.data_subjects == impact.records == len(affected)
     assert not {str(o["id"]) for o in others} & set(sheet.records)
+    # The same when the logs are read an entry at a time.
+    monkeypatch.setattr(impact_module, "_PAGE", 1)
+    paged = await measure_impact(store, [Compromised("api_key", key_id)], since, until)
+    assert paged == impact
+    monkeypatch.undo()
 
     # The same through GraphQL, for admins only.
     variables = {"c": [{"kind": "API_KEY", "id": key_id}], "s": iso(since), "u": iso(until)}

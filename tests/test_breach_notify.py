@@ -5,9 +5,7 @@ value of any record."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
-import datetime as dt
 import io
 from typing import Any
 
@@ -17,6 +15,7 @@ from starlette.applications import Starlette
 from gateway.services import Services
 from storage.values import AccessQuery, AuditQuery
 from tests.support.client import GraphQLClient, make_tenant
+from tests.support.clock import moment
 from tests.support.employees import create_employee, marker
 from tests.support.exports import download
 
@@ -30,13 +29,6 @@ NOTIFY = """mutation($c: [CompromisedInput!]!, $s: DateTime!, $u: DateTime, $f: 
     id datasheet columns total url } }"""
 TEXT = """query($c: [CompromisedInput!]!, $s: DateTime!, $u: DateTime) {
   breachNotificationText(compromised: $c, since: $s, until: $u) }"""
-
-
-async def moment() -> dt.datetime:
-    await asyncio.sleep(0.01)
-    at = dt.datetime.now(dt.UTC)
-    await asyncio.sleep(0.01)
-    return at
 
 
 async def test_the_notification_list_is_an_export_of_email_addresses_only(
