@@ -261,3 +261,32 @@ async def test_a_session_impact_is_that_session_own(
     assert two.sheets[0].records == (records[1],) and two.exports_downloaded == 0
     assert two.sheets[0].fields == ("lastName",)
     assert both.sheets[0].records == tuple(records) and both.exports_downloaded == 1
+
+
+async def test_deletions_and_erasures_count_as_deleted(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Deleting Breach Org")
+    admin = GraphQLClient(http, tenant.token)
+    gone, erased, kept = [await create_employee(admin) for _ in range(3)]
+    since = await moment()
+    await admin.ok(
+        "mutation($id: ID!, $v: Int!) { deleteEmployee(id: $id, expectedVersion: $v) { id } }",
+        {"id": gone["id"], "v": gone["version"]},
+    )
+    await admin.ok(
+        "mutation($e: String!) { eraseDataSubject(email: $e) { total } }",
+        {"e": erased["workEmail"]},
+    )
+    await app.state.services.access.flush()
+    until = await moment()
+    impact = await measure_impact(
+        services.store.for_tenant(tenant.id),
+        [Compromised("user", tenant.admin_id)],
+        since,
+        until,
+    )
+    (sheet,) = impact.sheets
+    assert sheet.records_deleted == 2 and sheet.records_changed == 0 and sheet.records_read == 0
+    assert sheet.records == tuple(sorted([str(gone["id"]), str(erased["id"])]))
+    assert str(kept["id"]) not in sheet.records and impact.principals == (tenant.admin_id,)
