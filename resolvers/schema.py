@@ -18,6 +18,7 @@ from resolvers.auditlog import AuditQueryRoot
 from resolvers.auditverify import AuditVerifyQuery
 from resolvers.authz.document import AuthorizationExtension
 from resolvers.authz.introspection import install_introspection_filter
+from resolvers.breach.fields import BreachMutation, BreachQuery
 from resolvers.breach.incidents import IncidentMutation, IncidentQuery
 from resolvers.docshape import ShapeLimiter
 from resolvers.errors import ErrorCodes
@@ -63,7 +64,15 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         query=_root(
             "Query",
             query,
-            (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery, ReportQuery, IncidentQuery),
+            (
+                MeQuery,
+                AuditQueryRoot,
+                AuditVerifyQuery,
+                AdminQuery,
+                ReportQuery,
+                BreachQuery,
+                IncidentQuery,
+            ),
         ),
         mutation=_root(
             "Mutation",
@@ -76,6 +85,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
                 SubjectAccessMutation,
                 OperationsMutation,
                 ReportMutation,
+                BreachMutation,
                 IncidentMutation,
             ),
         ),

@@ -9,7 +9,7 @@ import enum
 import strawberry
 
 from schema.errors import BadUserInputError
-from storage.values import Compromised
+from storage.incidentvalues import Compromised
 
 __all__ = ["CompromisedInput", "CompromisedKindEnum", "compromised_of"]
 

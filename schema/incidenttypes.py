@@ -12,17 +12,14 @@ import strawberry
 from strawberry.scalars import JSON
 
 from schema.incidents import CompromisedInput, CompromisedKindEnum
-from schema.types import PageInfo
 
 __all__ = [
     "AuthorityReportType",
     "CompromisedType",
     "ContainmentActionType",
-    "IncidentConnection",
     "IncidentReportInput",
     "IncidentStateChangeType",
     "IncidentStateEnum",
-    "IncidentType",
     "OpenIncidentInput",
     "TenantContactInput",
     "TenantContactType",
@@ -69,34 +66,6 @@ class AuthorityReportType:
     delay_reason: str | None
     document: JSON
     html: str = strawberry.field(description="The document as a readable HTML page.")
-
-
-@strawberry.type(name="Incident", description="A personal-data breach and what was done.")
-class IncidentType:
-    id: strawberry.ID
-    state: IncidentStateEnum
-    version: int
-    origin: str = strawberry.field(description="admin, detection or operator.")
-    rule: str | None
-    nature: str | None
-    compromised: list[CompromisedType]
-    window_start: dt.datetime
-    window_end: dt.datetime | None
-    detected_at: dt.datetime = strawberry.field(description="Starts the 72-hour clock.")
-    deadline: dt.datetime = strawberry.field(description="detectedAt + 72 hours (Art. 33(1)).")
-    hours_left: float = strawberry.field(description="Until the deadline; negative past it.")
-    overdue: bool = strawberry.field(
-        description="Past the deadline and no report to the authority filed."
-    )
-    history: list[IncidentStateChangeType]
-    containment: list[ContainmentActionType]
-    reports: list[AuthorityReportType]
-
-
-@strawberry.type
-class IncidentConnection:
-    nodes: list[IncidentType]
-    page_info: PageInfo
 
 
 @strawberry.input

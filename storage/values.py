@@ -14,17 +14,6 @@ from typing import Any, Final, Literal
 
 from regions.countries import RegionName
 from schema.roles import RoleDefinition, RowFilter, row_matches
-from storage.incidentvalues import (
-    AuthorityReportVersion,
-    Compromised,
-    CompromisedKind,
-    ContainmentAction,
-    Incident,
-    IncidentOrigin,
-    IncidentState,
-    IncidentStateChange,
-    TenantContact,
-)
 
 __all__ = [
     "DEFAULT_RETENTION_DAYS",
@@ -35,17 +24,9 @@ __all__ = [
     "ApiKey",
     "AuditEntry",
     "AuditQuery",
-    "AuthorityReportVersion",
-    "Compromised",
-    "CompromisedKind",
-    "ContainmentAction",
     "Credentials",
     "ErasureReport",
     "ExportJob",
-    "Incident",
-    "IncidentOrigin",
-    "IncidentState",
-    "IncidentStateChange",
     "Page",
     "PurgeOutcome",
     "Record",
@@ -57,7 +38,6 @@ __all__ = [
     "RowScope",
     "SavedReport",
     "SessionInfo",
-    "TenantContact",
     "TenantInfo",
     "TenantStatus",
     "User",
@@ -73,7 +53,7 @@ Value = str | int | dt.date | None
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is making a change, as the audit log records it."""
+    """Who is making a change (in which request and sign-in session), as the audit log says."""
 
     user_id: str
     roles: tuple[str, ...] = ()
@@ -81,6 +61,7 @@ class Actor:
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
+    session: str | None = None
 
 
 #: The platform operator, as every audit entry, lifecycle claim and purge certificate names
@@ -124,6 +105,7 @@ class AuditQuery:
     outcome: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +127,8 @@ class AuditEntry:
     after: Mapping[str, Any] | None = None
     client: Mapping[str, Any] | None = None
     redacted: bool = False
+    #: An event's ids, names and counts (an export's job, fields ...); None for changes.
+    detail: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +150,7 @@ class AccessEvent:
     client: Mapping[str, Any] | None = None
     detail: Mapping[str, Any] | None = None
     id: Any = None
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +162,8 @@ class AccessQuery:
     record: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    session: str | None = None
+    job: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +218,10 @@ class ExportJob:
     expires_at: dt.datetime
     #: A report's CSV (resolvers.reports): its definition without the filter (in *equals*).
     report: Mapping[str, Any] | None = None
+    #: The sign-in session that started the job: its download is that session's access.
+    session: str | None = None
+    #: A breach notification list's compromised ids and window (resolvers.breach.notify).
+    notification: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from regions.routing import database_name
 from resolvers.breach.report import build_report
 from resolvers.breach.reporthtml import render_html
 from resolvers.breach.values import Impact, SheetImpact
-from storage.values import ContainmentAction, Incident, TenantContact
+from storage.incidentvalues import ContainmentAction, Incident, TenantContact
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.operator import enclave, enclave_json
 from tests.support.raw import is_ciphertext, plain_client

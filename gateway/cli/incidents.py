@@ -16,7 +16,8 @@ import typer
 
 from gateway.cli.base import echo_json, run, with_store
 from schema.errors import BadUserInputError, NotFoundError
-from storage.values import OPERATOR, Compromised
+from storage.incidentvalues import Compromised
+from storage.values import OPERATOR
 
 if TYPE_CHECKING:
     from storage.base import Store

@@ -62,6 +62,9 @@ ADMIN_FIELDS = frozenset(
         "requestTermination",
         "eraseDataSubject",
         "subjectAccess",
+        "breachImpact",
+        "breachNotificationText",
+        "startBreachNotificationExport",
         "registerOperation",
         "setOperationAllowList",
     }

@@ -13,7 +13,7 @@ import datetime as dt
 
 from resolvers.context import RequestContext
 from schema.errors import NotFoundError
-from storage.values import Compromised, ContainmentAction, Incident
+from storage.incidentvalues import Compromised, ContainmentAction, Incident
 
 __all__ = ["contain"]
 

@@ -12,26 +12,25 @@ import strawberry
 from strawberry.types import Info
 
 from resolvers.authz.guards import admin_context
-from resolvers.breach.clock import incident_type, report_type
+from resolvers.breach.clock import report_type
 from resolvers.breach.containment import contain
+from resolvers.breach.impact import measure_incident
+from resolvers.breach.incidenttype import IncidentConnection, IncidentType, incident_type
 from resolvers.breach.report import build_report, is_late
-from resolvers.breach.values import Impact
 from resolvers.context import RequestContext
 from schema.errors import BadUserInputError, NotFoundError
 from schema.incidents import compromised_of
 from schema.incidenttypes import (
     AuthorityReportType,
-    IncidentConnection,
     IncidentReportInput,
     IncidentStateEnum,
-    IncidentType,
     OpenIncidentInput,
     TenantContactInput,
     TenantContactType,
 )
 from schema.types import PageInfo
 from storage.base import TenantStore
-from storage.values import Compromised, Incident, TenantContact
+from storage.incidentvalues import Compromised, Incident, TenantContact
 
 __all__ = ["IncidentMutation", "IncidentQuery"]
 
@@ -82,13 +81,6 @@ async def _incident(store: TenantStore, incident_id: str) -> Incident:
     if found is None:
         raise NotFoundError("no incident with this id", id=incident_id)
     return found
-
-
-async def measure(store: TenantStore, incident: Incident) -> Impact | None:
-    """The impact of *incident* for its report (None: not measured here)."""
-    # Integration point: resolvers.breach.impact.measure_impact(store, incident.compromised,
-    # incident.window_start, incident.window_end or now).
-    return None
 
 
 @strawberry.type
@@ -193,7 +185,7 @@ class IncidentMutation:
                 field="delayReason",
             )
         impact, contact = await asyncio.gather(
-            measure(ctx.store, incident), ctx.store.incidents.contact()
+            measure_incident(ctx.store, incident), ctx.store.incidents.contact()
         )
         document = build_report(
             incident,

@@ -14,8 +14,9 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from resolvers.breach.categories import likely_consequences
 from resolvers.breach.values import Impact
-from storage.values import ContainmentAction, Incident, TenantContact
+from storage.incidentvalues import ContainmentAction, Incident, TenantContact
 
 __all__ = ["build_report", "default_consequences", "default_measures", "is_late"]
 
@@ -26,12 +27,11 @@ def is_late(incident: Incident, at: dt.datetime) -> bool:
 
 
 def default_consequences(categories: Iterable[str]) -> list[str]:
-    """What the people concerned may suffer, per data category (a plain default; the
-    tenant's admins give their own assessment where they have one)."""
-    named = sorted(set(categories))
-    if not named:
-        return ["none known: no personal data was found to have been received"]
-    return [f"disclosure of {c} data to someone not entitled to it" for c in named]
+    """What the people concerned may suffer, per data category (the categories' declared
+    consequences; the tenant's admins give their own assessment where they have one)."""
+    return likely_consequences(categories) or [
+        "none known: no personal data was found to have been received"
+    ]
 
 
 def default_measures(log: Iterable[ContainmentAction]) -> list[str]:

@@ -7,14 +7,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from storage.values import (
-    Actor,
+from storage.incidentvalues import (
     Compromised,
     ContainmentAction,
     Incident,
     IncidentOrigin,
     IncidentState,
     TenantContact,
+)
+from storage.values import (
+    Actor,
 )
 
 __all__ = ["DETECTION", "IncidentStore"]

@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
-from storage.values import (
+from storage.incidentvalues import (
     AuthorityReportVersion,
     Compromised,
     ContainmentAction,

@@ -26,7 +26,16 @@ from ulid import ULID
 
 from schema.errors import BadUserInputError, ConflictError, NotFoundError
 from storage.contract.incidents import DETECTION, IncidentStore
-from storage.incidentvalues import OPEN_STATES, TRANSITIONS
+from storage.incidentvalues import (
+    OPEN_STATES,
+    TRANSITIONS,
+    Compromised,
+    ContainmentAction,
+    Incident,
+    IncidentOrigin,
+    IncidentState,
+    TenantContact,
+)
 from storage.mongo.changes import CONTACT, INCIDENTS, Change
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import MapsDriverErrors
@@ -39,12 +48,6 @@ from storage.mongo.incidentdocs import (
 from storage.mongo.writes import LEASE, WritePath, now
 from storage.values import (
     Actor,
-    Compromised,
-    ContainmentAction,
-    Incident,
-    IncidentOrigin,
-    IncidentState,
-    TenantContact,
 )
 
 __all__ = ["MongoIncidents", "ensure_incident_indexes"]

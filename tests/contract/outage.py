@@ -12,8 +12,9 @@ from regions.countries import RegionName
 from schema.roles import RoleDefinition
 from storage.base import Store, TenantStore
 from storage.contract.api_keys import parse_api_key
+from storage.incidentvalues import Compromised
 from storage.signing import SealKey
-from storage.values import Actor, Compromised, ExportJob, Record, TenantInfo, User
+from storage.values import Actor, ExportJob, Record, TenantInfo, User
 from tests.contract.data import SHEET, actor_of, digest, employee, export_job, unique_email
 
 __all__ = ["COUNTRY", "Outage", "Prepared", "prepare"]

@@ -22,13 +22,15 @@ from storage.contract.sessions import SessionStore
 from storage.contract.setup_codes import SetupCodeStore
 from storage.contract.termination import Termination
 from storage.contract.users import UserStore
+from storage.incidentvalues import (
+    Compromised,
+    ContainmentAction,
+    TenantContact,
+)
 from storage.values import (
     AccessQuery,
     AuditQuery,
-    Compromised,
-    ContainmentAction,
     ReportQuery,
-    TenantContact,
 )
 from tests.contract.data import (
     PASSWORD_HASH,

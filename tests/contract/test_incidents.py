@@ -13,7 +13,8 @@ from schema.errors import BadUserInputError, ConflictError, NotFoundError
 from storage.contract.credentials import CredentialStore
 from storage.contract.exports import ExportStore
 from storage.contract.incidents import IncidentStore
-from storage.values import AuditQuery, Compromised, ContainmentAction, TenantContact
+from storage.incidentvalues import Compromised, ContainmentAction, TenantContact
+from storage.values import AuditQuery
 from tests.contract.contracts import covers
 from tests.contract.data import PASSWORD_HASH, entries, export_job, unique_email
 from tests.contract.tamper import Tamper

@@ -1,0 +1,88 @@
+"""An incident's impact and its report's numbers are what the compromised key received in
+the incident's window, measured from the access log: the records it read, their fields and
+categories; nothing another principal read, nothing the key read before the window."""
+
+from __future__ import annotations
+
+import httpx
+from starlette.applications import Starlette
+
+from gateway.services import Services
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.clock import moment
+from tests.support.employees import create_employee, marker
+from tests.support.roles import make_role
+
+CREATE_KEY = """mutation { createApiKey(name: "leaked", role: "names") { key apiKey { id } } }"""
+OPEN = """mutation($input: OpenIncidentInput!) { openIncident(input: $input) { id } }"""
+IMPACT = """query($id: ID!) { incident(id: $id) { impact {
+  principals dataSubjects records categories
+  sheets { datasheet fields categories recordsRead records } } } }"""
+FILE = """mutation($id: ID!) {
+  fileIncidentReport(id: $id, input: {}) { document } }"""
+BY_ID = "query($id: ID!) { employee(id: $id) { id lastName } }"
+
+
+async def test_an_incident_measures_what_its_key_received_and_reports_it(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "FR", "Incident Impact")
+    admin = GraphQLClient(http, tenant.token)
+    team = marker("Team")
+    people = [await create_employee(admin, department=team) for _ in range(3)]
+    await make_role(
+        admin,
+        "names",
+        read=["lastName", "department"],
+        rowFilter={"equals": [{"field": "department", "value": team}]},
+    )
+    created = (await admin.ok(CREATE_KEY))["createApiKey"]
+    key_id = created["apiKey"]["id"]
+
+    async def as_key(query: str, variables: dict[str, object]) -> None:
+        response = await http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"x-api-key": created["key"]},
+        )
+        assert "errors" not in response.json(), response.text
+
+    flush = app.state.services.access.flush
+    await as_key(BY_ID, {"id": people[2]["id"]})  # before the window: not counted
+    await flush()
+    since = await moment()
+    for person in people[:2]:
+        await as_key(BY_ID, {"id": person["id"]})
+    await admin.ok("{ employees(first: 50) { nodes { id salary } } }")  # not the key's
+    await flush()
+
+    variables = {
+        "input": {
+            "compromised": [{"kind": "API_KEY", "id": key_id}],
+            "windowStart": since.isoformat(),
+            "nature": "A key was pasted into a public issue tracker",
+        }
+    }
+    incident = (await admin.ok(OPEN, variables))["openIncident"]["id"]
+    impact = (await admin.ok(IMPACT, {"id": incident}))["incident"]["impact"]
+    read = sorted(p["id"] for p in people[:2])
+    assert impact["principals"] == [key_id]
+    assert impact["dataSubjects"] == impact["records"] == 2
+    assert impact["categories"] == ["identity"]
+    assert impact["sheets"] == [
+        {
+            "datasheet": "employees",
+            "fields": ["lastName"],
+            "categories": ["identity"],
+            "recordsRead": 2,
+            "records": read,
+        }
+    ]
+
+    document = (await admin.ok(FILE, {"id": incident}))["fileIncidentReport"]["document"]
+    assert document["dataSubjects"]["approximateNumber"] == 2
+    assert document["records"]["perDatasheet"][0]["records"] == 2
+    assert document["dataCategories"] == ["identity"]
+    assert document["likelyConsequences"] and "none known" not in document["likelyConsequences"][0]
+    # Ids, names and counts only: no value of a record in the report.
+    assert all(p["lastName"] not in str(document) for p in people)
