@@ -27,6 +27,7 @@ __all__ = [
     "Compromised",
     "CompromisedKind",
     "Credentials",
+    "DetectionThresholds",
     "ErasureReport",
     "ExportJob",
     "Page",
@@ -144,13 +145,15 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class AccessEvent:
-    """One access to personal data (``kind="read"``) or one sign-in (``kind="login"``).
+    """One access to personal data (``kind="read"``) or one sign-in (``kind="login"``); a
+    request refused as ``FORBIDDEN`` or ``NOT_FOUND`` is ``kind="refused"`` (its code in
+    *detail*, nothing else: no field, record or value).
 
     Ids and field names only, never values; *client* (IP address, user agent) is personal
     data and is stored encrypted."""
 
     at: dt.datetime
-    kind: Literal["read", "login", "export", "report"]
+    kind: Literal["read", "login", "export", "report", "refused"]
     principal: str
     roles: tuple[str, ...] = ()
     datasheet: str | None = None
@@ -172,6 +175,21 @@ class AccessQuery:
     record: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionThresholds:
+    """A tenant's thresholds of the detection rules (gateway.detection), per hour.
+
+    Reads alert above ``max(read_records, read_factor x the principal's mean over the
+    previous baseline_hours)`` distinct records; the others above their count."""
+
+    read_records: int = 1_000
+    read_factor: int = 10
+    baseline_hours: int = 24
+    export_records: int = 10_000
+    refused_requests: int = 50
+    failed_signin_accounts: int = 20
 
 
 @dataclass(frozen=True, slots=True)
