@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Literal
 
 import redis.asyncio as aioredis
@@ -66,6 +66,8 @@ class AccessRecorder:
         self._dropped_logged = 0
         #: Tokens whose sign-in was recorded (a forgotten one is deduplicated in Redis).
         self.seen_tokens: LRUCache[str, bool] = LRUCache(100_000)
+        #: Told the tenants whose events were written by each flush (detection's marks).
+        self.on_written: Callable[[Iterable[str]], Awaitable[None]] | None = None
 
     def add(self, tenant_id: str, event: AccessEvent) -> None:
         if not self.enabled:
@@ -81,15 +83,19 @@ class AccessRecorder:
         for tenant_id, event in queued:
             batches.setdefault(tenant_id, []).append(event)
         written = 0
+        tenants: list[str] = []
         for tenant_id, events in batches.items():
             try:
                 await self._store.for_tenant(tenant_id).access_log.append(events)
                 written += len(events)
+                tenants.append(tenant_id)
             except EnclaveError:
                 if await self._gone(tenant_id):
                     continue  # purged (or being purged): its log went with its database
                 self._put_back(tenant_id, events)
                 log.warning("access log: %d events for %s deferred", len(events), tenant_id)
+        if tenants and self.on_written is not None:
+            await self.on_written(tenants)
         if self.dropped > self._dropped_logged:
             log.warning("access log: %d events dropped", self.dropped - self._dropped_logged)
             self._dropped_logged = self.dropped
@@ -194,6 +200,22 @@ class RequestAccess:
                 purpose=self._purpose,
                 request_id=self._request_id,
                 detail={"records": aggregated},
+            ),
+        )
+
+    def refused(self, code: str) -> None:
+        """The request was refused with *code*: the code only (no field, record or value)."""
+        if not self._recorder.enabled:
+            return
+        self._recorder.add(
+            self._principal.tenant_id,
+            AccessEvent(
+                at=dt.datetime.now(dt.UTC),
+                kind="refused",
+                principal=self._principal.user_id,
+                roles=self._roles,
+                request_id=self._request_id,
+                detail={"code": code},
             ),
         )
 
