@@ -32,6 +32,7 @@ from storage.contract.detection import DetectionStore
 from storage.contract.documents import DocumentCipher
 from storage.contract.erasure import SubjectErasure
 from storage.contract.exports import ExportStore
+from storage.contract.incidents import IncidentStore
 from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
 from storage.contract.operations import OperationStore
@@ -66,6 +67,7 @@ class TenantStore:
     credentials: CredentialStore
     sessions: SessionStore
     setup_codes: SetupCodeStore
+    incidents: IncidentStore
     operations: OperationStore
     reports: ReportStore
     detection: DetectionStore
