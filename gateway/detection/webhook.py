@@ -37,7 +37,8 @@ _TIMEOUT = httpx.Timeout(5.0)
 def parse_secret(text: str) -> bytes:
     """The key of a ``whsec_<base64>`` secret (the prefix is optional); at least 24 bytes."""
     try:
-        key = base64.b64decode(text.removeprefix("whsec_"), validate=True)
+        encoded = text.removeprefix("whsec_")
+        key = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
     except ValueError:
         raise ValueError("the webhook secret is whsec_ and base64") from None
     if len(key) < 24:
