@@ -26,7 +26,7 @@ from storage.values import AccessEvent, AccessQuery, AuditQuery, Compromised, De
 from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
 from tests.support.employees import create_employee
 from tests.support.exports import START, download, exporter, lines
-from tests.support.roles import make_role, make_user
+from tests.support.roles import CREATE_API_KEY, make_role, make_user
 from tests.support.signins import login
 from tests.support.webhooks import Delivery, WebhookReceiver
 
@@ -222,6 +222,7 @@ async def test_unusual_export_volume_opens_an_incident(
 
 async def test_probing_is_recorded_without_values_and_opens_an_incident(
     detecting: Starlette,
+    gw: httpx.AsyncClient,
     admin: GraphQLClient,
     services: Services,
     tenant: Tenant,
@@ -229,12 +230,23 @@ async def test_probing_is_recorded_without_values_and_opens_an_incident(
     await admin.ok(SET, {"i": {"refusedRequests": 2}})
     await make_role(admin, "prober", read=["lastName"])
     prober, user = await make_user(admin, services, tenant, "probe@d.example", ["prober"])
+    created = (await admin.ok(CREATE_API_KEY, {"role": "prober"}))["createApiKey"]
     for _ in range(2):
         body = await prober("{ employees(first: 5) { nodes { salary } } }")
         assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     body = await prober('{ employee(id: "01M81KTK58R9JDRYNZ7F3HPA00") { lastName } }')
     assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
-    assert await one_pass(detecting, tenant) != []
+    for _ in range(3):  # an API key probing is named as the key
+        response = await gw.post(
+            "/graphql",
+            json={"query": "{ employees(first: 5) { nodes { salary } } }"},
+            headers={"x-api-key": created["key"]},
+        )
+        assert response.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+    opened = await one_pass(detecting, tenant)
+    assert sorted((a.rule, a.principal, a.observed) for a, _ in opened) == sorted(
+        [("probing", user["id"], 3), ("probing", created["apiKey"]["id"], 3)]
+    )
     events, _ = await services.store.for_tenant(tenant.id).access_log.page(
         AccessQuery(kind="refused", principal=user["id"]), first=10
     )
@@ -245,9 +257,10 @@ async def test_probing_is_recorded_without_values_and_opens_an_incident(
     ]
     assert all(e.fields == () and e.records == () and e.purpose is None for e in events)
     incidents, _ = await services.store.for_tenant(tenant.id).incidents.page(None, first=10)
-    assert [(i.rule, i.compromised) for i in incidents] == [
-        ("probing", (Compromised("user", user["id"]),))
-    ]
+    assert {(i.rule, i.compromised) for i in incidents} == {
+        ("probing", (Compromised("user", user["id"]),)),
+        ("probing", (Compromised("api_key", created["apiKey"]["id"]),)),
+    }
 
 
 async def test_failed_signins_over_many_accounts_open_an_incident(
