@@ -18,7 +18,7 @@ import hashlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from cachetools import LRUCache
@@ -33,6 +33,7 @@ from storage.values import AccessEvent
 __all__ = ["AccessRecorder", "RequestAccess"]
 
 log = logging.getLogger("enclave.access")
+AccessKind = Literal["read", "export", "report", "refused"]
 
 
 class AccessRecorder:
@@ -186,38 +187,12 @@ class RequestAccess:
     def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
         """A report was run: which fields it grouped or measured and how many records it
         aggregated; no record ids (no record was shown), no values."""
-        if not self._recorder.enabled:
-            return
-        self._recorder.add(
-            self._principal.tenant_id,
-            AccessEvent(
-                at=dt.datetime.now(dt.UTC),
-                kind="report",
-                principal=self._principal.user_id,
-                roles=self._roles,
-                datasheet=datasheet,
-                fields=tuple(fields),
-                purpose=self._purpose,
-                request_id=self._request_id,
-                detail={"records": aggregated},
-            ),
-        )
+        detail = {"records": aggregated}
+        self._record("report", datasheet=datasheet, fields=tuple(fields), detail=detail)
 
     def refused(self, code: str) -> None:
         """The request was refused with *code*: the code only (no field, record or value)."""
-        if not self._recorder.enabled:
-            return
-        self._recorder.add(
-            self._principal.tenant_id,
-            AccessEvent(
-                at=dt.datetime.now(dt.UTC),
-                kind="refused",
-                principal=self._principal.user_id,
-                roles=self._roles,
-                request_id=self._request_id,
-                detail={"code": code},
-            ),
-        )
+        self._record("refused", purpose=None, detail={"code": code})
 
     def _add(
         self,
@@ -226,8 +201,15 @@ class RequestAccess:
         fields: Sequence[str],
         records: Sequence[str],
     ) -> None:
-        if not fields or not records or not self._recorder.enabled:
+        if fields and records:
+            self._record(kind, datasheet=datasheet, fields=tuple(fields), records=tuple(records))
+
+    def _record(self, kind: AccessKind, **event: Any) -> None:
+        """Queue an event of *kind* by this request's principal (with its declared purpose
+        unless *event* says otherwise)."""
+        if not self._recorder.enabled:
             return
+        event.setdefault("purpose", self._purpose)
         self._recorder.add(
             self._principal.tenant_id,
             AccessEvent(
@@ -235,10 +217,7 @@ class RequestAccess:
                 kind=kind,
                 principal=self._principal.user_id,
                 roles=self._roles,
-                datasheet=datasheet,
-                fields=tuple(fields),
-                records=tuple(records),
-                purpose=self._purpose,
                 request_id=self._request_id,
+                **event,
             ),
         )

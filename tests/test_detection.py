@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.detection import ACTIVE, Alert, Webhook
+from gateway.detection import ACTIVE, Alert, Webhook, parse_secret
 from gateway.metrics import GatewayMetrics
 from gateway.services import Services
 from gateway.settings import Settings
@@ -310,3 +310,12 @@ def test_payload_bytes_are_what_is_signed() -> None:
         "msg_1", dt.datetime.fromtimestamp(1_700_000_000, dt.UTC), body
     )
     assert header == expected
+
+
+def test_a_webhook_needs_a_secret_of_enough_bytes(settings: Settings) -> None:
+    fields = settings.model_dump()
+    with pytest.raises(ValueError, match="DETECTION_WEBHOOK_SECRET"):
+        Settings(**{**fields, "detection_webhook_url": "http://127.0.0.1:9/alerts"})
+    with pytest.raises(ValueError, match="24 bytes"):
+        parse_secret("whsec_" + base64.b64encode(b"short").decode())
+    assert parse_secret(SECRET.rstrip("=")) == parse_secret(SECRET)  # padding optional
