@@ -19,14 +19,16 @@ from starlette.applications import Starlette
 
 from gateway.app import create_app
 from gateway.detection import ACTIVE, Alert, Webhook, parse_secret
+from gateway.dev.servers import LocalStack
 from gateway.metrics import GatewayMetrics
 from gateway.services import Services
 from gateway.settings import Settings
 from storage.values import AccessEvent, AccessQuery, AuditQuery, Compromised, DetectionThresholds
 from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
-from tests.support.employees import create_employee
+from tests.support.employees import create_employee, until_region_back
 from tests.support.exports import START, download, exporter, lines
 from tests.support.roles import CREATE_API_KEY, make_role, make_user
+from tests.support.servers import EXTERNAL
 from tests.support.signins import login
 from tests.support.webhooks import Delivery, WebhookReceiver
 
@@ -319,3 +321,39 @@ def test_a_webhook_needs_a_secret_of_enough_bytes(settings: Settings) -> None:
     with pytest.raises(ValueError, match="24 bytes"):
         parse_secret("whsec_" + base64.b64encode(b"short").decode())
     assert parse_secret(SECRET.rstrip("=")) == parse_secret(SECRET)  # padding optional
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(EXTERNAL, reason="needs servers this test suite started")
+async def test_a_failed_visit_is_counted_and_the_tenant_visited_again(
+    detecting: Starlette,
+    gw: httpx.AsyncClient,
+    admin: GraphQLClient,
+    services: Services,
+    tenant: Tenant,
+    stack: LocalStack | None,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert stack is not None
+    await admin.ok(SET, {"i": {"refusedRequests": 1}})
+    for _ in range(2):
+        body = await admin('{ employee(id: "01M81KTK58R9JDRYNZ7F3HPA00") { lastName } }')
+        assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    detector = detecting.state.services.detector
+    await detecting.state.services.access.flush()
+    assert await services.redis.zscore(ACTIVE, tenant.id) is not None
+    stack.eu.stop()
+    try:
+        opened = await detector.run_pass()
+        assert await services.redis.zscore(ACTIVE, tenant.id) is not None  # put back
+    finally:
+        stack.eu.start()
+    assert all(t != tenant.id for t, _, _ in opened)
+    failures = [
+        r.getMessage() for r in caplog.records if "background detect failed" in r.getMessage()
+    ]
+    assert any(tenant.id in message for message in failures)
+    assert 'enclave_background_failures_total{error="' in await scraped(gw)
+    await until_region_back(services)
+    opened = await detector.run_pass()
+    assert [a.rule for t, a, _ in opened if t == tenant.id] == ["probing"]
