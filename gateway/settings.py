@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     #: Detection rules (gateway.detection): how often a pass runs (0: never), how many
     #: recently active tenants one pass visits at most, and how many access events it reads
-    #: of one tenant (newest first: the last hour before the baseline).
+    #: at most of a tenant's last hour (and of one heavy reader's baseline hours).
     detection_interval_seconds: float = Field(default=60.0, ge=0)
     detection_tenants_per_pass: int = Field(default=200, ge=1)
     detection_max_events: int = Field(default=50_000, ge=100)

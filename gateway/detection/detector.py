@@ -8,8 +8,9 @@ mark twice, and a busy tenant cannot starve the others); a tenant whose visit fa
 back. A tenant with no activity since its last visit is never read: the work of a pass is
 bounded by the active tenants, not by all tenants of the region.
 
-A visit reads at most *max_events* access events (newest first: the last hour before its
-baseline) and the failed sign-ins of the last hour, evaluates the rules
+A visit reads at most *max_events* access events of the last hour, the baseline hours of the
+principals who read more than the floor of their threshold (by principal, at most
+*max_events* each) and the failed sign-ins of the last hour, evaluates the rules
 (:mod:`gateway.detection.rules`) and opens a suspected incident per alert through
 ``incidents.open_suspected``, which opens none while one of the same rule about the same
 principal is open; each one opened is counted and sent to the webhook.
@@ -27,7 +28,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from gateway.detection.rules import HOUR, Alert, principal_alerts, signin_alert
+from gateway.detection.rules import HOUR, Alert, HourCounts, alerts, hourly_mean, signin_alert
 from gateway.detection.webhook import Webhook, parse_secret
 from gateway.metrics import GatewayMetrics
 from gateway.settings import Settings
@@ -41,6 +42,9 @@ log = logging.getLogger("enclave.detection")
 ACTIVE = "enclave:detection:active"
 #: At most this many marks wait in a process while Redis cannot take them.
 _MAX_UNSENT = 10_000
+#: At most this many principals' baselines are read in one visit; any others are judged by
+#: the floor of the threshold alone (more alerts, never fewer).
+_MAX_BASELINES = 20
 
 
 class Detector:
@@ -127,19 +131,27 @@ class Detector:
             return []
         handle = self._store.for_tenant(tenant_id)
         limits = await handle.detection.thresholds()
-        query = AccessQuery(
-            kind=("read", "export", "refused"),
-            since=now - HOUR * (limits.baseline_hours + 1),
-            until=now,
-        )
-        events, _ = await handle.access_log.page(query, first=self._max_events)
-        alerts = principal_alerts(events, limits, now)
+        log_ = handle.access_log
+        kinds = ("read", "export", "refused")
+        last_hour = AccessQuery(kind=kinds, since=now - HOUR, until=now)
+        counts = HourCounts.of((await log_.page(last_hour, first=self._max_events))[0], now)
+        baselines: dict[str, float] = {}
+        for principal in counts.heavy_readers(limits)[:_MAX_BASELINES]:
+            before = AccessQuery(
+                kind="read",
+                principal=principal,  # by the (principal, at) index
+                since=now - HOUR * (limits.baseline_hours + 1),
+                until=now - HOUR,
+            )
+            past, _ = await log_.page(before, first=self._max_events)
+            baselines[principal] = hourly_mean(past, now, limits.baseline_hours)
+        found = alerts(counts, limits, baselines)
         accounts = await handle.detection.failed_signin_accounts(now - HOUR, limit=self._max_events)
         if (signins := signin_alert(accounts, limits, now)) is not None:
-            alerts.append(signins)
+            found.append(signins)
         opened: list[tuple[Alert, str]] = []
         keys: set[str] | None = None
-        for alert in alerts:
+        for alert in found:
             # Failed sign-ins over many accounts concern the tenant's accounts at large.
             compromised: tuple[Compromised, ...] = (Compromised("platform"),)
             if alert.principal is not None:

@@ -8,19 +8,21 @@
 - ``signins``: more accounts of the tenant than ``failed_signin_accounts`` have failed
   sign-ins in the last hour (failures spread over accounts: guessing, not one forgetful user).
 
-Pure functions of events and thresholds: the reads and the incidents are the detector's.
+Pure functions of events and thresholds: the reads and the incidents are the detector's. A
+principal's baseline is read only when its last hour is over ``read_records`` (the floor of
+its threshold), so most visits read the last hour alone.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 from storage.values import AccessEvent, DetectionThresholds
 
-__all__ = ["HOUR", "RULES", "Alert", "principal_alerts", "signin_alert"]
+__all__ = ["HOUR", "RULES", "Alert", "HourCounts", "alerts", "hourly_mean", "signin_alert"]
 
 HOUR = dt.timedelta(hours=1)
 RULES = ("reads", "exports", "probing", "signins")
@@ -39,45 +41,66 @@ class Alert:
     baseline: float | None = None
 
 
-def principal_alerts(
-    events: Iterable[AccessEvent], limits: DetectionThresholds, now: dt.datetime
-) -> list[Alert]:
-    """The ``reads``, ``exports`` and ``probing`` alerts of *events* (the last hour and the
-    baseline before it), at most one per rule and principal."""
-    since = now - HOUR
-    # (principal, hours ago) -> distinct records read; principal -> exported, refused.
-    read: defaultdict[tuple[str, int], set[str]] = defaultdict(set)
-    exported: defaultdict[str, int] = defaultdict(int)
-    refused: defaultdict[str, int] = defaultdict(int)
+@dataclass(slots=True)
+class HourCounts:
+    """Per principal, over the hour before *now*: distinct records read, records exported,
+    requests refused."""
+
+    now: dt.datetime
+    read: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    exported: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+    refused: defaultdict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+    @classmethod
+    def of(cls, events: Iterable[AccessEvent], now: dt.datetime) -> HourCounts:
+        counts = cls(now)
+        for event in events:
+            if not now - HOUR <= event.at < now:
+                continue
+            if event.kind == "read":
+                counts.read[event.principal].update(event.records)
+            elif event.kind == "export":
+                counts.exported[event.principal] += len(event.records)
+            elif event.kind == "refused":
+                counts.refused[event.principal] += 1
+        return counts
+
+    def heavy_readers(self, limits: DetectionThresholds) -> list[str]:
+        """The principals whose reads are over the floor of their threshold: only theirs
+        can be over the threshold, so only their baseline is needed."""
+        return sorted(p for p, records in self.read.items() if len(records) > limits.read_records)
+
+
+def hourly_mean(events: Iterable[AccessEvent], now: dt.datetime, hours: int) -> float:
+    """The mean of distinct records read per hour over the *hours* before the last hour."""
+    per_hour: defaultdict[int, set[str]] = defaultdict(set)
     for event in events:
-        if event.at >= now:
-            continue
         hours_ago = int((now - event.at) / HOUR)
-        if event.kind == "read" and hours_ago <= limits.baseline_hours:
-            read[event.principal, hours_ago].update(event.records)
-        elif hours_ago > 0:
-            continue
-        elif event.kind == "export":
-            exported[event.principal] += len(event.records)
-        elif event.kind == "refused":
-            refused[event.principal] += 1
-    alerts: list[Alert] = []
-    for (principal, hours_ago), records in sorted(read.items()):
-        if hours_ago != 0:
-            continue
-        before = sum(len(read.get((principal, h), ())) for h in range(1, limits.baseline_hours + 1))
-        mean = before / limits.baseline_hours
+        if event.kind == "read" and 1 <= hours_ago <= hours:
+            per_hour[hours_ago].update(event.records)
+    return sum(len(records) for records in per_hour.values()) / hours
+
+
+def alerts(
+    counts: HourCounts, limits: DetectionThresholds, baselines: Mapping[str, float]
+) -> list[Alert]:
+    """The ``reads``, ``exports`` and ``probing`` alerts of *counts*, at most one per rule and
+    principal; *baselines* holds the hourly mean of each of :meth:`HourCounts.heavy_readers`."""
+    since, now = counts.now - HOUR, counts.now
+    found: list[Alert] = []
+    for principal in counts.heavy_readers(limits):
+        mean = baselines.get(principal, 0.0)
         threshold = max(limits.read_records, int(limits.read_factor * mean))
-        if len(records) > threshold:
-            alerts.append(Alert("reads", principal, len(records), threshold, since, now, mean))
-    for rule, counts, threshold in (
-        ("exports", exported, limits.export_records),
-        ("probing", refused, limits.refused_requests),
+        if (read := len(counts.read[principal])) > threshold:
+            found.append(Alert("reads", principal, read, threshold, since, now, mean))
+    for rule, per_principal, threshold in (
+        ("exports", counts.exported, limits.export_records),
+        ("probing", counts.refused, limits.refused_requests),
     ):
-        for principal, count in sorted(counts.items()):
+        for principal, count in sorted(per_principal.items()):
             if count > threshold:
-                alerts.append(Alert(rule, principal, count, threshold, since, now))
-    return alerts
+                found.append(Alert(rule, principal, count, threshold, since, now))
+    return found
 
 
 def signin_alert(accounts: int, limits: DetectionThresholds, now: dt.datetime) -> Alert | None:
