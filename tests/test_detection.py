@@ -66,8 +66,11 @@ async def detecting(settings: Settings, receiver: WebhookReceiver) -> AsyncItera
         }
     )
     app = create_app(configured, background=False)
+    # Marks of this gateway only: a pass visits the tenants these tests made, not the suite's.
+    app.state.services.detector.key = f"{ACTIVE}:test:{uuid.uuid4().hex}"
     async with app.router.lifespan_context(app):
         yield app
+        await app.state.services.redis.delete(app.state.services.detector.key)
 
 
 @pytest.fixture
@@ -93,6 +96,12 @@ async def one_pass(app: Starlette, tenant: Tenant) -> list[tuple[Alert, str]]:
     await services.access.flush()
     opened = await services.detector.run_pass()
     return [(alert, incident) for tenant_id, alert, incident in opened if tenant_id == tenant.id]
+
+
+def key(app: Starlette) -> str:
+    """The Redis key of *app*'s detection marks."""
+    services: Services = app.state.services
+    return services.detector.key
 
 
 async def scraped(gw: httpx.AsyncClient) -> str:
@@ -169,7 +178,7 @@ async def test_reads_over_the_baseline_open_one_incident_and_a_signed_retried_al
     assert (incident.state, incident.origin, incident.rule) == ("suspected", "detection", "reads")
     assert incident.compromised == (Compromised("user", fresh_user["id"]),)
     assert incident.nature is not None and "6 distinct records read" in incident.nature
-    assert await services.redis.zscore(ACTIVE, tenant.id) is None  # visited: unmarked
+    assert await services.redis.zscore(key(detecting), tenant.id) is None  # visited: unmarked
     await fresh.ok(READ)
     assert await one_pass(detecting, tenant) == []  # still open: no second incident
 
@@ -273,11 +282,11 @@ async def test_failed_signins_over_many_accounts_open_an_incident(
     tenant: Tenant,
 ) -> None:
     await admin.ok(SET, {"i": {"failedSigninAccounts": 2}})
-    await services.redis.zrem(ACTIVE, tenant.id)
+    await services.redis.zrem(key(detecting), tenant.id)
     for n in range(3):
         refused = await login(gw, tenant, f"guess{n}-{uuid.uuid4().hex[:6]}@d.example", "wrong-pw")
         assert refused.status_code == 401
-    assert await services.redis.zscore(ACTIVE, tenant.id) is not None  # marked by a failure
+    assert await services.redis.zscore(key(detecting), tenant.id) is not None  # marked by a failure
     opened = await one_pass(detecting, tenant)
     assert [(a.rule, a.principal, a.observed, a.threshold) for a, _ in opened] == [
         ("signins", None, 3, 2)
@@ -341,11 +350,11 @@ async def test_a_failed_visit_is_counted_and_the_tenant_visited_again(
         assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
     detector = detecting.state.services.detector
     await detecting.state.services.access.flush()
-    assert await services.redis.zscore(ACTIVE, tenant.id) is not None
+    assert await services.redis.zscore(key(detecting), tenant.id) is not None
     stack.eu.stop()
     try:
         opened = await detector.run_pass()
-        assert await services.redis.zscore(ACTIVE, tenant.id) is not None  # put back
+        assert await services.redis.zscore(key(detecting), tenant.id) is not None  # put back
     finally:
         stack.eu.start()
     assert all(t != tenant.id for t, _, _ in opened)

@@ -57,8 +57,11 @@ class Detector:
         tenants_per_pass: int = 200,
         max_events: int = 50_000,
         webhook: Webhook | None = None,
+        key: str = ACTIVE,
     ) -> None:
         self._store = store
+        #: The Redis sorted set of the marks (one per deployment; tests use their own).
+        self.key = key
         self._redis = redis
         self._metrics = metrics
         self._per_pass = tenants_per_pass
@@ -99,7 +102,7 @@ class Detector:
             return
         marks = dict.fromkeys(self._unsent, time.time())
         try:
-            await self._redis.zadd(ACTIVE, marks, nx=True)
+            await self._redis.zadd(self.key, marks, nx=True)
         except (RedisError, OSError) as exc:
             log.warning("detection: %d marks wait for Redis (%s)", len(marks), type(exc).__name__)
             return
@@ -110,7 +113,7 @@ class Detector:
         alert, incident id)."""
         now = now or dt.datetime.now(dt.UTC)
         await self.mark(())
-        popped = await self._redis.zpopmin(ACTIVE, self._per_pass)
+        popped = await self._redis.zpopmin(self.key, self._per_pass)
         claimed = cast("list[tuple[bytes | str, float]]", popped)
         opened: list[tuple[str, Alert, str]] = []
         for member, score in claimed:
@@ -121,7 +124,7 @@ class Detector:
                 visited = True
             if not visited:  # again next pass
                 with self._metrics.background_step("detect", tenant_id=tenant_id):
-                    await self._redis.zadd(ACTIVE, {tenant_id: score}, nx=True)
+                    await self._redis.zadd(self.key, {tenant_id: score}, nx=True)
         return opened
 
     async def visit(self, tenant_id: str, now: dt.datetime) -> list[tuple[Alert, str]]:
