@@ -17,8 +17,8 @@ import datetime as dt
 import hashlib
 import logging
 from collections import deque
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from cachetools import LRUCache
@@ -33,6 +33,7 @@ from storage.values import AccessEvent
 __all__ = ["AccessRecorder", "RequestAccess"]
 
 log = logging.getLogger("enclave.access")
+AccessKind = Literal["read", "export", "report", "refused"]
 
 
 class AccessRecorder:
@@ -66,6 +67,8 @@ class AccessRecorder:
         self._dropped_logged = 0
         #: Tokens whose sign-in was recorded (a forgotten one is deduplicated in Redis).
         self.seen_tokens: LRUCache[str, bool] = LRUCache(100_000)
+        #: Told the tenants whose events were written by each flush (detection's marks).
+        self.on_written: Callable[[Iterable[str]], Awaitable[None]] | None = None
 
     def add(self, tenant_id: str, event: AccessEvent) -> None:
         if not self.enabled:
@@ -81,15 +84,19 @@ class AccessRecorder:
         for tenant_id, event in queued:
             batches.setdefault(tenant_id, []).append(event)
         written = 0
+        tenants: list[str] = []
         for tenant_id, events in batches.items():
             try:
                 await self._store.for_tenant(tenant_id).access_log.append(events)
                 written += len(events)
+                tenants.append(tenant_id)
             except EnclaveError:
                 if await self._gone(tenant_id):
                     continue  # purged (or being purged): its log went with its database
                 self._put_back(tenant_id, events)
                 log.warning("access log: %d events for %s deferred", len(events), tenant_id)
+        if tenants and self.on_written is not None:
+            await self.on_written(tenants)
         if self.dropped > self._dropped_logged:
             log.warning("access log: %d events dropped", self.dropped - self._dropped_logged)
             self._dropped_logged = self.dropped
@@ -181,23 +188,12 @@ class RequestAccess:
     def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
         """A report was run: which fields it grouped or measured and how many records it
         aggregated; no record ids (no record was shown), no values."""
-        if not self._recorder.enabled:
-            return
-        self._recorder.add(
-            self._principal.tenant_id,
-            AccessEvent(
-                at=dt.datetime.now(dt.UTC),
-                kind="report",
-                principal=self._principal.user_id,
-                roles=self._roles,
-                datasheet=datasheet,
-                fields=tuple(fields),
-                purpose=self._purpose,
-                request_id=self._request_id,
-                detail={"records": aggregated},
-                session=self._principal.session,
-            ),
-        )
+        detail = {"records": aggregated}
+        self._record("report", datasheet=datasheet, fields=tuple(fields), detail=detail)
+
+    def refused(self, code: str) -> None:
+        """The request was refused with *code*: the code only (no field, record or value)."""
+        self._record("refused", purpose=None, detail={"code": code})
 
     def _add(
         self,
@@ -206,8 +202,15 @@ class RequestAccess:
         fields: Sequence[str],
         records: Sequence[str],
     ) -> None:
-        if not fields or not records or not self._recorder.enabled:
+        if fields and records:
+            self._record(kind, datasheet=datasheet, fields=tuple(fields), records=tuple(records))
+
+    def _record(self, kind: AccessKind, **event: Any) -> None:
+        """Queue an event of *kind* by this request's principal (with its declared purpose
+        unless *event* says otherwise)."""
+        if not self._recorder.enabled:
             return
+        event.setdefault("purpose", self._purpose)
         self._recorder.add(
             self._principal.tenant_id,
             AccessEvent(
@@ -215,11 +218,8 @@ class RequestAccess:
                 kind=kind,
                 principal=self._principal.user_id,
                 roles=self._roles,
-                datasheet=datasheet,
-                fields=tuple(fields),
-                records=tuple(records),
-                purpose=self._purpose,
                 request_id=self._request_id,
                 session=self._principal.session,
+                **event,
             ),
         )

@@ -24,8 +24,12 @@ Labels are bounded and hold no tenant data: ``operation`` is made only of schema
 - ``enclave_data_integrity_errors_total{region}``: replies refused because they held a value
   encrypted under another key than the reading tenant's (``DATA_INTEGRITY``).
 - ``enclave_background_failures_total{loop,error}``: failed steps of a background loop
-  (``reconcile``, ``seal``, ``purge``, ``prune``, ``access_log``) by exception type; each is
+  (``reconcile``, ``seal``, ``purge``, ``prune``, ``access_log``, ``detect``,
+  ``webhook``) by exception type; each is
   also logged (:meth:`GatewayMetrics.background_step`), and the loop goes on.
+- ``enclave_detection_alerts_total{rule}``: suspected incidents the detection rules opened
+  (``reads``, ``exports``, ``probing``, ``signins``), and
+  ``enclave_detection_webhook_deliveries_total{outcome}``: their webhook's attempts.
 - ``enclave_access_events_dropped_total``: access events the bounded buffer dropped while
   storage could not take them (:class:`gateway.accesslog.AccessRecorder`), read at scrape.
 - ``enclave_cache_entries{cache}`` and ``enclave_cache_max_entries{cache}``: the entries of
@@ -139,6 +143,19 @@ class GatewayMetrics:
             "Documents trusted for access (users, roles, keys, sessions...) refused because "
             "their MAC fails: written or changed outside the gateway.",
             ["kind"],
+            registry=r,
+        )
+        self.detection_alerts = Counter(
+            "enclave_detection_alerts",
+            "Suspected incidents opened by a detection rule (gateway.detection), by rule.",
+            ["rule"],
+            registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            "enclave_detection_webhook_deliveries",
+            "Alert webhook attempts by outcome: delivered, retried, failed (gave up after "
+            "the last attempt), rejected (a 4xx answer) or dropped (queue full).",
+            ["outcome"],
             registry=r,
         )
         self.background_failures = Counter(

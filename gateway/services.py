@@ -26,6 +26,7 @@ from gateway.auth.signin import SignIn
 from gateway.auth.tenants import TenantCache
 from gateway.auth.tokens import TokenIssuer
 from gateway.cachesizes import named_caches
+from gateway.detection import Detector
 from gateway.exporturls import ExportUrls
 from gateway.idempotency import IdempotencyStore, forget_tenant
 from gateway.metrics import GatewayMetrics
@@ -99,6 +100,7 @@ class Services:
     heads: KnownHeads
     #: None when tracing is off (no ``otlp_endpoint``).
     tracing: Tracing | None = None
+    detector: Detector = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
@@ -189,6 +191,8 @@ class Services:
             KnownHeads(redis, size),
             tracing,
         )
+        services.detector = Detector.from_settings(settings, store, redis, metrics)
+        access.on_written = services.detector.mark
         metrics.caches(functools.partial(named_caches, services))
         return services
 
@@ -368,6 +372,7 @@ class Services:
         self._tasks.append(asyncio.create_task(self.access.run(self.metrics)))
         if self.settings.purge_interval_seconds > 0:
             self._tasks.append(asyncio.create_task(self._purge_forever()))
+        self._tasks += self.detector.start(self.settings.detection_interval_seconds)
         if self.settings.audit_seal_key_file is not None:
             self._tasks.append(asyncio.create_task(self._seal_forever()))
         else:
@@ -387,6 +392,7 @@ class Services:
                     await task
         with self.metrics.background_step("access_log"):
             await self.access.flush()
+        await self.detector.aclose()
         await self.store.aclose()
         await self.redis.aclose()
         self.signin.passwords.close()

@@ -151,11 +151,30 @@ class Settings(BaseSettings):
     #: OpenTelemetry traces, sent over OTLP/HTTP to this collector (``http://host:4318``;
     #: ``/v1/traces`` is added): unset, tracing is off and costs nothing (gateway.tracing).
     otlp_endpoint: str | None = None
+    #: Detection rules (gateway.detection): how often a pass runs (0: never), how many
+    #: recently active tenants one pass visits at most, and how many access events it reads
+    #: at most of a tenant's last hour (and of one heavy reader's baseline hours).
+    detection_interval_seconds: float = Field(default=60.0, ge=0)
+    detection_tenants_per_pass: int = Field(default=200, ge=1)
+    detection_max_events: int = Field(default=50_000, ge=100)
+    #: Each alert is POSTed here (unset: no webhook), signed as the Standard Webhooks spec
+    #: says with the secret (``whsec_`` + base64, 24+ bytes), and retried with exponential
+    #: backoff from ``detection_webhook_backoff_seconds``, ``attempts`` times at most.
+    detection_webhook_url: str | None = None
+    detection_webhook_secret: SecretStr | None = None
+    detection_webhook_attempts: int = Field(default=5, ge=1, le=20)
+    detection_webhook_backoff_seconds: float = Field(default=1.0, gt=0, le=300)
 
     @model_validator(mode="after")
     def _one_jwt_secret(self) -> Settings:
         if (self.jwt_secret is None) == (self.jwt_secret_file is None):
             raise ValueError("set exactly one of ENCLAVE_JWT_SECRET and ENCLAVE_JWT_SECRET_FILE")
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_secret(self) -> Settings:
+        if self.detection_webhook_url is not None and self.detection_webhook_secret is None:
+            raise ValueError("ENCLAVE_DETECTION_WEBHOOK_URL needs ENCLAVE_DETECTION_WEBHOOK_SECRET")
         return self
 
     @model_validator(mode="after")

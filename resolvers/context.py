@@ -36,6 +36,10 @@ class AccessSink(Protocol):
     def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
         """A report grouped or measured *fields* over *aggregated* records (no ids)."""
 
+    def refused(self, code: str) -> None:
+        """The request was answered with error *code* (``FORBIDDEN``, ``NOT_FOUND``): recorded
+        with the code only, so that probing can be detected (gateway.detection)."""
+
 
 class ExportLinks(Protocol):
     """Signed, expiring download links of export jobs (gateway.exporturls)."""

@@ -20,11 +20,14 @@ from graphql.error import GraphQLError
 from strawberry.extensions import SchemaExtension
 from strawberry.types.execution import ExecutionResult
 
+from resolvers.context import RequestContext
 from schema.errors import EnclaveError
 
 __all__ = ["ErrorCodes", "format_error", "sanitize_message"]
 
 log = logging.getLogger("enclave.graphql")
+#: Codes of a refused request that the access log records (probing: gateway.detection).
+REFUSALS = frozenset({"FORBIDDEN", "NOT_FOUND"})
 
 _VALUE_FRAGMENTS = [
     # "got invalid value {…} at 'input.x'" / "got invalid value 'x'; …"
@@ -83,10 +86,16 @@ def format_error(error: GraphQLError) -> GraphQLError:
 
 
 class ErrorCodes(SchemaExtension):
-    """Rewrites the result's errors with :func:`format_error`."""
+    """Rewrites the result's errors with :func:`format_error`, and records a request refused
+    as ``FORBIDDEN`` or ``NOT_FOUND`` in the access log (the code only, once per code)."""
 
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if isinstance(result, GraphQLExecutionResult | ExecutionResult) and result.errors:
             result.errors = [format_error(e) for e in result.errors]
+            context = self.execution_context.context
+            if isinstance(context, RequestContext):
+                codes = {(e.extensions or {}).get("code") for e in result.errors}
+                for code in sorted(REFUSALS & {str(c) for c in codes}):
+                    context.access.refused(code)

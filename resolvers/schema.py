@@ -18,6 +18,7 @@ from resolvers.auditlog import AuditQueryRoot
 from resolvers.auditverify import AuditVerifyQuery
 from resolvers.authz.document import AuthorizationExtension
 from resolvers.authz.introspection import install_introspection_filter
+from resolvers.breach.detection import DetectionMutation, DetectionQuery
 from resolvers.breach.fields import BreachMutation, BreachQuery
 from resolvers.breach.incidents import IncidentMutation, IncidentQuery
 from resolvers.docshape import ShapeLimiter
@@ -72,6 +73,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
                 ReportQuery,
                 BreachQuery,
                 IncidentQuery,
+                DetectionQuery,
             ),
         ),
         mutation=_root(
@@ -87,6 +89,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
                 ReportMutation,
                 BreachMutation,
                 IncidentMutation,
+                DetectionMutation,
             ),
         ),
         config=StrawberryConfig(disable_field_suggestions=True),

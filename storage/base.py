@@ -28,6 +28,7 @@ from storage.contract.access_log import AccessLogStore
 from storage.contract.api_keys import ApiKeyStore
 from storage.contract.audit import AuditStore
 from storage.contract.credentials import CredentialStore
+from storage.contract.detection import DetectionStore
 from storage.contract.documents import DocumentCipher
 from storage.contract.erasure import SubjectErasure
 from storage.contract.exports import ExportStore
@@ -69,6 +70,7 @@ class TenantStore:
     incidents: IncidentStore
     operations: OperationStore
     reports: ReportStore
+    detection: DetectionStore
     documents: DocumentCipher
     erasure: SubjectErasure
     termination: Termination

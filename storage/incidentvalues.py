@@ -1,4 +1,4 @@
-"""The values of breach incidents (GDPR Art. 33/34), re-exported by :mod:`storage.values`.
+"""The values of breach incidents (GDPR Art. 33/34) and of the rules that detect them.
 
 An incident holds ids and names only, never a data subject's values; its free text (the
 nature of the breach, notes, report texts) is the tenant's and is kept encrypted.
@@ -19,6 +19,7 @@ __all__ = [
     "Compromised",
     "CompromisedKind",
     "ContainmentAction",
+    "DetectionThresholds",
     "Incident",
     "IncidentOrigin",
     "IncidentState",
@@ -119,3 +120,18 @@ class TenantContact:
     name: str
     email: str
     phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DetectionThresholds:
+    """A tenant's thresholds of the detection rules (gateway.detection), per hour.
+
+    Reads alert above ``max(read_records, read_factor x the principal's mean over the
+    previous baseline_hours)`` distinct records; the others above their count."""
+
+    read_records: int = 1_000
+    read_factor: int = 10
+    baseline_hours: int = 24
+    export_records: int = 10_000
+    refused_requests: int = 50
+    failed_signin_accounts: int = 20

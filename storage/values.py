@@ -133,13 +133,15 @@ class AuditEntry:
 
 @dataclass(frozen=True, slots=True)
 class AccessEvent:
-    """One access to personal data (``kind="read"``) or one sign-in (``kind="login"``).
+    """One access to personal data (``kind="read"``) or one sign-in (``kind="login"``); a
+    request refused as ``FORBIDDEN`` or ``NOT_FOUND`` is ``kind="refused"`` (its code in
+    *detail*, nothing else: no field, record or value).
 
     Ids and field names only, never values; *client* (IP address, user agent) is personal
     data and is stored encrypted."""
 
     at: dt.datetime
-    kind: Literal["read", "login", "export", "report"]
+    kind: Literal["read", "login", "export", "report", "refused"]
     principal: str
     roles: tuple[str, ...] = ()
     datasheet: str | None = None

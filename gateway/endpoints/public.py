@@ -133,9 +133,13 @@ class _RecordedSignIn:
 
     async def login(self, tenant_id: str, email: str, password: str, code: str | None) -> Any:
         await self._active(tenant_id, password, REFUSED)
-        return await self._recorded(
-            await self._services.signin.login(tenant_id, email, password, code)
-        )
+        try:
+            signed_in = await self._services.signin.login(tenant_id, email, password, code)
+        except UnauthenticatedError:
+            # An active tenant's failed sign-in: its detection rules look at it next pass.
+            await self._services.detector.mark((tenant_id,))
+            raise
+        return await self._recorded(signed_in)
 
     async def activate(
         self, tenant_id: str, email: str, code: str, password: str, two_factor: str | None

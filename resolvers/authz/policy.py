@@ -48,6 +48,8 @@ ADMIN_FIELDS = frozenset(
         "recordAccess",
         "principalAccess",
         "loginHistory",
+        "detectionThresholds",
+        "setDetectionThresholds",
         "roles",
         "roleVersions",
         "roleDiff",

@@ -90,6 +90,9 @@ class _Buffered:
     def report(self, datasheet: str, fields: Sequence[str], aggregated: int) -> None:
         raise UnsupportedDocumentError("a report is not a compiled read")
 
+    def refused(self, code: str) -> None:
+        raise UnsupportedDocumentError("a refusal is answered by the standard executor")
+
 
 def _directive_variables(document: DocumentNode) -> tuple[str, ...]:
     names: set[str] = set()

@@ -108,3 +108,4 @@ async def ensure_access_log_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[ACCESS].create_index([("principal", 1), ("at", 1)])
     await db[ACCESS].create_index("kind")
     await db[ACCESS].create_index([("session", 1), ("at", 1)])
+    await db[ACCESS].create_index("at")  # a tenant's last hour (gateway.detection)

@@ -22,6 +22,7 @@ from storage.mongo.audit import MongoAudit
 from storage.mongo.codec import FieldCodec
 from storage.mongo.credentials import MongoCredentials, ensure_signin_indexes
 from storage.mongo.decryption import installed
+from storage.mongo.detection import MongoDetection
 from storage.mongo.documents import MongoDocuments
 from storage.mongo.erasure import MongoErasure
 from storage.mongo.exports import MongoExports
@@ -77,6 +78,7 @@ def tenant_store(
         incidents=MongoIncidents(db, writes, name),
         operations=operations,
         reports=MongoReports(db, writes, name, records.list_query),
+        detection=MongoDetection(db, writes, name),
         documents=MongoDocuments(db, codec, region),
         erasure=MongoErasure(db, codec, (records, audit, exports, operations), name),
         termination=MongoTermination(tenant_id, region, audit),

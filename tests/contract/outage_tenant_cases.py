@@ -9,6 +9,7 @@ from storage.contract.access_log import AccessLogStore
 from storage.contract.api_keys import ApiKeyStore
 from storage.contract.audit import AuditStore
 from storage.contract.credentials import CredentialStore
+from storage.contract.detection import DetectionStore
 from storage.contract.documents import DocumentCipher
 from storage.contract.erasure import SubjectErasure
 from storage.contract.exports import ExportStore
@@ -25,13 +26,10 @@ from storage.contract.users import UserStore
 from storage.incidentvalues import (
     Compromised,
     ContainmentAction,
+    DetectionThresholds,
     TenantContact,
 )
-from storage.values import (
-    AccessQuery,
-    AuditQuery,
-    ReportQuery,
-)
+from storage.values import AccessQuery, AuditQuery, ReportQuery
 from tests.contract.data import (
     PASSWORD_HASH,
     SHEET,
@@ -137,6 +135,15 @@ TENANT_CASES: list[Case] = [
         lambda o: o.handle.credentials.require_two_factor(True, o.actor),
     ),
     case(CredentialStore.prune, lambda o: o.handle.credentials.prune()),
+    case(DetectionStore.thresholds, lambda o: o.handle.detection.thresholds()),
+    case(
+        DetectionStore.set_thresholds,
+        lambda o: o.handle.detection.set_thresholds(DetectionThresholds(), o.actor),
+    ),
+    case(
+        DetectionStore.failed_signin_accounts,
+        lambda o: o.handle.detection.failed_signin_accounts(dt.datetime.now(dt.UTC), limit=10),
+    ),
     case(SessionStore.open, lambda o: o.handle.sessions.open(o.user.id, TTL)),
     case(SessionStore.rotate, lambda o: o.handle.sessions.rotate(o.sid, o.refresh, TTL)),
     case(SessionStore.active, lambda o: o.handle.sessions.active(o.sid, o.user.id, None)),
