@@ -80,3 +80,49 @@ export function useAction(): Action {
   }, []);
   return { busy, error, setError, run };
 }
+
+/** A labelled checkbox (the label beside it, on the same line). */
+export function Check({
+  label,
+  checked,
+  onChange,
+  disabled,
+}: {
+  label: ReactNode;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  disabled?: boolean;
+}) {
+  return (
+    <label className="inline">
+      <input
+        type="checkbox"
+        checked={checked}
+        disabled={disabled}
+        onChange={(e) => onChange(e.target.checked)}
+      />
+      {label}
+    </label>
+  );
+}
+
+/** The export formats the gateway writes. */
+export function FormatChoice({
+  label,
+  value,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  onChange: (format: string) => void;
+}) {
+  return (
+    <label>
+      {label}
+      <select aria-label={label} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="CSV">CSV</option>
+        <option value="NDJSON">NDJSON</option>
+      </select>
+    </label>
+  );
+}
