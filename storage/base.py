@@ -31,6 +31,7 @@ from storage.contract.credentials import CredentialStore
 from storage.contract.documents import DocumentCipher
 from storage.contract.erasure import SubjectErasure
 from storage.contract.exports import ExportStore
+from storage.contract.incidents import IncidentStore
 from storage.contract.keys import MasterKeys
 from storage.contract.lifecycle import TenantLifecycle
 from storage.contract.operations import OperationStore
@@ -65,6 +66,7 @@ class TenantStore:
     credentials: CredentialStore
     sessions: SessionStore
     setup_codes: SetupCodeStore
+    incidents: IncidentStore
     operations: OperationStore
     reports: ReportStore
     documents: DocumentCipher

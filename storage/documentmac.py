@@ -6,7 +6,8 @@ a key derived from it with HKDF-SHA256 under a label of its own, so that no two 
 a key. :class:`storage.auditmac.EntryAuthenticator` authenticates audit entries with one;
 :class:`DocumentAuthenticator` authenticates the documents whose content the gateway trusts
 for authentication and authorisation (users, roles, API keys, tenant settings, sessions,
-setup codes, the binding of a tenant to its data key).
+setup codes, breach incidents and the contact point, the binding of a tenant to its data
+key).
 
 A document's MAC (``_mac``) covers its collection, its database, its ``_id`` and the
 security-relevant fields listed in :data:`COVERED` (the plaintext of encrypted ones), so a
@@ -59,6 +60,21 @@ COVERED: Mapping[str, tuple[str, ...]] = {
     "settings": ("requireTwoFactor", "allowList", "minimumGroupSize", "_v"),
     "sessions": ("user", "scope", "hash", "expiresAt", "revoked"),
     "setup_codes": ("user", "expiresAt"),
+    "incidents": (
+        "state",
+        "origin",
+        "rule",
+        "compromised",
+        "windowStart",
+        "windowEnd",
+        "detectedAt",
+        "nature",
+        "history",
+        "containment",
+        "reports",
+        "_v",
+    ),
+    "tenant_contact": ("contact", "_v"),
     #: A tenant's control record (``enclave_control.tenants``; database: the tenant's).
     "control": (
         "name",

@@ -14,21 +14,44 @@ from typing import Any, Final, Literal
 
 from regions.countries import RegionName
 from schema.roles import RoleDefinition, RowFilter, row_matches
+from storage.incidentvalues import (
+    DEADLINE,
+    OPEN_STATES,
+    TRANSITIONS,
+    AuthorityReportVersion,
+    Compromised,
+    CompromisedKind,
+    ContainmentAction,
+    Incident,
+    IncidentOrigin,
+    IncidentState,
+    IncidentStateChange,
+    TenantContact,
+)
 
 __all__ = [
+    "DEADLINE",
     "DEFAULT_RETENTION_DAYS",
+    "OPEN_STATES",
     "OPERATOR",
+    "TRANSITIONS",
     "AccessEvent",
     "AccessQuery",
     "Actor",
     "ApiKey",
     "AuditEntry",
     "AuditQuery",
+    "AuthorityReportVersion",
     "Compromised",
     "CompromisedKind",
+    "ContainmentAction",
     "Credentials",
     "ErasureReport",
     "ExportJob",
+    "Incident",
+    "IncidentOrigin",
+    "IncidentState",
+    "IncidentStateChange",
     "Page",
     "PurgeOutcome",
     "Record",
@@ -40,6 +63,7 @@ __all__ = [
     "RowScope",
     "SavedReport",
     "SessionInfo",
+    "TenantContact",
     "TenantInfo",
     "TenantStatus",
     "User",
@@ -68,19 +92,6 @@ class Actor:
 #: The platform operator, as every audit entry, lifecycle claim and purge certificate names
 #: them, whether the change came from the CLI, a gateway's periodic task or provisioning.
 OPERATOR: Final = Actor(user_id="operator", kind="operator")
-
-
-CompromisedKind = Literal["user", "api_key", "session", "export_link", "platform"]
-
-
-@dataclass(frozen=True, slots=True)
-class Compromised:
-    """What a breach incident names as compromised: a user, an API key, a sign-in session or
-    an export's download link by id; or the whole platform (no id: e.g. the database was
-    exposed, every principal of the tenant is concerned)."""
-
-    kind: CompromisedKind
-    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ attribute          contract                        concern
 ``credentials``    :class:`~.credentials.CredentialStore`  passwords, TOTP, attempt slots
 ``sessions``       :class:`~.sessions.SessionStore`  sign-in sessions and refresh secrets
 ``setup_codes``    :class:`~.setup_codes.SetupCodeStore`  one-time password setup codes
+``incidents``      :class:`~.incidents.IncidentStore`  breach incidents, the contact point
 ``operations``     :class:`~.operations.OperationStore`  persisted GraphQL documents
 ``reports``        :class:`~.reports.ReportStore`   aggregates, saved definitions, k
 ``documents``      :class:`~.documents.DocumentCipher`  documents sealed under the tenant key

@@ -13,6 +13,8 @@ from schema.datasheets import DATASHEETS, EMAIL, Field, FieldType, Sensitivity
 from storage.values import Actor
 
 __all__ = [
+    "CONTACT",
+    "INCIDENTS",
     "OPS",
     "ROLES",
     "TRUSTED",
@@ -49,6 +51,9 @@ class Change:
 
 #: Collections of a tenant database besides the datasheets' (their values as stored).
 USERS, ROLES = "users", "roles"
+#: Breach incidents, and the tenant's contact point for the authority (one document).
+INCIDENTS, CONTACT = "incidents", "tenant_contact"
+_FREE_TEXT = ("nature", "history", "containment", "reports")
 
 #: Fields that are encrypted outside the datasheets; anything undeclared is stored plain.
 _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
@@ -58,11 +63,14 @@ _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
     },
     # A saved report's filter may name a person (lastName = ...): kept encrypted.
     "report_definitions": {"filter": Field("filter", FieldType.STRING, Sensitivity.RANDOM)},
+    # Free text of incidents (and the lists holding notes and report texts), the contact.
+    INCIDENTS: {name: Field(name, FieldType.STRING, Sensitivity.RANDOM) for name in _FREE_TEXT},
+    CONTACT: {"contact": Field("contact", FieldType.STRING, Sensitivity.RANDOM)},
 }
 
 
 #: Collections whose records carry a MAC of their trusted fields (storage.documentmac).
-TRUSTED = frozenset(("users", "roles", "api_keys", "settings"))
+TRUSTED = frozenset(("users", "roles", "api_keys", "settings", INCIDENTS, CONTACT))
 
 
 def declared_fields(collection: str) -> Mapping[str, Field]:

@@ -26,6 +26,7 @@ from storage.mongo.documents import MongoDocuments
 from storage.mongo.erasure import MongoErasure
 from storage.mongo.exports import MongoExports
 from storage.mongo.hints import SequenceHints
+from storage.mongo.incidents import MongoIncidents, ensure_incident_indexes
 from storage.mongo.lifecycle import MongoTermination
 from storage.mongo.operations import MongoOperations
 from storage.mongo.pending import PendingWork
@@ -73,6 +74,7 @@ def tenant_store(
         credentials=MongoCredentials(db, codec, writes, name),
         sessions=MongoSessions(db, writes.documents, name),
         setup_codes=MongoSetupCodes(db, writes, name),
+        incidents=MongoIncidents(db, writes, name),
         operations=operations,
         reports=MongoReports(db, writes, name, records.list_query),
         documents=MongoDocuments(db, codec, region),
@@ -91,6 +93,7 @@ async def ensure_tenant_indexes(
     await ensure_access_log_indexes(db)
     await ensure_signin_indexes(db)
     await ensure_session_indexes(db)
+    await ensure_incident_indexes(db)
     for sheet in sheets:
         coll = db[sheet.name]
         await coll.create_index("_archived")

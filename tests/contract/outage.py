@@ -13,12 +13,13 @@ from schema.roles import RoleDefinition
 from storage.base import Store, TenantStore
 from storage.contract.api_keys import parse_api_key
 from storage.signing import SealKey
-from storage.values import Actor, ExportJob, Record, TenantInfo, User
+from storage.values import Actor, Compromised, ExportJob, Record, TenantInfo, User
 from tests.contract.data import SHEET, actor_of, digest, employee, export_job, unique_email
 
 __all__ = ["COUNTRY", "Outage", "Prepared", "prepare"]
 
 TTL = dt.timedelta(minutes=5)
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 #: A country of each region.
 COUNTRY: dict[RegionName, str] = {"eu": "DE", "us": "US"}
 
@@ -39,6 +40,7 @@ class Prepared:
     refresh: str
     setup_code: str
     report_id: str
+    incident_id: str
     ciphertext: bytes
     seal_key: SealKey
 
@@ -88,6 +90,9 @@ async def prepare(store: Store, region: RegionName, seal_key: SealKey) -> Prepar
     await handle.roles.put(RoleDefinition("clerk"), None, actor)
     report = await handle.reports.put_definition(None, "outage", {"groupBy": []}, None, actor)
     await handle.operations.register(digest("{ a }"), "{ a }", actor)
+    incident = await handle.incidents.open(
+        [Compromised("user", user.id)], NOW, None, actor, origin="admin"
+    )
     await handle.seals.seal(seal_key)
     return Prepared(
         tenant=tenant,
@@ -102,6 +107,7 @@ async def prepare(store: Store, region: RegionName, seal_key: SealKey) -> Prepar
         refresh=refresh,
         setup_code=code,
         report_id=report.id,
+        incident_id=incident.id,
         ciphertext=await handle.documents.encrypt({"answer": 42}),
         seal_key=seal_key,
     )

@@ -12,6 +12,7 @@ from storage.contract.credentials import CredentialStore
 from storage.contract.documents import DocumentCipher
 from storage.contract.erasure import SubjectErasure
 from storage.contract.exports import ExportStore
+from storage.contract.incidents import IncidentStore
 from storage.contract.operations import OperationStore
 from storage.contract.records import RecordStore
 from storage.contract.reports import ReportStore
@@ -21,7 +22,14 @@ from storage.contract.sessions import SessionStore
 from storage.contract.setup_codes import SetupCodeStore
 from storage.contract.termination import Termination
 from storage.contract.users import UserStore
-from storage.values import AccessQuery, AuditQuery, ReportQuery
+from storage.values import (
+    AccessQuery,
+    AuditQuery,
+    Compromised,
+    ContainmentAction,
+    ReportQuery,
+    TenantContact,
+)
 from tests.contract.data import (
     PASSWORD_HASH,
     SHEET,
@@ -134,6 +142,39 @@ TENANT_CASES: list[Case] = [
     case(SessionStore.close_all, lambda o: o.handle.sessions.close_all(o.user.id)),
     case(SessionStore.of_user, lambda o: o.handle.sessions.of_user(o.user.id)),
     case(SessionStore.prune, lambda o: o.handle.sessions.prune()),
+    case(
+        IncidentStore.open,
+        lambda o: o.handle.incidents.open(
+            [Compromised("user", o.user.id)], NOW, None, o.actor, origin="admin"
+        ),
+    ),
+    case(
+        IncidentStore.open_suspected,
+        lambda o: o.handle.incidents.open_suspected(
+            "volume", [Compromised("api_key", o.key_id)], NOW, NOW, "reads"
+        ),
+    ),
+    case(IncidentStore.get, lambda o: o.handle.incidents.get(o.incident_id)),
+    case(IncidentStore.page, lambda o: o.handle.incidents.page(None, first=5)),
+    case(
+        IncidentStore.change_state,
+        lambda o: o.handle.incidents.change_state(o.incident_id, "reported", 1, o.actor),
+    ),
+    case(
+        IncidentStore.add_containment,
+        lambda o: o.handle.incidents.add_containment(
+            o.incident_id, [ContainmentAction(NOW, "end_sessions", "user:x", "0")], o.actor
+        ),
+    ),
+    case(
+        IncidentStore.add_report,
+        lambda o: o.handle.incidents.add_report(o.incident_id, {"nature": "x"}, None, o.actor),
+    ),
+    case(IncidentStore.contact, lambda o: o.handle.incidents.contact()),
+    case(
+        IncidentStore.set_contact,
+        lambda o: o.handle.incidents.set_contact(TenantContact("DPO", "dpo@example.com"), o.actor),
+    ),
     case(SetupCodeStore.issue, lambda o: o.handle.setup_codes.issue(o.user.id, TTL, o.actor)),
     case(
         SetupCodeStore.redeem,

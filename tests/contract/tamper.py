@@ -8,7 +8,9 @@ from typing import Literal
 
 __all__ = ["DocumentKind", "Tamper"]
 
-DocumentKind = Literal["users", "roles", "api_keys", "settings", "control"]
+DocumentKind = Literal[
+    "users", "roles", "api_keys", "settings", "control", "incidents", "tenant_contact"
+]
 
 
 class Tamper(ABC):
