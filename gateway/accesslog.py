@@ -150,6 +150,7 @@ class AccessRecorder:
                 roles=roles,
                 client={"ip": ip, "userAgent": user_agent},
                 detail={"method": principal.kind},
+                session=principal.session,
             ),
         )
 
@@ -194,6 +195,7 @@ class RequestAccess:
                 purpose=self._purpose,
                 request_id=self._request_id,
                 detail={"records": aggregated},
+                session=self._principal.session,
             ),
         )
 
@@ -218,5 +220,6 @@ class RequestAccess:
                 records=tuple(records),
                 purpose=self._purpose,
                 request_id=self._request_id,
+                session=self._principal.session,
             ),
         )

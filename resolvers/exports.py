@@ -95,6 +95,7 @@ class ExportMutation:
             after=None if after_id is None else str(after_id),
             created_at=now,
             expires_at=now + dt.timedelta(seconds=ctx.exports.ttl_seconds),
+            session=ctx.principal.session,
         )
         total = await ctx.store.records.count(
             sheet,

@@ -18,6 +18,7 @@ from resolvers.auditlog import AuditQueryRoot
 from resolvers.auditverify import AuditVerifyQuery
 from resolvers.authz.document import AuthorizationExtension
 from resolvers.authz.introspection import install_introspection_filter
+from resolvers.breach.fields import BreachMutation, BreachQuery
 from resolvers.docshape import ShapeLimiter
 from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
@@ -60,7 +61,9 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         mutation.update(mutation_fields(types))
     return EnclaveSchema(
         query=_root(
-            "Query", query, (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery, ReportQuery)
+            "Query",
+            query,
+            (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery, ReportQuery, BreachQuery),
         ),
         mutation=_root(
             "Mutation",
@@ -73,6 +76,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
                 SubjectAccessMutation,
                 OperationsMutation,
                 ReportMutation,
+                BreachMutation,
             ),
         ),
         config=StrawberryConfig(disable_field_suggestions=True),

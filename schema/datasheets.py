@@ -15,6 +15,9 @@ Sensitivity decides storage:
   same value gives the same ciphertext and equality filters work (emails, last names,
   national ids).
 - ``RANDOM``: encrypted with the randomized algorithm; never filterable.
+
+Each field also declares its data category (:class:`DataCategory`): what kind of personal
+data it is, as a breach report (GDPR Art. 33(3)) and a notification name it.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 __all__ = [
     "DATASHEETS",
     "EMAIL",
+    "DataCategory",
     "Datasheet",
     "Field",
     "FieldType",
@@ -48,6 +52,25 @@ class FieldType(enum.Enum):
     ENUM = "Enum"
 
 
+class DataCategory(enum.Enum):
+    """The kinds of personal data a field holds, declared with each field."""
+
+    #: Names and dates of birth: who the person is.
+    IDENTITY = "identity"
+    #: Email addresses, phone numbers, postal addresses: how to reach the person.
+    CONTACT = "contact"
+    #: National ids, and online identifiers (IP addresses, user agents).
+    IDENTIFIERS = "identifiers"
+    #: Salaries and other amounts of money.
+    FINANCIAL = "financial"
+    #: Jobs, departments, employment and application status, companies, dates of these.
+    EMPLOYMENT = "employment"
+    #: Free text (notes, CVs): may hold anything, special categories included.
+    FREE_TEXT = "free_text"
+    #: Not declared (fields of no datasheet).
+    OTHER = "other"
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     """One field of a datasheet."""
@@ -62,6 +85,8 @@ class Field:
     enum_values: tuple[str, ...] = ()
     #: Longest accepted string, in characters (strings and emails only).
     max_length: int = 200
+    #: What kind of personal data it is (reports and notifications of breaches).
+    category: DataCategory = DataCategory.OTHER
 
     @property
     def encrypted(self) -> bool:
@@ -100,10 +125,12 @@ class Datasheet:
 
 P, D, R = Sensitivity.PLAINTEXT, Sensitivity.DETERMINISTIC, Sensitivity.RANDOM
 S, E, INT, DT, EN = FieldType.STRING, FieldType.EMAIL, FieldType.INT, FieldType.DATE, FieldType.ENUM
+ID_, CT, IDS = DataCategory.IDENTITY, DataCategory.CONTACT, DataCategory.IDENTIFIERS
+FIN, EMP, FT = DataCategory.FINANCIAL, DataCategory.EMPLOYMENT, DataCategory.FREE_TEXT
 
 #: An email address outside the datasheets: a user's sign-in address, a data subject's
 #: address in an access or erasure request. Deterministic, so it can be looked up.
-EMAIL = Field("email", E, D, required=True, max_length=254)
+EMAIL = Field("email", E, D, required=True, max_length=254, category=CT)
 
 EMPLOYEES = Datasheet(
     name="employees",
@@ -111,18 +138,22 @@ EMPLOYEES = Datasheet(
     singular="employee",
     description="People employed by the client organisation.",
     fields=(
-        Field("firstName", S, R, required=True),
-        Field("lastName", S, D, required=True, description="Searchable by equality."),
-        Field("workEmail", E, D, required=True, max_length=254),
-        Field("personalEmail", E, D, max_length=254),
-        Field("phone", S, R, max_length=40),
-        Field("dateOfBirth", DT, R),
-        Field("nationalId", S, D, max_length=40, description="Searchable by equality."),
-        Field("address", S, R, max_length=500),
-        Field("jobTitle", S, P),
-        Field("department", S, P),
-        Field("salary", INT, R, description="Gross yearly salary, whole currency units."),
-        Field("startDate", DT, P),
+        Field("firstName", S, R, required=True, category=ID_),
+        Field("lastName", S, D, required=True, description="Searchable by equality.", category=ID_),
+        Field("workEmail", E, D, required=True, max_length=254, category=CT),
+        Field("personalEmail", E, D, max_length=254, category=CT),
+        Field("phone", S, R, max_length=40, category=CT),
+        Field("dateOfBirth", DT, R, category=ID_),
+        Field(
+            "nationalId", S, D, max_length=40, description="Searchable by equality.", category=IDS
+        ),
+        Field("address", S, R, max_length=500, category=CT),
+        Field("jobTitle", S, P, category=EMP),
+        Field("department", S, P, category=EMP),
+        Field(
+            "salary", INT, R, description="Gross yearly salary, whole currency units.", category=FIN
+        ),
+        Field("startDate", DT, P, category=EMP),
         Field(
             "status",
             EN,
@@ -130,6 +161,7 @@ EMPLOYEES = Datasheet(
             required=True,
             enum_name="EmploymentStatus",
             enum_values=("ACTIVE", "ON_LEAVE", "TERMINATED"),
+            category=EMP,
         ),
     ),
 )
@@ -140,14 +172,14 @@ CONTACTS = Datasheet(
     singular="contact",
     description="People at customers, suppliers and partners.",
     fields=(
-        Field("firstName", S, R, required=True),
-        Field("lastName", S, D, required=True),
-        Field("email", E, D, max_length=254),
-        Field("phone", S, R, max_length=40),
-        Field("company", S, P),
-        Field("jobTitle", S, P),
-        Field("address", S, R, max_length=500),
-        Field("notes", S, R, max_length=5000),
+        Field("firstName", S, R, required=True, category=ID_),
+        Field("lastName", S, D, required=True, category=ID_),
+        Field("email", E, D, max_length=254, category=CT),
+        Field("phone", S, R, max_length=40, category=CT),
+        Field("company", S, P, category=EMP),
+        Field("jobTitle", S, P, category=EMP),
+        Field("address", S, R, max_length=500, category=CT),
+        Field("notes", S, R, max_length=5000, category=FT),
         Field(
             "kind",
             EN,
@@ -155,6 +187,7 @@ CONTACTS = Datasheet(
             required=True,
             enum_name="ContactKind",
             enum_values=("CUSTOMER", "SUPPLIER", "PARTNER", "OTHER"),
+            category=EMP,
         ),
     ),
 )
@@ -165,11 +198,11 @@ APPLICANTS = Datasheet(
     singular="applicant",
     description="People who applied for a position.",
     fields=(
-        Field("firstName", S, R, required=True),
-        Field("lastName", S, D, required=True),
-        Field("email", E, D, required=True, max_length=254),
-        Field("phone", S, R, max_length=40),
-        Field("position", S, P, required=True),
+        Field("firstName", S, R, required=True, category=ID_),
+        Field("lastName", S, D, required=True, category=ID_),
+        Field("email", E, D, required=True, max_length=254, category=CT),
+        Field("phone", S, R, max_length=40, category=CT),
+        Field("position", S, P, required=True, category=EMP),
         Field(
             "stage",
             EN,
@@ -177,11 +210,12 @@ APPLICANTS = Datasheet(
             required=True,
             enum_name="ApplicationStage",
             enum_values=("APPLIED", "SCREENING", "INTERVIEW", "OFFER", "HIRED", "REJECTED"),
+            category=EMP,
         ),
-        Field("source", S, P),
-        Field("appliedOn", DT, P),
-        Field("expectedSalary", INT, R),
-        Field("cvText", S, R, max_length=20000, description="The CV as plain text."),
+        Field("source", S, P, category=EMP),
+        Field("appliedOn", DT, P, category=EMP),
+        Field("expectedSalary", INT, R, category=FIN),
+        Field("cvText", S, R, max_length=20000, description="The CV as plain text.", category=FT),
     ),
 )
 

@@ -87,6 +87,9 @@ class Actor:
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
+    #: The sign-in session the request came in (built-in sign-in), so that a breach's
+    #: impact can be measured for one session.
+    session: str | None = None
 
 
 #: The platform operator, as every audit entry, lifecycle claim and purge certificate names
@@ -130,6 +133,8 @@ class AuditQuery:
     outcome: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    #: The sign-in session the actor acted in.
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +156,8 @@ class AuditEntry:
     after: Mapping[str, Any] | None = None
     client: Mapping[str, Any] | None = None
     redacted: bool = False
+    #: An event's ids, names and counts (an export's job, fields ...); None for changes.
+    detail: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,6 +179,8 @@ class AccessEvent:
     client: Mapping[str, Any] | None = None
     detail: Mapping[str, Any] | None = None
     id: Any = None
+    #: The sign-in session of the request (None for API keys and tokens without one).
+    session: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +192,10 @@ class AccessQuery:
     record: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
+    #: Events of one sign-in session.
+    session: str | None = None
+    #: Events of one export job's download.
+    job: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +250,11 @@ class ExportJob:
     expires_at: dt.datetime
     #: A report's CSV (resolvers.reports): its definition without the filter (in *equals*).
     report: Mapping[str, Any] | None = None
+    #: The sign-in session that started the job: its download is that session's access.
+    session: str | None = None
+    #: A breach notification list (resolvers.breach.notify): what was compromised and the
+    #: window, as ids and times (its *datasheet* names no datasheet).
+    notification: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,10 @@ def actor_for(
     kind: Literal["user", "api_key"] = "user",
     roles: tuple[str, ...] = (),
     request_id: str | None = None,
+    session: str | None = None,
 ) -> Actor:
     """The actor of a request, as the audit log records it: who, with which roles, from
-    which client address and user agent, in which request."""
+    which client address and user agent, in which request and sign-in session."""
     return Actor(
         user_id=user_id,
         roles=roles,
@@ -27,4 +28,5 @@ def actor_for(
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         request_id=request_id,
+        session=session,
     )

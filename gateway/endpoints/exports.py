@@ -9,7 +9,8 @@ permission was turned off, or a revoked API key, is refused). Then the download 
 database through decryption to the client: nothing is buffered beyond one batch, nothing
 is written to disk; it stops (the connection is cut) if the tenant stops being active.
 When it ends (or the client goes away) the number of rows sent is audited, and each
-chunk's records are in the access log as an export.
+chunk's records go into the access log as an export when the chunk is sent (not when the
+export starts, nor when a chunk is read but never sent).
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 
 import anyio
 from starlette.requests import Request
@@ -27,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 from gateway.auth.actors import actor_for
 from gateway.refusals import error_response
 from gateway.services import Services
+from resolvers.breach.notify import notification_chunks, notification_plans
 from resolvers.context import Principal
 from resolvers.exportstream import export_chunks, export_plan
 from resolvers.reports.download import report_download
@@ -39,10 +42,12 @@ from schema.errors import (
     UnauthenticatedError,
 )
 from storage.base import TenantStore
-from storage.values import AccessEvent, ExportJob
+from storage.values import AccessEvent, Actor, ExportJob
 
 __all__ = ["ExportEndpoint"]
 
+#: Told each chunk's datasheet, fields and record ids as the chunk is made.
+Given = Callable[[str, Sequence[str], Sequence[str]], None]
 _MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 
@@ -118,9 +123,22 @@ class ExportEndpoint:
         except UnauthenticatedError:
             raise ForbiddenError("the user who started this export no longer exists") from None
         await self.services.limits.check(principal)
-        sheet = DATASHEETS[job.datasheet]
         request_id = request.headers.get("x-request-id", "")[:64] or None
-        actor = actor_for(request, principal.user_id, principal.kind, policy.roles, request_id)
+        actor = actor_for(
+            request, principal.user_id, principal.kind, policy.roles, request_id, job.session
+        )
+        if job.notification is not None:  # a breach notification list (resolvers.breach)
+            plans = notification_plans(policy, principal)
+            if not await store.exports.claim(job.id, actor):
+                raise ExportGoneError("this export was downloaded already; start a new one")
+            return await self._respond(
+                store,
+                job,
+                actor,
+                lambda sent: notification_chunks(store, job, plans, sent),
+                "breach-notification",
+            )
+        sheet = DATASHEETS[job.datasheet]
         if job.report is not None:  # a report's CSV (resolvers.reports.download)
             table = await report_download(
                 store,
@@ -142,28 +160,63 @@ class ExportEndpoint:
         plan = export_plan(policy, sheet, job.fields, job.equals, principal.user_id)
         if not await store.exports.claim(job.id, actor):
             raise ExportGoneError("this export was downloaded already; start a new one")
-        rows = 0
+        fields = tuple(sorted(plan.fields))
+        return await self._respond(
+            store,
+            job,
+            actor,
+            lambda sent: export_chunks(
+                store,
+                sheet,
+                job,
+                plan,
+                lambda ids: sent(sheet.name, fields, ids),
+                self.services.export_urls.timeout_seconds,
+            ),
+            sheet.name,
+        )
 
-        def sent(ids: Sequence[str]) -> None:
+    async def _respond(
+        self,
+        store: TenantStore,
+        job: ExportJob,
+        actor: Actor,
+        stream: Callable[[Given], AsyncGenerator[bytes]],
+        name: str,
+    ) -> Response:
+        """Stream a claimed download. Each chunk's records go into the access log as it is
+        handed to the client (not when read from the database), so the log holds what was
+        sent: a chunk read but never sent (the tenant stopped being active, an error) is
+        not in it. The rows sent are audited when the stream ends."""
+        tenant_id = store.tenant_id
+        rows = 0
+        produced: deque[tuple[str, tuple[str, ...], tuple[str, ...]]] = deque()
+
+        def given(datasheet: str, fields: Sequence[str], ids: Sequence[str]) -> None:
+            produced.append((datasheet, tuple(fields), tuple(ids)))
+
+        def sending() -> None:
             nonlocal rows
+            datasheet, fields, ids = produced.popleft()
             rows += len(ids)
+            if not ids:  # a CSV header alone: no record given
+                return
             self.services.access.add(
                 tenant_id,
                 AccessEvent(
                     at=dt.datetime.now(dt.UTC),
                     kind="export",
-                    principal=principal.user_id,
-                    roles=policy.roles,
-                    datasheet=sheet.name,
-                    fields=tuple(sorted(plan.fields)),
-                    records=tuple(ids),
+                    principal=actor.user_id,
+                    roles=actor.roles,
+                    datasheet=datasheet,
+                    fields=fields,
+                    records=ids,
                     detail={"job": job.id},
+                    session=job.session,
                 ),
             )
 
-        chunks = export_chunks(
-            store, sheet, job, plan, sent, self.services.export_urls.timeout_seconds
-        )
+        chunks = stream(given)
         try:
             # The first chunk is read before the answer starts, so that a refusal of the
             # first batch (e.g. DATA_INTEGRITY) is an error response, not a cut stream.
@@ -182,6 +235,7 @@ class ExportEndpoint:
                     # A tenant suspended or terminated meanwhile gets nothing more (and a
                     # purge never sees this stream write to the database it dropped).
                     await self.services.tenants.require_active(tenant_id)
+                    sending()  # one chunk per call of given(), in order
                     yield chunk
                 complete = True
             finally:
@@ -195,7 +249,7 @@ class ExportEndpoint:
             body(),
             media_type=_MEDIA[job.format],
             headers={
-                "content-disposition": f'attachment; filename="{sheet.name}-{job.id}.{extension}"',
+                "content-disposition": f'attachment; filename="{name}-{job.id}.{extension}"',
             },
         )
 

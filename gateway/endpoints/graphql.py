@@ -65,7 +65,14 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
         return RequestContext(
             principal=principal,
             store=services.store.for_tenant(principal.tenant_id),
-            actor=actor_for(request, principal.user_id, principal.kind, policy.roles, request_id),
+            actor=actor_for(
+                request,
+                principal.user_id,
+                principal.kind,
+                policy.roles,
+                request_id,
+                principal.session,
+            ),
             policy=policy,
             authorization_cache=services.authorization,
             policies=services.policies,

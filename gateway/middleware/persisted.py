@@ -26,7 +26,12 @@ class PersistedQueries(Check):
     async def check(self, scope: Scope, receive: Receive) -> None:
         principal, policy = PRINCIPAL.of(scope), POLICY.of(scope)
         actor = actor_for(
-            Request(scope), principal.user_id, principal.kind, policy.roles, REQUEST_ID.of(scope)
+            Request(scope),
+            principal.user_id,
+            principal.kind,
+            policy.roles,
+            REQUEST_ID.of(scope),
+            principal.session,
         )
         body = await self.operations.resolve(
             principal, actor, BODY.of(scope), policy=policy, schema=self.schema

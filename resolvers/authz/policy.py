@@ -53,6 +53,9 @@ ADMIN_FIELDS = frozenset(
         "requestTermination",
         "eraseDataSubject",
         "subjectAccess",
+        "breachImpact",
+        "breachNotificationText",
+        "startBreachNotificationExport",
         "registerOperation",
         "setOperationAllowList",
     }

@@ -45,6 +45,7 @@ class _Sink:
                 fields=tuple(fields),
                 request_id=self._actor.request_id,
                 detail={"records": aggregated, "job": self._job.id},
+                session=self._actor.session,
             )
         )
 

@@ -210,6 +210,7 @@ class ReportMutation:
             created_at=now,
             expires_at=now + dt.timedelta(seconds=ctx.exports.ttl_seconds),
             report=shape,
+            session=ctx.principal.session,
         )
         await ctx.store.exports.create(job, ctx.actor)
         url = ctx.exports.url(

@@ -43,6 +43,7 @@ class MongoAccessLog(MapsDriverErrors, AccessLogStore):
                 "records": list(e.records),
                 "requestId": e.request_id,
                 "detail": e.detail,
+                **({"session": e.session} if e.session else {}),
             }
             # Free text from the caller (the declared purpose) and the client's IP address
             # and user agent may be personal data: encrypted, like values.
@@ -69,6 +70,10 @@ class MongoAccessLog(MapsDriverErrors, AccessLogStore):
             where["datasheet"] = query.datasheet
         if query.record is not None:
             where["records"] = query.record
+        if query.session is not None:
+            where["session"] = query.session
+        if query.job is not None:
+            where["detail.job"] = query.job
         if query.since is not None or query.until is not None:
             where["at"] = {
                 **({"$gte": query.since} if query.since else {}),
@@ -91,6 +96,7 @@ class MongoAccessLog(MapsDriverErrors, AccessLogStore):
                 request_id=d.get("requestId"),
                 client=d.get("client") if isinstance(d.get("client"), dict) else None,
                 detail=d.get("detail"),
+                session=d.get("session"),
             )
             for d in docs[:first]
         ]
@@ -101,3 +107,4 @@ async def ensure_access_log_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[ACCESS].create_index("records")
     await db[ACCESS].create_index([("principal", 1), ("at", 1)])
     await db[ACCESS].create_index("kind")
+    await db[ACCESS].create_index([("session", 1), ("at", 1)])

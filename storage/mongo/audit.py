@@ -48,7 +48,12 @@ def _query(q: AuditQuery, before: int | None) -> dict[str, Any]:
     query: dict[str, Any] = {}
     if before is not None:
         query["_id"] = {"$lt": before}
-    for key, value in (("actor.id", q.actor), ("datasheet", q.datasheet), ("record", q.record)):
+    for key, value in (
+        ("actor.id", q.actor),
+        ("actor.session", q.session),
+        ("datasheet", q.datasheet),
+        ("record", q.record),
+    ):
         if value is not None:
             query[key] = value
     if q.operation is not None:
@@ -168,6 +173,7 @@ class MongoAudit(MapsDriverErrors, AuditStore):
             after=blob.get("after") if blob else None,
             client=blob.get("client") if blob else None,
             redacted=bool(v and v.get("redacted")),
+            detail=e.get("detail") if isinstance(e.get("detail"), Mapping) else None,
         )
 
     async def mentioning(self, email: str) -> list[int]:

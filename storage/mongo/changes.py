@@ -91,6 +91,7 @@ def actor_doc(actor: Actor) -> dict[str, Any]:
         "id": actor.user_id,
         "roles": list(actor.roles),
         "requestId": actor.request_id,
+        **({"session": actor.session} if actor.session else {}),
     }
 
 

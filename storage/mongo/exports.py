@@ -46,6 +46,7 @@ def _detail(job: ExportJob) -> dict[str, Any]:
         "includeArchived": job.include_archived,
         "after": job.after,
         **({"report": True} if job.report is not None else {}),
+        **({"notification": dict(job.notification)} if job.notification is not None else {}),
     }
 
 
@@ -60,8 +61,8 @@ class MongoExports(MapsDriverErrors, ExportStore):
         self._region = region
 
     async def create(self, job: ExportJob, actor: Actor) -> None:
-        sheet = datasheet(job.datasheet)
-        plain = {k: encode(sheet.by_name[k], v) for k, v in job.equals.items()}
+        # A notification list names no datasheet, and has no filter.
+        plain = {k: encode(datasheet(job.datasheet).by_name[k], v) for k, v in job.equals.items()}
         await self._writes.record_event(
             "export", actor, at=now(), detail=_detail(job), values={"filter": plain}
         )
@@ -79,6 +80,8 @@ class MongoExports(MapsDriverErrors, ExportStore):
                 "createdAt": job.created_at,
                 "expiresAt": job.expires_at,
                 **({"report": dict(job.report)} if job.report is not None else {}),
+                **({"session": job.session} if job.session else {}),
+                **({"notification": dict(job.notification)} if job.notification else {}),
             }
         )
 
@@ -118,7 +121,6 @@ class MongoExports(MapsDriverErrors, ExportStore):
 
 
 def _job(doc: Mapping[str, Any]) -> ExportJob:
-    sheet = datasheet(doc["datasheet"])
     blob = doc.get("filter")
     if blob is not None and not isinstance(blob, Mapping):
         # Not decrypted (ciphertext under no key of ours), or not what the gateway wrote
@@ -131,10 +133,14 @@ def _job(doc: Mapping[str, Any]) -> ExportJob:
         datasheet=doc["datasheet"],
         format=doc["format"],
         fields=tuple(doc["fields"]),
-        equals={k: decode(sheet.by_name[k], v) for k, v in (blob or {}).items()},
+        equals={
+            k: decode(datasheet(doc["datasheet"]).by_name[k], v) for k, v in (blob or {}).items()
+        },
         include_archived=bool(doc.get("includeArchived")),
         after=doc.get("after"),
         created_at=doc["createdAt"],
         expires_at=doc["expiresAt"],
         report=doc.get("report"),
+        session=doc.get("session"),
+        notification=doc.get("notification"),
     )

@@ -1,0 +1,172 @@
+"""What a breach touched, measured from the access log (who was given which fields of which
+records) and the audit log (who changed, deleted or erased which records, who downloaded
+which export).
+
+Whose events count, by what was compromised:
+
+- ``user``: the events whose principal is the user; ``api_key``: the key's (an API key's
+  principal id is the key's id);
+- ``session``: only the events of that sign-in session (the gateway writes the session into
+  access events and audit entries; an export started in it is its download too);
+- ``export_link``: that export job's download;
+- ``platform``: every principal's.
+
+Both logs are paged through by time window (*since* inclusive, *until* exclusive): memory is
+one page plus the sets of affected record ids, never the log. Ids, names and counts only: no
+value of any record is read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from resolvers.breach.categories import category_of
+from resolvers.breach.values import Impact, SheetImpact
+from schema.datasheets import DATASHEETS
+from storage.base import TenantStore
+from storage.values import AccessEvent, AccessQuery, AuditEntry, AuditQuery, Compromised
+
+__all__ = ["measure_impact"]
+
+_PAGE = 500
+#: Access events that give records (reports aggregate, sign-ins give nothing).
+_GIVING = ("read", "export")
+_CHANGES = frozenset(("create", "update", "archive", "restore"))
+_DELETES = frozenset(("delete",))
+#: Collections besides the datasheets whose records are people: the tenant's users.
+_PEOPLE = frozenset((*DATASHEETS, "users"))
+
+
+@dataclass(slots=True)
+class _Sheet:
+    fields: set[str] = field(default_factory=set)
+    read: set[str] = field(default_factory=set)
+    exported: set[str] = field(default_factory=set)
+    changed: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+
+    def result(self, name: str) -> SheetImpact:
+        return SheetImpact(
+            datasheet=name,
+            fields=tuple(sorted(self.fields)),
+            categories=tuple(sorted({category_of(name, f).value for f in self.fields})),
+            records_read=len(self.read),
+            records_exported=len(self.exported),
+            records_changed=len(self.changed),
+            records_deleted=len(self.deleted),
+            records=tuple(sorted(self.read | self.changed | self.deleted)),
+        )
+
+
+@dataclass(slots=True)
+class _Tally:
+    principals: set[str] = field(default_factory=set)
+    sheets: dict[str, _Sheet] = field(default_factory=dict)
+    downloads: set[str] = field(default_factory=set)
+
+    def given(self, event: AccessEvent) -> None:
+        if event.datasheet is None or not event.records:
+            return
+        self.principals.add(event.principal)
+        sheet = self.sheets.setdefault(event.datasheet, _Sheet())
+        sheet.fields.update(event.fields)
+        sheet.read.update(event.records)
+        if event.kind == "export":
+            sheet.exported.update(event.records)
+
+    def audited(self, entry: AuditEntry, job: str | None) -> None:
+        if entry.outcome != "committed":  # refused attempts, aborted intents changed nothing
+            return
+        actor = str(entry.actor.get("id") or "")
+        if entry.op == "export_download":
+            downloaded = str((entry.detail or {}).get("job") or f"audit:{entry.seq}")
+            if job is None or downloaded == job:
+                self.downloads.add(downloaded)
+                self.principals.add(actor)
+            return
+        if job is not None or entry.datasheet not in _PEOPLE or entry.record is None:
+            return
+        if entry.op in _CHANGES:
+            self.sheets.setdefault(entry.datasheet, _Sheet()).changed.add(entry.record)
+        elif entry.op in _DELETES:
+            self.sheets.setdefault(entry.datasheet, _Sheet()).deleted.add(entry.record)
+        else:
+            return
+        self.principals.add(actor)
+
+
+def _queries(
+    c: Compromised, since: dt.datetime, until: dt.datetime
+) -> tuple[AccessQuery, AuditQuery]:
+    """The access and audit queries of one compromised principal or link."""
+    if c.kind in ("user", "api_key"):
+        return (
+            AccessQuery(kind=_GIVING, principal=c.id, since=since, until=until),
+            AuditQuery(actor=c.id, since=since, until=until),
+        )
+    if c.kind == "session":
+        return (
+            AccessQuery(kind=_GIVING, session=c.id, since=since, until=until),
+            AuditQuery(session=c.id, since=since, until=until),
+        )
+    if c.kind == "export_link":
+        return (
+            AccessQuery(kind="export", job=c.id, since=since, until=until),
+            AuditQuery(operation="export_download", since=since, until=until),
+        )
+    return AccessQuery(kind=_GIVING, since=since, until=until), AuditQuery(since=since, until=until)
+
+
+async def _access(store: TenantStore, query: AccessQuery) -> AsyncIterator[AccessEvent]:
+    after = None
+    while True:
+        events, more = await store.access_log.page(query, first=_PAGE, after=after)
+        for event in events:
+            yield event
+        if not more or not events:
+            return
+        after = events[-1].id
+
+
+async def _audit(store: TenantStore, query: AuditQuery) -> AsyncIterator[AuditEntry]:
+    after = None
+    while True:
+        entries, more = await store.audit.page(query, first=_PAGE, after=after)
+        for entry in entries:
+            yield entry
+        if not more or not entries:
+            return
+        after = entries[-1].seq
+
+
+async def measure_impact(
+    store: TenantStore,
+    compromised: Sequence[Compromised],
+    since: dt.datetime,
+    until: dt.datetime,
+) -> Impact:
+    """What *compromised* received (read or exported), changed and deleted from *since*
+    (inclusive) to *until* (exclusive): exact counts and the affected record ids, from the
+    tenant's access and audit logs. Nothing (an empty impact) when *until* <= *since*."""
+    tally = _Tally()
+    for c in compromised:
+        if c.kind in ("user", "api_key") and c.id is not None:
+            tally.principals.add(c.id)
+        if until <= since:
+            continue
+        access, audit = _queries(c, since, until)
+        async for event in _access(store, access):
+            tally.given(event)
+        job = c.id if c.kind == "export_link" else None
+        async for entry in _audit(store, audit):
+            tally.audited(entry, job)
+    tally.principals.discard("")
+    return Impact(
+        principals=tuple(sorted(tally.principals)),
+        since=since,
+        until=until,
+        sheets=tuple(s.result(name) for name, s in sorted(tally.sheets.items())),
+        exports_downloaded=len(tally.downloads),
+    )

@@ -1,0 +1,208 @@
+"""A breach's impact is exactly what the compromised principal received and changed in the
+window (issue 19): a role-scoped API key reads through a list, by id, the compiled read path
+and an export, and changes a record; the measured impact is that set of records, fields,
+categories and counts, nothing of another principal's reads, nothing outside the window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+
+from gateway.services import Services
+from resolvers.breach.impact import measure_impact
+from schema.datasheets import DATASHEETS, DataCategory
+from storage.values import Compromised
+from tests.support.client import GraphQLClient, make_tenant
+from tests.support.differential import compiled_path
+from tests.support.employees import create_employee, marker
+from tests.support.exports import START, download, lines
+from tests.support.roles import make_role
+
+CREATE_KEY = """mutation($r: String!) {
+  createApiKey(name: "breach", role: $r, canExport: true) { key apiKey { id } } }"""
+IMPACT = """query($c: [CompromisedInput!]!, $s: DateTime!, $u: DateTime) {
+  breachImpact(compromised: $c, since: $s, until: $u) {
+    since until principals dataSubjects records exportsDownloaded categories
+    sheets { datasheet fields categories recordsRead recordsExported recordsChanged
+             recordsDeleted records } } }"""
+UPDATE = """mutation($id: ID!, $v: Int!) {
+  updateEmployee(id: $id, expectedVersion: $v, input: { jobTitle: "Breached" }) { id version } }"""
+CATEGORY = {
+    "firstName": "identity",
+    "lastName": "identity",
+    "workEmail": "contact",
+    "department": "employment",
+}
+
+
+def iso(at: dt.datetime) -> str:
+    return at.isoformat()
+
+
+async def moment() -> dt.datetime:
+    """Now, strictly after every event logged so far and before any logged from here on
+    (the log keeps milliseconds)."""
+    await asyncio.sleep(0.01)
+    at = dt.datetime.now(dt.UTC)
+    await asyncio.sleep(0.01)
+    return at
+
+
+class Key:
+    def __init__(self, http: httpx.AsyncClient, key: str) -> None:
+        self.http, self.key = http, key
+
+    async def ok(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables or {}},
+            headers={"x-api-key": self.key},
+        )
+        body: dict[str, Any] = response.json()
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+
+async def test_impact_is_exactly_what_a_key_received(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Breach Org")
+    admin = GraphQLClient(http, tenant.token)
+    sales = marker("Sales")
+    mine = sorted(
+        [(await create_employee(admin, department=sales)) for _ in range(6)],
+        key=lambda r: str(r["id"]),
+    )
+    others = [await create_employee(admin, department=marker("Other")) for _ in range(2)]
+    await make_role(
+        admin,
+        "breach-etl",
+        read=["firstName", "lastName", "workEmail", "department", "jobTitle"],
+        write=["jobTitle"],
+        export=True,
+        rowFilter={"equals": [{"field": "department", "value": sales}]},
+    )
+    created = (await admin.ok(CREATE_KEY, {"r": "breach-etl"}))["createApiKey"]
+    key, key_id = Key(http, created["key"]), created["apiKey"]["id"]
+    path = compiled_path(app)
+    flush = app.state.services.access.flush
+    one = "query($id: ID!) { employee(id: $id) { id %s } %s }"
+
+    # Before the window: a read that must not count.
+    await key.ok(one % ("workEmail lastName", ""), {"id": mine[5]["id"]})
+    await flush()
+    since = await moment()
+
+    # The key's reads: a list and a by-id read (the standard executor: `me` is not
+    # compiled), a compiled read, an export downloaded, and a change.
+    before = path.served
+    listed = await key.ok("{ employees(first: 2) { nodes { id firstName } } me { id } }")
+    by_id = await key.ok(one % ("lastName", "me { id }"), {"id": mine[2]["id"]})
+    assert path.served == before
+    compiled = await key.ok(one % ("department", ""), {"id": mine[3]["id"]})
+    assert path.served == before + 1
+    flt = [{"field": "lastName", "value": mine[4]["lastName"]}]
+    job = (
+        await key.ok(
+            START,
+            {"sheet": "employees", "format": "NDJSON", "fields": ["workEmail"], "filter": flt},
+        )
+    )["startExport"]
+    await flush()
+    # The access log records an export when it is downloaded, not when it is started.
+    store = services.store.for_tenant(tenant.id)
+    started = await measure_impact(
+        store, [Compromised("export_link", job["id"])], since, dt.datetime.now(dt.UTC)
+    )
+    assert started.records == 0 and started.exports_downloaded == 0
+    exported = lines(await download(http, job["url"]))
+    changed = mine[0]
+    await key.ok(UPDATE, {"id": changed["id"], "v": changed["version"]})
+    # Another principal reads everything in the same window: not the key's.
+    await admin.ok("{ employees(first: 50) { nodes { id salary phone } } }")
+    await flush()
+    until = await moment()
+    # After the window: not counted either.
+    await key.ok(one % ("workEmail", ""), {"id": mine[5]["id"]})
+    await flush()
+
+    nodes = listed["employees"]["nodes"]
+    received: dict[str, set[str]] = {}
+    for node in [*nodes, by_id["employee"], compiled["employee"], *exported]:
+        received.setdefault(str(node["id"]), set()).update(
+            k for k in node if k in DATASHEETS["employees"].by_name
+        )
+    read_ids = sorted(received)
+    assert len(read_ids) == 5 and mine[5]["id"] not in read_ids
+    fields = sorted(set().union(*received.values()))
+    assert fields == ["department", "firstName", "lastName", "workEmail"]
+    affected = sorted({*read_ids, changed["id"]})
+
+    impact = await measure_impact(
+        services.store.for_tenant(tenant.id), [Compromised("api_key", key_id)], since, until
+    )
+    assert impact.principals == (key_id,)
+    assert impact.exports_downloaded == 1
+    assert [s.datasheet for s in impact.sheets] == ["employees"]
+    sheet = impact.sheets[0]
+    assert sheet.fields == tuple(fields)
+    assert sheet.categories == tuple(sorted({CATEGORY[f] for f in fields}))
+    assert sheet.records_read == len(read_ids)
+    assert sheet.records_exported == len(exported) == 1
+    assert sheet.records_changed == 1 and sheet.records_deleted == 0
+    assert sheet.records == tuple(affected)
+    assert impact.data_subjects == impact.records == len(affected)
+    assert not {str(o["id"]) for o in others} & set(sheet.records)
+
+    # The same through GraphQL, for admins only.
+    variables = {"c": [{"kind": "API_KEY", "id": key_id}], "s": iso(since), "u": iso(until)}
+    answer = (await admin.ok(IMPACT, variables))["breachImpact"]
+    assert answer["principals"] == [key_id] and answer["dataSubjects"] == len(affected)
+    assert answer["exportsDownloaded"] == 1 and answer["categories"] == list(sheet.categories)
+    assert answer["sheets"] == [
+        {
+            "datasheet": "employees",
+            "fields": fields,
+            "categories": list(sheet.categories),
+            "recordsRead": len(read_ids),
+            "recordsExported": 1,
+            "recordsChanged": 1,
+            "recordsDeleted": 0,
+            "records": affected,
+        }
+    ]
+    refused = await http.post(
+        "/graphql", json={"query": IMPACT, "variables": variables}, headers={"x-api-key": key.key}
+    )
+    assert refused.json()["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+    # The export link alone: its download and nothing else.
+    link = await measure_impact(
+        services.store.for_tenant(tenant.id), [Compromised("export_link", job["id"])], since, until
+    )
+    assert link.exports_downloaded == 1 and link.principals == (key_id,)
+    streamed = tuple(sorted(k for k in exported[0] if k in DATASHEETS["employees"].by_name))
+    assert streamed == ("lastName", "workEmail")  # the filter's field is a column too
+    assert [(s.records, s.fields) for s in link.sheets] == [((str(exported[0]["id"]),), streamed)]
+    # The whole platform: the key's and the admin's reads.
+    platform = await measure_impact(
+        services.store.for_tenant(tenant.id), [Compromised("platform", None)], since, until
+    )
+    assert set(platform.principals) == {key_id, tenant.admin_id}
+    assert platform.sheets[0].records_read == len(mine) + len(others)
+
+
+def test_every_datasheet_field_declares_a_category() -> None:
+    undeclared = [
+        (sheet.name, f.name)
+        for sheet in DATASHEETS.values()
+        for f in sheet.fields
+        if f.category is DataCategory.OTHER
+    ]
+    assert undeclared == []
