@@ -15,9 +15,6 @@ from typing import Any, Final, Literal
 from regions.countries import RegionName
 from schema.roles import RoleDefinition, RowFilter, row_matches
 from storage.incidentvalues import (
-    DEADLINE,
-    OPEN_STATES,
-    TRANSITIONS,
     AuthorityReportVersion,
     Compromised,
     CompromisedKind,
@@ -30,11 +27,8 @@ from storage.incidentvalues import (
 )
 
 __all__ = [
-    "DEADLINE",
     "DEFAULT_RETENTION_DAYS",
-    "OPEN_STATES",
     "OPERATOR",
-    "TRANSITIONS",
     "AccessEvent",
     "AccessQuery",
     "Actor",

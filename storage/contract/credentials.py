@@ -29,6 +29,12 @@ class CredentialStore(ABC):
         """Store an argon2id hash; audited. ``NotFoundError`` for no such user."""
 
     @abstractmethod
+    async def clear_password(self, user_id: str, actor: Actor) -> None:
+        """Remove the user's password (a breach's containment): they cannot sign in until
+        an admin or an operator's setup code gives them a new one; audited.
+        ``NotFoundError`` for no such user."""
+
+    @abstractmethod
     async def set_totp_pending(self, user_id: str, secret: str, actor: Actor) -> None:
         """Store (encrypted) a TOTP secret being enrolled, beside any active one; audited.
         ``NotFoundError`` for no such user."""

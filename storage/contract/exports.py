@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from storage.values import Actor, ExportJob
 
@@ -33,3 +34,12 @@ class ExportStore(ABC):
     async def record_done(self, job: ExportJob, actor: Actor, rows: int, complete: bool) -> None:
         """Audit how many rows a download sent and whether it ran to the end
         (``export_done``)."""
+
+    @abstractmethod
+    async def revoke_unused(
+        self, principals: Sequence[str], job_ids: Sequence[str], actor: Actor
+    ) -> list[str]:
+        """Take the one download of every job started by one of *principals* (user or key
+        ids) or listed in *job_ids* that was not downloaded yet, so its link no longer works
+        (a breach's containment); each revocation audited (``export_revoke``). The ids of
+        the jobs revoked, sorted; ids of no job are ignored."""

@@ -83,7 +83,7 @@ class IncidentStore(ABC):
         actor: Actor,
         note: str | None = None,
     ) -> Incident:
-        """Move the incident to *state* (allowed moves: ``storage.values`` TRANSITIONS),
+        """Move the incident to *state* (allowed moves: ``storage.incidentvalues.TRANSITIONS``),
         recorded in its history with *note*; audited. ``NotFoundError``, ``ConflictError``
         at another version, ``BadUserInputError`` (field ``state``) for a move not allowed."""
 

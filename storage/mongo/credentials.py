@@ -95,6 +95,9 @@ class MongoCredentials(MapsDriverErrors, CredentialStore):
     async def set_password_hash(self, user_id: str, password_hash: str, actor: Actor) -> None:
         await self._change(user_id, {"passwordHash": password_hash}, actor)
 
+    async def clear_password(self, user_id: str, actor: Actor) -> None:
+        await self._change(user_id, {"passwordHash": None}, actor)
+
     async def set_totp_pending(self, user_id: str, secret: str, actor: Actor) -> None:
         await self._change(user_id, {"totpPending": secret}, actor)
 

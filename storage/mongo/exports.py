@@ -14,7 +14,7 @@ Starting an export and each download are audit events (``export``, ``export_down
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pymongo.asynchronous.database import AsyncDatabase
@@ -99,6 +99,27 @@ class MongoExports(MapsDriverErrors, ExportStore):
             return False
         await self._writes.record_event("export_download", actor, at=now(), detail=_detail(job))
         return True
+
+    async def revoke_unused(
+        self, principals: Sequence[str], job_ids: Sequence[str], actor: Actor
+    ) -> list[str]:
+        where = {"$or": [{"principal": {"$in": list(principals)}}, {"_id": {"$in": list(job_ids)}}]}
+        found = await self._db[EXPORTS].find(where, {"_id": 1, "principal": 1}).to_list()
+        revoked = []
+        for doc in sorted(found, key=lambda d: str(d["_id"])):
+            if "principal" not in doc:
+                continue  # a download claim, not a job
+            try:  # the same claim a download takes: of the two, exactly one gets it
+                await self._db[EXPORTS].insert_one(
+                    {"_id": f"{doc['_id']}/download", "at": now(), "revoked": True}
+                )
+            except DuplicateKeyError:
+                continue
+            await self._writes.record_event(
+                "export_revoke", actor, at=now(), detail={"job": doc["_id"]}, record=doc["_id"]
+            )
+            revoked.append(str(doc["_id"]))
+        return revoked
 
     async def forget_filtered_by(self, email: str) -> int:
         """Delete the jobs whose filter names *email* (an erasure): their links then 404."""

@@ -25,6 +25,7 @@ from ulid import ULID
 
 from schema.errors import BadUserInputError, ConflictError, NotFoundError
 from storage.contract.incidents import DETECTION, IncidentStore
+from storage.incidentvalues import OPEN_STATES, TRANSITIONS
 from storage.mongo.changes import CONTACT, INCIDENTS, Change
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import MapsDriverErrors
@@ -36,8 +37,6 @@ from storage.mongo.incidentdocs import (
 )
 from storage.mongo.writes import LEASE, WritePath, now
 from storage.values import (
-    OPEN_STATES,
-    TRANSITIONS,
     Actor,
     Compromised,
     ContainmentAction,

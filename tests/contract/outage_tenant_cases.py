@@ -175,6 +175,14 @@ TENANT_CASES: list[Case] = [
         IncidentStore.set_contact,
         lambda o: o.handle.incidents.set_contact(TenantContact("DPO", "dpo@example.com"), o.actor),
     ),
+    case(
+        ExportStore.revoke_unused,
+        lambda o: o.handle.exports.revoke_unused([o.admin.id], [o.job.id], o.actor),
+    ),
+    case(
+        CredentialStore.clear_password,
+        lambda o: o.handle.credentials.clear_password(o.user.id, o.actor),
+    ),
     case(SetupCodeStore.issue, lambda o: o.handle.setup_codes.issue(o.user.id, TTL, o.actor)),
     case(
         SetupCodeStore.redeem,

@@ -10,10 +10,12 @@ import pytest
 from ulid import ULID
 
 from schema.errors import BadUserInputError, ConflictError, NotFoundError
+from storage.contract.credentials import CredentialStore
+from storage.contract.exports import ExportStore
 from storage.contract.incidents import IncidentStore
 from storage.values import AuditQuery, Compromised, ContainmentAction, TenantContact
 from tests.contract.contracts import covers
-from tests.contract.data import entries
+from tests.contract.data import PASSWORD_HASH, entries, export_job, unique_email
 from tests.contract.tamper import Tamper
 from tests.contract.tenants import Tenant
 
@@ -178,3 +180,36 @@ async def test_changed_incidents_are_absent(tenant: Tenant, tamper: Tamper) -> N
     assert await incidents.contact() is None
     with pytest.raises(NotFoundError):
         await incidents.change_state(made.id, "closed", 2, tenant.actor)
+
+
+@covers(ExportStore.revoke_unused, ExportStore.claim)
+async def test_revoking_unused_export_links(tenant: Tenant) -> None:
+    exports = tenant.handle.exports
+    mine, used = export_job(tenant.admin.id), export_job(tenant.admin.id)
+    other, listed = export_job("someone-else"), export_job("another-one")
+    for job in (mine, other, used, listed):
+        await exports.create(job, tenant.actor)
+    assert await exports.claim(used.id, tenant.actor)
+    before = await entries(tenant.handle)
+    revoked = await exports.revoke_unused([tenant.admin.id], [listed.id, str(ULID())], tenant.actor)
+    assert revoked == sorted([mine.id, listed.id])
+    assert await entries(tenant.handle) == before + 2
+    assert not await exports.claim(mine.id, tenant.actor)
+    assert not await exports.claim(listed.id, tenant.actor)
+    assert await exports.claim(other.id, tenant.actor)  # not named: still works
+    assert await exports.revoke_unused([tenant.admin.id], [], tenant.actor) == []
+
+
+@covers(CredentialStore.clear_password)
+async def test_clearing_a_password(tenant: Tenant) -> None:
+    creds = tenant.handle.credentials
+    with pytest.raises(NotFoundError):
+        await creds.clear_password(str(ULID()), tenant.actor)
+    user = await tenant.handle.users.create(unique_email(), [], tenant.actor)
+    await creds.set_password_hash(user.id, PASSWORD_HASH, tenant.actor)
+    before = await entries(tenant.handle)
+    await creds.clear_password(user.id, tenant.actor)
+    assert await entries(tenant.handle) == before + 1
+    found = await creds.by_id(user.id)
+    assert found is not None and found.password_hash is None  # still a valid user
+    assert await tenant.handle.users.get(user.id) is not None
