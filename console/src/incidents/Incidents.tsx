@@ -4,6 +4,7 @@ import { useLoad } from "../components";
 import { Link, usePath } from "../router";
 import { Listing, when } from "../table";
 import { Clock } from "./Clock";
+import { Contact } from "./Contact";
 import { IncidentDetail } from "./Detail";
 import {
   describe,
@@ -97,6 +98,7 @@ function IncidentList() {
         </button>
       )}
       <OpenIncident />
+      <Contact />
     </section>
   );
 }

@@ -38,7 +38,15 @@ export function Reports({ incident, reload }: { incident: Incident; reload: () =
         ]}
       />
       {report && <ReportView report={report} />}
-      <FileReport incident={incident} reload={reload} />
+      {incident.state === "CONFIRMED" || incident.state === "REPORTED" ? (
+        <FileReport incident={incident} reload={reload} />
+      ) : (
+        <p className="muted">
+          {incident.state === "SUSPECTED"
+            ? "Confirm the incident to report it."
+            : `No further reports: the incident is ${incident.state.toLowerCase()}.`}
+        </p>
+      )}
     </section>
   );
 }

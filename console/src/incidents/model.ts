@@ -11,10 +11,11 @@ export const STATES: IncidentState[] = [
   "DISMISSED",
 ];
 
-/** The states an incident may go to next (the API has the last word). */
+/** The states an incident may be moved to by hand (filing the first report moves a confirmed
+ * one to reported; the API has the last word). */
 export const NEXT: Record<IncidentState, IncidentState[]> = {
   SUSPECTED: ["CONFIRMED", "DISMISSED"],
-  CONFIRMED: ["REPORTED", "CLOSED", "DISMISSED"],
+  CONFIRMED: ["DISMISSED"],
   REPORTED: ["CLOSED"],
   CLOSED: [],
   DISMISSED: [],
