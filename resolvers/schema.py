@@ -19,6 +19,7 @@ from resolvers.auditverify import AuditVerifyQuery
 from resolvers.authz.document import AuthorizationExtension
 from resolvers.authz.introspection import install_introspection_filter
 from resolvers.breach.fields import BreachMutation, BreachQuery
+from resolvers.breach.incidents import IncidentMutation, IncidentQuery
 from resolvers.docshape import ShapeLimiter
 from resolvers.errors import ErrorCodes
 from resolvers.exports import ExportMutation
@@ -63,7 +64,15 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
         query=_root(
             "Query",
             query,
-            (MeQuery, AuditQueryRoot, AuditVerifyQuery, AdminQuery, ReportQuery, BreachQuery),
+            (
+                MeQuery,
+                AuditQueryRoot,
+                AuditVerifyQuery,
+                AdminQuery,
+                ReportQuery,
+                BreachQuery,
+                IncidentQuery,
+            ),
         ),
         mutation=_root(
             "Mutation",
@@ -77,6 +86,7 @@ def build_schema(limits: Limits | None = None) -> EnclaveSchema:
                 OperationsMutation,
                 ReportMutation,
                 BreachMutation,
+                IncidentMutation,
             ),
         ),
         config=StrawberryConfig(disable_field_suggestions=True),

@@ -31,6 +31,15 @@ META_FIELDS = frozenset({"id", "version", "archived", "createdAt", "updatedAt", 
 ADMIN_FIELDS = frozenset(
     {
         "auditVerify",
+        # Breach incidents (resolvers.breach.incidents).
+        "incidents",
+        "incident",
+        "tenantContact",
+        "openIncident",
+        "changeIncidentState",
+        "containIncident",
+        "fileIncidentReport",
+        "setTenantContact",
         "setUserPassword",
         "requireTwoFactor",
         "apiKeys",
