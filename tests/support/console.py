@@ -85,7 +85,7 @@ class Watched:
 
         def console(message: Any) -> None:
             if "Content Security Policy" in message.text:
-                self.csp.append(message.text)
+                self.csp.append(f"{message.text} (at {message.location.get('url')})")
 
         page.on("console", console)
         return page

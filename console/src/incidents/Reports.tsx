@@ -51,7 +51,23 @@ export function Reports({ incident, reload }: { incident: Incident; reload: () =
   );
 }
 
-/** The report as the gateway renders it, in a sandbox where nothing in it can run. */
+/** *html* without what the console's CSP refuses (and a report never needs): style sheets,
+ * style attributes, scripts, links, event handlers. The style sheets go before it is parsed
+ * (a parsed document keeps the page's CSP, which reports a style sheet in it). */
+function inert(html: string): string {
+  const unstyled = html.replace(/<style\b[^>]*>[\s\S]*?<\/style\s*>/gi, "");
+  const doc = new DOMParser().parseFromString(unstyled, "text/html");
+  doc.querySelectorAll("style, script, link, iframe, object, embed").forEach((e) => e.remove());
+  doc.querySelectorAll("*").forEach((e) => {
+    for (const name of e.getAttributeNames()) {
+      if (name === "style" || name.startsWith("on")) e.removeAttribute(name);
+    }
+  });
+  return "<!doctype html>" + doc.documentElement.outerHTML;
+}
+
+/** The report as the gateway renders it, in a sandbox where nothing in it can run (and
+ * without its own style sheet, which the console's strict CSP would refuse). */
 function ReportView({ report }: { report: AuthorityReport }) {
   return (
     <section aria-labelledby="report-view-title" className="report">
@@ -59,7 +75,7 @@ function ReportView({ report }: { report: AuthorityReport }) {
       <iframe
         title={`Report version ${report.version}`}
         sandbox=""
-        srcDoc={report.html}
+        srcDoc={inert(report.html)}
         className="report-frame"
       />
       <details>
@@ -97,6 +113,9 @@ function FileReport({ incident, reload }: { incident: Incident; reload: () => vo
       );
       const r = data.fileIncidentReport;
       setFiled(`Filed report version ${r.version}${r.late ? " (late)" : ""}.`);
+      setConsequences("");
+      setMeasures("");
+      setDelay("");
       reload();
     });
   };
