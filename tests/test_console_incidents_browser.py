@@ -150,3 +150,67 @@ async def test_an_admin_opens_contains_and_reports_an_incident(
     await page.get_by_role("combobox", name="State").select_option("DISMISSED")
     await expect(page.get_by_text("No dismissed incidents.")).to_be_visible()
     await accessible(page, "incidents, filtered")
+
+
+LOCAL = """(ago) => {
+  const d = new Date(Date.now() - ago);
+  d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+  return d.toISOString().slice(0, 16);
+}"""
+
+
+async def test_a_late_report_needs_the_reason_for_the_delay(
+    chromium: Browser,
+    console_url: str,
+    watched: list[Watched],
+    http: httpx.AsyncClient,
+    services: Services,
+) -> None:
+    tenant = await make_tenant(services, "DE", "Late Org")
+    api = GraphQLClient(http, tenant.token)
+    email = f"dpo.{uuid.uuid4().hex[:6]}@example.com"
+    await api.ok(CREATE_ADMIN, {"e": email, "p": PASSWORD})
+    victim = f"victim.{uuid.uuid4().hex[:6]}@example.com"
+    victim_id = (await api.ok(CREATE_ADMIN, {"e": victim, "p": PASSWORD}))["createUser"]["id"]
+
+    admin = await new_context(chromium, watched)
+    page = await admin.page()
+    await sign_in(page, console_url, tenant.id, email)
+    await page.get_by_role("link", name="Incidents").click()
+
+    # A user's account, known to be compromised since 80 hours ago: past the deadline.
+    hour = 3_600_000
+    await page.get_by_role("combobox", name="Compromised 1 which").select_option(label=victim)
+    await page.get_by_label("Window start").fill(await page.evaluate(LOCAL, 96 * hour))
+    await page.get_by_label("Became known at").fill(await page.evaluate(LOCAL, 80 * hour))
+    await page.get_by_role("button", name="Open the incident").click()
+    clock = page.get_by_test_id("clock")
+    await expect(clock).to_contain_text(re.compile(r"^overdue by [78] h \d+ min"))
+    await expect(clock).to_have_class(re.compile(r"\boverdue\b"))
+
+    # Contained with the keyboard alone: the user's sessions end, a new password is needed.
+    await page.get_by_role("button", name="Contain", exact=True).focus()
+    page.once("dialog", lambda dialog: dialog.accept())
+    await page.keyboard.press("Enter")
+    log = page.get_by_test_id("containment")
+    await expect(log.locator("tbody tr")).not_to_have_count(0)
+    await expect(log).to_contain_text(victim_id)
+
+    # The list says it is overdue too.
+    await page.get_by_role("link", name="All incidents").click()
+    row = page.get_by_test_id("incidents").locator("tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row.get_by_test_id("clock")).to_contain_text("overdue by")
+    await accessible(page, "incidents, overdue")
+    await row.get_by_role("link").click()
+
+    # The report form asks for the reason for the delay, and the report is kept as late.
+    reason = page.get_by_label("Reason for the delay")
+    await expect(reason).to_have_attribute("required", "")
+    await reason.fill("The breach was found in a weekend backlog")
+    await page.get_by_role("button", name="File the report").click()
+    await expect(page.get_by_text("Filed report version 1 (late)")).to_be_visible()
+    reports = page.get_by_test_id("reports")
+    await expect(reports.locator("tbody tr td").nth(2)).to_have_text("late")
+    await expect(reports).to_contain_text("The breach was found in a weekend backlog")
+    await accessible(page, "incident, late report")

@@ -40,6 +40,7 @@ export function OpenIncident() {
   const [start, setStart] = useState(() => localNow(-24 * 3600_000));
   const [end, setEnd] = useState("");
   const [nature, setNature] = useState("");
+  const [detected, setDetected] = useState("");
   const choices = useChoices();
   const { busy, error, run } = useAction();
 
@@ -56,6 +57,7 @@ export function OpenIncident() {
             windowStart: isoOf(start),
             windowEnd: end ? isoOf(end) : null,
             nature: nature.trim() || null,
+            detectedAt: detected ? isoOf(detected) : null,
           },
         },
       );
@@ -138,6 +140,14 @@ export function OpenIncident() {
       <label>
         Window end (empty: still open)
         <input type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
+      </label>
+      <label>
+        Became known at (empty: now; starts the 72-hour clock)
+        <input
+          type="datetime-local"
+          value={detected}
+          onChange={(e) => setDetected(e.target.value)}
+        />
       </label>
       <label>
         Nature of the breach
