@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { ErrorBox, Loading, useAction, useLoad } from "../components";
+import { ErrorBox, Field, Loading, useAction, useLoad } from "../components";
 
 interface TenantContact {
   name: string;
@@ -51,18 +51,9 @@ function ContactForm({ contact }: { contact: TenantContact | null }) {
   return (
     <form onSubmit={submit} aria-label="Contact point">
       {!contact && <p className="muted empty">No contact point yet: reports name this one.</p>}
-      <label>
-        Contact name
-        <input required value={name} onChange={(e) => setName(e.target.value)} />
-      </label>
-      <label>
-        Contact email
-        <input type="email" required value={email} onChange={(e) => setEmail(e.target.value)} />
-      </label>
-      <label>
-        Contact phone (optional)
-        <input type="tel" value={phone} onChange={(e) => setPhone(e.target.value)} />
-      </label>
+      <Field label="Contact name" value={name} onChange={setName} required />
+      <Field label="Contact email" value={email} onChange={setEmail} type="email" required />
+      <Field label="Contact phone (optional)" value={phone} onChange={setPhone} type="tel" />
       <ErrorBox error={error} />
       <button type="submit" disabled={busy}>
         Save the contact point

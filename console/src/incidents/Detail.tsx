@@ -1,6 +1,6 @@
 import { useState } from "react";
 import { ApiError, gql } from "../api";
-import { ErrorBox, Loading, useAction, useLoad } from "../components";
+import { ErrorBox, Field, Loading, useAction, useLoad } from "../components";
 import { Link } from "../router";
 import { Listing, when } from "../table";
 import { Clock } from "./Clock";
@@ -116,10 +116,7 @@ function StateChange({ incident, reload }: { incident: Incident; reload: () => v
         <p className="muted">This incident is {incident.state.toLowerCase()}: no further states.</p>
       ) : (
         <>
-          <label>
-            Note (optional)
-            <input value={note} onChange={(e) => setNote(e.target.value)} />
-          </label>
+          <Field label="Note (optional)" value={note} onChange={setNote} />
           {next.map((s) => (
             <button key={s} type="button" disabled={busy} onClick={() => change(s)}>
               Mark {s.toLowerCase()} (version {incident.version})

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { ErrorBox, useAction, useLoad } from "../components";
+import { ErrorBox, Field, TextBox, useAction, useLoad } from "../components";
 import { navigate } from "../router";
 import { isoOf, KIND_LABELS, localNow, type CompromisedKind } from "./model";
 
@@ -128,31 +128,26 @@ export function OpenIncident() {
       <button type="button" onClick={() => setRows([...rows, { kind: "USER", id: "" }])}>
         Add another
       </button>
-      <label>
-        Window start (since when it may have been used)
-        <input
-          type="datetime-local"
-          required
-          value={start}
-          onChange={(e) => setStart(e.target.value)}
-        />
-      </label>
-      <label>
-        Window end (empty: still open)
-        <input type="datetime-local" value={end} onChange={(e) => setEnd(e.target.value)} />
-      </label>
-      <label>
-        Became known at (empty: now; starts the 72-hour clock)
-        <input
-          type="datetime-local"
-          value={detected}
-          onChange={(e) => setDetected(e.target.value)}
-        />
-      </label>
-      <label>
-        Nature of the breach
-        <textarea value={nature} onChange={(e) => setNature(e.target.value)} rows={3} />
-      </label>
+      <Field
+        label="Window start (since when it may have been used)"
+        value={start}
+        onChange={setStart}
+        type="datetime-local"
+        required
+      />
+      <Field
+        label="Window end (empty: still open)"
+        value={end}
+        onChange={setEnd}
+        type="datetime-local"
+      />
+      <Field
+        label="Became known at (empty: now; starts the 72-hour clock)"
+        value={detected}
+        onChange={setDetected}
+        type="datetime-local"
+      />
+      <TextBox label="Nature of the breach" value={nature} onChange={setNature} />
       <ErrorBox error={error} />
       <button type="submit" disabled={busy}>
         Open the incident

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { ErrorBox, useAction } from "../components";
+import { ErrorBox, TextBox, useAction } from "../components";
 import { Listing, when } from "../table";
 import { isOverdue, type AuthorityReport, type Incident } from "./model";
 
@@ -129,19 +129,24 @@ function FileReport({ incident, reload }: { incident: Incident; reload: () => vo
         Nature, categories and numbers, the contact point and the measures taken are filled in from
         the incident; add what only you know.
       </p>
-      <label>
-        Likely consequences (empty: from the data categories)
-        <textarea rows={3} value={consequences} onChange={(e) => setConsequences(e.target.value)} />
-      </label>
-      <label>
-        Measures taken or proposed (empty: from the containment log)
-        <textarea rows={3} value={measures} onChange={(e) => setMeasures(e.target.value)} />
-      </label>
+      <TextBox
+        label="Likely consequences (empty: from the data categories)"
+        value={consequences}
+        onChange={setConsequences}
+      />
+      <TextBox
+        label="Measures taken or proposed (empty: from the containment log)"
+        value={measures}
+        onChange={setMeasures}
+      />
       {late && (
-        <label>
-          Reason for the delay (required: the 72 hours have passed)
-          <textarea required rows={2} value={delay} onChange={(e) => setDelay(e.target.value)} />
-        </label>
+        <TextBox
+          label="Reason for the delay (required: the 72 hours have passed)"
+          value={delay}
+          onChange={setDelay}
+          required
+          rows={2}
+        />
       )}
       <ErrorBox error={error} />
       <button type="submit" disabled={busy}>

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { useAction } from "../components";
+import { Field, useAction } from "../components";
 import { Listing, when } from "../table";
 
 interface AccessEvent {
@@ -91,10 +91,7 @@ export function AccessLog() {
           ))}
         </fieldset>
         {mode === "record" && (
-          <label>
-            Datasheet
-            <input required value={datasheet} onChange={(e) => setDatasheet(e.target.value)} />
-          </label>
+          <Field label="Datasheet" value={datasheet} onChange={setDatasheet} required />
         )}
         <label>
           {mode === "record"
@@ -106,22 +103,18 @@ export function AccessLog() {
         </label>
         {mode === "principal" && (
           <>
-            <label>
-              Since (default: a week ago)
-              <input
-                type="datetime-local"
-                value={since}
-                onChange={(e) => setSince(e.target.value)}
-              />
-            </label>
-            <label>
-              Until (default: now)
-              <input
-                type="datetime-local"
-                value={until}
-                onChange={(e) => setUntil(e.target.value)}
-              />
-            </label>
+            <Field
+              label="Since (default: a week ago)"
+              value={since}
+              onChange={setSince}
+              type="datetime-local"
+            />
+            <Field
+              label="Until (default: now)"
+              value={until}
+              onChange={setUntil}
+              type="datetime-local"
+            />
           </>
         )}
         <button type="submit">Show</button>

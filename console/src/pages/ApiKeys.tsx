@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Check, Empty, ErrorBox, useAction, useLoad } from "../components";
+import { Check, Empty, ErrorBox, Field, useAction, useLoad } from "../components";
 import { Listing, when } from "../table";
 
 interface ApiKey {
@@ -102,15 +102,7 @@ function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => voi
         <Empty>Create a role first: a key is scoped to one role.</Empty>
       ) : (
         <>
-          <label>
-            Name
-            <input
-              name="key-name"
-              required
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </label>
+          <Field label="Name" value={name} onChange={setName} name="key-name" required />
           <label>
             Role
             <select aria-label="Role" value={role} onChange={(e) => setRole(e.target.value)}>

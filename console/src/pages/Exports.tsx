@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Check, ErrorBox, FormatChoice, useAction } from "../components";
+import { Check, ErrorBox, Field, FormatChoice, useAction } from "../components";
 import { sameOrigin, when } from "../table";
 
 interface Job {
@@ -38,10 +38,7 @@ export function Exports() {
     <section aria-labelledby="exports-title">
       <h1 id="exports-title">Exports</h1>
       <form onSubmit={submit}>
-        <label>
-          Datasheet
-          <input required value={datasheet} onChange={(e) => setDatasheet(e.target.value)} />
-        </label>
+        <Field label="Datasheet" value={datasheet} onChange={setDatasheet} required />
         <FormatChoice label="Format" value={format} onChange={setFormat} />
         <Check label="Include archived records" checked={archived} onChange={setArchived} />
         <ErrorBox error={error} />

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Check, ErrorBox, useAction, useLoad } from "../components";
+import { Check, ErrorBox, Field, useAction, useLoad } from "../components";
 import { Listing, when } from "../table";
 
 interface User {
@@ -107,28 +107,24 @@ function CreateUser({ roles, onCreated }: { roles: string[]; onCreated: () => vo
   return (
     <form onSubmit={submit} aria-labelledby="create-user-title">
       <h2 id="create-user-title">Create a user</h2>
-      <label>
-        Email
-        <input
-          name="new-user-email"
-          type="email"
-          required
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-        />
-      </label>
+      <Field
+        label="Email"
+        value={email}
+        onChange={setEmail}
+        name="new-user-email"
+        type="email"
+        required
+      />
       <RoleChoice roles={roles} chosen={chosen} onChange={setChosen} />
       <Check label="May export" checked={canExport} onChange={setCanExport} />
-      <label>
-        Password (optional; 12 characters or more)
-        <input
-          name="new-user-password"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </label>
+      <Field
+        label="Password (optional; 12 characters or more)"
+        value={password}
+        onChange={setPassword}
+        name="new-user-password"
+        type="password"
+        autoComplete="new-password"
+      />
       <ErrorBox error={error} />
       {done && (
         <p role="status" className="ok">
