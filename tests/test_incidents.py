@@ -4,13 +4,16 @@ key answer 401 and its export links no longer download)."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
 import httpx
+from redis.asyncio.client import PubSub
 from ulid import ULID
 
 from gateway.services import Services
+from resolvers.authz.policycache import CHANNEL
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.employees import create_employee
 from tests.support.exports import START, download
@@ -29,6 +32,34 @@ CONTAIN = f"mutation($id: ID!) {{ containIncident(id: $id) {{ {INCIDENT} }} }}"
 LIST = "query($s: IncidentState, $a: String) { incidents(state: $s, first: 2, after: $a) " \
     "{ nodes { id state } pageInfo { hasNextPage endCursor } } }"  # fmt: skip
 ONE = f"query($id: ID!) {{ incident(id: $id) {{ {INCIDENT} }} }}"
+
+
+NEW_KEY = """mutation { createApiKey(name: "etl", role: "staff", canExport: true) {
+  key apiKey { id } } }"""
+EXPORT = {"sheet": "employees", "format": "NDJSON", "fields": ["lastName"]}
+
+
+async def _staff(http: httpx.AsyncClient, token: str) -> tuple[GraphQLClient, dict[str, Any]]:
+    """The tenant's admin, with an employee and a role ``staff`` that may export; and a new
+    key of that role (its text and id)."""
+    admin = GraphQLClient(http, token)
+    await create_employee(admin)
+    await make_role(admin, "staff", read=["lastName"], export=True)
+    created: dict[str, Any] = (await admin.ok(NEW_KEY))["createApiKey"]
+    return admin, created
+
+
+async def _announced(pubsub: PubSub) -> list[str]:
+    """The tenants announced on the policy channel, waiting up to 10 s for the first."""
+    found: list[str] = []
+    deadline = asyncio.get_running_loop().time() + 10
+    while not found and asyncio.get_running_loop().time() < deadline:
+        message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+        while message is not None:
+            data = message["data"]
+            found.append(data.decode() if isinstance(data, bytes) else str(data))
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05)
+    return found
 
 
 def _iso(at: dt.datetime) -> str:
@@ -132,9 +163,7 @@ async def test_containment_locks_the_user_and_key_out_and_revokes_their_export_l
     http: httpx.AsyncClient, services: Services
 ) -> None:
     tenant = await make_tenant(services, "DE", "Contain Org")
-    admin = GraphQLClient(http, tenant.token)
-    await create_employee(admin)
-    await make_role(admin, "staff", read=["lastName"], export=True)
+    admin, created = await _staff(http, tenant.token)
     email = f"u{ULID()}@example.com".lower()
     made = await admin.ok(
         'mutation($e: String!, $p: String) { createUser(email: $e, roles: ["staff"], '
@@ -144,22 +173,22 @@ async def test_containment_locks_the_user_and_key_out_and_revokes_their_export_l
     user_id = made["createUser"]["id"]
     signed_in = (await login(http, tenant.id, email)).json()["data"]["login"]
     user = GraphQLClient(http, signed_in["accessToken"])
-    new_key = (
-        'mutation { createApiKey(name: "etl", role: "staff", canExport: true) '
-        "{ key apiKey { id } } }"
-    )
-    created = (await admin.ok(new_key))["createApiKey"]
     key = GraphQLClient(http, created["key"])
-    start = {"sheet": "employees", "format": "NDJSON", "fields": ["lastName"]}
-    user_link = (await user.ok(START, start))["startExport"]["url"]
-    key_link = (await key.ok(START, start))["startExport"]["url"]
+    user_link = (await user.ok(START, EXPORT))["startExport"]["url"]
+    key_link = (await key.ok(START, EXPORT))["startExport"]["url"]
     other_key = (await admin.ok(CREATE_API_KEY, {"role": "staff"}))["createApiKey"]["key"]
     assert (await user.ok("{ me { id } }"))["me"]["id"] == user_id
     incident = await _open(
         admin, [{"kind": "USER", "id": user_id}, {"kind": "API_KEY", "id": created["apiKey"]["id"]}]
     )
 
-    contained = (await admin.ok(CONTAIN, {"id": incident["id"]}))["containIncident"]
+    pubsub = services.redis.pubsub()  # as every gateway process listens
+    await pubsub.subscribe(CHANNEL)
+    try:
+        contained = (await admin.ok(CONTAIN, {"id": incident["id"]}))["containIncident"]
+        assert tenant.id in await _announced(pubsub)
+    finally:
+        await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     actions = {(a["action"], a["target"]) for a in contained["containment"]}
     assert {
@@ -185,16 +214,9 @@ async def test_containing_one_export_link_leaves_its_key_working(
     http: httpx.AsyncClient, services: Services
 ) -> None:
     tenant = await make_tenant(services, "DE", "Link Org")
-    admin = GraphQLClient(http, tenant.token)
-    await create_employee(admin)
-    await make_role(admin, "staff", read=["lastName"], export=True)
-    new_key = (
-        'mutation { createApiKey(name: "etl", role: "staff", canExport: true) '
-        "{ key apiKey { id } } }"
-    )
-    key = GraphQLClient(http, (await admin.ok(new_key))["createApiKey"]["key"])
-    start = {"sheet": "employees", "format": "NDJSON", "fields": ["lastName"]}
-    leaked, kept = [(await key.ok(START, start))["startExport"] for _ in range(2)]
+    admin, created = await _staff(http, tenant.token)
+    key = GraphQLClient(http, created["key"])
+    leaked, kept = [(await key.ok(START, EXPORT))["startExport"] for _ in range(2)]
     incident = await _open(admin, [{"kind": "EXPORT_LINK", "id": leaked["id"]}])
     contained = (await admin.ok(CONTAIN, {"id": incident["id"]}))["containIncident"]
     first = contained["containment"][0]

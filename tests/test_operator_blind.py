@@ -50,6 +50,7 @@ COMMANDS = {
     "audit heads",  # signed chain heads: sequence numbers and hashes
     "operations register",  # stores a document; runs nothing
     "operations allow-list",
+    "incidents open",  # writes a platform incident (ids, times); audited in the tenant's log
 }
 READ_ALL = "query { employees(first: 100) { nodes { id firstName lastName workEmail } } }"
 

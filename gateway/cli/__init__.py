@@ -1,8 +1,8 @@
 """The ``enclave`` command line: serve, run locally, manage keys and tenants.
 
 One module per command or group (``serve``, ``dev``, ``export``; ``tenants``, ``keys``,
-``audit``, ``operations``), each over ``base``: settings from the environment, running a
-coroutine with the CLI's exit codes, and opening the services.
+``audit``, ``operations``, ``incidents``), each over ``base``: settings from the environment,
+running a coroutine with the CLI's exit codes, and opening the services.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import typer
 from gateway.cli.audit import audit
 from gateway.cli.dev import dev
 from gateway.cli.export import export
+from gateway.cli.incidents import incidents
 from gateway.cli.keys import keys
 from gateway.cli.operations import operations
 from gateway.cli.serve import serve
@@ -29,6 +30,7 @@ app.add_typer(tenants, name="tenants")
 app.add_typer(keys, name="keys")
 app.add_typer(audit, name="audit")
 app.add_typer(operations, name="operations")
+app.add_typer(incidents, name="incidents")
 
 
 def main() -> None:

@@ -41,29 +41,26 @@ async def _user(ctx: RequestContext, user_id: str, log: _Log) -> None:
         log("require_new_password", target, "password removed; a new one must be set")
     except NotFoundError:
         log("require_new_password", target, "no such user")
-    revoked = await store.exports.revoke_unused([user_id], [], ctx.actor)
-    log("revoke_export_links", target, f"{len(revoked)} unused export links revoked")
 
 
 async def _api_key(ctx: RequestContext, key_id: str, log: _Log) -> None:
-    store, target = ctx.store, f"api_key:{key_id}"
+    target = f"api_key:{key_id}"
     try:
-        await store.api_keys.revoke(key_id, ctx.actor)
+        await ctx.store.api_keys.revoke(key_id, ctx.actor)
         log("revoke_api_key", target, "revoked")
     except NotFoundError:
         log("revoke_api_key", target, "no such key")
-    revoked = await store.exports.revoke_unused([key_id], [], ctx.actor)
-    log("revoke_export_links", target, f"{len(revoked)} unused export links revoked")
 
 
 async def _one(ctx: RequestContext, compromised: Compromised, log: _Log) -> None:
     named = compromised.id
     if compromised.kind == "platform" or named is None:
         log("none", "platform", "no principal named: operators rotate keys and secrets")
-    elif compromised.kind == "user":
-        await _user(ctx, named, log)
-    elif compromised.kind == "api_key":
-        await _api_key(ctx, named, log)
+    elif compromised.kind in ("user", "api_key"):
+        await (_user if compromised.kind == "user" else _api_key)(ctx, named, log)
+        # The links a principal started but did not use yet: whoever holds it may.
+        revoked = await ctx.store.exports.revoke_unused([named], [], ctx.actor)
+        log("revoke_export_links", f"{compromised.kind}:{named}", f"{len(revoked)} revoked")
     elif compromised.kind == "session":
         await ctx.store.sessions.close(named)
         log("end_session", f"session:{named}", "ended")

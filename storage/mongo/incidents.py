@@ -8,7 +8,8 @@ its history, its containment log and its report versions) is encrypted under the
 A detection rule opens at most one incident per compromised principals while one is open:
 it claims ``incident_keys`` ``<key>/<generation>`` by inserting under the unique ``_id``
 (atomic on every server), and moves to the next generation only once the incident of the
-previous one is closed or dismissed.
+previous one is closed or dismissed. The claim names its incident once that is written; a
+claim naming none (its opener crashed between the two) is free again after the write lease.
 """
 
 from __future__ import annotations
@@ -92,25 +93,6 @@ class MongoIncidents(MapsDriverErrors, IncidentStore):
         state: IncidentState = "confirmed",
         rule: str | None = None,
     ) -> Incident:
-        return await self._open(
-            str(ULID()), compromised, window_start, window_end, actor,
-            origin=origin, nature=nature, detected_at=detected_at, state=state, rule=rule,
-        )  # fmt: skip
-
-    async def _open(
-        self,
-        incident_id: str,
-        compromised: Sequence[Compromised],
-        window_start: dt.datetime,
-        window_end: dt.datetime | None,
-        actor: Actor,
-        *,
-        origin: IncidentOrigin,
-        nature: str | None,
-        detected_at: dt.datetime | None,
-        state: IncidentState,
-        rule: str | None,
-    ) -> Incident:
         if not compromised:
             raise BadUserInputError("name what was compromised", field="compromised")
         if window_end is not None and window_end < window_start:
@@ -131,6 +113,7 @@ class MongoIncidents(MapsDriverErrors, IncidentStore):
             "containment": [],
             "reports": [],
         }
+        incident_id = str(ULID())
         change = Change("create", INCIDENTS, incident_id, 1, after=after)
         await self._writes.write(change, actor)
         return incident_from_doc({"_id": incident_id, "_v": 1, **after})
@@ -145,25 +128,29 @@ class MongoIncidents(MapsDriverErrors, IncidentStore):
     ) -> str | None:
         key = _open_key(rule, compromised)
         latest = await self._db[KEYS].find_one({"key": key}, sort=[("gen", DESCENDING)])
-        incident_id = str(ULID())
         for _ in range(_RETRIES):
             gen = 0
             if latest is not None:
                 if not await self._closed(latest):
                     return None
                 gen = int(latest["gen"]) + 1
-            claim = {"_id": f"{key}/{gen}", "key": key, "gen": gen, "incident": incident_id}
+            claim = {"_id": f"{key}/{gen}", "key": key, "gen": gen, "incident": None}
             try:
                 await self._db[KEYS].insert_one({**claim, "at": now()})
             except DuplicateKeyError:
                 latest = await self._db[KEYS].find_one({"_id": claim["_id"]})
                 continue
-            await self._open(
-                incident_id, compromised, since, until, DETECTION,
-                origin="detection", nature=summary, detected_at=None, state="suspected",
-                rule=rule,
-            )  # fmt: skip
-            return incident_id
+            try:
+                made = await self.open(
+                    compromised, since, until, DETECTION,
+                    origin="detection", nature=summary, state="suspected", rule=rule,
+                )  # fmt: skip
+            except BaseException:
+                await self._db[KEYS].delete_one({"_id": claim["_id"]})  # nothing was opened
+                raise
+            # Only this caller holds the claim: a plain update of it loses nothing.
+            await self._db[KEYS].update_one({"_id": claim["_id"]}, {"$set": {"incident": made.id}})
+            return made.id
         raise ConflictError("too many concurrent detections of this incident")
 
     async def _closed(self, claim: Mapping[str, Any]) -> bool:
