@@ -27,7 +27,7 @@ from schema.errors import BadUserInputError, EnclaveError
 from schema.exports import ExportFilterInput, ExportFormat, ExportJobType
 from storage.values import ExportJob, Value
 
-__all__ = ["ExportMutation", "filter_value"]
+__all__ = ["ExportMutation", "filter_value", "job_url"]
 
 _ID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -49,6 +49,15 @@ def filter_value(sheet: Datasheet, name: str, text: str) -> Value:
     if field.type is FieldType.ENUM and text not in field.enum_values:
         raise BadUserInputError(f"{name} must be one of its enum values", field=name)
     return check_value(field, text)
+
+
+def job_url(ctx: RequestContext, job: ExportJob) -> str:
+    """The signed, expiring download link of *job*, started by the caller."""
+    assert ctx.exports is not None
+    principal = f"{ctx.principal.kind}:{ctx.principal.user_id}"
+    return ctx.exports.url(
+        ctx.principal.tenant_id, job.id, principal, int(job.expires_at.timestamp())
+    )
 
 
 @strawberry.type
@@ -106,10 +115,7 @@ class ExportMutation:
             read_deadline=ctx.exports.timeout_seconds,
         )
         await ctx.store.exports.create(job, ctx.actor)
-        principal = f"{ctx.principal.kind}:{caller}"
-        url = ctx.exports.url(
-            ctx.principal.tenant_id, job.id, principal, int(job.expires_at.timestamp())
-        )
+        url = job_url(ctx, job)
         return ExportJobType(
             id=strawberry.ID(job.id),
             datasheet=sheet.name,

@@ -32,13 +32,25 @@ from schema.errors import BadUserInputError, ForbiddenError
 from storage.base import TenantStore
 from storage.values import ExportJob, Record
 
-__all__ = ["META_COLUMNS", "columns", "csv_lines", "escape_cell", "export_chunks", "export_plan"]
+__all__ = [
+    "META_COLUMNS",
+    "Given",
+    "columns",
+    "csv_lines",
+    "escape_cell",
+    "export_chunks",
+    "export_plan",
+]
 
 META_COLUMNS = ("version", "archived", "createdAt", "updatedAt")
 _CONTROL_START = ("\t", "\r")
 #: A line that starts, maybe after whitespace (not line breaks), with a formula character.
 _FORMULA_LINE = re.compile(r"(^|[\r\n])([^\S\r\n]*[=+\-@])")
 _CHUNK_RECORDS = 200
+
+#: Told each chunk's datasheet, fields and record ids as the chunk is made (a download sends
+#: chunks in the order they are made: gateway.endpoints.exports).
+Given = Callable[[str, Sequence[str], Sequence[str]], None]
 
 
 def _exporting(grant: SheetPolicy) -> SheetPolicy:

@@ -73,7 +73,7 @@ Value = str | int | dt.date | None
 
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who is making a change, as the audit log records it."""
+    """Who is making a change (in which request and sign-in session), as the audit log says."""
 
     user_id: str
     roles: tuple[str, ...] = ()
@@ -81,8 +81,6 @@ class Actor:
     ip: str | None = None
     user_agent: str | None = None
     request_id: str | None = None
-    #: The sign-in session the request came in (built-in sign-in), so that a breach's
-    #: impact can be measured for one session.
     session: str | None = None
 
 
@@ -127,7 +125,6 @@ class AuditQuery:
     outcome: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
-    #: The sign-in session the actor acted in.
     session: str | None = None
 
 
@@ -173,7 +170,6 @@ class AccessEvent:
     client: Mapping[str, Any] | None = None
     detail: Mapping[str, Any] | None = None
     id: Any = None
-    #: The sign-in session of the request (None for API keys and tokens without one).
     session: str | None = None
 
 
@@ -186,9 +182,7 @@ class AccessQuery:
     record: str | None = None
     since: dt.datetime | None = None
     until: dt.datetime | None = None
-    #: Events of one sign-in session.
     session: str | None = None
-    #: Events of one export job's download.
     job: str | None = None
 
 
@@ -246,8 +240,7 @@ class ExportJob:
     report: Mapping[str, Any] | None = None
     #: The sign-in session that started the job: its download is that session's access.
     session: str | None = None
-    #: A breach notification list (resolvers.breach.notify): what was compromised and the
-    #: window, as ids and times (its *datasheet* names no datasheet).
+    #: A breach notification list's compromised ids and window (resolvers.breach.notify).
     notification: Mapping[str, Any] | None = None
 
 

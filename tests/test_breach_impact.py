@@ -6,22 +6,26 @@ categories and counts, nothing of another principal's reads, nothing outside the
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Any
 
 import httpx
+import jwt
+import pytest
 from starlette.applications import Starlette
 
 from gateway.services import Services
+from resolvers.breach import impact as impact_module
 from resolvers.breach.impact import measure_impact
 from schema.datasheets import DATASHEETS, DataCategory
 from storage.values import Compromised
 from tests.support.client import GraphQLClient, make_tenant
+from tests.support.clock import moment
 from tests.support.differential import compiled_path
 from tests.support.employees import create_employee, marker
 from tests.support.exports import START, download, lines
 from tests.support.roles import make_role
+from tests.support.signins import PASSWORD, login
 
 CREATE_KEY = """mutation($r: String!) {
   createApiKey(name: "breach", role: $r, canExport: true) { key apiKey { id } } }"""
@@ -44,15 +48,6 @@ def iso(at: dt.datetime) -> str:
     return at.isoformat()
 
 
-async def moment() -> dt.datetime:
-    """Now, strictly after every event logged so far and before any logged from here on
-    (the log keeps milliseconds)."""
-    await asyncio.sleep(0.01)
-    at = dt.datetime.now(dt.UTC)
-    await asyncio.sleep(0.01)
-    return at
-
-
 class Key:
     def __init__(self, http: httpx.AsyncClient, key: str) -> None:
         self.http, self.key = http, key
@@ -70,7 +65,7 @@ class Key:
 
 
 async def test_impact_is_exactly_what_a_key_received(
-    app: Starlette, http: httpx.AsyncClient, services: Services
+    app: Starlette, http: httpx.AsyncClient, services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tenant = await make_tenant(services, "DE", "Breach Org")
     admin = GraphQLClient(http, tenant.token)
@@ -159,6 +154,11 @@ async def test_impact_is_exactly_what_a_key_received(
     assert sheet.records == tuple(affected)
     assert impact.data_subjects == impact.records == len(affected)
     assert not {str(o["id"]) for o in others} & set(sheet.records)
+    # The same when the logs are read an entry at a time.
+    monkeypatch.setattr(impact_module, "_PAGE", 1)
+    paged = await measure_impact(store, [Compromised("api_key", key_id)], since, until)
+    assert paged == impact
+    monkeypatch.undo()
 
     # The same through GraphQL, for admins only.
     variables = {"c": [{"kind": "API_KEY", "id": key_id}], "s": iso(since), "u": iso(until)}
@@ -206,3 +206,87 @@ def test_every_datasheet_field_declares_a_category() -> None:
         if f.category is DataCategory.OTHER
     ]
     assert undeclared == []
+
+
+CREATE_USER = """mutation($e: String!, $r: [String!]!, $p: String) {
+  createUser(email: $e, roles: $r, canExport: true, password: $p) { id } }"""
+
+
+async def test_a_session_impact_is_that_session_own(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Session Breach Org")
+    admin = GraphQLClient(http, tenant.token)
+    sheet = DATASHEETS["employees"]
+    records = sorted([str((await create_employee(admin))["id"]) for _ in range(3)])
+    lastname = {
+        r["id"]: r["lastName"]
+        for r in (await admin.ok("{ employees { nodes { id lastName } } }"))["employees"]["nodes"]
+    }
+    await make_role(admin, "viewer", read=["firstName", "lastName"], export=True)
+    email = f"{marker('s')}@example.com"
+    user = await admin.ok(CREATE_USER, {"e": email, "r": ["viewer"], "p": PASSWORD})
+    user_id = user["createUser"]["id"]
+    flush = app.state.services.access.flush
+    since = await moment()
+    tokens = [(await login(http, tenant, email)).json()["data"]["login"] for _ in range(2)]
+    first, second = (GraphQLClient(http, t["accessToken"]) for t in tokens)
+    sids = [
+        jwt.decode(t["accessToken"], options={"verify_signature": False})["sid"] for t in tokens
+    ]
+    assert sids[0] != sids[1]
+
+    by_id = "query($id: ID!) { employee(id: $id) { id %s } }"
+    await first.ok(by_id % "firstName", {"id": records[0]})
+    await second.ok(by_id % "lastName", {"id": records[1]})
+    flt = [{"field": "lastName", "value": lastname[records[2]]}]
+    job = await first.ok(START, {"sheet": "employees", "format": "CSV", "filter": flt})
+    assert (await download(http, job["startExport"]["url"])).status_code == 200
+    await flush()
+    until = await moment()
+    store = services.store.for_tenant(tenant.id)
+
+    def of(kind: str, ident: str) -> list[Compromised]:
+        return [Compromised(kind, ident)]  # type: ignore[arg-type]
+
+    one = await measure_impact(store, of("session", sids[0]), since, until)
+    two = await measure_impact(store, of("session", sids[1]), since, until)
+    both = await measure_impact(store, of("user", user_id), since, until)
+    assert one.principals == two.principals == both.principals == (user_id,)
+    assert one.sheets[0].records == (records[0], records[2]) and one.exports_downloaded == 1
+    assert one.sheets[0].records_exported == 1
+    assert one.sheets[0].fields == tuple(
+        f.name for f in sheet.fields if f.name in {"firstName", "lastName"}
+    )
+    assert two.sheets[0].records == (records[1],) and two.exports_downloaded == 0
+    assert two.sheets[0].fields == ("lastName",)
+    assert both.sheets[0].records == tuple(records) and both.exports_downloaded == 1
+
+
+async def test_deletions_and_erasures_count_as_deleted(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "DE", "Deleting Breach Org")
+    admin = GraphQLClient(http, tenant.token)
+    gone, erased, kept = [await create_employee(admin) for _ in range(3)]
+    since = await moment()
+    await admin.ok(
+        "mutation($id: ID!, $v: Int!) { deleteEmployee(id: $id, expectedVersion: $v) { id } }",
+        {"id": gone["id"], "v": gone["version"]},
+    )
+    await admin.ok(
+        "mutation($e: String!) { eraseDataSubject(email: $e) { total } }",
+        {"e": erased["workEmail"]},
+    )
+    await app.state.services.access.flush()
+    until = await moment()
+    impact = await measure_impact(
+        services.store.for_tenant(tenant.id),
+        [Compromised("user", tenant.admin_id)],
+        since,
+        until,
+    )
+    (sheet,) = impact.sheets
+    assert sheet.records_deleted == 2 and sheet.records_changed == 0 and sheet.records_read == 0
+    assert sheet.records == tuple(sorted([str(gone["id"]), str(erased["id"])]))
+    assert str(kept["id"]) not in sheet.records and impact.principals == (tenant.admin_id,)

@@ -31,7 +31,7 @@ from gateway.refusals import error_response
 from gateway.services import Services
 from resolvers.breach.notify import notification_chunks, notification_plans
 from resolvers.context import Principal
-from resolvers.exportstream import export_chunks, export_plan
+from resolvers.exportstream import Given, export_chunks, export_plan
 from resolvers.reports.download import report_download
 from schema.datasheets import DATASHEETS
 from schema.errors import (
@@ -46,8 +46,6 @@ from storage.values import AccessEvent, Actor, ExportJob
 
 __all__ = ["ExportEndpoint"]
 
-#: Told each chunk's datasheet, fields and record ids as the chunk is made.
-Given = Callable[[str, Sequence[str], Sequence[str]], None]
 _MEDIA = {"ndjson": "application/x-ndjson", "csv": "text/csv; charset=utf-8"}
 
 

@@ -21,6 +21,7 @@ from resolvers.breach.notify import (
 )
 from resolvers.breach.values import Impact
 from resolvers.context import RequestContext
+from resolvers.exports import job_url
 from schema.breach import BreachImpactType, BreachSheetImpactType
 from schema.errors import BadUserInputError, EnclaveError
 from schema.exports import ExportFormat, ExportJobType
@@ -151,12 +152,7 @@ class BreachMutation:
             notification=notification_of(chosen, start, end),
         )
         await ctx.store.exports.create(job, ctx.actor)
-        url = ctx.exports.url(
-            ctx.principal.tenant_id,
-            job.id,
-            f"{ctx.principal.kind}:{ctx.principal.user_id}",
-            int(job.expires_at.timestamp()),
-        )
+        url = job_url(ctx, job)
         return ExportJobType(
             id=strawberry.ID(job.id),
             datasheet=NOTIFICATION,

@@ -19,8 +19,9 @@ value of any record is read.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from resolvers.breach.categories import category_of
 from resolvers.breach.values import Impact, SheetImpact
@@ -31,6 +32,7 @@ from storage.values import AccessEvent, AccessQuery, AuditEntry, AuditQuery, Com
 __all__ = ["measure_impact"]
 
 _PAGE = 500
+T = TypeVar("T")
 #: Access events that give records (reports aggregate, sign-ins give nothing).
 _GIVING = ("read", "export")
 _CHANGES = frozenset(("create", "update", "archive", "restore"))
@@ -119,26 +121,43 @@ def _queries(
     return AccessQuery(kind=_GIVING, since=since, until=until), AuditQuery(since=since, until=until)
 
 
-async def _access(store: TenantStore, query: AccessQuery) -> AsyncIterator[AccessEvent]:
+async def _paged(
+    page: Callable[[Any], Awaitable[tuple[Sequence[T], bool]]], cursor: Callable[[T], Any]
+) -> AsyncIterator[T]:
+    """Every item of a log, a page at a time (newest first), *cursor* giving the next
+    page's start from a page's last item."""
     after = None
     while True:
-        events, more = await store.access_log.page(query, first=_PAGE, after=after)
-        for event in events:
-            yield event
-        if not more or not events:
+        items, more = await page(after)
+        for item in items:
+            yield item
+        if not more or not items:
             return
-        after = events[-1].id
+        after = cursor(items[-1])
 
 
-async def _audit(store: TenantStore, query: AuditQuery) -> AsyncIterator[AuditEntry]:
-    after = None
-    while True:
-        entries, more = await store.audit.page(query, first=_PAGE, after=after)
-        for entry in entries:
-            yield entry
-        if not more or not entries:
-            return
-        after = entries[-1].seq
+async def _count(
+    store: TenantStore,
+    tally: _Tally,
+    c: Compromised,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> None:
+    """Add what *c* received and changed in the window to *tally*."""
+    access, audit = _queries(c, since, until)
+    events = _paged(
+        lambda after: store.access_log.page(access, first=_PAGE, after=after),
+        lambda event: event.id,
+    )
+    async for event in events:
+        tally.given(event)
+    job = c.id if c.kind == "export_link" else None
+    entries = _paged(
+        lambda after: store.audit.page(audit, first=_PAGE, after=after),
+        lambda entry: entry.seq,
+    )
+    async for entry in entries:
+        tally.audited(entry, job)
 
 
 async def measure_impact(
@@ -154,14 +173,8 @@ async def measure_impact(
     for c in compromised:
         if c.kind in ("user", "api_key") and c.id is not None:
             tally.principals.add(c.id)
-        if until <= since:
-            continue
-        access, audit = _queries(c, since, until)
-        async for event in _access(store, access):
-            tally.given(event)
-        job = c.id if c.kind == "export_link" else None
-        async for entry in _audit(store, audit):
-            tally.audited(entry, job)
+        if since < until:
+            await _count(store, tally, c, since, until)
     tally.principals.discard("")
     return Impact(
         principals=tuple(sorted(tally.principals)),

@@ -16,7 +16,7 @@ record.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -27,7 +27,7 @@ from resolvers.breach.categories import DESCRIPTIONS, email_fields, likely_conse
 from resolvers.breach.impact import measure_impact
 from resolvers.breach.values import Impact
 from resolvers.context import Principal
-from resolvers.exportstream import csv_lines, export_plan
+from resolvers.exportstream import Given, csv_lines, export_plan
 from schema.datasheets import DATASHEETS, DataCategory
 from schema.errors import ForbiddenError
 from storage.base import TenantStore
@@ -52,9 +52,6 @@ NOTIFICATION_COLUMNS: tuple[str, ...] = (
     *dict.fromkeys(name for sheet in DATASHEETS.values() for name in email_fields(sheet)),
 )
 _CHUNK_RECORDS = 200
-
-#: Told each chunk's datasheet, fields and record ids as the chunk is made.
-Given = Callable[[str, Sequence[str], Sequence[str]], None]
 
 
 def notification_plans(policy: Policy, principal: Principal) -> dict[str, ReadPlan]:

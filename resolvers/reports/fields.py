@@ -16,6 +16,7 @@ from ulid import ULID
 
 from resolvers.authz.guards import admin_context
 from resolvers.context import RequestContext
+from resolvers.exports import job_url
 from resolvers.reports.plan import Definition, key_names, labels, plan_report
 from resolvers.reports.rules import Suppressed
 from resolvers.reports.run import OTHER, run_report
@@ -213,12 +214,7 @@ class ReportMutation:
             session=ctx.principal.session,
         )
         await ctx.store.exports.create(job, ctx.actor)
-        url = ctx.exports.url(
-            ctx.principal.tenant_id,
-            job.id,
-            f"{ctx.principal.kind}:{caller}",
-            int(job.expires_at.timestamp()),
-        )
+        url = job_url(ctx, job)
         return ReportCsvLink(id=strawberry.ID(job.id), url=url, expires_at=job.expires_at)
 
     @strawberry.mutation(description="Save a report definition (audited).")
