@@ -8,6 +8,7 @@ no request leaves the gateway's origin and the CSP is never violated (tests/supp
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 
@@ -17,6 +18,7 @@ from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
 
 from gateway.services import Services
+from storage.values import Compromised
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.console import Watched, accessible, new_context, shot, sign_in
 from tests.support.employees import create_employee
@@ -214,3 +216,44 @@ async def test_a_late_report_needs_the_reason_for_the_delay(
     await expect(reports.locator("tbody tr td").nth(2)).to_have_text("late")
     await expect(reports).to_contain_text("The breach was found in a weekend backlog")
     await accessible(page, "incident, late report")
+
+
+async def test_a_suspected_incident_is_confirmed_from_the_page(
+    chromium: Browser,
+    console_url: str,
+    watched: list[Watched],
+    http: httpx.AsyncClient,
+    services: Services,
+) -> None:
+    tenant = await make_tenant(services, "DE", "Suspect Org")
+    api = GraphQLClient(http, tenant.token)
+    email = f"dpo.{uuid.uuid4().hex[:6]}@example.com"
+    user_id = (await api.ok(CREATE_ADMIN, {"e": email, "p": PASSWORD}))["createUser"]["id"]
+    # A detection rule opens a suspected incident (as gateway.detection does).
+    now = dt.datetime.now(dt.UTC)
+    store = services.store.for_tenant(tenant.id)
+    opened = await store.incidents.open_suspected(
+        "probing", [Compromised(kind="user", id=user_id)], now - dt.timedelta(hours=1), now,
+        "Many FORBIDDEN answers in an hour",
+    )  # fmt: skip
+    assert opened is not None
+
+    admin = await new_context(chromium, watched)
+    page = await admin.page()
+    await sign_in(page, console_url, tenant.id, email)
+    await page.get_by_role("link", name="Incidents").click()
+    await page.get_by_role("combobox", name="State").select_option("SUSPECTED")
+    row = page.get_by_test_id("incidents").locator("tbody tr")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("detection: probing")
+    await row.get_by_role("link").click()
+
+    # Not reportable until confirmed; confirmed with a note, which the history keeps.
+    await expect(page.get_by_text("Confirm the incident to report it.")).to_be_visible()
+    await page.get_by_label("Note (optional)").fill("Confirmed with the user")
+    await page.get_by_role("button", name="Mark confirmed (version 1)").click()
+    await expect(page.get_by_test_id("incident-state")).to_contain_text("confirmed (version 2)")
+    history = page.get_by_role("table", name="State changes")
+    await expect(history).to_contain_text("Confirmed with the user")
+    await expect(page.get_by_role("button", name="File the report")).to_be_visible()
+    await accessible(page, "incident, confirmed")
