@@ -18,11 +18,13 @@ export interface TableProps<T> {
   testId?: string;
   /** In a focusable box that scrolls sideways (wide tables). */
   scroll?: boolean;
+  className?: string;
 }
 
-export function DataTable<T>({ rows, columns, rowKey, label, testId, scroll }: TableProps<T>) {
+export function DataTable<T>(props: TableProps<T>) {
+  const { rows, columns, rowKey, label, testId, scroll, className } = props;
   const table = (
-    <table data-testid={testId} aria-label={scroll ? undefined : label}>
+    <table className={className} data-testid={testId} aria-label={scroll ? undefined : label}>
       <thead>
         <tr>
           {columns.map((c) => (

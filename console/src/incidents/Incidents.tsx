@@ -18,9 +18,17 @@ import { OpenIncident } from "./OpenIncident";
 /** /incidents: the list and the form to open one; /incidents/<id>: one incident. */
 export function Incidents() {
   const path = usePath();
-  const id = decodeURIComponent(path.slice("/incidents/".length));
+  const id = idOf(path.slice("/incidents/".length));
   if (path.startsWith("/incidents/") && id) return <IncidentDetail key={id} id={id} />;
   return <IncidentList />;
+}
+
+function idOf(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment; // not percent-encoded as we write links: the API says it is not found
+  }
 }
 
 interface Page {
