@@ -21,6 +21,9 @@ from storage.signing import generate_seal_key_file
 from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
 from tests.support.servers import EXTERNAL
 
+# The browser tests' fixtures (console_url, chromium, watched), shared by their modules.
+pytest_plugins = ["tests.support.console"]
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack | None]:

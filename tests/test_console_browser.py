@@ -3,138 +3,28 @@ against a real gateway process: an admin signs in with a second factor, builds a
 the grid, gives it to a new user, and that user sees exactly what the role allows.
 
 Every page is checked with axe-core (no serious or critical violation), no request leaves
-the gateway's origin, and the strict CSP is never violated. Set
+the gateway's origin, and the strict CSP is never violated (tests/support/console.py). Set
 ``ENCLAVE_CONSOLE_SCREENSHOTS=docs`` to write the screenshots the README shows.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 
-from gateway.dev.processes import ChildProcess
-from gateway.dev.servers import PROJECT_ROOT
-from gateway.endpoints.console import DIST
 from gateway.services import Services
-from gateway.settings import Settings
 from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.console import Watched, accessible, new_context, shot, sign_in
 from tests.support.employees import create_employee
-from tests.support.gateways import gateway_env, running_gateways
 from tests.support.signins import PASSWORD, new_user, next_code
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM = "/usr/bin/chromium"
-# As polyglot.md's probe starts it: no sandbox as root, and no background connections (the
-# machine's network is closed; they would only be refused).
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-AXE = PROJECT_ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
-SERIOUS = """async (exclude) => {
-  const context = exclude ? { exclude: [exclude] } : document;
-  const result = await axe.run(context, { resultTypes: ["violations"] });
-  return result.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => v.id + ": " + v.nodes.map((n) => n.target.join(" ")).join(", "));
-}"""
-SCREENSHOTS = os.environ.get("ENCLAVE_CONSOLE_SCREENSHOTS")
-
-
-@pytest.fixture(scope="module")
-def gateway(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    assert (DIST / "index.html").is_file(), "scripts/bootstrap builds the console"
-    logs = tmp_path_factory.mktemp("console-gateway")
-    with running_gateways(["console"], gateway_env(settings), logs) as gateways:
-        gw: ChildProcess = gateways[0]
-        yield gw.url
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield launched
-        await launched.close()
-
-
-class Watched:
-    """A browser context whose every request and every CSP complaint is recorded."""
-
-    def __init__(self, context: BrowserContext) -> None:
-        self.context = context
-        self.urls: list[str] = []
-        self.csp: list[str] = []
-        context.on("request", lambda request: self.urls.append(request.url))
-
-    async def page(self) -> Page:
-        page = await self.context.new_page()
-
-        def console(message: Any) -> None:
-            if "Content Security Policy" in message.text:
-                self.csp.append(message.text)
-
-        page.on("console", console)
-        return page
-
-
-@pytest.fixture
-async def watched(browser: Browser, gateway: str) -> AsyncIterator[list[Watched]]:
-    contexts: list[Watched] = []
-    yield contexts
-    for w in contexts:
-        await w.context.close()
-        assert not w.csp, w.csp
-        leaving = [u for u in w.urls if not u.startswith(gateway + "/")]
-        assert not leaving, f"requests left the gateway's origin: {leaving}"
-        assert any(u.startswith(gateway + "/console/assets/") for u in w.urls)
-
-
-async def _context(browser: Browser, watched: list[Watched]) -> Watched:
-    w = Watched(await browser.new_context(viewport={"width": 1280, "height": 1000}))
-    watched.append(w)
-    return w
-
-
-async def _accessible(page: Page, where: str, exclude: str | None = None) -> None:
-    """No serious or critical axe-core violation on the page as it is now, but in the
-    *exclude* selector. (axe goes in through the DevTools protocol: the page's CSP rightly
-    refuses an injected script tag.)"""
-    if not await page.evaluate("typeof axe !== 'undefined'"):
-        await page.evaluate(AXE.read_text())
-    violations = await page.evaluate(SERIOUS, exclude)
-    assert violations == [], f"{where}: {violations}"
-
-
-async def _shot(page: Page, name: str) -> None:
-    if SCREENSHOTS:
-        await page.screenshot(path=str(Path(SCREENSHOTS) / f"console-{name}.png"), full_page=True)
-
-
-async def _sign_in(page: Page, gateway: str, tenant: str, email: str, code: str = "") -> None:
-    await page.goto(f"{gateway}/console/?tenant={tenant}")
-    await expect(page.get_by_role("heading", name="Sign in to the Enclave console")).to_be_visible()
-    await page.get_by_label("Email").fill(email)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_label("Authentication code").fill(code)
-    await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("button", name="Sign out")).to_be_visible()
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +33,8 @@ async def tenant(services: Services) -> Tenant:
 
 
 async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
-    browser: Browser,
-    gateway: str,
+    chromium: Browser,
+    console_url: str,
     watched: list[Watched],
     tenant: Tenant,
     http: Any,
@@ -157,16 +47,16 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     admin_email = await new_user(http, tenant)
 
     # The admin signs in, enrols a second factor, signs out and back in with a code.
-    admin = await _context(browser, watched)
+    admin = await new_context(chromium, watched)
     page = await admin.page()
-    await page.goto(f"{gateway}/console/?tenant={tenant.id}")
-    await _accessible(page, "sign-in")
-    await _sign_in(page, gateway, tenant.id, admin_email)
+    await page.goto(f"{console_url}/console/?tenant={tenant.id}")
+    await accessible(page, "sign-in")
+    await sign_in(page, console_url, tenant.id, admin_email)
     await page.get_by_role("link", name="Account").click()
     await page.get_by_role("button", name="Set up two-factor sign-in").click()
     secret = await page.get_by_test_id("totp-secret").inner_text()
     await page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
-    await _accessible(page, "account")
+    await accessible(page, "account")
     await page.get_by_role("button", name="Confirm").click()
     await expect(page.get_by_text("Two-factor sign-in is set up")).to_be_visible()
     await page.get_by_role("button", name="Sign out").click()
@@ -175,7 +65,7 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()  # no code: refused alike
     await expect(page.get_by_role("alert")).to_contain_text("UNAUTHENTICATED")
-    await _sign_in(page, gateway, tenant.id, admin_email, next_code(secret))
+    await sign_in(page, console_url, tenant.id, admin_email, next_code(secret))
 
     # A reload keeps the session, and no token is in web storage.
     await page.reload()
@@ -196,10 +86,10 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await page.get_by_role("button", name="Add a condition on employees").click()
     await page.get_by_label("employees row filter 1 field").select_option("department")
     await page.get_by_label("employees row filter 1 value").fill(department)
-    await _accessible(page, "roles editor")
+    await accessible(page, "roles editor")
     await page.get_by_role("button", name="Create role").click()
     await expect(page.get_by_role("status")).to_contain_text(f"Saved {role} as version 1")
-    await _shot(page, "roles")
+    await shot(page, "roles")
 
     # A user with that role.
     viewer_email = f"viewer.{uuid.uuid4().hex[:6]}@example.com"
@@ -207,7 +97,7 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await page.get_by_label("Email").fill(viewer_email)
     await page.get_by_role("checkbox", name=role).check()
     await page.get_by_label("Password (optional").fill(PASSWORD)
-    await _accessible(page, "users")
+    await accessible(page, "users")
     await page.get_by_role("button", name="Create user").click()
     await expect(page.get_by_role("status")).to_contain_text(f"Created {viewer_email}")
     await expect(page.get_by_role("cell", name=viewer_email, exact=True)).to_be_visible()
@@ -219,12 +109,12 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     sessions = page.get_by_role("region", name=f"Sessions of {admin_email}")
     await expect(sessions.locator("tbody tr")).not_to_have_count(0)
     await expect(sessions.locator("tbody tr").first).to_contain_text("yes")
-    await _accessible(page, "users, sessions")
+    await accessible(page, "users, sessions")
 
     # The user, in a browser context of their own, sees exactly the role's columns and rows.
-    viewer = await _context(browser, watched)
+    viewer = await new_context(chromium, watched)
     theirs = await viewer.page()
-    await _sign_in(theirs, gateway, tenant.id, viewer_email)
+    await sign_in(theirs, console_url, tenant.id, viewer_email)
     await expect(theirs.get_by_role("heading", name="Records")).to_be_visible()
     assert await theirs.get_by_role("link", name="Roles").count() == 0
     table = theirs.get_by_test_id("records")
@@ -238,8 +128,8 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
         cells = await row.locator("td").all_inner_texts()
         assert cells[column["department"]] == department
         assert cells[column["phone"]].startswith("•••")
-    await _accessible(theirs, "records")
-    await _shot(theirs, "records")
+    await accessible(theirs, "records")
+    await shot(theirs, "records")
 
     # A stale save: someone else saves version 2 first; the editor shows the conflict.
     await page.get_by_role("link", name="Roles").click()
@@ -254,7 +144,7 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     conflict = page.get_by_role("region", name="Someone else saved version 2")
     await expect(conflict).to_be_visible()
     await expect(conflict.get_by_role("table")).to_contain_text("department")  # their diff
-    await _accessible(page, "roles conflict")
+    await accessible(page, "roles conflict")
     await page.get_by_role("button", name="Save mine over version 2").click()
     await expect(page.get_by_role("status")).to_contain_text(f"Saved {role} as version 3")
 
@@ -264,14 +154,14 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await page.get_by_role("combobox", name="To version", exact=True).select_option("3")
     diff = page.get_by_role("table", name="Changes from version 1 to 3")
     await expect(diff).to_contain_text("lastName")
-    await _accessible(page, "role versions")
+    await accessible(page, "role versions")
 
     # What can this user see: the same grid, read-only.
     await page.get_by_role("button", name="What can a user see?").click()
     await page.get_by_role("combobox", name="User", exact=True).select_option(label=viewer_email)
     await expect(page.get_by_label("employees phone mask")).to_be_checked()
     await expect(page.get_by_label("employees firstName read")).to_be_disabled()
-    await _accessible(page, "effective permissions")
+    await accessible(page, "effective permissions")
 
     # The audit log shows the role's three versions, and Verify says ok.
     await page.get_by_role("link", name="Audit log").click()
@@ -283,8 +173,8 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await expect(audit).to_contain_text("update")
     await page.get_by_role("button", name="Verify the audit log").click()
     await expect(page.get_by_test_id("verify-result")).to_contain_text("Verified: ok")
-    await _accessible(page, "audit log")
-    await _shot(page, "audit")
+    await accessible(page, "audit log")
+    await shot(page, "audit")
 
     # GraphiQL, lazy-loaded into the same origin, runs queries with the session's token.
     await theirs.get_by_role("link", name="GraphiQL").click()
@@ -301,11 +191,11 @@ async def test_an_admin_builds_a_role_that_a_user_then_sees_through(
     await expect(response).to_contain_text(role)
     # GraphiQL's own editor fails axe rules upstream (CodeMirror's unlabelled textareas, its
     # tab bar, contrast); the console around it is checked.
-    await _accessible(theirs, "graphiql", exclude=".graphiql-container")
+    await accessible(theirs, "graphiql", exclude=".graphiql-container")
 
 
 async def test_records_api_keys_access_log_and_exports(
-    browser: Browser, gateway: str, watched: list[Watched], tenant: Tenant, http: Any
+    chromium: Browser, console_url: str, watched: list[Watched], tenant: Tenant, http: Any
 ) -> None:
     api = GraphQLClient(http, tenant.token)
     record = await create_employee(api, department="Support")
@@ -313,14 +203,14 @@ async def test_records_api_keys_access_log_and_exports(
         'mutation { createRole(input: { name: "integrator", sheets: [{ datasheet: "employees",'
         ' read: ["firstName"] }] }) { version } }'
     )
-    admin = await _context(browser, watched)
+    admin = await new_context(chromium, watched)
     page = await admin.page()
     email = await new_user(http, tenant)
     users = (await api.ok("{ users { id email } }"))["users"]
     admin_id = next(u["id"] for u in users if u["email"] == email)
 
     # Signed in with the keyboard alone: labelled fields in order, Enter submits.
-    await page.goto(f"{gateway}/console/?tenant={tenant.id}")
+    await page.goto(f"{console_url}/console/?tenant={tenant.id}")
     await page.get_by_label("Tenant").focus()
     await page.keyboard.press("Tab")
     await page.keyboard.type(email)
@@ -342,7 +232,7 @@ async def test_records_api_keys_access_log_and_exports(
     key = await page.get_by_test_id("new-key").inner_text()
     assert key.startswith("enk_")
     await expect(page.get_by_role("cell", name="payroll sync", exact=True)).to_be_visible()
-    await _accessible(page, "API keys")
+    await accessible(page, "API keys")
     page.once("dialog", lambda dialog: dialog.accept())
     await page.get_by_role("button", name="Revoke payroll sync").click()
     await expect(page.get_by_role("cell", name="revoked")).to_be_visible()
@@ -356,7 +246,7 @@ async def test_records_api_keys_access_log_and_exports(
     await expect(table).to_contain_text(record["firstName"])
     await page.get_by_role("button", name="Edit").click()
     await page.get_by_label("jobTitle", exact=True).fill("Team lead")
-    await _accessible(page, "records editor")
+    await accessible(page, "records editor")
     await page.get_by_role("button", name="Save", exact=True).click()
     await expect(table).to_contain_text("Team lead")
     await page.get_by_role("button", name="Edit").click()
@@ -379,7 +269,7 @@ async def test_records_api_keys_access_log_and_exports(
     await page.get_by_role("link", name="Access log").click()
     await page.get_by_label("Record id").fill(record["id"])
     seen = page.get_by_role("cell", name=admin_id, exact=True).first
-    for _ in range(10):  # the gateway writes access events in batches, every half second
+    for _ in range(10):  # the console_url writes access events in batches, every half second
         await page.get_by_role("button", name="Show", exact=True).click()
         try:
             await expect(seen).to_be_visible(timeout=1_000)
@@ -387,7 +277,7 @@ async def test_records_api_keys_access_log_and_exports(
         except AssertionError:
             continue
     await expect(seen).to_be_visible()
-    await _accessible(page, "access log")
+    await accessible(page, "access log")
 
     # An export: refused (with its code) until the admin may export, then downloaded
     # through its one-time link.
@@ -404,7 +294,7 @@ async def test_records_api_keys_access_log_and_exports(
     signins = page.get_by_role("region", name=f"Sign-ins of {email}")
     await expect(signins.get_by_role("row")).not_to_have_count(0)
     await expect(signins).to_contain_text("127.0.0.1")
-    await _accessible(page, "users, sign-ins")
+    await accessible(page, "users, sign-ins")
     await page.get_by_role("link", name="Exports").click()
     await page.get_by_role("combobox", name="Format").select_option("NDJSON")
     await page.get_by_role("button", name="Start the export").click()
@@ -413,4 +303,4 @@ async def test_records_api_keys_access_log_and_exports(
     saved = await (await download.value).path()
     lines = Path(saved).read_text().splitlines()
     assert any(record["id"] in line for line in lines)
-    await _accessible(page, "exports")
+    await accessible(page, "exports")

@@ -6,6 +6,7 @@ import { Account, Enrol } from "./pages/Account";
 import { ApiKeys } from "./pages/ApiKeys";
 import { Audit } from "./pages/Audit";
 import { Exports } from "./pages/Exports";
+import { Incidents } from "./incidents/Incidents";
 import { Records } from "./pages/Records";
 import { Roles } from "./pages/Roles";
 import { SignIn } from "./pages/SignIn";
@@ -23,6 +24,7 @@ const PAGES = [
   { path: "/records", label: "Records", admin: false },
   { path: "/audit", label: "Audit log", admin: false },
   { path: "/access", label: "Access log", admin: true },
+  { path: "/incidents", label: "Incidents", admin: true },
   { path: "/exports", label: "Exports", admin: false },
   { path: "/graphiql", label: "GraphiQL", admin: false },
   { path: "/account", label: "Account", admin: false },
@@ -116,6 +118,8 @@ function Page({ path }: { path: string }) {
       return <AccessLog />;
     case "/exports":
       return <Exports />;
+    case "/incidents":
+      return <Incidents />;
     case "/graphiql":
       return (
         <Suspense fallback={<Loading what="GraphiQL" />}>

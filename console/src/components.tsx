@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useState, type InputHTMLAttributes, type ReactNode } from "react";
 import { ApiError } from "./api";
 
 /** A refusal as the admin should read it: the message, and the code to look up. */
@@ -79,4 +79,94 @@ export function useAction(): Action {
     }
   }, []);
   return { busy, error, setError, run };
+}
+
+/** A labelled checkbox (the label beside it, on the same line). */
+export function Check({
+  label,
+  checked,
+  onChange,
+  disabled,
+}: {
+  label: ReactNode;
+  checked: boolean;
+  onChange: (checked: boolean) => void;
+  disabled?: boolean;
+}) {
+  return (
+    <label className="inline">
+      <input
+        type="checkbox"
+        checked={checked}
+        disabled={disabled}
+        onChange={(e) => onChange(e.target.checked)}
+      />
+      {label}
+    </label>
+  );
+}
+
+/** The export formats the gateway writes. */
+export function FormatChoice({
+  label,
+  value,
+  onChange,
+}: {
+  label: string;
+  value: string;
+  onChange: (format: string) => void;
+}) {
+  return (
+    <label>
+      {label}
+      <select aria-label={label} value={value} onChange={(e) => onChange(e.target.value)}>
+        <option value="CSV">CSV</option>
+        <option value="NDJSON">NDJSON</option>
+      </select>
+    </label>
+  );
+}
+
+type InputProps = Omit<InputHTMLAttributes<HTMLInputElement>, "value" | "onChange">;
+
+/** A labelled text input (the label above it). */
+export function Field({
+  label,
+  value,
+  onChange,
+  ...input
+}: InputProps & { label: ReactNode; value: string; onChange: (value: string) => void }) {
+  return (
+    <label>
+      {label}
+      <input value={value} onChange={(e) => onChange(e.target.value)} {...input} />
+    </label>
+  );
+}
+
+/** A labelled multi-line text box. */
+export function TextBox({
+  label,
+  value,
+  onChange,
+  required,
+  rows = 3,
+}: {
+  label: ReactNode;
+  value: string;
+  onChange: (value: string) => void;
+  required?: boolean;
+  rows?: number;
+}) {
+  return (
+    <label>
+      {label}
+      <textarea
+        required={required}
+        rows={rows}
+        value={value}
+        onChange={(e) => onChange(e.target.value)}
+      />
+    </label>
+  );
 }

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading, useAction } from "../components";
+import { Field, useAction } from "../components";
+import { Listing, when } from "../table";
 
 interface AccessEvent {
   at: string;
@@ -90,10 +91,7 @@ export function AccessLog() {
           ))}
         </fieldset>
         {mode === "record" && (
-          <label>
-            Datasheet
-            <input required value={datasheet} onChange={(e) => setDatasheet(e.target.value)} />
-          </label>
+          <Field label="Datasheet" value={datasheet} onChange={setDatasheet} required />
         )}
         <label>
           {mode === "record"
@@ -105,65 +103,45 @@ export function AccessLog() {
         </label>
         {mode === "principal" && (
           <>
-            <label>
-              Since (default: a week ago)
-              <input
-                type="datetime-local"
-                value={since}
-                onChange={(e) => setSince(e.target.value)}
-              />
-            </label>
-            <label>
-              Until (default: now)
-              <input
-                type="datetime-local"
-                value={until}
-                onChange={(e) => setUntil(e.target.value)}
-              />
-            </label>
+            <Field
+              label="Since (default: a week ago)"
+              value={since}
+              onChange={setSince}
+              type="datetime-local"
+            />
+            <Field
+              label="Until (default: now)"
+              value={until}
+              onChange={setUntil}
+              type="datetime-local"
+            />
           </>
         )}
         <button type="submit">Show</button>
       </form>
-      <ErrorBox error={error} />
-      {loading && <Loading what="access events" />}
-      {events && events.length === 0 && <Empty>Nothing recorded.</Empty>}
-      {events && events.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">At</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Principal</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Datasheet</th>
-              <th scope="col">Fields</th>
-              <th scope="col">Records</th>
-              <th scope="col">Purpose</th>
-              <th scope="col">IP</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.map((e, i) => (
-              <tr key={i}>
-                <td>{new Date(e.at).toLocaleString()}</td>
-                <td>{e.kind}</td>
-                <td>{e.principal}</td>
-                <td>{e.roles.join(", ")}</td>
-                <td>{e.datasheet ?? ""}</td>
-                <td>{e.fields.join(", ")}</td>
-                <td>
-                  {e.records.length > 3
-                    ? `${e.records.slice(0, 3).join(", ")} +${e.records.length - 3}`
-                    : e.records.join(", ")}
-                </td>
-                <td>{e.purpose ?? ""}</td>
-                <td>{e.ip ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <Listing
+        what="access events"
+        empty="Nothing recorded."
+        source={{ data: events, loading, error }}
+        rowKey={(_, i) => i}
+        columns={[
+          { header: "At", cell: (e) => when(e.at) },
+          { header: "Kind", cell: (e) => e.kind },
+          { header: "Principal", cell: (e) => e.principal },
+          { header: "Roles", cell: (e) => e.roles.join(", ") },
+          { header: "Datasheet", cell: (e) => e.datasheet ?? "" },
+          { header: "Fields", cell: (e) => e.fields.join(", ") },
+          {
+            header: "Records",
+            cell: (e) =>
+              e.records.length > 3
+                ? `${e.records.slice(0, 3).join(", ")} +${e.records.length - 3}`
+                : e.records.join(", "),
+          },
+          { header: "Purpose", cell: (e) => e.purpose ?? "" },
+          { header: "IP", cell: (e) => e.ip ?? "" },
+        ]}
+      />
     </section>
   );
 }

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { gql, signOut } from "../api";
-import { ErrorBox, useAction } from "../components";
+import { ErrorBox, Field, useAction } from "../components";
 
 interface Enrollment {
   secret: string;
@@ -55,17 +55,15 @@ export function Enrol({ required = false }: { required?: boolean }) {
       <p>
         <a href={enrollment.uri}>Open in an authenticator app</a>
       </p>
-      <label>
-        Code from the app
-        <input
-          name="confirm-code"
-          inputMode="numeric"
-          autoComplete="one-time-code"
-          required
-          value={code}
-          onChange={(e) => setCode(e.target.value)}
-        />
-      </label>
+      <Field
+        label="Code from the app"
+        value={code}
+        onChange={setCode}
+        name="confirm-code"
+        inputMode="numeric"
+        autoComplete="one-time-code"
+        required
+      />
       <ErrorBox error={error} />
       <button type="submit" disabled={busy}>
         Confirm
@@ -73,15 +71,13 @@ export function Enrol({ required = false }: { required?: boolean }) {
     </form>
   ) : (
     <form onSubmit={start}>
-      <label>
-        Current code (only to replace a second factor you already have)
-        <input
-          name="current-code"
-          inputMode="numeric"
-          value={current}
-          onChange={(e) => setCurrent(e.target.value)}
-        />
-      </label>
+      <Field
+        label="Current code (only to replace a second factor you already have)"
+        value={current}
+        onChange={setCurrent}
+        name="current-code"
+        inputMode="numeric"
+      />
       <ErrorBox error={error} />
       <button type="submit" disabled={busy}>
         Set up two-factor sign-in
@@ -131,27 +127,23 @@ function ChangePassword() {
   };
   return (
     <form onSubmit={submit}>
-      <label>
-        Current password
-        <input
-          type="password"
-          autoComplete="current-password"
-          required
-          value={current}
-          onChange={(e) => setCurrent(e.target.value)}
-        />
-      </label>
-      <label>
-        New password (12 characters or more)
-        <input
-          type="password"
-          autoComplete="new-password"
-          required
-          minLength={12}
-          value={next}
-          onChange={(e) => setNext(e.target.value)}
-        />
-      </label>
+      <Field
+        label="Current password"
+        value={current}
+        onChange={setCurrent}
+        type="password"
+        autoComplete="current-password"
+        required
+      />
+      <Field
+        label="New password (12 characters or more)"
+        value={next}
+        onChange={setNext}
+        type="password"
+        autoComplete="new-password"
+        required
+        minLength={12}
+      />
       <ErrorBox error={error} />
       {done && <p role="status">Password changed.</p>}
       <button type="submit" disabled={busy}>

@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading, useAction, useLoad } from "../components";
+import { Check, Empty, ErrorBox, Field, useAction, useLoad } from "../components";
+import { Listing, when } from "../table";
 
 interface ApiKey {
   id: string;
@@ -40,43 +41,31 @@ export function ApiKeys() {
   return (
     <section aria-labelledby="keys-title">
       <h1 id="keys-title">API keys</h1>
-      <ErrorBox error={keys.error ?? error} />
-      {keys.loading && !keys.data && <Loading what="API keys" />}
-      {keys.data && keys.data.length === 0 && <Empty>No API keys yet.</Empty>}
-      {keys.data && keys.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Role</th>
-              <th scope="col">Export</th>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">State</th>
-            </tr>
-          </thead>
-          <tbody>
-            {keys.data.map((k) => (
-              <tr key={k.id}>
-                <td>{k.name}</td>
-                <td>{k.role}</td>
-                <td>{k.canExport ? "yes" : "no"}</td>
-                <td>{new Date(k.createdAt).toLocaleString()}</td>
-                <td>{k.lastUsedAt ? new Date(k.lastUsedAt).toLocaleString() : "never"}</td>
-                <td>
-                  {k.revoked ? (
-                    "revoked"
-                  ) : (
-                    <button type="button" onClick={() => revoke(k)}>
-                      Revoke {k.name}
-                    </button>
-                  )}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ErrorBox error={error} />
+      <Listing
+        what="API keys"
+        empty="No API keys yet."
+        source={keys}
+        rowKey={(k) => k.id}
+        columns={[
+          { header: "Name", cell: (k) => k.name },
+          { header: "Role", cell: (k) => k.role },
+          { header: "Export", cell: (k) => (k.canExport ? "yes" : "no") },
+          { header: "Created", cell: (k) => when(k.createdAt) },
+          { header: "Last used", cell: (k) => when(k.lastUsedAt, "never") },
+          {
+            header: "State",
+            cell: (k) =>
+              k.revoked ? (
+                "revoked"
+              ) : (
+                <button type="button" onClick={() => revoke(k)}>
+                  Revoke {k.name}
+                </button>
+              ),
+          },
+        ]}
+      />
       {roles.data && <CreateKey roles={roles.data} onCreated={keys.reload} />}
     </section>
   );
@@ -113,15 +102,7 @@ function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => voi
         <Empty>Create a role first: a key is scoped to one role.</Empty>
       ) : (
         <>
-          <label>
-            Name
-            <input
-              name="key-name"
-              required
-              value={name}
-              onChange={(e) => setName(e.target.value)}
-            />
-          </label>
+          <Field label="Name" value={name} onChange={setName} name="key-name" required />
           <label>
             Role
             <select aria-label="Role" value={role} onChange={(e) => setRole(e.target.value)}>
@@ -132,14 +113,7 @@ function CreateKey({ roles, onCreated }: { roles: string[]; onCreated: () => voi
               ))}
             </select>
           </label>
-          <label className="inline">
-            <input
-              type="checkbox"
-              checked={canExport}
-              onChange={(e) => setCanExport(e.target.checked)}
-            />
-            May export
-          </label>
+          <Check label="May export" checked={canExport} onChange={setCanExport} />
           <ErrorBox error={error} />
           <button type="submit" disabled={busy}>
             Create key

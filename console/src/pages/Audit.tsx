@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading, useAction } from "../components";
+import { ErrorBox, useAction } from "../components";
+import { Listing, when } from "../table";
 
 interface Change {
   field: string;
@@ -120,53 +121,37 @@ export function Audit() {
         </label>
         <button type="submit">Show entries</button>
       </form>
-      <ErrorBox error={error} />
-      {loading && <Loading what="audit entries" />}
-      {entries && entries.length === 0 && <Empty>No audit entries match.</Empty>}
-      {entries && entries.length > 0 && (
-        <div className="scroll" tabIndex={0} aria-label="Audit entries">
-          <table data-testid="audit">
-            <thead>
-              <tr>
-                <th scope="col">#</th>
-                <th scope="col">At</th>
-                <th scope="col">Actor</th>
-                <th scope="col">Operation</th>
-                <th scope="col">Datasheet</th>
-                <th scope="col">Record</th>
-                <th scope="col">Version</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Changes</th>
-              </tr>
-            </thead>
-            <tbody>
-              {entries.map((e) => (
-                <tr key={e.sequence}>
-                  <td>{e.sequence}</td>
-                  <td>{new Date(e.at).toLocaleString()}</td>
-                  <td>
-                    {e.actorKind} {e.actorId}
-                  </td>
-                  <td>{e.operation}</td>
-                  <td>{e.datasheet ?? ""}</td>
-                  <td>{e.record ?? ""}</td>
-                  <td>{e.version ?? ""}</td>
-                  <td>{[e.outcome, e.code].filter(Boolean).join(" ")}</td>
-                  <td className="changes">
-                    {e.redacted
-                      ? "redacted"
-                      : e.changes.length > 0
-                        ? e.changes
-                            .map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`)
-                            .join("; ")
-                        : e.fields.join(", ")}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <Listing
+        what="audit entries"
+        empty="No audit entries match."
+        source={{ data: entries, loading, error }}
+        scroll
+        label="Audit entries"
+        testId="audit"
+        rowKey={(e) => e.sequence}
+        columns={[
+          { header: "#", cell: (e) => e.sequence },
+          { header: "At", cell: (e) => when(e.at) },
+          { header: "Actor", cell: (e) => `${e.actorKind} ${e.actorId}` },
+          { header: "Operation", cell: (e) => e.operation },
+          { header: "Datasheet", cell: (e) => e.datasheet ?? "" },
+          { header: "Record", cell: (e) => e.record ?? "" },
+          { header: "Version", cell: (e) => e.version ?? "" },
+          { header: "Outcome", cell: (e) => [e.outcome, e.code].filter(Boolean).join(" ") },
+          {
+            header: "Changes",
+            className: "changes",
+            cell: (e) =>
+              e.redacted
+                ? "redacted"
+                : e.changes.length > 0
+                  ? e.changes
+                      .map((c) => `${c.field}: ${show(c.before)} → ${show(c.after)}`)
+                      .join("; ")
+                  : e.fields.join(", "),
+          },
+        ]}
+      />
       {more && (
         <button type="button" disabled={loading} onClick={() => void load(cursor)}>
           Load more

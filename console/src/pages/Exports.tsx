@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { ErrorBox, useAction } from "../components";
+import { Check, ErrorBox, Field, FormatChoice, useAction } from "../components";
+import { sameOrigin, when } from "../table";
 
 interface Job {
   id: string;
@@ -10,12 +11,6 @@ interface Job {
   total: number;
   url: string;
   expiresAt: string;
-}
-
-/** The link on this origin (the gateway builds it from the request's own base URL). */
-function sameOrigin(url: string): string {
-  const parsed = new URL(url, window.location.href);
-  return parsed.pathname + parsed.search;
 }
 
 /** Start an export of a datasheet (the fields your roles may export) and download it once. */
@@ -43,25 +38,9 @@ export function Exports() {
     <section aria-labelledby="exports-title">
       <h1 id="exports-title">Exports</h1>
       <form onSubmit={submit}>
-        <label>
-          Datasheet
-          <input required value={datasheet} onChange={(e) => setDatasheet(e.target.value)} />
-        </label>
-        <label>
-          Format
-          <select aria-label="Format" value={format} onChange={(e) => setFormat(e.target.value)}>
-            <option value="CSV">CSV</option>
-            <option value="NDJSON">NDJSON</option>
-          </select>
-        </label>
-        <label className="inline">
-          <input
-            type="checkbox"
-            checked={archived}
-            onChange={(e) => setArchived(e.target.checked)}
-          />
-          Include archived records
-        </label>
+        <Field label="Datasheet" value={datasheet} onChange={setDatasheet} required />
+        <FormatChoice label="Format" value={format} onChange={setFormat} />
+        <Check label="Include archived records" checked={archived} onChange={setArchived} />
         <ErrorBox error={error} />
         <button type="submit" disabled={busy}>
           Start the export
@@ -75,7 +54,7 @@ export function Exports() {
               <a href={sameOrigin(job.url)} download>
                 download once
               </a>{" "}
-              before {new Date(job.expiresAt).toLocaleString()}
+              before {when(job.expiresAt)}
             </li>
           ))}
         </ul>

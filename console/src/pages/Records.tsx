@@ -1,6 +1,7 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { gql } from "../api";
 import { Empty, ErrorBox, Loading, useAction, useLoad } from "../components";
+import { Listing } from "../table";
 
 interface TypeRef {
   kind: string;
@@ -178,6 +179,25 @@ function Table({ view }: { view: SheetView }) {
       page.reload();
     });
   };
+  const actions = (row: Row) => (
+    <>
+      {view.update && (
+        <button type="button" onClick={() => setEditing(row)}>
+          Edit
+        </button>
+      )}
+      {view.archive && (
+        <button type="button" onClick={() => act(row.archived ? "restore" : "archive", row)}>
+          {row.archived ? "Restore" : "Archive"}
+        </button>
+      )}
+      {view.delete && (
+        <button type="button" onClick={() => act("delete", row)}>
+          Delete
+        </button>
+      )}
+    </>
+  );
   const search = (event: FormEvent) => {
     event.preventDefault();
     setApplied(filter);
@@ -227,58 +247,29 @@ function Table({ view }: { view: SheetView }) {
           }}
         />
       )}
-      <ErrorBox error={page.error ?? action.error} />
-      {page.loading && <Loading what="records" />}
-      {page.data && page.data.nodes.length === 0 && <Empty>No records here.</Empty>}
-      {page.data && page.data.nodes.length > 0 && (
-        <div className="scroll" tabIndex={0} aria-label={`${view.query} records`}>
-          <table className="records" data-testid="records">
-            <thead>
-              <tr>
-                {view.columns.map((c) => (
-                  <th scope="col" key={c}>
-                    {c}
-                  </th>
-                ))}
-                {archived && <th scope="col">archived</th>}
-                {(view.update || view.archive || view.delete) && <th scope="col">Actions</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {page.data.nodes.map((row) => (
-                <tr key={row.id}>
-                  {view.columns.map((c) => (
-                    <td key={c}>{row[c] == null ? "" : String(row[c])}</td>
-                  ))}
-                  {archived && <td>{row.archived ? "yes" : ""}</td>}
-                  {(view.update || view.archive || view.delete) && (
-                    <td className="actions">
-                      {view.update && (
-                        <button type="button" onClick={() => setEditing(row)}>
-                          Edit
-                        </button>
-                      )}
-                      {view.archive && (
-                        <button
-                          type="button"
-                          onClick={() => act(row.archived ? "restore" : "archive", row)}
-                        >
-                          {row.archived ? "Restore" : "Archive"}
-                        </button>
-                      )}
-                      {view.delete && (
-                        <button type="button" onClick={() => act("delete", row)}>
-                          Delete
-                        </button>
-                      )}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      <ErrorBox error={action.error} />
+      <Listing
+        what="records"
+        empty="No records here."
+        source={{ ...page, data: page.data?.nodes }}
+        scroll
+        label={`${view.query} records`}
+        testId="records"
+        className="records"
+        rowKey={(row) => row.id}
+        columns={[
+          ...view.columns.map((c) => ({
+            header: c,
+            cell: (row: Row) => (row[c] == null ? "" : String(row[c])),
+          })),
+          ...(archived
+            ? [{ header: "archived", cell: (row: Row) => (row.archived ? "yes" : "") }]
+            : []),
+          ...(view.update || view.archive || view.delete
+            ? [{ header: "Actions", className: "actions", cell: (row: Row) => actions(row) }]
+            : []),
+        ]}
+      />
       <div className="actions">
         <button
           type="button"

@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { ApiError, gql } from "../api";
-import { Empty, ErrorBox, Loading, useLoad } from "../components";
+import { Empty, ErrorBox, Field, Loading, useLoad } from "../components";
 import { Effective } from "../roles/Effective";
 import { PermissionGrid } from "../roles/Grid";
 import { DiffView, Versions } from "../roles/Versions";
@@ -198,24 +198,20 @@ function Editor({ role, sheets, notice, onSaved }: EditorProps) {
           {role.updatedAt ? `, saved ${new Date(role.updatedAt).toLocaleString()}` : ""}.
         </p>
       )}
-      <label>
-        Name
-        <input
-          name="role-name"
-          required
-          readOnly={role !== null}
-          value={name}
-          onChange={(e) => setName(e.target.value)}
-        />
-      </label>
-      <label>
-        Description
-        <input
-          name="role-description"
-          value={description}
-          onChange={(e) => setDescription(e.target.value)}
-        />
-      </label>
+      <Field
+        label="Name"
+        value={name}
+        onChange={setName}
+        name="role-name"
+        required
+        readOnly={role !== null}
+      />
+      <Field
+        label="Description"
+        value={description}
+        onChange={setDescription}
+        name="role-description"
+      />
       {sheets.map((sheet, index) => {
         const grant = grants[index];
         return grant ? (

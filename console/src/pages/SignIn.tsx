@@ -1,6 +1,6 @@
 import { useState, type FormEvent } from "react";
 import { signIn } from "../api";
-import { ErrorBox } from "../components";
+import { ErrorBox, Field } from "../components";
 
 // The tenant of the last sign-in, offered again after signing out (it is not a secret).
 let lastTenant = "";
@@ -31,48 +31,34 @@ export function SignIn() {
     <main id="main" className="narrow">
       <h1>Sign in to the Enclave console</h1>
       <form onSubmit={submit} aria-describedby="signin-help">
-        <label>
-          Tenant
-          <input
-            name="tenant"
-            required
-            value={tenant}
-            onChange={(e) => setTenant(e.target.value)}
-          />
-        </label>
-        <label>
-          Email
-          <input
-            name="email"
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.target.value)}
-          />
-        </label>
-        <label>
-          Password
-          <input
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(e) => setPassword(e.target.value)}
-          />
-        </label>
-        <label>
-          Authentication code
-          <input
-            name="code"
-            inputMode="numeric"
-            autoComplete="one-time-code"
-            pattern="[0-9]{6}"
-            value={code}
-            onChange={(e) => setCode(e.target.value)}
-          />
-        </label>
+        <Field label="Tenant" value={tenant} onChange={setTenant} name="tenant" required />
+        <Field
+          label="Email"
+          value={email}
+          onChange={setEmail}
+          name="email"
+          type="email"
+          autoComplete="username"
+          required
+        />
+        <Field
+          label="Password"
+          value={password}
+          onChange={setPassword}
+          name="password"
+          type="password"
+          autoComplete="current-password"
+          required
+        />
+        <Field
+          label="Authentication code"
+          value={code}
+          onChange={setCode}
+          name="code"
+          inputMode="numeric"
+          autoComplete="one-time-code"
+          pattern="[0-9]{6}"
+        />
         <p id="signin-help" className="muted">
           Enter the six-digit code from your authenticator app if you have set up two-factor
           sign-in.

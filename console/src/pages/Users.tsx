@@ -1,6 +1,7 @@
 import { useState, type FormEvent } from "react";
 import { gql } from "../api";
-import { Empty, ErrorBox, Loading, useAction, useLoad } from "../components";
+import { Check, ErrorBox, Field, useAction, useLoad } from "../components";
+import { Listing, when } from "../table";
 
 interface User {
   id: string;
@@ -32,42 +33,33 @@ export function Users() {
   return (
     <section aria-labelledby="users-title">
       <h1 id="users-title">Users</h1>
-      <ErrorBox error={users.error ?? roles.error} />
-      {users.loading && !users.data && <Loading what="users" />}
-      {users.data && users.data.length === 0 && <Empty>No users yet.</Empty>}
-      {users.data && users.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Email</th>
-              <th scope="col">Roles</th>
-              <th scope="col">Export</th>
-              <th scope="col">Two-factor</th>
-              <th scope="col">Version</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {users.data.map((u) => (
-              <tr key={u.id}>
-                <td>{u.email}</td>
-                <td>{u.roles.join(", ")}</td>
-                <td>{u.canExport ? "yes" : "no"}</td>
-                <td>{u.twoFactorEnabled ? "on" : "off"}</td>
-                <td>{u.version}</td>
-                <td>
-                  <button type="button" onClick={() => setEditing(u.id)}>
-                    Edit {u.email}
-                  </button>
-                  <button type="button" onClick={() => setHistory(u)}>
-                    Sign-ins and sessions of {u.email}
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ErrorBox error={roles.error} />
+      <Listing
+        what="users"
+        empty="No users yet."
+        source={users}
+        rowKey={(u) => u.id}
+        columns={[
+          { header: "Email", cell: (u) => u.email },
+          { header: "Roles", cell: (u) => u.roles.join(", ") },
+          { header: "Export", cell: (u) => (u.canExport ? "yes" : "no") },
+          { header: "Two-factor", cell: (u) => (u.twoFactorEnabled ? "on" : "off") },
+          { header: "Version", cell: (u) => u.version },
+          {
+            header: "Actions",
+            cell: (u) => (
+              <>
+                <button type="button" onClick={() => setEditing(u.id)}>
+                  Edit {u.email}
+                </button>
+                <button type="button" onClick={() => setHistory(u)}>
+                  Sign-ins and sessions of {u.email}
+                </button>
+              </>
+            ),
+          },
+        ]}
+      />
       {roles.data && editing && users.data?.some((u) => u.id === editing) && (
         <EditUser
           key={editing}
@@ -115,35 +107,24 @@ function CreateUser({ roles, onCreated }: { roles: string[]; onCreated: () => vo
   return (
     <form onSubmit={submit} aria-labelledby="create-user-title">
       <h2 id="create-user-title">Create a user</h2>
-      <label>
-        Email
-        <input
-          name="new-user-email"
-          type="email"
-          required
-          value={email}
-          onChange={(e) => setEmail(e.target.value)}
-        />
-      </label>
+      <Field
+        label="Email"
+        value={email}
+        onChange={setEmail}
+        name="new-user-email"
+        type="email"
+        required
+      />
       <RoleChoice roles={roles} chosen={chosen} onChange={setChosen} />
-      <label className="inline">
-        <input
-          type="checkbox"
-          checked={canExport}
-          onChange={(e) => setCanExport(e.target.checked)}
-        />
-        May export
-      </label>
-      <label>
-        Password (optional; 12 characters or more)
-        <input
-          name="new-user-password"
-          type="password"
-          autoComplete="new-password"
-          value={password}
-          onChange={(e) => setPassword(e.target.value)}
-        />
-      </label>
+      <Check label="May export" checked={canExport} onChange={setCanExport} />
+      <Field
+        label="Password (optional; 12 characters or more)"
+        value={password}
+        onChange={setPassword}
+        name="new-user-password"
+        type="password"
+        autoComplete="new-password"
+      />
       <ErrorBox error={error} />
       {done && (
         <p role="status" className="ok">
@@ -221,14 +202,7 @@ function EditUser({ user, roles, onDone }: { user: User; roles: string[]; onDone
     <form onSubmit={save} aria-labelledby="edit-user-title">
       <h2 id="edit-user-title">Edit {user.email}</h2>
       <RoleChoice roles={roles} chosen={chosen} onChange={setChosen} />
-      <label className="inline">
-        <input
-          type="checkbox"
-          checked={canExport}
-          onChange={(e) => setCanExport(e.target.checked)}
-        />
-        May export
-      </label>
+      <Check label="May export" checked={canExport} onChange={setCanExport} />
       <div className="actions">
         <button type="submit" disabled={busy}>
           Save (version {user.version})
@@ -306,31 +280,18 @@ function SignIns({ user }: { user: User }) {
   return (
     <section aria-labelledby="signins-title">
       <h2 id="signins-title">Sign-ins of {user.email}</h2>
-      <ErrorBox error={events.error} />
-      {events.loading && <Loading what="sign-ins" />}
-      {events.data && events.data.length === 0 && <Empty>No sign-ins recorded.</Empty>}
-      {events.data && events.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">At</th>
-              <th scope="col">Kind</th>
-              <th scope="col">IP</th>
-              <th scope="col">Browser or client</th>
-            </tr>
-          </thead>
-          <tbody>
-            {events.data.map((e, i) => (
-              <tr key={i}>
-                <td>{new Date(e.at).toLocaleString()}</td>
-                <td>{e.kind}</td>
-                <td>{e.ip ?? ""}</td>
-                <td>{e.userAgent ?? ""}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <Listing
+        what="sign-ins"
+        empty="No sign-ins recorded."
+        source={events}
+        rowKey={(_, i) => i}
+        columns={[
+          { header: "At", cell: (e) => when(e.at) },
+          { header: "Kind", cell: (e) => e.kind },
+          { header: "IP", cell: (e) => e.ip ?? "" },
+          { header: "Browser or client", cell: (e) => e.userAgent ?? "" },
+        ]}
+      />
     </section>
   );
 }
@@ -357,29 +318,17 @@ function Sessions({ user }: { user: User }) {
   return (
     <section aria-labelledby="sessions-title">
       <h2 id="sessions-title">Sessions of {user.email}</h2>
-      <ErrorBox error={sessions.error} />
-      {sessions.loading && <Loading what="sessions" />}
-      {sessions.data && sessions.data.length === 0 && <Empty>No open sessions.</Empty>}
-      {sessions.data && sessions.data.length > 0 && (
-        <table>
-          <thead>
-            <tr>
-              <th scope="col">Opened</th>
-              <th scope="col">Expires</th>
-              <th scope="col">Two-factor</th>
-            </tr>
-          </thead>
-          <tbody>
-            {sessions.data.map((s) => (
-              <tr key={s.id}>
-                <td>{new Date(s.openedAt).toLocaleString()}</td>
-                <td>{new Date(s.expiresAt).toLocaleString()}</td>
-                <td>{s.twoFactor ? "yes" : "no"}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <Listing
+        what="sessions"
+        empty="No open sessions."
+        source={sessions}
+        rowKey={(s) => s.id}
+        columns={[
+          { header: "Opened", cell: (s) => when(s.openedAt) },
+          { header: "Expires", cell: (s) => when(s.expiresAt) },
+          { header: "Two-factor", cell: (s) => (s.twoFactor ? "yes" : "no") },
+        ]}
+      />
     </section>
   );
 }

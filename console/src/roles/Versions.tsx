@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { gql } from "../api";
 import { Empty, ErrorBox, Loading, useLoad } from "../components";
+import { DataTable, when } from "../table";
 import type { Role } from "./model";
 
 interface SheetDiff {
@@ -101,27 +102,15 @@ export function Versions({ role }: { role: Role }) {
   return (
     <section aria-labelledby="versions-title">
       <h2 id="versions-title">Versions of {role.name}</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">Saved</th>
-            <th scope="col">By</th>
-          </tr>
-        </thead>
-        <tbody>
-          {versions.data.map((v) => (
-            <tr key={v.version}>
-              <td>
-                {v.version}
-                {v.deleted ? " (deleted)" : ""}
-              </td>
-              <td>{new Date(v.at).toLocaleString()}</td>
-              <td>{v.by}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <DataTable
+        rows={versions.data}
+        rowKey={(v) => v.version}
+        columns={[
+          { header: "Version", cell: (v) => `${v.version}${v.deleted ? " (deleted)" : ""}` },
+          { header: "Saved", cell: (v) => when(v.at) },
+          { header: "By", cell: (v) => v.by },
+        ]}
+      />
       <div className="inline-form">
         <VersionChoice
           label="From version"
