@@ -18,7 +18,7 @@ from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
 
 from gateway.services import Services
-from storage.values import Compromised
+from storage.incidentvalues import Compromised
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.console import Watched, accessible, new_context, shot, sign_in
 from tests.support.employees import create_employee
@@ -257,3 +257,57 @@ async def test_a_suspected_incident_is_confirmed_from_the_page(
     await expect(history).to_contain_text("Confirmed with the user")
     await expect(page.get_by_role("button", name="File the report")).to_be_visible()
     await accessible(page, "incident, confirmed")
+
+
+THRESHOLDS = "{ detectionThresholds { readFactor refusedRequests } }"
+
+
+async def test_an_admin_sets_the_detection_thresholds(
+    chromium: Browser,
+    console_url: str,
+    watched: list[Watched],
+    http: httpx.AsyncClient,
+    services: Services,
+) -> None:
+    tenant = await make_tenant(services, "DE", "Threshold Org")
+    api = GraphQLClient(http, tenant.token)
+    email = f"dpo.{uuid.uuid4().hex[:6]}@example.com"
+    await api.ok(CREATE_ADMIN, {"e": email, "p": PASSWORD})
+    before = (await api.ok(THRESHOLDS))["detectionThresholds"]
+    factor, refused = before["readFactor"] + 3, before["refusedRequests"] + 17
+
+    admin = await new_context(chromium, watched)
+    page = await admin.page()
+    await sign_in(page, console_url, tenant.id, email)
+    await page.get_by_role("link", name="Incidents").click()
+    saved = page.get_by_role("table", name="Saved detection thresholds")
+    await expect(saved).to_contain_text(f"Times its own hourly mean{before['readFactor']}")
+    await accessible(page, "detection thresholds")
+
+    # Two thresholds changed and saved with the keyboard alone.
+    await page.get_by_label("Times its own hourly mean").fill(str(factor))
+    await page.get_by_label("Refused requests per hour").fill(str(refused))
+    await page.get_by_label("Refused requests per hour").press("Enter")
+    await expect(page.get_by_text("Saved the detection thresholds.")).to_be_visible()
+    assert (await api.ok(THRESHOLDS))["detectionThresholds"] == {
+        "readFactor": factor,
+        "refusedRequests": refused,
+    }
+
+    # A reload shows the saved values, in the table and in the form.
+    await page.reload()
+    await expect(saved).to_contain_text(f"Times its own hourly mean{factor}")
+    await expect(saved).to_contain_text(f"Refused requests per hour{refused}")
+    await expect(page.get_by_label("Times its own hourly mean")).to_have_value(str(factor))
+
+    # A value out of bounds: the API's refusal, by its code, on the field it names.
+    field = page.get_by_label("Times its own hourly mean")
+    await field.fill("5000")
+    await page.get_by_role("button", name="Save the thresholds").click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("BAD_USER_INPUT")
+    await expect(alert).to_contain_text("readFactor is between 1 and 1000")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await expect(saved).to_contain_text(f"Times its own hourly mean{factor}")
+    assert (await api.ok(THRESHOLDS))["detectionThresholds"]["readFactor"] == factor
+    await accessible(page, "detection thresholds, refused")
