@@ -14,11 +14,11 @@ import uuid
 
 import httpx
 import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, Page, expect
 from starlette.applications import Starlette
 
 from gateway.services import Services
-from storage.values import Compromised
+from storage.incidentvalues import Compromised
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.console import Watched, accessible, new_context, shot, sign_in
 from tests.support.employees import create_employee
@@ -34,6 +34,29 @@ CREATE_KEY = """mutation($r: String!) {
 INCIDENT = "query($id: ID!) { incident(id: $id) { state version } }"
 CHANGE = """mutation($id: ID!, $v: Int!) {
   changeIncidentState(id: $id, state: CLOSED, expectedVersion: $v) { version } }"""
+
+
+async def admin_of(
+    services: Services, http: httpx.AsyncClient, org: str
+) -> tuple[str, GraphQLClient, str, str]:
+    """A new tenant with an admin who signs in with a password: the tenant's id, a client
+    with the tenant's token, the admin's email and id."""
+    tenant = await make_tenant(services, "DE", org)
+    api = GraphQLClient(http, tenant.token)
+    email = f"dpo.{uuid.uuid4().hex[:6]}@example.com"
+    user_id = (await api.ok(CREATE_ADMIN, {"e": email, "p": PASSWORD}))["createUser"]["id"]
+    return tenant.id, api, email, user_id
+
+
+async def incidents_page(
+    chromium: Browser, watched: list[Watched], url: str, tenant_id: str, email: str
+) -> Page:
+    """The admin signed in, in a new context, on the Incidents page."""
+    admin = await new_context(chromium, watched)
+    page = await admin.page()
+    await sign_in(page, url, tenant_id, email)
+    await page.get_by_role("link", name="Incidents").click()
+    return page
 
 
 async def test_an_admin_opens_contains_and_reports_an_incident(
@@ -168,17 +191,11 @@ async def test_a_late_report_needs_the_reason_for_the_delay(
     http: httpx.AsyncClient,
     services: Services,
 ) -> None:
-    tenant = await make_tenant(services, "DE", "Late Org")
-    api = GraphQLClient(http, tenant.token)
-    email = f"dpo.{uuid.uuid4().hex[:6]}@example.com"
-    await api.ok(CREATE_ADMIN, {"e": email, "p": PASSWORD})
+    tenant_id, api, email, _ = await admin_of(services, http, "Late Org")
     victim = f"victim.{uuid.uuid4().hex[:6]}@example.com"
     victim_id = (await api.ok(CREATE_ADMIN, {"e": victim, "p": PASSWORD}))["createUser"]["id"]
 
-    admin = await new_context(chromium, watched)
-    page = await admin.page()
-    await sign_in(page, console_url, tenant.id, email)
-    await page.get_by_role("link", name="Incidents").click()
+    page = await incidents_page(chromium, watched, console_url, tenant_id, email)
 
     # A user's account, known to be compromised since 80 hours ago: past the deadline.
     hour = 3_600_000
@@ -225,23 +242,17 @@ async def test_a_suspected_incident_is_confirmed_from_the_page(
     http: httpx.AsyncClient,
     services: Services,
 ) -> None:
-    tenant = await make_tenant(services, "DE", "Suspect Org")
-    api = GraphQLClient(http, tenant.token)
-    email = f"dpo.{uuid.uuid4().hex[:6]}@example.com"
-    user_id = (await api.ok(CREATE_ADMIN, {"e": email, "p": PASSWORD}))["createUser"]["id"]
+    tenant_id, _, email, user_id = await admin_of(services, http, "Suspect Org")
     # A detection rule opens a suspected incident (as gateway.detection does).
     now = dt.datetime.now(dt.UTC)
-    store = services.store.for_tenant(tenant.id)
+    store = services.store.for_tenant(tenant_id)
     opened = await store.incidents.open_suspected(
         "probing", [Compromised(kind="user", id=user_id)], now - dt.timedelta(hours=1), now,
         "Many FORBIDDEN answers in an hour",
     )  # fmt: skip
     assert opened is not None
 
-    admin = await new_context(chromium, watched)
-    page = await admin.page()
-    await sign_in(page, console_url, tenant.id, email)
-    await page.get_by_role("link", name="Incidents").click()
+    page = await incidents_page(chromium, watched, console_url, tenant_id, email)
     await page.get_by_role("combobox", name="State").select_option("SUSPECTED")
     row = page.get_by_test_id("incidents").locator("tbody tr")
     await expect(row).to_have_count(1)
@@ -257,3 +268,51 @@ async def test_a_suspected_incident_is_confirmed_from_the_page(
     await expect(history).to_contain_text("Confirmed with the user")
     await expect(page.get_by_role("button", name="File the report")).to_be_visible()
     await accessible(page, "incident, confirmed")
+
+
+THRESHOLDS = "{ detectionThresholds { readFactor refusedRequests } }"
+
+
+async def test_an_admin_sets_the_detection_thresholds(
+    chromium: Browser,
+    console_url: str,
+    watched: list[Watched],
+    http: httpx.AsyncClient,
+    services: Services,
+) -> None:
+    tenant_id, api, email, _ = await admin_of(services, http, "Threshold Org")
+    before = (await api.ok(THRESHOLDS))["detectionThresholds"]
+    factor, refused = before["readFactor"] + 3, before["refusedRequests"] + 17
+
+    page = await incidents_page(chromium, watched, console_url, tenant_id, email)
+    saved = page.get_by_role("table", name="Saved detection thresholds")
+    await expect(saved).to_contain_text(f"Times its own hourly mean{before['readFactor']}")
+    await accessible(page, "detection thresholds")
+
+    # Two thresholds changed and saved with the keyboard alone.
+    await page.get_by_label("Times its own hourly mean").fill(str(factor))
+    await page.get_by_label("Refused requests per hour").fill(str(refused))
+    await page.get_by_label("Refused requests per hour").press("Enter")
+    await expect(page.get_by_text("Saved the detection thresholds.")).to_be_visible()
+    assert (await api.ok(THRESHOLDS))["detectionThresholds"] == {
+        "readFactor": factor,
+        "refusedRequests": refused,
+    }
+
+    # A reload shows the saved values, in the table and in the form.
+    await page.reload()
+    await expect(saved).to_contain_text(f"Times its own hourly mean{factor}")
+    await expect(saved).to_contain_text(f"Refused requests per hour{refused}")
+    await expect(page.get_by_label("Times its own hourly mean")).to_have_value(str(factor))
+
+    # A value out of bounds: the API's refusal, by its code, on the field it names.
+    field = page.get_by_label("Times its own hourly mean")
+    await field.fill("5000")
+    await page.get_by_role("button", name="Save the thresholds").click()
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("BAD_USER_INPUT")
+    await expect(alert).to_contain_text("readFactor is between 1 and 1000")
+    await expect(field).to_have_attribute("aria-invalid", "true")
+    await expect(saved).to_contain_text(f"Times its own hourly mean{factor}")
+    assert (await api.ok(THRESHOLDS))["detectionThresholds"]["readFactor"] == factor
+    await accessible(page, "detection thresholds, refused")

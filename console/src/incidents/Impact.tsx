@@ -44,21 +44,20 @@ function scope(incident: Incident) {
   };
 }
 
-/** What the compromised principals received or changed in the window, per datasheet. */
+/** What the compromised principals received or changed in the window, per datasheet: the
+ * incident's own impact (its principals and window, until now while it is open), the same
+ * measure its authority report uses. */
 export function Impact({ incident }: { incident: Incident }) {
-  const impact = useLoad(
-    async () =>
-      (
-        await gql<{ breachImpact: BreachImpact }>(
-          `query Impact(${ARGS}) { breachImpact(${PASS}) {
-             since until principals dataSubjects records exportsDownloaded categories
-             sheets { datasheet fields categories recordsRead recordsExported recordsChanged
-                      recordsDeleted } } }`,
-          scope(incident),
-        )
-      ).breachImpact,
-    [incident.id, incident.version],
-  );
+  const impact = useLoad(async () => {
+    const data = await gql<{ incident: { impact: BreachImpact } | null }>(
+      `query IncidentImpact($id: ID!) { incident(id: $id) { impact {
+         since until principals dataSubjects records exportsDownloaded categories
+         sheets { datasheet fields categories recordsRead recordsExported recordsChanged
+                  recordsDeleted } } } }`,
+      { id: incident.id },
+    );
+    return data.incident?.impact ?? null;
+  }, [incident.id, incident.version]);
   const data = impact.data;
   return (
     <section aria-labelledby="impact-title">

@@ -14,6 +14,7 @@ import {
   type IncidentSummary,
 } from "./model";
 import { OpenIncident } from "./OpenIncident";
+import { DetectionThresholds } from "./Thresholds";
 
 /** /incidents: the list and the form to open one; /incidents/<id>: one incident. */
 export function Incidents() {
@@ -107,6 +108,7 @@ function IncidentList() {
       )}
       <OpenIncident />
       <Contact />
+      <DetectionThresholds />
     </section>
   );
 }
