@@ -214,3 +214,23 @@ async def test_clearing_a_password(tenant: Tenant) -> None:
     found = await creds.by_id(user.id)
     assert found is not None and found.password_hash is None  # still a valid user
     assert await tenant.handle.users.get(user.id) is not None
+
+
+@covers(IncidentStore.open_suspected)
+async def test_a_claim_forged_in_the_database_does_not_silence_detection(
+    tenant: Tenant, tamper: Tamper
+) -> None:
+    """A database insider cannot keep a rule from opening an incident by a claim of their
+    own: one naming an unrelated open incident, or none while taken in the future."""
+    incidents = tenant.handle.incidents
+    since = _now() - HOUR
+    unrelated = await incidents.open_suspected(
+        "probing", [Compromised("api_key", str(ULID()))], since, _now(), "x"
+    )
+    assert unrelated is not None
+    key = [Compromised("api_key", str(ULID()))]
+    await tamper.incident_claim(tenant.info.id, "reads", key, unrelated, _now())
+    assert await incidents.open_suspected("reads", key, since, _now(), "reads") is not None
+    other = [Compromised("user", str(ULID()))]
+    await tamper.incident_claim(tenant.info.id, "reads", other, None, _now() + 1000 * HOUR)
+    assert await incidents.open_suspected("reads", other, since, _now(), "reads") is not None
