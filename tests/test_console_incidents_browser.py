@@ -18,7 +18,7 @@ from playwright.async_api import Browser, expect
 from starlette.applications import Starlette
 
 from gateway.services import Services
-from storage.values import Compromised
+from storage.incidentvalues import Compromised
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.console import Watched, accessible, new_context, shot, sign_in
 from tests.support.employees import create_employee
