@@ -4,6 +4,7 @@ versions, and the tenant's contact point."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -199,6 +200,14 @@ async def test_revoking_unused_export_links(tenant: Tenant) -> None:
     assert not await exports.claim(listed.id, tenant.actor)
     assert await exports.claim(other.id, tenant.actor)  # not named: still works
     assert await exports.revoke_unused([tenant.admin.id], [], tenant.actor) == []
+    # By the sign-in session a job was started in (the user is not named).
+    in_session = dataclasses.replace(export_job("a-user"), session="stolen")
+    elsewhere = dataclasses.replace(export_job("a-user"), session="kept")
+    for job in (in_session, elsewhere):
+        await exports.create(job, tenant.actor)
+    assert await exports.revoke_unused([], [], tenant.actor, sessions=["stolen"]) == [in_session.id]
+    assert not await exports.claim(in_session.id, tenant.actor)
+    assert await exports.claim(elsewhere.id, tenant.actor)
 
 
 @covers(CredentialStore.clear_password)
