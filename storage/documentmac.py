@@ -57,7 +57,8 @@ COVERED: Mapping[str, tuple[str, ...]] = {
     ),
     "roles": ("description", "sheets", "_deleted", "_v"),
     "api_keys": ("name", "role", "canExport", "hash", "revoked", "_v"),
-    "settings": ("requireTwoFactor", "allowList", "minimumGroupSize", "_v"),
+    # ``thresholds``: the detection rules' (a raised one would silence a rule).
+    "settings": ("requireTwoFactor", "allowList", "minimumGroupSize", "thresholds", "_v"),
     "sessions": ("user", "scope", "hash", "expiresAt", "revoked"),
     "setup_codes": ("user", "expiresAt"),
     "incidents": (

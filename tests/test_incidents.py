@@ -49,6 +49,23 @@ async def _staff(http: httpx.AsyncClient, token: str) -> tuple[GraphQLClient, di
     return admin, created
 
 
+async def _staff_user(admin: GraphQLClient) -> tuple[str, str]:
+    """A new user of role ``staff`` who may export, with a password: their id and email."""
+    email = f"u{ULID()}@example.com".lower()
+    made = await admin.ok(
+        'mutation($e: String!, $p: String) { createUser(email: $e, roles: ["staff"], '
+        "canExport: true, password: $p) { id } }",
+        {"e": email, "p": PASSWORD},
+    )
+    return str(made["createUser"]["id"]), email
+
+
+async def _signed_in(http: httpx.AsyncClient, tenant_id: str, email: str) -> str:
+    """A new sign-in session's access token."""
+    token: str = (await login(http, tenant_id, email)).json()["data"]["login"]["accessToken"]
+    return token
+
+
 async def _announced(pubsub: PubSub) -> list[str]:
     """The tenants announced on the policy channel, waiting up to 10 s for the first."""
     found: list[str] = []
@@ -164,13 +181,7 @@ async def test_containment_locks_the_user_and_key_out_and_revokes_their_export_l
 ) -> None:
     tenant = await make_tenant(services, "DE", "Contain Org")
     admin, created = await _staff(http, tenant.token)
-    email = f"u{ULID()}@example.com".lower()
-    made = await admin.ok(
-        'mutation($e: String!, $p: String) { createUser(email: $e, roles: ["staff"], '
-        "canExport: true, password: $p) { id } }",
-        {"e": email, "p": PASSWORD},
-    )
-    user_id = made["createUser"]["id"]
+    user_id, email = await _staff_user(admin)
     signed_in = (await login(http, tenant.id, email)).json()["data"]["login"]
     user = GraphQLClient(http, signed_in["accessToken"])
     key = GraphQLClient(http, created["key"])
@@ -224,3 +235,28 @@ async def test_containing_one_export_link_leaves_its_key_working(
     assert (await download(http, leaked["url"])).status_code == 410
     assert (await download(http, kept["url"])).status_code == 200
     assert (await key.raw("{ me { id } }")).status_code == 200
+
+
+async def test_containing_a_session_revokes_the_export_links_started_in_it(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    """A stolen session's holder starts an export, then the session is contained: the link
+    they hold must no longer download (the user is still there, so the link's principal is)."""
+    tenant = await make_tenant(services, "DE", "Session Org")
+    admin, _ = await _staff(http, tenant.token)
+    user_id, email = await _staff_user(admin)
+    stolen = GraphQLClient(http, await _signed_in(http, tenant.id, email))
+    link = (await stolen.ok(START, EXPORT))["startExport"]["url"]
+    other = GraphQLClient(http, await _signed_in(http, tenant.id, email))
+    kept = (await other.ok(START, EXPORT))["startExport"]["url"]
+    sessions = (
+        await admin.ok("query($u: ID!) { userSessions(userId: $u) { id } }", {"u": user_id})
+    )["userSessions"]
+    assert len(sessions) == 2
+    # The stolen session is the older one (newest first).
+    incident = await _open(admin, [{"kind": "SESSION", "id": sessions[-1]["id"]}])
+    await admin.ok(CONTAIN, {"id": incident["id"]})
+    assert (await stolen.raw("{ me { id } }")).status_code == 401
+    refused = await download(http, link)
+    assert refused.status_code == 410, refused.status_code
+    assert (await download(http, kept)).status_code == 200  # another session's link still works

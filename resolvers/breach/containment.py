@@ -64,6 +64,9 @@ async def _one(ctx: RequestContext, compromised: Compromised, log: _Log) -> None
     elif compromised.kind == "session":
         await ctx.store.sessions.close(named)
         log("end_session", f"session:{named}", "ended")
+        # The links started in the session: its holder has them (the user is not contained).
+        revoked = await ctx.store.exports.revoke_unused([], [], ctx.actor, sessions=[named])
+        log("revoke_export_links", f"session:{named}", f"{len(revoked)} revoked")
     else:
         revoked = await ctx.store.exports.revoke_unused([], [named], ctx.actor)
         log("revoke_export_link", f"export_link:{named}", "revoked" if revoked else "not unused")

@@ -37,9 +37,14 @@ class ExportStore(ABC):
 
     @abstractmethod
     async def revoke_unused(
-        self, principals: Sequence[str], job_ids: Sequence[str], actor: Actor
+        self,
+        principals: Sequence[str],
+        job_ids: Sequence[str],
+        actor: Actor,
+        sessions: Sequence[str] = (),
     ) -> list[str]:
         """Take the one download of every job started by one of *principals* (user or key
-        ids) or listed in *job_ids* that was not downloaded yet, so its link no longer works
+        ids), in one of the sign-in *sessions*, or listed in *job_ids* that was not
+        downloaded yet, so its link no longer works
         (a breach's containment); each revocation audited (``export_revoke``). The ids of
         the jobs revoked, sorted; ids of no job are ignored."""

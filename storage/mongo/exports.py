@@ -101,9 +101,19 @@ class MongoExports(MapsDriverErrors, ExportStore):
         return True
 
     async def revoke_unused(
-        self, principals: Sequence[str], job_ids: Sequence[str], actor: Actor
+        self,
+        principals: Sequence[str],
+        job_ids: Sequence[str],
+        actor: Actor,
+        sessions: Sequence[str] = (),
     ) -> list[str]:
-        where = {"$or": [{"principal": {"$in": list(principals)}}, {"_id": {"$in": list(job_ids)}}]}
+        named: list[dict[str, Any]] = [
+            {"principal": {"$in": list(principals)}},
+            {"_id": {"$in": list(job_ids)}},
+        ]
+        if sessions:
+            named.append({"session": {"$in": list(sessions)}})
+        where = {"$or": named}
         found = await self._db[EXPORTS].find(where, {"_id": 1, "principal": 1}).to_list()
         revoked = []
         for doc in sorted(found, key=lambda d: str(d["_id"])):

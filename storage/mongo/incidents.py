@@ -50,7 +50,7 @@ from storage.values import (
     Actor,
 )
 
-__all__ = ["MongoIncidents", "ensure_incident_indexes"]
+__all__ = ["KEYS", "MongoIncidents", "ensure_incident_indexes", "open_key"]
 
 KEYS = "incident_keys"
 _RETRIES = 8
@@ -62,7 +62,7 @@ def _utc(at: dt.datetime) -> dt.datetime:
     return at.replace(microsecond=at.microsecond // 1000 * 1000)
 
 
-def _open_key(rule: str, compromised: Sequence[Compromised]) -> str:
+def open_key(rule: str, compromised: Sequence[Compromised]) -> str:
     principals = sorted(f"{c.kind}:{c.id or ''}" for c in compromised)
     return hashlib.sha256("\n".join([rule, *principals]).encode()).hexdigest()
 
@@ -129,12 +129,12 @@ class MongoIncidents(MapsDriverErrors, IncidentStore):
         until: dt.datetime,
         summary: str,
     ) -> str | None:
-        key = _open_key(rule, compromised)
+        key = open_key(rule, compromised)
         latest = await self._db[KEYS].find_one({"key": key}, sort=[("gen", DESCENDING)])
         for _ in range(_RETRIES):
             gen = 0
             if latest is not None:
-                if not await self._closed(latest):
+                if not await self._closed(key, latest):
                     return None
                 gen = int(latest["gen"]) + 1
             claim = {"_id": f"{key}/{gen}", "key": key, "gen": gen, "incident": None}
@@ -156,14 +156,27 @@ class MongoIncidents(MapsDriverErrors, IncidentStore):
             return made.id
         raise ConflictError("too many concurrent detections of this incident")
 
-    async def _closed(self, claim: Mapping[str, Any]) -> bool:
-        """Whether the incident *claim* opened is over, so a new one may be opened."""
-        doc = await self._db[INCIDENTS].find_one({"_id": claim.get("incident")}, {"state": 1})
-        if doc is None:
-            # Being opened right now, or its opener crashed: free again after the lease.
+    async def _closed(self, key: str, claim: Mapping[str, Any]) -> bool:
+        """Whether the incident *claim* (of *key*) opened is over, so a new one may be opened.
+
+        The claims are not MAC'd: a claim counts only while it names no incident and was
+        taken within the write lease (its opener is writing it), or names an incident whose
+        MAC holds, that is about *key*'s rule and principals, and that is open. So a claim
+        written in the database (naming another open incident, or taken in the future)
+        cannot keep a rule from opening its incident."""
+        named = claim.get("incident")
+        if named is None:
             at = claim.get("at")
-            return not isinstance(at, dt.datetime) or _utc(at) + LEASE < now()
-        return doc.get("state") not in OPEN_STATES
+            if not isinstance(at, dt.datetime):
+                return True
+            return not now() - LEASE <= _utc(at) <= now() + LEASE
+        doc = await self._db[INCIDENTS].find_one({"_id": named})
+        if doc is None or not self._valid(INCIDENTS, doc):
+            return True
+        found = incident_from_doc(doc)
+        if found.rule is None or open_key(found.rule, found.compromised) != key:
+            return True
+        return found.state not in OPEN_STATES
 
     async def get(self, incident_id: str) -> Incident | None:
         doc = await self._db[INCIDENTS].find_one({"_id": incident_id})

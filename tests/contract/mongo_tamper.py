@@ -3,14 +3,18 @@ access could: a covered field of a document, an audit entry, a checkpoint's head
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo.asynchronous.collection import AsyncCollection
 
 from regions.routing import database_name
 from storage.base import Store
+from storage.incidentvalues import Compromised
 from storage.mongo.control import CONTROL_DB, TENANTS
 from storage.mongo.exports import EXPORTS
+from storage.mongo.incidents import KEYS, open_key
 from storage.mongo.store import MongoStore
 from storage.mongo.writes import AUDIT, SEALS
 from tests.contract.tamper import DocumentKind, Tamper
@@ -38,6 +42,25 @@ class MongoTamper(Tamper):
             collection = self._collection(tenant_id, kind)
             changed = await collection.update_one({"_id": doc_id}, {"$inc": {"_v": 1}})
         assert changed.modified_count == 1, f"no {kind} document {doc_id!r}"
+
+    async def detection_thresholds(self, tenant_id: str, name: str, value: int) -> None:
+        settings = self._collection(tenant_id, "settings")
+        changed = await settings.update_one(
+            {"_id": "detection"}, {"$set": {f"thresholds.{name}": value}}
+        )
+        assert changed.modified_count == 1, "no detection thresholds"
+
+    async def incident_claim(
+        self,
+        tenant_id: str,
+        rule: str,
+        compromised: Sequence[Compromised],
+        incident: str | None,
+        at: dt.datetime,
+    ) -> None:
+        key = open_key(rule, compromised)
+        claim = {"key": key, "gen": 0, "incident": incident, "at": at}
+        await self._collection(tenant_id, KEYS).replace_one({"_id": f"{key}/0"}, claim, upsert=True)
 
     async def audit_entry(self, tenant_id: str, seq: int) -> None:
         entries = self._collection(tenant_id, AUDIT)

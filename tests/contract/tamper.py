@@ -3,8 +3,12 @@ the gateway (each backend says how to make them in its database)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Literal
+
+from storage.incidentvalues import Compromised
 
 __all__ = ["DocumentKind", "Tamper"]
 
@@ -23,6 +27,23 @@ class Tamper(ABC):
         """Change a document the gateway trusts: a user, role, API key, settings document
         (by its id: ``security``, ``operations``, ``reports``) or the tenant's control
         record (*doc_id* its tenant id)."""
+
+    @abstractmethod
+    async def detection_thresholds(self, tenant_id: str, name: str, value: int) -> None:
+        """Set one detection threshold (e.g. ``read_records``) in the stored settings, leaving
+        the rest of the document as it is."""
+
+    @abstractmethod
+    async def incident_claim(
+        self,
+        tenant_id: str,
+        rule: str,
+        compromised: Sequence[Compromised],
+        incident: str | None,
+        at: dt.datetime,
+    ) -> None:
+        """Put the claim detection takes before opening an incident of *rule* about
+        *compromised* (naming *incident*, taken at *at*), as if a gateway had taken it."""
 
     @abstractmethod
     async def audit_entry(self, tenant_id: str, seq: int) -> None:

@@ -52,3 +52,17 @@ async def test_failed_signin_accounts_counts_accounts_not_attempts(tenant: Tenan
     assert await detection.failed_signin_accounts(before, limit=2) <= 2  # bounded
     later = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=5)
     assert await detection.failed_signin_accounts(later, limit=100) == 0
+
+
+@covers(DetectionStore.thresholds)
+async def test_a_threshold_raised_in_the_database_is_not_trusted(
+    tenant: Tenant, tamper: Tamper
+) -> None:
+    """A database insider who raises a threshold (to silence a rule) gets the defaults, not
+    their value: the MAC covers the thresholds themselves, not only the version."""
+    detection = tenant.handle.detection
+    chosen = DetectionThresholds(read_records=5)
+    await detection.set_thresholds(chosen, tenant.actor)
+    await tamper.detection_thresholds(tenant.info.id, "read_records", 10_000_000)
+    assert (await detection.thresholds()).read_records != 10_000_000
+    assert await detection.thresholds() == DetectionThresholds()

@@ -4,6 +4,7 @@ versions, and the tenant's contact point."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -199,6 +200,14 @@ async def test_revoking_unused_export_links(tenant: Tenant) -> None:
     assert not await exports.claim(listed.id, tenant.actor)
     assert await exports.claim(other.id, tenant.actor)  # not named: still works
     assert await exports.revoke_unused([tenant.admin.id], [], tenant.actor) == []
+    # By the sign-in session a job was started in (the user is not named).
+    in_session = dataclasses.replace(export_job("a-user"), session="stolen")
+    elsewhere = dataclasses.replace(export_job("a-user"), session="kept")
+    for job in (in_session, elsewhere):
+        await exports.create(job, tenant.actor)
+    assert await exports.revoke_unused([], [], tenant.actor, sessions=["stolen"]) == [in_session.id]
+    assert not await exports.claim(in_session.id, tenant.actor)
+    assert await exports.claim(elsewhere.id, tenant.actor)
 
 
 @covers(CredentialStore.clear_password)
@@ -214,3 +223,23 @@ async def test_clearing_a_password(tenant: Tenant) -> None:
     found = await creds.by_id(user.id)
     assert found is not None and found.password_hash is None  # still a valid user
     assert await tenant.handle.users.get(user.id) is not None
+
+
+@covers(IncidentStore.open_suspected)
+async def test_a_claim_forged_in_the_database_does_not_silence_detection(
+    tenant: Tenant, tamper: Tamper
+) -> None:
+    """A database insider cannot keep a rule from opening an incident by a claim of their
+    own: one naming an unrelated open incident, or none while taken in the future."""
+    incidents = tenant.handle.incidents
+    since = _now() - HOUR
+    unrelated = await incidents.open_suspected(
+        "probing", [Compromised("api_key", str(ULID()))], since, _now(), "x"
+    )
+    assert unrelated is not None
+    key = [Compromised("api_key", str(ULID()))]
+    await tamper.incident_claim(tenant.info.id, "reads", key, unrelated, _now())
+    assert await incidents.open_suspected("reads", key, since, _now(), "reads") is not None
+    other = [Compromised("user", str(ULID()))]
+    await tamper.incident_claim(tenant.info.id, "reads", other, None, _now() + 1000 * HOUR)
+    assert await incidents.open_suspected("reads", other, since, _now(), "reads") is not None
