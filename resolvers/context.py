@@ -132,6 +132,9 @@ class RequestContext:
     max_cost: int
     #: Fields given masked in this response, per GraphQL type (for extensions.masked).
     masked: dict[str, set[str]] = field(default_factory=dict)
+    #: Breach impacts measured in this request (each may read a long stretch of the logs:
+    #: one per request, resolvers.breach.impact.one_per_request).
+    impacts: list[str] = field(default_factory=list)
     #: Download links of exports (None where exports are not served).
     exports: ExportLinks | None = None
     #: Registered documents and the allow-list mode (None where not wired, e.g. tools).

@@ -4,10 +4,16 @@ categories; nothing another principal read, nothing the key read before the wind
 
 from __future__ import annotations
 
+import datetime as dt
+
 import httpx
+import pytest
 from starlette.applications import Starlette
 
 from gateway.services import Services
+from resolvers.breach.impact import measure_impact
+from schema.errors import BadUserInputError
+from storage.incidentvalues import Compromised
 from tests.support.client import GraphQLClient, make_tenant
 from tests.support.clock import moment
 from tests.support.employees import create_employee, marker
@@ -86,3 +92,45 @@ async def test_an_incident_measures_what_its_key_received_and_reports_it(
     assert document["likelyConsequences"] and "none known" not in document["likelyConsequences"][0]
     # Ids, names and counts only: no value of a record in the report.
     assert all(p["lastName"] not in str(document) for p in people)
+
+
+async def test_one_impact_per_request_and_a_bounded_read(
+    app: Starlette, http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "FR", "Impact Bounds")
+    admin = GraphQLClient(http, tenant.token)
+    since = await moment()
+    for _ in range(3):
+        await create_employee(admin)
+    await admin.ok("{ employees(first: 10) { nodes { id lastName } } }")
+    await app.state.services.access.flush()
+    variables = {
+        "input": {
+            "compromised": [{"kind": "USER", "id": tenant.admin_id}],
+            "windowStart": since.isoformat(),
+        }
+    }
+    incident = (await admin.ok(OPEN, variables))["openIncident"]["id"]
+
+    # Aliases (or a list of incidents) cannot multiply the logs read by one request.
+    twice = await admin(
+        "query($id: ID!) { a: incident(id: $id) { impact { records } } "
+        "b: incident(id: $id) { impact { records } } }",
+        {"id": incident},
+    )
+    assert twice["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert twice["errors"][0]["extensions"]["limit"] == "impacts"
+    await admin.ok(OPEN, variables)  # a second incident: the list has two impacts to measure
+    listed = await admin("{ incidents(first: 5) { nodes { impact { records } } } }")
+    assert [e["extensions"]["limit"] for e in listed["errors"]] == ["impacts"]
+    one = (await admin.ok(IMPACT, {"id": incident}))["incident"]["impact"]
+    assert one["records"] == 3 and one["principals"] == [tenant.admin_id]
+
+    # A window whose logs are longer than the bound is refused, not counted in part.
+    store = services.store.for_tenant(tenant.id)
+    admin_user = [Compromised("user", tenant.admin_id)]
+    until = dt.datetime.now(dt.UTC)
+    with pytest.raises(BadUserInputError) as refused:
+        await measure_impact(store, admin_user, since, until, max_events=2)
+    assert refused.value.extensions["limit"] == "impactEvents"
+    assert (await measure_impact(store, admin_user, since, until)).records == 3

@@ -11,7 +11,7 @@ from strawberry.types import Info
 from ulid import ULID
 
 from resolvers.authz.guards import admin_context
-from resolvers.breach.impact import measure_impact
+from resolvers.breach.impact import measure_impact, one_per_request
 from resolvers.breach.notify import (
     NOTIFICATION,
     NOTIFICATION_COLUMNS,
@@ -78,7 +78,9 @@ async def _impact(
     until: dt.datetime | None,
 ) -> Impact:
     start, end = _window(since, until)
-    return await measure_impact(ctx.store, compromised_of(compromised), start, end)
+    chosen = compromised_of(compromised)
+    one_per_request(ctx, "breachImpact")
+    return await measure_impact(ctx.store, chosen, start, end)
 
 
 @strawberry.type
@@ -134,6 +136,7 @@ class BreachMutation:
         chosen = compromised_of(compromised)
         start, end = _window(since, until)
         plans = notification_plans(ctx.policy, ctx.principal)  # refused before a link
+        one_per_request(ctx, "startBreachNotificationExport")
         impact = await measure_impact(ctx.store, chosen, start, end)
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         job = ExportJob(

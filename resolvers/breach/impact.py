@@ -25,15 +25,21 @@ from typing import Any, TypeVar
 
 from resolvers.breach.categories import category_of
 from resolvers.breach.values import Impact, SheetImpact
+from resolvers.context import RequestContext
 from schema.datasheets import DATASHEETS
+from schema.errors import BadUserInputError
 from storage.base import TenantStore
 from storage.incidentvalues import Compromised, Incident
 from storage.values import AccessEvent, AccessQuery, AuditEntry, AuditQuery
 
-__all__ = ["measure_impact", "measure_incident"]
+__all__ = ["MAX_EVENTS", "measure_impact", "measure_incident", "one_per_request"]
 
 _PAGE = 500
 T = TypeVar("T")
+#: At most this many access events and audit entries are read for one impact: about two
+#: minutes on the local FerretDB (bench.breach_impact), seconds on MongoDB. A window or set
+#: of principals with more is refused (narrow it) rather than answered with a partial count.
+MAX_EVENTS = 200_000
 #: Access events that give records (reports aggregate, sign-ins give nothing).
 _GIVING = ("read", "export")
 _CHANGES = frozenset(("create", "update", "archive", "restore"))
@@ -68,6 +74,18 @@ class _Tally:
     principals: set[str] = field(default_factory=set)
     sheets: dict[str, _Sheet] = field(default_factory=dict)
     downloads: set[str] = field(default_factory=set)
+    read: int = 0
+
+    def count(self, max_events: int) -> None:
+        """One more event or entry read; ``BAD_USER_INPUT`` past *max_events*."""
+        self.read += 1
+        if self.read > max_events:
+            raise BadUserInputError(
+                f"more than {max_events} log entries in the window: narrow the window or "
+                "name fewer principals",
+                limit="impactEvents",
+                max=max_events,
+            )
 
     def given(self, event: AccessEvent) -> None:
         if event.datasheet is None or not event.records:
@@ -143,6 +161,7 @@ async def _count(
     c: Compromised,
     since: dt.datetime,
     until: dt.datetime,
+    max_events: int,
 ) -> None:
     """Add what *c* received and changed in the window to *tally*."""
     access, audit = _queries(c, since, until)
@@ -151,6 +170,7 @@ async def _count(
         lambda event: event.id,
     )
     async for event in events:
+        tally.count(max_events)
         tally.given(event)
     job = c.id if c.kind == "export_link" else None
     entries = _paged(
@@ -158,6 +178,7 @@ async def _count(
         lambda entry: entry.seq,
     )
     async for entry in entries:
+        tally.count(max_events)
         tally.audited(entry, job)
 
 
@@ -166,16 +187,19 @@ async def measure_impact(
     compromised: Sequence[Compromised],
     since: dt.datetime,
     until: dt.datetime,
+    *,
+    max_events: int = MAX_EVENTS,
 ) -> Impact:
     """What *compromised* received (read or exported), changed and deleted from *since*
     (inclusive) to *until* (exclusive): exact counts and the affected record ids, from the
-    tenant's access and audit logs. Nothing (an empty impact) when *until* <= *since*."""
+    tenant's access and audit logs. Nothing (an empty impact) when *until* <= *since*.
+    ``BAD_USER_INPUT`` when that takes reading more than *max_events* log entries."""
     tally = _Tally()
     for c in compromised:
         if c.kind in ("user", "api_key") and c.id is not None:
             tally.principals.add(c.id)
         if since < until:
-            await _count(store, tally, c, since, until)
+            await _count(store, tally, c, since, until, max_events)
     tally.principals.discard("")
     return Impact(
         principals=tuple(sorted(tally.principals)),
@@ -191,3 +215,16 @@ async def measure_incident(store: TenantStore, incident: Incident) -> Impact:
     until now while the window is open."""
     until = incident.window_end or dt.datetime.now(dt.UTC)
     return await measure_impact(store, incident.compromised, incident.window_start, until)
+
+
+def one_per_request(ctx: RequestContext, what: str) -> None:
+    """Allow one impact measurement in *ctx*'s request (each may read up to
+    :data:`MAX_EVENTS` log entries; aliases or a list of incidents must not multiply that);
+    ``BAD_USER_INPUT`` for a second."""
+    if ctx.impacts:
+        raise BadUserInputError(
+            "one breach impact per request: ask for the others in their own requests",
+            limit="impacts",
+            max=1,
+        )
+    ctx.impacts.append(what)

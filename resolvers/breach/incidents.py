@@ -14,7 +14,7 @@ from strawberry.types import Info
 from resolvers.authz.guards import admin_context
 from resolvers.breach.clock import report_type
 from resolvers.breach.containment import contain
-from resolvers.breach.impact import measure_incident
+from resolvers.breach.impact import measure_incident, one_per_request
 from resolvers.breach.incidenttype import IncidentConnection, IncidentType, incident_type
 from resolvers.breach.report import build_report, is_late
 from resolvers.context import RequestContext
@@ -184,6 +184,7 @@ class IncidentMutation:
                 "a report after the 72-hour deadline needs the reason for the delay",
                 field="delayReason",
             )
+        one_per_request(ctx, "fileIncidentReport")
         impact, contact = await asyncio.gather(
             measure_incident(ctx.store, incident), ctx.store.incidents.contact()
         )

@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from resolvers.breach.clock import hours_left, overdue, report_type
 from resolvers.breach.fields import impact_type
-from resolvers.breach.impact import measure_incident
+from resolvers.breach.impact import measure_incident, one_per_request
+from resolvers.context import RequestContext
 from schema.breach import BreachImpactType
 from schema.incidents import CompromisedKindEnum
 from schema.incidenttypes import (
@@ -51,10 +52,13 @@ class IncidentType:
 
     @strawberry.field(
         description="What the compromised principals received or changed in the window "
-        "(until now while it is open), measured from the access and audit logs when asked."
+        "(until now while it is open), measured from the access and audit logs when asked; "
+        "one impact per request."
     )
     async def impact(self, info: Info) -> BreachImpactType:
-        return impact_type(await measure_incident(info.context.store, self.source))
+        ctx: RequestContext = info.context
+        one_per_request(ctx, "Incident.impact")
+        return impact_type(await measure_incident(ctx.store, self.source))
 
 
 @strawberry.type
