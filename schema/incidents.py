@@ -4,6 +4,7 @@ notification).
 Not ``from __future__ import annotations``: Strawberry reads these annotations at runtime.
 """
 
+import datetime as dt
 import enum
 
 import strawberry
@@ -11,7 +12,7 @@ import strawberry
 from schema.errors import BadUserInputError
 from storage.incidentvalues import Compromised
 
-__all__ = ["CompromisedInput", "CompromisedKindEnum", "compromised_of"]
+__all__ = ["CompromisedInput", "CompromisedKindEnum", "compromised_of", "utc_time"]
 
 
 @strawberry.enum(name="CompromisedKind")
@@ -43,3 +44,20 @@ def compromised_of(inputs: list[CompromisedInput]) -> tuple[Compromised, ...]:
             )
         out.append(Compromised(kind=item.kind.value, id=None if item.id is None else str(item.id)))
     return tuple(dict.fromkeys(out))
+
+
+#: The times an incident, a window or an impact may name.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+LATEST = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def utc_time(value: dt.datetime, field: str) -> dt.datetime:
+    """*value* as an aware UTC time (a time without an offset is taken as UTC);
+    ``BAD_USER_INPUT`` naming *field* outside the years 2000 to 8999."""
+    try:
+        at = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    except (OverflowError, ValueError):
+        at = None
+    if at is None or not EARLIEST <= at < LATEST:
+        raise BadUserInputError(f"{field} must be between the years 2000 and 8999", field=field)
+    return at

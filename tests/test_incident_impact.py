@@ -134,3 +134,37 @@ async def test_one_impact_per_request_and_a_bounded_read(
         await measure_impact(store, admin_user, since, until, max_events=2)
     assert refused.value.extensions["limit"] == "impactEvents"
     assert (await measure_impact(store, admin_user, since, until)).records == 3
+
+
+async def test_times_out_of_range_are_bad_input_and_open_nothing(
+    http: httpx.AsyncClient, services: Services
+) -> None:
+    tenant = await make_tenant(services, "FR", "Impact Times")
+    admin = GraphQLClient(http, tenant.token)
+    user = [{"kind": "USER", "id": tenant.admin_id}]
+    query = """query($c: [CompromisedInput!]!, $s: DateTime!, $u: DateTime) {
+      breachImpact(compromised: $c, since: $s, until: $u) { records } }"""
+    for since, until in (
+        ("0001-01-01T00:00:00+14:00", None),  # before year 1 in UTC: no such time
+        ("2026-01-01T00:00:00Z", "9999-12-31T23:59:59-14:00"),  # after year 9999 in UTC
+        ("1999-12-31T00:00:00Z", None),
+    ):
+        body = await admin(query, {"c": user, "s": since, "u": until})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    late = {"windowStart": "9999-12-31T23:59:59-14:00"}
+    early = {"windowStart": "2026-01-01T00:00:00Z", "detectedAt": "0001-01-01T00:00:00+01:00"}
+    for window in (late, early):
+        body = await admin(OPEN, {"input": {"compromised": user, **window}})
+        assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+    assert (await admin.ok("{ incidents(first: 5) { nodes { id } } }"))["incidents"]["nodes"] == []
+    # A time without an offset is UTC.
+    naive = {
+        "compromised": user,
+        "windowStart": "2026-01-01T00:00:00",
+        "detectedAt": "2026-01-02T00:00:00",
+    }
+    opened = await admin.ok(
+        "mutation($input: OpenIncidentInput!) { openIncident(input: $input) { deadline } }",
+        {"input": naive},
+    )
+    assert opened["openIncident"]["deadline"].startswith("2026-01-05T00:00:00")

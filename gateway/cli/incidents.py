@@ -16,6 +16,7 @@ import typer
 
 from gateway.cli.base import echo_json, run, with_store
 from schema.errors import BadUserInputError, NotFoundError
+from schema.incidents import utc_time
 from storage.incidentvalues import Compromised
 from storage.values import OPERATOR
 
@@ -34,7 +35,7 @@ def _when(value: str | None, option: str) -> dt.datetime | None:
         at = dt.datetime.fromisoformat(value)
     except ValueError:
         raise BadUserInputError(f"{option} is not an ISO 8601 time", field=option) from None
-    return at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    return utc_time(at, option)
 
 
 async def open_platform_incident(

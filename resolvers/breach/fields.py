@@ -25,7 +25,7 @@ from resolvers.exports import job_url
 from schema.breach import BreachImpactType, BreachSheetImpactType
 from schema.errors import BadUserInputError, EnclaveError
 from schema.exports import ExportFormat, ExportJobType
-from schema.incidents import CompromisedInput, compromised_of
+from schema.incidents import CompromisedInput, compromised_of, utc_time
 from storage.values import ExportJob
 
 __all__ = ["BreachMutation", "BreachQuery", "impact_type"]
@@ -62,13 +62,11 @@ def impact_type(impact: Impact) -> BreachImpactType:
 def _window(since: dt.datetime, until: dt.datetime | None) -> tuple[dt.datetime, dt.datetime]:
     """The window as aware UTC times, *until* now if not given; ``BAD_USER_INPUT`` unless
     *since* is before *until*."""
-    now = dt.datetime.now(dt.UTC)
-    since = since.astimezone(dt.UTC) if since.tzinfo else since.replace(tzinfo=dt.UTC)
-    end = now if until is None else until
-    end = end.astimezone(dt.UTC) if end.tzinfo else end.replace(tzinfo=dt.UTC)
-    if since >= end:
+    start = utc_time(since, "since")
+    end = dt.datetime.now(dt.UTC) if until is None else utc_time(until, "until")
+    if start >= end:
         raise BadUserInputError("since must be before until", argument="since")
-    return since, end
+    return start, end
 
 
 async def _impact(

@@ -19,7 +19,7 @@ from resolvers.breach.incidenttype import IncidentConnection, IncidentType, inci
 from resolvers.breach.report import build_report, is_late
 from resolvers.context import RequestContext
 from schema.errors import BadUserInputError, NotFoundError
-from schema.incidents import compromised_of
+from schema.incidents import compromised_of, utc_time
 from schema.incidenttypes import (
     AuthorityReportType,
     IncidentReportInput,
@@ -135,17 +135,20 @@ class IncidentMutation:
         if any(c.kind == "platform" for c in compromised):
             raise BadUserInputError("platform incidents are opened by operators", field="kind")
         now = dt.datetime.now(dt.UTC)
-        if input.detected_at is not None and input.detected_at > now + dt.timedelta(minutes=5):
+        start = utc_time(input.window_start, "windowStart")
+        end = None if input.window_end is None else utc_time(input.window_end, "windowEnd")
+        detected = None if input.detected_at is None else utc_time(input.detected_at, "detectedAt")
+        if detected is not None and detected > now + dt.timedelta(minutes=5):
             raise BadUserInputError("detectedAt is in the future", field="detectedAt")
         await _known(ctx.store, compromised)
         made = await ctx.store.incidents.open(
             compromised,
-            input.window_start,
-            input.window_end,
+            start,
+            end,
             ctx.actor,
             origin="admin",
             nature=_text(input.nature, "nature"),
-            detected_at=input.detected_at,
+            detected_at=detected,
         )
         return incident_type(made)
 
