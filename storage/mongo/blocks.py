@@ -81,8 +81,8 @@ class MongoBlocks(MapsDriverErrors, BlockStore):
         # A find, not ``distinct``: FerretDB refuses the time limit a caller may set on it.
         where = {"claim": {"$regex": f"^{BLOCKS}/"}, "datasheet": BLOCKS}
         audited = {e.get("record") async for e in self._db[AUDIT].find(where, {"record": 1})}
-        for principal in audited:
-            if isinstance(principal, str) and principal not in found:
+        for named in audited:
+            if isinstance(named, str) and named not in found:
                 log.error("a block in the audit log has no document: blocked until contained again")
-                found[principal] = FOREVER
+                found[named] = FOREVER
         return found
