@@ -3,32 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from gateway.services import Services
-from gateway.settings import Settings
 from tests.support.client import GraphQLClient, Tenant, make_tenant
-from tests.support.idp import idp_gateway, idp_keys
 from tests.support.idp import idp_token as _token
 from tests.support.roles import make_role
-
-
-@pytest.fixture(scope="module")
-def keys() -> dict[str, Any]:
-    return idp_keys()
-
-
-@pytest.fixture
-async def idp_http(
-    settings: Settings, keys: dict[str, Any], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with idp_gateway(settings, keys, tmp_path) as client:
-        yield client
 
 
 async def test_rs256_and_es256_tokens_from_the_jwks(

@@ -8,8 +8,6 @@ import asyncio
 import datetime as dt
 import math
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,8 +23,8 @@ from schema.errors import ForbiddenError
 from storage.values import AccessEvent
 from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
 from tests.support.employees import create_employee
-from tests.support.exports import START, download, exporter
-from tests.support.idp import idp_gateway, idp_keys, idp_token
+from tests.support.exports import START, download, export_done, exporter
+from tests.support.idp import idp_token
 from tests.support.raw import plain_client
 from tests.support.roles import make_role, make_user
 
@@ -34,19 +32,6 @@ OPEN = "mutation($input: OpenIncidentInput!) { openIncident(input: $input) { id 
 CONTAIN = """mutation($id: ID!) { containIncident(id: $id) {
   containment { action target outcome } } }"""
 ME = "{ me { id } }"
-
-
-@pytest.fixture(scope="module")
-def keys() -> dict[str, Any]:
-    return idp_keys()
-
-
-@pytest.fixture
-async def idp_http(
-    settings: Settings, keys: dict[str, Any], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    async with idp_gateway(settings, keys, tmp_path) as client:
-        yield client
 
 
 def _opening(kind: str, principal: str) -> dict[str, Any]:
@@ -220,12 +205,6 @@ async def test_a_download_under_way_stops_when_its_principal_is_contained(
     with pytest.raises(ForbiddenError):
         await download(http, job["url"])
     assert len(calls) == 2 and calls[1]  # stopped at the check after the containment
-    raw = plain_client(settings, "eu")
-    try:
-        done = await raw[database_name(tenant.id)]["audit"].find_one(
-            {"actor.id": user["id"], "op": "export_done"}
-        )
-        assert done is not None
-        assert done["detail"]["rows"] == 1 and done["detail"]["complete"] is False
-    finally:
-        await raw.aclose()
+    done = await export_done(settings, tenant.id, user["id"])
+    assert done is not None
+    assert done["detail"]["rows"] == 1 and done["detail"]["complete"] is False
