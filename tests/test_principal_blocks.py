@@ -86,6 +86,10 @@ async def test_a_contained_external_subject_needs_a_token_issued_after_containme
     assert ("block_principal", f"user:{subject}") in {(a["action"], a["target"]) for a in log}
     assert (await old.raw(ME)).status_code == 401
     assert (await undated.raw(ME)).status_code == 401  # of unknown age: refused
+    audited = await admin.ok(
+        '{ auditLog(filter: {datasheet: "principal_blocks"}) { nodes { operation record } } }'
+    )
+    assert audited["auditLog"]["nodes"] == [{"operation": "create", "record": f"user:{subject}"}]
     await _next_second()
     renewed = token()  # the provider signed them in again
     assert (await renewed.ok(ME))["me"]["id"] == subject
