@@ -43,6 +43,10 @@ class MongoTamper(Tamper):
             changed = await collection.update_one({"_id": doc_id}, {"$inc": {"_v": 1}})
         assert changed.modified_count == 1, f"no {kind} document {doc_id!r}"
 
+    async def drop_document(self, tenant_id: str, kind: DocumentKind, doc_id: str) -> None:
+        dropped = await self._collection(tenant_id, kind).delete_one({"_id": doc_id})
+        assert dropped.deleted_count == 1, f"no {kind} document {doc_id!r}"
+
     async def detection_thresholds(self, tenant_id: str, name: str, value: int) -> None:
         settings = self._collection(tenant_id, "settings")
         changed = await settings.update_one(

@@ -13,7 +13,14 @@ from storage.incidentvalues import Compromised
 __all__ = ["DocumentKind", "Tamper"]
 
 DocumentKind = Literal[
-    "users", "roles", "api_keys", "settings", "control", "incidents", "tenant_contact"
+    "users",
+    "roles",
+    "api_keys",
+    "settings",
+    "control",
+    "incidents",
+    "tenant_contact",
+    "principal_blocks",
 ]
 
 
@@ -27,6 +34,10 @@ class Tamper(ABC):
         """Change a document the gateway trusts: a user, role, API key, settings document
         (by its id: ``security``, ``operations``, ``reports``) or the tenant's control
         record (*doc_id* its tenant id)."""
+
+    @abstractmethod
+    async def drop_document(self, tenant_id: str, kind: DocumentKind, doc_id: str) -> None:
+        """Delete a document the gateway trusts (not the control record)."""
 
     @abstractmethod
     async def detection_thresholds(self, tenant_id: str, name: str, value: int) -> None:
