@@ -39,3 +39,12 @@ async def test_a_changed_or_deleted_block_fails_closed(tenant: Tenant, tamper: T
     again = _at(1)
     await blocks.block(["user:a", "user:b"], again, "i2", tenant.actor)  # contained again
     assert await blocks.all() == {"user:a": again, "user:b": again, "user:c": at}
+
+
+async def test_an_older_block_put_back_fails_closed(tenant: Tenant, tamper: Tamper) -> None:
+    blocks, first = tenant.handle.blocks, _at()
+    await blocks.block(["user:r"], first, "i1", tenant.actor)
+    older = await tamper.copy_document(tenant.info.id, "principal_blocks", "user:r")
+    await blocks.block(["user:r"], _at(1), "i2", tenant.actor)
+    await tamper.put_back(tenant.info.id, "principal_blocks", older)  # its MAC holds
+    assert await blocks.all() == {"user:r": FOREVER}
