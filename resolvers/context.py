@@ -114,6 +114,9 @@ class Principal:
     session: str | None = None
     #: "enroll": a token that may only enrol a second factor (the tenant requires one).
     scope: str | None = None
+    #: When the credential was issued (a token's ``iat``, seconds): a principal blocked by
+    #: a breach containment is refused every credential issued at or before the block.
+    issued_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,3 +146,6 @@ class RequestContext:
     known_heads: Callable[[str], Awaitable[list[SignedHead]]] | None = None
     #: Tokens a document may have (the parse of a registered document stops past it).
     max_tokens: int = 2_000
+    #: Whether the gateway accepts an external identity provider's tokens (whose subjects
+    #: need not be users of the tenant).
+    accepts_external: bool = False

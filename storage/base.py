@@ -27,6 +27,7 @@ from regions.countries import RegionName
 from storage.contract.access_log import AccessLogStore
 from storage.contract.api_keys import ApiKeyStore
 from storage.contract.audit import AuditStore
+from storage.contract.blocks import BlockStore
 from storage.contract.credentials import CredentialStore
 from storage.contract.detection import DetectionStore
 from storage.contract.documents import DocumentCipher
@@ -68,6 +69,7 @@ class TenantStore:
     sessions: SessionStore
     setup_codes: SetupCodeStore
     incidents: IncidentStore
+    blocks: BlockStore
     operations: OperationStore
     reports: ReportStore
     detection: DetectionStore

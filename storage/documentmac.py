@@ -6,8 +6,8 @@ a key derived from it with HKDF-SHA256 under a label of its own, so that no two 
 a key. :class:`storage.auditmac.EntryAuthenticator` authenticates audit entries with one;
 :class:`DocumentAuthenticator` authenticates the documents whose content the gateway trusts
 for authentication and authorisation (users, roles, API keys, tenant settings, sessions,
-setup codes, breach incidents and the contact point, the binding of a tenant to its data
-key).
+setup codes, breach incidents and the contact point, blocked principals, the binding of a
+tenant to its data key).
 
 A document's MAC (``_mac``) covers its collection, its database, its ``_id`` and the
 security-relevant fields listed in :data:`COVERED` (the plaintext of encrypted ones), so a
@@ -76,6 +76,8 @@ COVERED: Mapping[str, tuple[str, ...]] = {
         "_v",
     ),
     "tenant_contact": ("contact", "_v"),
+    #: A principal a breach containment blocked (storage.mongo.blocks).
+    "principal_blocks": ("principal", "blockedAt", "incident", "_v"),
     #: A tenant's control record (``enclave_control.tenants``; database: the tenant's).
     "control": (
         "name",

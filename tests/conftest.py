@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -19,6 +21,7 @@ from gateway.settings import Settings
 from regions.catalog import RegionConfig, write_local_master_key
 from storage.signing import generate_seal_key_file
 from tests.support.client import GraphQLClient, Tenant, asgi_client, make_tenant
+from tests.support.idp import idp_gateway, idp_keys
 from tests.support.servers import EXTERNAL
 
 # The browser tests' fixtures (console_url, chromium, watched), shared by their modules.
@@ -140,3 +143,18 @@ async def strict(settings: Settings) -> AsyncIterator[Starlette]:
     app = create_app(settings.model_copy(update={"sessionless_tokens": False}), background=False)
     async with app.router.lifespan_context(app):
         yield app
+
+
+@pytest.fixture(scope="session")
+def keys() -> dict[str, Any]:
+    """An external identity provider's signing keys (tests.support.idp)."""
+    return idp_keys()
+
+
+@pytest.fixture
+async def idp_http(
+    settings: Settings, keys: dict[str, Any], tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """A gateway process of its own that also accepts the identity provider's tokens."""
+    async with idp_gateway(settings, keys, tmp_path) as client:
+        yield client

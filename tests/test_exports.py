@@ -22,7 +22,7 @@ from resolvers.exportstream import escape_cell
 from schema.errors import UnauthenticatedError
 from tests.support.client import GraphQLClient, Tenant, make_tenant
 from tests.support.employees import create_employee, marker
-from tests.support.exports import START, download, exporter, lines
+from tests.support.exports import START, download, export_done, exporter, lines
 from tests.support.raw import plain_client, raw_bytes
 from tests.support.roles import make_role, make_user
 
@@ -368,12 +368,6 @@ async def test_download_stops_when_the_tenant_is_suspended_midway(
             await download(http, job["url"])
     finally:
         gateway.tenants.entries.pop(other.id, None)
-    raw = plain_client(settings, "eu")
-    try:
-        done = await raw[database_name(other.id)]["audit"].find_one(
-            {"actor.id": user["id"], "op": "export_done"}
-        )
-        assert done is not None
-        assert done["detail"]["rows"] == 1 and done["detail"]["complete"] is False
-    finally:
-        await raw.aclose()
+    done = await export_done(settings, other.id, user["id"])
+    assert done is not None
+    assert done["detail"]["rows"] == 1 and done["detail"]["complete"] is False

@@ -2,79 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
-import jwt
-import pytest
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
-from gateway.app import create_app
 from gateway.services import Services
-from gateway.settings import Settings
 from tests.support.client import GraphQLClient, Tenant, make_tenant
+from tests.support.idp import idp_token as _token
 from tests.support.roles import make_role
-
-ISSUER, AUDIENCE = "https://idp.example", "enclave-api"
-
-
-@pytest.fixture(scope="module")
-def keys() -> dict[str, Any]:
-    return {
-        "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-        "ec": ec.generate_private_key(ec.SECP256R1()),
-        "other": rsa.generate_private_key(public_exponent=65537, key_size=2048),
-    }
-
-
-@pytest.fixture
-async def idp_http(
-    settings: Settings, keys: dict[str, Any], tmp_path: Path
-) -> AsyncIterator[httpx.AsyncClient]:
-    rsa_jwk = json.loads(RSAAlgorithm.to_jwk(keys["rsa"].public_key()))
-    ec_jwk = json.loads(ECAlgorithm.to_jwk(keys["ec"].public_key()))
-    jwks = {
-        "keys": [
-            {**rsa_jwk, "kid": "r1", "alg": "RS256", "use": "sig"},
-            {**ec_jwk, "kid": "e1", "alg": "ES256", "use": "sig"},
-        ]
-    }
-    path = tmp_path / "jwks.json"
-    path.write_text(json.dumps(jwks))
-    configured = settings.model_copy(
-        update={
-            "jwt_jwks_file": path,
-            "jwt_external_issuer": ISSUER,
-            "jwt_external_audience": AUDIENCE,
-            "jwt_tenant_claim": "org",
-            "jwt_roles_claim": "groups",
-        }
-    )
-    app = create_app(configured, background=False)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 50003))
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
-            yield client
-
-
-def _token(key: Any, alg: str, kid: str, tenant: str, **overrides: Any) -> str:
-    now = int(time.time())
-    claims = {
-        "org": tenant,
-        "sub": "idp|alice",
-        "groups": ["viewer", "unknown-group"],
-        "iss": ISSUER,
-        "aud": AUDIENCE,
-        "iat": now,
-        "exp": now + 300,
-        **overrides,
-    }
-    return jwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
 
 
 async def test_rs256_and_es256_tokens_from_the_jwks(

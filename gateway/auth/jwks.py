@@ -72,12 +72,21 @@ class ExternalTokens:
         except (jwt.PyJWTError, jwt.PyJWKClientError, ValueError, OSError):
             raise UnauthenticatedError("invalid or expired token") from None
         tenant, subject = claims.get(tenant_claim), claims.get(subject_claim)
-        roles = claims.get(roles_claim, [])
+        roles, issued = claims.get(roles_claim, []), claims.get("iat")
         if not (
             isinstance(tenant, str)
             and isinstance(subject, str)
             and isinstance(roles, list)
             and all(isinstance(r, str) for r in roles)
+            and isinstance(issued, int | None)
         ):
             raise UnauthenticatedError("invalid or expired token")
-        return Principal(tenant_id=tenant, user_id=subject, roles=tuple(roles), external=True)
+        # No ``iat``: the token counts as issued before any block (a blocked subject's is
+        # refused), not as issued now.
+        return Principal(
+            tenant_id=tenant,
+            user_id=subject,
+            roles=tuple(roles),
+            external=True,
+            issued_at=issued,
+        )

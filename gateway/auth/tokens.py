@@ -89,8 +89,14 @@ class TokenIssuer:
             and all(isinstance(r, str) for r in roles)
             and isinstance(sid, str | None)
             and isinstance(scope, str | None)
+            and isinstance(claims["iat"], int)
         ):
             raise UnauthenticatedError("invalid or expired token")
         return Principal(
-            tenant_id=tenant, user_id=subject, roles=tuple(roles), session=sid, scope=scope
+            tenant_id=tenant,
+            user_id=subject,
+            roles=tuple(roles),
+            session=sid,
+            scope=scope,
+            issued_at=claims["iat"],
         )

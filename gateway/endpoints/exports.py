@@ -7,7 +7,9 @@ this datasheet with these fields and filter, by their policy *now* (a user whose
 permission was turned off, or a revoked API key, is refused). Then the download is claimed
 (once: a second is ``410 GONE``), audited, and the records stream straight from the
 database through decryption to the client: nothing is buffered beyond one batch, nothing
-is written to disk; it stops (the connection is cut) if the tenant stops being active.
+is written to disk; it stops (the connection is cut) if the tenant stops being active, or
+if a breach containment blocks the principal who started it (checked between chunks against
+the cached policy: no read of its own).
 When it ends (or the client goes away) the number of rows sent is audited, and each
 chunk's records go into the access log as an export when the chunk is sent (not when the
 export starts, nor when a chunk is read but never sent).
@@ -88,14 +90,21 @@ class ExportEndpoint:
             await self.services.tenants.require_active(tenant_id)
         except UnauthenticatedError:
             raise ForbiddenError("the tenant is not active") from None
+        # A job started before its principal was blocked (containIncident) is refused.
+        issued = int(job.created_at.timestamp())
         if job.principal_kind == "api_key":
             key = next((k for k in await store.api_keys.all() if k.id == job.principal_id), None)
             if key is None or key.revoked:
                 raise ForbiddenError("the API key that started this export was revoked")
             return Principal(
-                tenant_id, key.id, (key.role,), kind="api_key", key_can_export=key.can_export
+                tenant_id,
+                key.id,
+                (key.role,),
+                kind="api_key",
+                key_can_export=key.can_export,
+                issued_at=issued,
             )
-        return Principal(tenant_id, job.principal_id, ())
+        return Principal(tenant_id, job.principal_id, (), issued_at=issued)
 
     async def _download(self, request: Request) -> Response:
         store, job = await self._job(request)
@@ -119,7 +128,9 @@ class ExportEndpoint:
         try:
             policy = await self.services.policies.policy_for(principal)
         except UnauthenticatedError:
-            raise ForbiddenError("the user who started this export no longer exists") from None
+            raise ForbiddenError(
+                "the user who started this export no longer exists, or was contained"
+            ) from None
         await self.services.limits.check(principal)
         request_id = request.headers.get("x-request-id", "")[:64] or None
         actor = actor_for(
@@ -233,6 +244,10 @@ class ExportEndpoint:
                     # A tenant suspended or terminated meanwhile gets nothing more (and a
                     # purge never sees this stream write to the database it dropped).
                     await self.services.tenants.require_active(tenant_id)
+                    if await self.services.policies.blocked(
+                        tenant_id, job.principal_kind, job.principal_id, job.created_at
+                    ):
+                        raise ForbiddenError("the principal of this export was contained")
                     sending()  # one chunk per call of given(), in order
                     yield chunk
                 complete = True

@@ -91,6 +91,7 @@ class EnclaveGraphQL(GraphQL[RequestContext, None]):
             max_page_size=settings.max_page_size,
             max_cost=settings.max_cost,
             max_tokens=settings.max_tokens,
+            accepts_external=services.external is not None,
             exports=ExportLinksForRequest(services.export_urls, str(request.base_url)),
         )
 

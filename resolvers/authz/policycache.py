@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -56,6 +57,8 @@ class _TenantPolicies:
     checked: float
     roles: dict[str, RoleDefinition]
     users: LRUCache[str, User | None]
+    #: Principals a breach containment blocked (``kind:id``), and since when.
+    blocks: Mapping[str, dt.datetime]
     compiled: LRUCache[tuple[tuple[str, ...], bool], Policy] = field(
         default_factory=lambda: LRUCache(POLICIES)
     )
@@ -104,8 +107,11 @@ class PolicyCache:
                 # the operation itself answers REGION_UNAVAILABLE in the GraphQL response.
                 return state
             if state is None or state.version != version:
-                roles = {r.definition.name: r.definition for r in await tenant.roles.all()}
-                state = _TenantPolicies(version, time.monotonic(), roles, LRUCache(self._users))
+                found, blocks = await asyncio.gather(tenant.roles.all(), tenant.blocks.all())
+                roles = {r.definition.name: r.definition for r in found}
+                state = _TenantPolicies(
+                    version, time.monotonic(), roles, LRUCache(self._users), blocks
+                )
             else:
                 state.checked = time.monotonic()
             self.tenants[tenant_id] = state
@@ -119,6 +125,8 @@ class PolicyCache:
     async def policy_for(self, principal: Principal) -> Policy:
         """The caller's current policy; ``UNAUTHENTICATED`` if the user no longer exists."""
         state = await self._state(principal.tenant_id)
+        if _blocked(state.blocks, principal.kind, principal.user_id, principal.issued_at):
+            raise UnauthenticatedError("invalid or expired token")
         if principal.scope is not None:
             # A sign-in that must enrol a second factor first: nothing else.
             return Policy((), state.version, admin=False, can_export=False, restricted=ENROLL_ONLY)
@@ -146,6 +154,14 @@ class PolicyCache:
             )
             state.compiled[key] = policy
         return policy
+
+    async def blocked(
+        self, tenant_id: str, kind: str, principal_id: str, issued_at: dt.datetime
+    ) -> bool:
+        """Whether a breach containment blocked the principal after *issued_at* (e.g. an
+        export started before it): from the cached policy, no read of its own."""
+        state = await self._state(tenant_id)
+        return _blocked(state.blocks, kind, principal_id, int(issued_at.timestamp()))
 
     def forget(self, tenant_id: str) -> None:
         self.tenants.pop(tenant_id, None)
@@ -224,3 +240,14 @@ class PolicyCache:
     def _mark_all_stale(self) -> None:
         for state in self.tenants.values():
             state.checked = 0.0
+
+
+def _blocked(
+    blocks: Mapping[str, dt.datetime], kind: str, principal_id: str, issued_at: int | None
+) -> bool:
+    """A credential issued (whole seconds) at or before its principal's block, or of unknown
+    age, is refused: one issued in the block's second may predate it."""
+    since = blocks.get(f"{kind}:{principal_id}")
+    if since is None:
+        return False
+    return issued_at is None or since.year == dt.MAXYEAR or issued_at <= int(since.timestamp())

@@ -1,4 +1,6 @@
-"""Containing a breach in one step: for each compromised principal, end its sessions, revoke
+"""Containing a breach in one step: for each compromised principal, block it (every token
+issued until now is refused, an identity provider's and a sessionless one included, and its
+export downloads under way stop: :mod:`storage.contract.blocks`), end its sessions, revoke
 its API key and its unused export links, require a new password; then announce it on the
 policy channel so every gateway process drops what it cached for the tenant at once.
 
@@ -72,9 +74,20 @@ async def _one(ctx: RequestContext, compromised: Compromised, log: _Log) -> None
         log("revoke_export_link", f"export_link:{named}", "revoked" if revoked else "not unused")
 
 
+async def _block(ctx: RequestContext, incident: Incident, log: _Log) -> None:
+    named = [
+        f"{c.kind}:{c.id}" for c in incident.compromised if c.kind in ("user", "api_key") and c.id
+    ]
+    if named:
+        await ctx.store.blocks.block(named, _now(), incident.id, ctx.actor)
+    for principal in named:
+        log("block_principal", principal, "every credential issued until now refused")
+
+
 async def contain(ctx: RequestContext, incident: Incident) -> Incident:
     """Contain *incident*'s compromised principals; the incident with its log extended."""
     log = _Log()
+    await _block(ctx, incident, log)
     for compromised in incident.compromised:
         await _one(ctx, compromised, log)
     await ctx.policies.changed(ctx.principal.tenant_id)

@@ -31,6 +31,7 @@ from schema.incidenttypes import (
 from schema.types import PageInfo
 from storage.base import TenantStore
 from storage.incidentvalues import Compromised, Incident, TenantContact
+from storage.values import AccessQuery
 
 __all__ = ["IncidentMutation", "IncidentQuery"]
 
@@ -41,8 +42,9 @@ _CHANGE = (
     "ones may be dismissed."
 )
 _CONTAIN = (
-    "End the compromised principals' sessions, revoke their keys and unused export links, "
-    "require new passwords, on every gateway at once."
+    "Block the compromised principals (every token issued until now refused, an identity "
+    "provider's included, and their downloads under way stopped), end their sessions, revoke "
+    "their keys and unused export links, require new passwords, on every gateway at once."
 )
 
 
@@ -58,14 +60,27 @@ def _text(value: str | None, field: str) -> str | None:
     return value.strip()
 
 
-async def _known(store: TenantStore, compromised: tuple[Compromised, ...]) -> None:
+async def _user_known(ctx: RequestContext, user_id: str) -> bool:
+    """A user of the tenant; or, since a token of an identity provider names a subject the
+    tenant need not have a record of, any printable subject while the gateway accepts such
+    tokens (one not seen yet may hold a stolen token), or one seen in the access log."""
+    if await ctx.store.users.get(user_id) is not None:
+        return True
+    if ctx.accepts_external and user_id.isprintable() and not user_id.isspace():
+        return True
+    seen, _ = await ctx.store.access_log.page(AccessQuery(principal=user_id), first=1)
+    return bool(seen)
+
+
+async def _known(ctx: RequestContext, compromised: tuple[Compromised, ...]) -> None:
     """``NOT_FOUND`` for a user, key or export link this tenant does not have (another
     tenant's id included: its database is never looked at)."""
+    store = ctx.store
     keys: set[str] | None = None
     for c in compromised:
         found = True
         if c.kind == "user" and c.id is not None:
-            found = await store.users.get(c.id) is not None
+            found = await _user_known(ctx, c.id)
         elif c.kind == "api_key":
             if keys is None:
                 keys = {k.id for k in await store.api_keys.all()}
@@ -140,7 +155,7 @@ class IncidentMutation:
         detected = None if input.detected_at is None else utc_time(input.detected_at, "detectedAt")
         if detected is not None and detected > now + dt.timedelta(minutes=5):
             raise BadUserInputError("detectedAt is in the future", field="detectedAt")
-        await _known(ctx.store, compromised)
+        await _known(ctx, compromised)
         made = await ctx.store.incidents.open(
             compromised,
             start,

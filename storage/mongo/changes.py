@@ -13,6 +13,7 @@ from schema.datasheets import DATASHEETS, EMAIL, Field, FieldType, Sensitivity
 from storage.values import Actor
 
 __all__ = [
+    "BLOCKS",
     "CONTACT",
     "INCIDENTS",
     "OPS",
@@ -53,6 +54,8 @@ class Change:
 USERS, ROLES = "users", "roles"
 #: Breach incidents, and the tenant's contact point for the authority (one document).
 INCIDENTS, CONTACT = "incidents", "tenant_contact"
+#: Principals a breach containment blocked (storage.mongo.blocks).
+BLOCKS = "principal_blocks"
 _FREE_TEXT = ("nature", "history", "containment", "reports")
 
 #: Fields that are encrypted outside the datasheets; anything undeclared is stored plain.
@@ -70,7 +73,7 @@ _OTHER_FIELDS: Mapping[str, Mapping[str, Field]] = {
 
 
 #: Collections whose records carry a MAC of their trusted fields (storage.documentmac).
-TRUSTED = frozenset(("users", "roles", "api_keys", "settings", INCIDENTS, CONTACT))
+TRUSTED = frozenset(("users", "roles", "api_keys", "settings", INCIDENTS, CONTACT, BLOCKS))
 
 
 def declared_fields(collection: str) -> Mapping[str, Field]:

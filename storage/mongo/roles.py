@@ -22,7 +22,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from schema.errors import BadUserInputError, ConflictError, NotFoundError
 from schema.roles import ADMIN, RoleDefinition, RowFilter, SheetGrant
 from storage.contract.roles import RoleStore
-from storage.mongo.changes import ROLES, USERS, Change
+from storage.mongo.changes import BLOCKS, ROLES, USERS, Change
 from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import MapsDriverErrors
 from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, WritePath
@@ -189,11 +189,12 @@ class MongoRoles(MapsDriverErrors, RoleStore):
         return versions
 
     async def policy_version(self) -> int:
-        # Both collections' latest change at once: one round trip, not two.
+        # The collections' latest changes at once: one round trip, not three. Blocks count:
+        # a process that missed the announcement of one finds it at its next recheck.
         docs = await asyncio.gather(
             *(
                 self._db[coll].find_one({}, {"_seq": 1}, sort=[("_seq", DESCENDING)])
-                for coll in (ROLES, USERS)
+                for coll in (ROLES, USERS, BLOCKS)
             )
         )
         return max((int(doc.get("_seq", 0)) for doc in docs if doc is not None), default=0)
@@ -201,3 +202,4 @@ class MongoRoles(MapsDriverErrors, RoleStore):
 
 async def ensure_role_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
     await db[ROLES].create_index("_seq")
+    await db[BLOCKS].create_index("_seq")

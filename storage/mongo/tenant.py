@@ -19,6 +19,7 @@ from storage.base import TenantStore
 from storage.mongo.access_log import MongoAccessLog, ensure_access_log_indexes
 from storage.mongo.api_keys import MongoApiKeys
 from storage.mongo.audit import MongoAudit
+from storage.mongo.blocks import MongoBlocks
 from storage.mongo.codec import FieldCodec
 from storage.mongo.credentials import MongoCredentials, ensure_signin_indexes
 from storage.mongo.decryption import installed
@@ -76,6 +77,7 @@ def tenant_store(
         sessions=MongoSessions(db, writes.documents, name),
         setup_codes=MongoSetupCodes(db, writes, name),
         incidents=MongoIncidents(db, writes, name),
+        blocks=MongoBlocks(db, writes, name),
         operations=operations,
         reports=MongoReports(db, writes, name, records.list_query),
         detection=MongoDetection(db, writes, name),

@@ -43,6 +43,18 @@ class MongoTamper(Tamper):
             changed = await collection.update_one({"_id": doc_id}, {"$inc": {"_v": 1}})
         assert changed.modified_count == 1, f"no {kind} document {doc_id!r}"
 
+    async def drop_document(self, tenant_id: str, kind: DocumentKind, doc_id: str) -> None:
+        dropped = await self._collection(tenant_id, kind).delete_one({"_id": doc_id})
+        assert dropped.deleted_count == 1, f"no {kind} document {doc_id!r}"
+
+    async def copy_document(self, tenant_id: str, kind: DocumentKind, doc_id: str) -> Any:
+        found = await self._collection(tenant_id, kind).find_one({"_id": doc_id})
+        assert found is not None, f"no {kind} document {doc_id!r}"
+        return found
+
+    async def put_back(self, tenant_id: str, kind: DocumentKind, copy: Any) -> None:
+        await self._collection(tenant_id, kind).replace_one({"_id": copy["_id"]}, copy)
+
     async def detection_thresholds(self, tenant_id: str, name: str, value: int) -> None:
         settings = self._collection(tenant_id, "settings")
         changed = await settings.update_one(

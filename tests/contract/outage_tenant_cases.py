@@ -8,6 +8,7 @@ from schema.roles import RoleDefinition
 from storage.contract.access_log import AccessLogStore
 from storage.contract.api_keys import ApiKeyStore
 from storage.contract.audit import AuditStore
+from storage.contract.blocks import BlockStore
 from storage.contract.credentials import CredentialStore
 from storage.contract.detection import DetectionStore
 from storage.contract.documents import DocumentCipher
@@ -180,6 +181,8 @@ TENANT_CASES: list[Case] = [
         lambda o: o.handle.incidents.add_report(o.incident_id, {"nature": "x"}, None, o.actor),
     ),
     case(IncidentStore.contact, lambda o: o.handle.incidents.contact()),
+    case(BlockStore.block, lambda o: o.handle.blocks.block(["user:x"], NOW, "i", o.actor)),
+    case(BlockStore.all, lambda o: o.handle.blocks.all()),
     case(
         IncidentStore.set_contact,
         lambda o: o.handle.incidents.set_contact(TenantContact("DPO", "dpo@example.com"), o.actor),

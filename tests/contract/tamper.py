@@ -6,14 +6,21 @@ from __future__ import annotations
 import datetime as dt
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from storage.incidentvalues import Compromised
 
 __all__ = ["DocumentKind", "Tamper"]
 
 DocumentKind = Literal[
-    "users", "roles", "api_keys", "settings", "control", "incidents", "tenant_contact"
+    "users",
+    "roles",
+    "api_keys",
+    "settings",
+    "control",
+    "incidents",
+    "tenant_contact",
+    "principal_blocks",
 ]
 
 
@@ -27,6 +34,18 @@ class Tamper(ABC):
         """Change a document the gateway trusts: a user, role, API key, settings document
         (by its id: ``security``, ``operations``, ``reports``) or the tenant's control
         record (*doc_id* its tenant id)."""
+
+    @abstractmethod
+    async def drop_document(self, tenant_id: str, kind: DocumentKind, doc_id: str) -> None:
+        """Delete a document the gateway trusts (not the control record)."""
+
+    @abstractmethod
+    async def copy_document(self, tenant_id: str, kind: DocumentKind, doc_id: str) -> Any:
+        """A trusted document as stored, to be put back later (:meth:`put_back`)."""
+
+    @abstractmethod
+    async def put_back(self, tenant_id: str, kind: DocumentKind, copy: Any) -> None:
+        """Replace a trusted document with a copy taken earlier (valid then)."""
 
     @abstractmethod
     async def detection_thresholds(self, tenant_id: str, name: str, value: int) -> None:

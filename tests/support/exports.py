@@ -9,10 +9,13 @@ import httpx
 import orjson
 
 from gateway.services import Services
+from gateway.settings import Settings
+from regions.routing import database_name
 from tests.support.client import GraphQLClient, Tenant
+from tests.support.raw import plain_client
 from tests.support.roles import make_role, make_user
 
-__all__ = ["START", "download", "exporter", "lines"]
+__all__ = ["START", "download", "export_done", "exporter", "lines"]
 
 START = """
 mutation($sheet: String!, $format: ExportFormat!, $filter: [ExportFilterInput!],
@@ -44,3 +47,16 @@ def lines(response: httpx.Response) -> list[dict[str, Any]]:
     """The records of an NDJSON export's response."""
     assert response.status_code == 200, response.text
     return [orjson.loads(line) for line in response.content.splitlines()]
+
+
+async def export_done(settings: Settings, tenant_id: str, user_id: str) -> dict[str, Any] | None:
+    """The audit entry of the end of *user_id*'s download (its rows, whether complete), read
+    from the tenant's database (region ``eu``) as it is stored."""
+    raw = plain_client(settings, "eu")
+    try:
+        found: dict[str, Any] | None = await raw[database_name(tenant_id)]["audit"].find_one(
+            {"actor.id": user_id, "op": "export_done"}
+        )
+        return found
+    finally:
+        await raw.aclose()
