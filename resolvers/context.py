@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -96,6 +97,10 @@ class OperationsPort(Protocol):
 class PolicyNotifier(Protocol):
     async def changed(self, tenant_id: str) -> None:
         """Roles or users of *tenant_id* changed: every process must recompile."""
+
+    async def keep_blocks(self, tenant_id: str, principals: Sequence[str], at: dt.datetime) -> None:
+        """A containment blocked *principals* (``kind:id``) at *at*: kept outside the
+        database too, so deleting the block documents does not lift it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -138,7 +138,7 @@ async def test_a_sessionless_token_is_refused_on_every_gateway(
         assert (await GraphQLClient(gateway, fresh).raw(ME)).status_code == 200
 
 
-async def test_a_block_edited_or_deleted_in_the_database_fails_closed(
+async def test_a_block_edited_in_the_database_fails_closed_and_a_deleted_one_holds(
     http: httpx.AsyncClient, services: Services, settings: Settings, app: Starlette
 ) -> None:
     tenant = await make_tenant(services, "DE", "Block Tamper Org")
@@ -163,8 +163,10 @@ async def test_a_block_edited_or_deleted_in_the_database_fails_closed(
         assert (await issued_after.raw(ME)).status_code == 401  # the MAC fails: every token
         assert (await blocks.delete_one({"_id": principal})).deleted_count == 1
         gateway.forget(tenant.id)
-        assert (await old.raw(ME)).status_code == 401  # the audit log holds the block
-        assert (await issued_after.raw(ME)).status_code == 401
+        # The gateway keeps the block outside the database (Redis): still in force, as of
+        # its own time.
+        assert (await old.raw(ME)).status_code == 401
+        assert (await issued_after.raw(ME)).status_code == 200
         await _contain(admin, "USER", user["id"])  # an admin contains them again
         await _next_second()
         renewed = GraphQLClient(http, services.tokens.issue(tenant.id, user["id"], ["staff"]))
@@ -212,3 +214,29 @@ async def test_a_download_under_way_stops_when_its_principal_is_contained(
     done = await export_done(settings, tenant.id, user["id"])
     assert done is not None
     assert done["detail"]["rows"] == 1 and done["detail"]["complete"] is False
+
+
+async def test_an_older_block_put_back_in_the_database_does_not_lift_the_later_one(
+    http: httpx.AsyncClient, services: Services, settings: Settings, app: Starlette
+) -> None:
+    tenant = await make_tenant(services, "DE", "Block Rollback Org")
+    admin = GraphQLClient(http, tenant.token)
+    await make_role(admin, "staff", read=["lastName"])
+    _, user = await make_user(admin, services, tenant, "r@block.example", ["staff"])
+    principal = f"user:{user['id']}"
+    raw = plain_client(settings, "eu")
+    blocks = raw[database_name(tenant.id)]["principal_blocks"]
+    try:
+        await _contain(admin, "USER", user["id"])
+        older = await blocks.find_one({"_id": principal})
+        await _next_second()
+        between = GraphQLClient(http, services.tokens.issue(tenant.id, user["id"], ["staff"]))
+        await _next_second()
+        await _contain(admin, "USER", user["id"])  # contained again: `between` is refused
+        assert (await between.raw(ME)).status_code == 401
+        assert older is not None
+        await blocks.replace_one({"_id": principal}, older)  # its MAC holds
+        app.state.services.policies.forget(tenant.id)
+        assert (await between.raw(ME)).status_code == 401  # the later block, kept in Redis
+    finally:
+        await raw.aclose()

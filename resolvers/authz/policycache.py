@@ -24,7 +24,7 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -38,6 +38,7 @@ from schema.errors import RegionUnavailableError, UnauthenticatedError
 from schema.roles import ADMIN, RoleDefinition
 from storage.base import Store
 from storage.caches import TENANT_CACHE_SIZE, KeyedLocks
+from storage.contract.blocks import FOREVER
 from storage.values import User
 
 __all__ = ["CHANNEL", "PolicyCache"]
@@ -47,6 +48,8 @@ ENROLL_ONLY = frozenset({"me", "enrollTotp", "confirmTotp", "logout"})
 
 log = logging.getLogger("enclave.policies")
 CHANNEL = "enclave:policy"
+#: Per tenant, a Redis hash of the principals containments blocked (``kind:id`` -> epoch).
+BLOCKS_KEY = "enclave:blocks:"
 #: Compiled policies (distinct role sets) kept per tenant.
 POLICIES = 256
 
@@ -107,8 +110,11 @@ class PolicyCache:
                 # the operation itself answers REGION_UNAVAILABLE in the GraphQL response.
                 return state
             if state is None or state.version != version:
-                found, blocks = await asyncio.gather(tenant.roles.all(), tenant.blocks.all())
+                found, stored, kept = await asyncio.gather(
+                    tenant.roles.all(), tenant.blocks.all(), self._kept_blocks(tenant_id)
+                )
                 roles = {r.definition.name: r.definition for r in found}
+                blocks = {**kept, **{p: max(at, kept.get(p, at)) for p, at in stored.items()}}
                 state = _TenantPolicies(
                     version, time.monotonic(), roles, LRUCache(self._users), blocks
                 )
@@ -183,6 +189,35 @@ class PolicyCache:
         task = asyncio.create_task(self._publish(tenant_id))
         self._publishing.add(task)
         task.add_done_callback(self._publishing.discard)
+
+    async def keep_blocks(self, tenant_id: str, principals: Sequence[str], at: dt.datetime) -> None:
+        """Keep the blocks in Redis as well (outside the database, like the audit heads): a
+        block document deleted in the database stays in force. Best effort: without Redis,
+        the documents alone hold (an edited one fails closed, a deleted one is not seen)."""
+        try:
+            await asyncio.wait_for(
+                self._redis.hset(
+                    BLOCKS_KEY + tenant_id, mapping=dict.fromkeys(principals, at.timestamp())
+                ),
+                timeout=2.0,
+            )
+        except (RedisError, OSError, TimeoutError):
+            log.warning("could not keep a block outside the database; its document holds it")
+
+    async def _kept_blocks(self, tenant_id: str) -> dict[str, dt.datetime]:
+        try:
+            kept = await asyncio.wait_for(self._redis.hgetall(BLOCKS_KEY + tenant_id), 2.0)
+        except (RedisError, OSError, TimeoutError):
+            log.warning("blocks kept outside the database unreadable; the documents hold")
+            return {}
+        found: dict[str, dt.datetime] = {}
+        for principal, at in kept.items():
+            name = principal.decode() if isinstance(principal, bytes) else str(principal)
+            try:
+                found[name] = dt.datetime.fromtimestamp(float(at), dt.UTC)
+            except (ValueError, OverflowError, OSError):
+                found[name] = FOREVER  # unreadable: refused
+        return found
 
     async def _publish(self, tenant_id: str) -> None:
         try:

@@ -79,7 +79,9 @@ async def _block(ctx: RequestContext, incident: Incident, log: _Log) -> None:
         f"{c.kind}:{c.id}" for c in incident.compromised if c.kind in ("user", "api_key") and c.id
     ]
     if named:
-        await ctx.store.blocks.block(named, _now(), incident.id, ctx.actor)
+        at = _now()
+        await ctx.store.blocks.block(named, at, incident.id, ctx.actor)
+        await ctx.policies.keep_blocks(ctx.principal.tenant_id, named, at)
     for principal in named:
         log("block_principal", principal, "every credential issued until now refused")
 

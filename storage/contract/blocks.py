@@ -30,6 +30,7 @@ class BlockStore(ABC):
 
     @abstractmethod
     async def all(self) -> Mapping[str, dt.datetime]:
-        """Every block in force, by principal. A block document edited, forged or deleted
-        in the database (its MAC fails, or the audit log holds a block with no valid
-        document) blocks its principal :data:`FOREVER`, logged without values."""
+        """Every block its documents hold, by principal. A block document edited or forged
+        in the database (its MAC fails) blocks its principal :data:`FOREVER`, logged
+        without values; a deleted one is not seen here (the gateway keeps blocks outside
+        the database as well)."""

@@ -3,12 +3,11 @@
 Each document (``_id`` = ``kind:id``) holds ``blockedAt`` and the ``incident`` that blocked
 it, written through the audited write path with a MAC (``storage.documentmac``). Blocks are
 never lifted by the gateway (a token issued after the block counts), so the database can
-only lift one by editing, deleting or putting back an older version of its document; all
-fail closed: a document whose MAC fails, one older than the audit log's last block of its
-principal (the log is hash-chained, its heads kept outside the database), and a block the
-log records with no document, block the principal :data:`FOREVER` until an admin contains
-it again (a block being written is briefly stale too: refused, as it is about to be).
-Forging a block can only lock a principal out, which a database insider can do anyway.
+only lift one by editing, deleting or putting back an older version of its document. An
+edited document (its MAC fails) blocks the principal :data:`FOREVER` until an admin
+contains it again; deleted and rolled-back ones are caught outside the database, where the
+gateway keeps every block too (Redis, :mod:`resolvers.authz.policycache`). Forging a block
+can only lock a principal out, which a database insider can do anyway.
 """
 
 from __future__ import annotations
@@ -73,26 +72,19 @@ class MongoBlocks(MapsDriverErrors, BlockStore):
             await self._writes.write(change, actor)
 
     async def all(self) -> Mapping[str, dt.datetime]:
-        # A find, not ``distinct``: FerretDB refuses the time limit a caller may set on it.
-        where = {"claim": {"$regex": f"^{BLOCKS}/"}, "datasheet": BLOCKS}
-        audited: dict[str, int] = {}
-        async for entry in self._db[AUDIT].find(where, {"record": 1, "version": 1}):
-            named, version = entry.get("record"), entry.get("version")
-            if isinstance(named, str) and isinstance(version, int):
-                audited[named] = max(version, audited.get(named, 0))
+        # The documents only: reading the audit log here would scan it on servers without
+        # its index (FerretDB: 1.5 s at 20,000 entries) at every policy reload. Deleted or
+        # rolled-back documents are the gateway's to catch: it keeps the blocks in Redis too
+        # (resolvers.authz.policycache), outside the database.
         found: dict[str, dt.datetime] = {}
         async for doc in self._db[BLOCKS].find({}):
             principal = str(doc.get("_id"))
             at = doc.get("blockedAt")
-            valid = self._writes.documents.verify(self._db.name, BLOCKS, doc)
-            # An older block put back (its MAC holds) is behind the audit log's version.
-            current = int(doc.get("_v", 0)) >= audited.get(principal, 0)
-            if valid and current and isinstance(at, dt.datetime):
+            if self._writes.documents.verify(self._db.name, BLOCKS, doc) and isinstance(
+                at, dt.datetime
+            ):
                 found[principal] = _utc(at)
             else:
-                log.error("a block fails verification or is stale: blocked until contained again")
+                log.error("a block fails verification: blocked until contained again")
                 found[principal] = FOREVER
-        for named in audited.keys() - found.keys():
-            log.error("a block in the audit log has no document: blocked until contained again")
-            found[named] = FOREVER
         return found
