@@ -195,6 +195,9 @@ async def test_containment_locks_the_user_and_key_out_and_revokes_their_export_l
 
     pubsub = services.redis.pubsub()  # as every gateway process listens
     await pubsub.subscribe(CHANNEL)
+    # Redis confirms the subscription: an announcement published before it would be missed.
+    confirmed = await pubsub.get_message(timeout=10)
+    assert confirmed is not None and confirmed["type"] == "subscribe"
     try:
         contained = (await admin.ok(CONTAIN, {"id": incident["id"]}))["containIncident"]
         assert tenant.id in await _announced(pubsub)
