@@ -51,18 +51,13 @@ from bench.support.cluster import make_tenants, start_cluster
 from bench.support.data import employee_values
 from bench.support.measure import Measurement, memory_kib, run_benchmark
 from bench.support.page import machine_line, write_section
-from bench.support.scale_passes import active_passes, vault_floors
+from bench.support.scale_passes import FLOOR, LIST, active_passes, control_floor, vault_floors
 from bench.support.scale_records import records_part, say, timed_post
 from bench.support.workload import LoadTenant
 from gateway.services import Services
 from gateway.settings import Settings
 from schema.datasheets import datasheet
-from storage.mongo.control import CONTROL_DB, TENANTS
-from storage.mongo.store import MongoStore
 from storage.values import Actor
-
-FLOOR = "floor: control record, raw driver find_one"
-LIST = "{ employees(first: 20) { nodes { id lastName workEmail department } } }"
 
 
 async def _timed(
@@ -97,7 +92,7 @@ async def tenants_part(
     ):
         say(f"timing {name}")
         results.append(await _timed(name, client, [(t.token, LIST, {}) for t in picked]))
-    results.append(await _control_floor(services, [rng.choice(tenants) for _ in range(100)]))
+    results.append(await control_floor(services, [rng.choice(tenants) for _ in range(100)]))
     results += await vault_floors(services, [rng.choice(tenants) for _ in range(50)])
     rss = memory_kib(pid) if pid is not None else {}
     say(f"background passes with {args.active} active tenants")
@@ -110,19 +105,6 @@ async def tenants_part(
         "gateway_kib": rss,
         "results": results,
     }
-
-
-async def _control_floor(services: Services, picked: Sequence[LoadTenant]) -> Measurement:
-    """The floor of a first touch: the raw driver's ``find_one`` of a tenant's control
-    record (the one read a first request cannot do without), in this process."""
-    registry = MongoStore.of(services.store).registry
-    started, latencies = time.perf_counter(), []
-    for tenant in picked:
-        control = registry.for_tenant(tenant.id).plain[CONTROL_DB][TENANTS]
-        begun = time.perf_counter()
-        await control.find_one({"_id": tenant.id})
-        latencies.append((time.perf_counter() - begun) * 1000.0)
-    return Measurement(FLOOR, len(picked), 1, time.perf_counter() - started, latencies)
 
 
 async def _seed_each(services: Services, tenants: list[LoadTenant], each: int) -> None:
@@ -189,6 +171,22 @@ def _first_touch(rows: Sequence[Measurement]) -> list[str]:
     ]
 
 
+BACKGROUND = [
+    "Background work follows the writes: every write marks its tenant, in its own region's "
+    "`enclave_control.pending_work`, once per 5-second slot per process, before its audit "
+    "intent (a crash between them leaves a mark with nothing to do, never an unmarked "
+    "intent). The reconciler and the sealer visit the marked tenants only and drop a "
+    "tenant's marks once its work is done, only those of writes past their lease (so a "
+    "concurrent write's mark stays); marks are only inserted and deleted, atomic on FerretDB "
+    "too. Every `ENCLAVE_BACKGROUND_SWEEP_EVERY_PASSES` passes (20; and the first after "
+    "start-up) both visit every tenant as well, and count a tenant found with work but no "
+    "mark in `enclave_background_sweep_missed_total{loop}` (should stay 0), marking it "
+    "again. The purge loop reads the terminated tenants due from an index on `purgeDueAt`. "
+    "Before the marks, one reconciler pass over 2,000 tenants took 42 s.",
+    "",
+]
+
+
 def _mib(kib: dict[str, int]) -> str:
     if not kib:
         return "not measured"
@@ -247,6 +245,7 @@ def report(
             *_table(t["results"], t["results"][0]),
             "",
             *_first_touch(t["results"]),
+            *BACKGROUND,
         ]
         figures["tenants"] = {
             **{k: round(v, 3) for k, v in t.items() if k.endswith("seconds")},

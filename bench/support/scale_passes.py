@@ -16,11 +16,16 @@ from bench.support.workload import LoadTenant
 from gateway.services import Services
 from regions.clients import KEY_VAULT_NAMESPACE
 from schema.datasheets import datasheet
+from storage.mongo.control import CONTROL_DB, TENANTS
 from storage.mongo.pending import PENDING
 from storage.mongo.store import MongoStore
 from storage.values import Actor
 
-__all__ = ["active_passes", "vault_floors"]
+__all__ = ["FLOOR", "LIST", "active_passes", "control_floor", "vault_floors"]
+
+FLOOR = "floor: control record, raw driver find_one"
+#: The request timed over many tenants: a 20-record list page.
+LIST = "{ employees(first: 20) { nodes { id lastName workEmail department } } }"
 
 
 async def active_passes(
@@ -53,6 +58,19 @@ async def active_passes(
         "reconcile_seconds": reconcile,
         "seal_seconds": seal,
     }
+
+
+async def control_floor(services: Services, picked: Sequence[LoadTenant]) -> Measurement:
+    """The floor of a first touch: the raw driver's ``find_one`` of a tenant's control
+    record (the one read a first request cannot do without), in this process."""
+    registry = MongoStore.of(services.store).registry
+    started, latencies = time.perf_counter(), []
+    for tenant in picked:
+        control = registry.for_tenant(tenant.id).plain[CONTROL_DB][TENANTS]
+        begun = time.perf_counter()
+        await control.find_one({"_id": tenant.id})
+        latencies.append((time.perf_counter() - begun) * 1000.0)
+    return Measurement(FLOOR, len(picked), 1, time.perf_counter() - started, latencies)
 
 
 async def vault_floors(services: Services, picked: Sequence[LoadTenant]) -> list[Measurement]:
