@@ -16,7 +16,7 @@ from typing import Any
 
 __all__ = ["write_section"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent  # bench/support/page.py -> the repository
 PAGE = ROOT / "docs" / "RELIABILITY.md"
 SECTIONS = ROOT / "docs" / "reliability"
 ORDER = ("load", "provision", "scale", "first_touch", "scale_records", "tenant_memory")
