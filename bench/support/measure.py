@@ -123,6 +123,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
+        # Load average (1, 5, 15 min) as the run ends: other work shares the machine.
+        "load": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "packages": {
             d: _version(d)
             for d in (

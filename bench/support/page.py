@@ -16,10 +16,10 @@ from typing import Any
 
 __all__ = ["write_section"]
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent  # bench/support/page.py -> the repository
 PAGE = ROOT / "docs" / "RELIABILITY.md"
 SECTIONS = ROOT / "docs" / "reliability"
-ORDER = ("load", "scale", "scale_records", "tenant_memory")
+ORDER = ("load", "provision", "scale", "first_touch", "scale_records", "tenant_memory")
 
 HEADER = """# Reliability: load and scale
 
@@ -33,9 +33,15 @@ gateway killed) are tested in the test suite, not here: `tests/test_faults.py`.
 
 
 def machine_line(info: dict[str, Any]) -> str:
+    load = info.get("load")
+    shared = (
+        f" Load average as the run ended (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in load)}."
+        if load
+        else ""
+    )
     return (
         f"Machine: {info['nproc']} CPUs ({info['cpu']}), Python {info['python']}, "
-        f"{info['platform']}."
+        f"{info['platform']}.{shared}"
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from storage.contract.access_log import AccessLogStore
@@ -18,7 +19,7 @@ from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import MapsDriverErrors
 from storage.values import AccessEvent, AccessQuery
 
-__all__ = ["ACCESS", "MongoAccessLog", "ensure_access_log_indexes"]
+__all__ = ["ACCESS", "ACCESS_LOG_INDEXES", "MongoAccessLog"]
 
 ACCESS = "access_log"
 
@@ -103,9 +104,12 @@ class MongoAccessLog(MapsDriverErrors, AccessLogStore):
         return events, len(docs) > first
 
 
-async def ensure_access_log_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await db[ACCESS].create_index("records")
-    await db[ACCESS].create_index([("principal", 1), ("at", 1)])
-    await db[ACCESS].create_index("kind")
-    await db[ACCESS].create_index([("session", 1), ("at", 1)])
-    await db[ACCESS].create_index("at")  # a tenant's last hour (gateway.detection)
+ACCESS_LOG_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    ACCESS: (
+        IndexModel("records"),
+        IndexModel([("principal", 1), ("at", 1)]),
+        IndexModel("kind"),
+        IndexModel([("session", 1), ("at", 1)]),
+        IndexModel("at"),  # a tenant's last hour (gateway.detection)
+    )
+}

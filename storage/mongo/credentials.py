@@ -17,6 +17,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
@@ -30,7 +31,7 @@ from storage.mongo.errors import MapsDriverErrors
 from storage.mongo.writes import WritePath
 from storage.values import Actor, Credentials
 
-__all__ = ["MongoCredentials", "ensure_signin_indexes"]
+__all__ = ["SIGNIN_INDEXES", "MongoCredentials"]
 
 SETTINGS = "settings"
 FAILURES, TOTP_STEPS = "signin_failures", "totp_steps"
@@ -171,7 +172,7 @@ class MongoCredentials(MapsDriverErrors, CredentialStore):
         await self._writes.set_setting("security", "requireTwoFactor", required, actor)
 
 
-async def ensure_signin_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """Indexes for pruning (real MongoDB uses them; attempt slots are found by ``_id``)."""
-    for coll in (FAILURES, TOTP_STEPS):
-        await db[coll].create_index("at")
+#: Indexes for pruning (real MongoDB uses them; attempt slots are found by ``_id``).
+SIGNIN_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    coll: (IndexModel("at"),) for coll in (FAILURES, TOTP_STEPS)
+}

@@ -174,6 +174,10 @@ class KeyIds:
         """Whether the tenant's key id is cached (no database access)."""
         return tenant_id in self.ids
 
+    def remember(self, tenant_id: str, key_id: bytes) -> None:
+        """Cache *key_id* for *tenant_id*: a key this process made and bound itself."""
+        self.ids[tenant_id] = key_id
+
     async def get(self, tenant_id: str) -> bytes | None:
         found = self.ids.get(tenant_id)
         if found is not None:

@@ -19,7 +19,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
@@ -50,7 +50,7 @@ from storage.values import (
     Actor,
 )
 
-__all__ = ["KEYS", "MongoIncidents", "ensure_incident_indexes", "open_key"]
+__all__ = ["INCIDENT_INDEXES", "KEYS", "MongoIncidents", "open_key"]
 
 KEYS = "incident_keys"
 _RETRIES = 8
@@ -302,6 +302,7 @@ class MongoIncidents(MapsDriverErrors, IncidentStore):
         raise ConflictError("the contact keeps changing; try again")
 
 
-async def ensure_incident_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await db[INCIDENTS].create_index("state")
-    await db[KEYS].create_index([("key", 1), ("gen", DESCENDING)])
+INCIDENT_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    INCIDENTS: (IndexModel("state"),),
+    KEYS: (IndexModel([("key", 1), ("gen", DESCENDING)]),),
+}

@@ -16,7 +16,7 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import DESCENDING
+from pymongo import DESCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schema.errors import BadUserInputError, ConflictError, NotFoundError
@@ -29,9 +29,9 @@ from storage.mongo.writes import AUDIT, OUTCOMES, VALUES, WritePath
 from storage.values import Actor, Role, RoleVersion
 
 __all__ = [
+    "ROLE_INDEXES",
     "MongoRoles",
     "check_roles_exist",
-    "ensure_role_indexes",
     "role_from_doc",
     "role_to_doc",
 ]
@@ -200,6 +200,7 @@ class MongoRoles(MapsDriverErrors, RoleStore):
         return max((int(doc.get("_seq", 0)) for doc in docs if doc is not None), default=0)
 
 
-async def ensure_role_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await db[ROLES].create_index("_seq")
-    await db[BLOCKS].create_index("_seq")
+ROLE_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    ROLES: (IndexModel("_seq"),),
+    BLOCKS: (IndexModel("_seq"),),
+}

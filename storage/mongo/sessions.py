@@ -29,6 +29,7 @@ import hmac
 import secrets
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -40,7 +41,7 @@ from storage.mongo.decryption import tenant_of_database, tenant_scoped
 from storage.mongo.errors import MapsDriverErrors
 from storage.values import SessionInfo
 
-__all__ = ["SESSIONS", "SESSION_CLAIMS", "MongoSessions", "ensure_session_indexes"]
+__all__ = ["SESSIONS", "SESSION_CLAIMS", "SESSION_INDEXES", "MongoSessions"]
 
 SESSIONS, SESSION_CLAIMS = "sessions", "session_claims"
 #: Sessions are kept this long after they expired.
@@ -206,8 +207,8 @@ class MongoSessions(MapsDriverErrors, SessionStore):
         return pruned + (await self._claims.delete_many(old_claims)).deleted_count
 
 
-async def ensure_session_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    """Indexes for pruning and for ending a user's sessions (claims are found by ``_id``)."""
-    await db[SESSION_CLAIMS].create_index("at")
-    await db[SESSIONS].create_index("user")  # ending every session of a user
-    await db[SESSIONS].create_index("expiresAt")
+#: Indexes for pruning and for ending a user's sessions (claims are found by ``_id``).
+SESSION_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    SESSION_CLAIMS: (IndexModel("at"),),
+    SESSIONS: (IndexModel("user"), IndexModel("expiresAt")),  # user: ending all of a user's
+}

@@ -7,10 +7,12 @@ EU cluster only, like its data.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bson.binary import Binary
 from cachetools import Cache
 from pymongo.errors import DuplicateKeyError
 
@@ -59,6 +61,7 @@ class MongoStore(MapsDriverErrors, Store):
         because its MAC fails (metrics); *cache_size* is how many tenants each of its
         per-tenant caches holds (:mod:`storage.caches`)."""
         self.registry = regions
+        self._indexed: set[RegionName] = set()  # regions whose control indexes are made
         self.hints = SequenceHints(cache_size)
         self._pending = {name: PendingWork(regions[name]) for name in regions}
         self._mac = audit_mac
@@ -108,6 +111,9 @@ class MongoStore(MapsDriverErrors, Store):
         return tenant_store(tenant_id, region, self.hints, self._mac, self._pending[region.name])
 
     async def _ensure_region_indexes(self, region: RegionName) -> None:
+        """The indexes of *region*'s key vault and control data, once per store."""
+        if region in self._indexed:
+            return
         client = self.registry[region].plain
         vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
         # A plain unique index: FerretDB 1.x rejects the partial one MongoDB recommends.
@@ -116,6 +122,7 @@ class MongoStore(MapsDriverErrors, Store):
         # purge-due finds the terminated tenants whose date has come through this index.
         await client[CONTROL_DB][TENANTS].create_index("purgeDueAt")
         await ensure_pending_indexes(self._pending[region].marks)
+        self._indexed.add(region)
 
     async def create_tenant(
         self, name: str, country: str, admin_email: str
@@ -144,6 +151,23 @@ class MongoStore(MapsDriverErrors, Store):
             "createdAt": now,
         }
         await control.insert_one(self._sealed(record))
+        # Its data key and its database's indexes do not depend on each other: made at once.
+        key_id, _ = await asyncio.gather(
+            self._data_key(region, tenant_id),
+            ensure_tenant_indexes(client.data[database_name(tenant_id)], list(DATASHEETS.values())),
+        )
+        admin = await self.for_tenant(tenant_id).users.create(admin_email, ["admin"], OPERATOR)
+        active = self._sealed({**record, "status": "active"})
+        await control.update_one(
+            {"_id": tenant_id},
+            {"$set": {"status": "active", "keyId": key_id, MAC_FIELD: active[MAC_FIELD]}},
+        )
+        info = TenantInfo(tenant_id, name, country.strip().upper(), region, "active", now)
+        return info, admin
+
+    async def _data_key(self, region: RegionName, tenant_id: str) -> Binary:
+        """A new data key for *tenant_id*, bound to it in its control record (``keyMac``)."""
+        client = self.registry[region]
         try:
             key_id = await client.encryption.create_data_key(
                 client.wrapping_provider,
@@ -155,18 +179,10 @@ class MongoStore(MapsDriverErrors, Store):
         # Binds the tenant to its key: a key alt name rewritten in the vault fails it.
         binding = key_binding(tenant_id, key_id.as_uuid().bytes)
         key_mac = self.documents.seal(database_name(tenant_id), "data_key", tenant_id, binding)
+        control = client.plain[CONTROL_DB][TENANTS]
         await control.update_one({"_id": tenant_id}, {"$set": {"keyMac": key_mac}})
-        await ensure_tenant_indexes(
-            client.data[database_name(tenant_id)], list(DATASHEETS.values())
-        )
-        admin = await self.for_tenant(tenant_id).users.create(admin_email, ["admin"], OPERATOR)
-        active = self._sealed({**record, "status": "active"})
-        await control.update_one(
-            {"_id": tenant_id},
-            {"$set": {"status": "active", "keyId": key_id, MAC_FIELD: active[MAC_FIELD]}},
-        )
-        info = TenantInfo(tenant_id, name, country.strip().upper(), region, "active", now)
-        return info, admin
+        installed(client).keys.remember(tenant_id, key_id.as_uuid().bytes)
+        return key_id
 
     async def get_tenant(self, tenant_id: str) -> TenantInfo | None:
         # With the key id the tenant's first read will need (KeyIds), in one round trip.

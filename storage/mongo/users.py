@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from ulid import ULID
 
@@ -25,7 +26,7 @@ from storage.mongo.roles import check_roles_exist
 from storage.mongo.writes import WritePath
 from storage.values import Actor, User
 
-__all__ = ["MongoUsers", "ensure_user_indexes"]
+__all__ = ["USER_INDEXES", "MongoUsers"]
 
 
 def _user(doc: Mapping[str, Any]) -> User:
@@ -143,7 +144,6 @@ class MongoUsers(MapsDriverErrors, UserStore):
         )
 
 
-async def ensure_user_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await db[USERS].create_index("email", unique=True)
-    await db[USERS].create_index("roles")
-    await db[USERS].create_index("_seq")
+USER_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    USERS: (IndexModel("email", unique=True), IndexModel("roles"), IndexModel("_seq"))
+}

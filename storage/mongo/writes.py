@@ -34,6 +34,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
@@ -55,7 +56,7 @@ from storage.mongo.pending import PendingWork
 from storage.tracing import span
 from storage.values import Actor
 
-__all__ = ["AUDIT", "LEASE", "OUTCOMES", "SEALS", "VALUES", "WritePath", "now"]
+__all__ = ["AUDIT", "AUDIT_INDEXES", "LEASE", "OUTCOMES", "SEALS", "VALUES", "WritePath", "now"]
 
 log = logging.getLogger("enclave.storage.writes")
 
@@ -393,8 +394,12 @@ class WritePath:
             await self._db[OUTCOMES].insert_one(self._outcome(seq, {"outcome": outcome}))
 
 
-async def ensure_indexes(db: AsyncDatabase[dict[str, Any]]) -> None:
-    await db[AUDIT].create_index("claim", unique=True)
-    await db[AUDIT].create_index("guard", unique=True)
-    await db[AUDIT].create_index("values")
-    await db[AUDIT].create_index("leaseUntil")
+#: The audit log's indexes, by collection (made with the tenant: ``storage.mongo.tenant``).
+AUDIT_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    AUDIT: (
+        IndexModel("claim", unique=True),
+        IndexModel("guard", unique=True),
+        IndexModel("values"),
+        IndexModel("leaseUntil"),
+    )
+}
