@@ -100,14 +100,7 @@ class RegionClient:
         auto_io = getattr(getattr(data, "_encrypter", None), "_auto_encrypter", None)
         io = (getattr(auto_io, "callback", None), getattr(encryption, "_io_callbacks", None))
         fetches = tuple(fetch_keys_by_id(one) for one in io)
-        return cls(
-            name=name,
-            config=config,
-            data=data,
-            plain=plain,
-            encryption=encryption,
-            key_fetches=fetches,
-        )
+        return cls(name, config, data, plain, encryption, key_fetches=fetches)
 
     @property
     def master_key(self) -> dict[str, Any] | None:

@@ -14,6 +14,12 @@ changed libmongocrypt) goes to the original ``fetch_keys`` unchanged. Keys are n
 here: the key vault is the database's, and which key a tenant may use is decided by
 ``storage.mongo.decryption``.
 
+A cold tenant's key document has just been read by the gateway's own key check
+(``KeyIds``) when libmongocrypt asks for it: :meth:`KeyFetch.prime` hands that document
+over, and the next fetch of its id within :data:`PRIMED_SECONDS` takes it (once) instead of
+reading it again. It is the document the vault returned moments before, which libmongocrypt
+would have read itself; after that (or past the deadline) keys are read again.
+
 Private PyMongo API: the IO objects' ``fetch_keys`` and ``key_vault_coll``.
 :func:`install` refuses to start if they are missing, and ``tests/test_key_fetch.py`` fails
 if libmongocrypt stops asking through them.
@@ -22,6 +28,7 @@ if libmongocrypt stops asking through them.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
@@ -29,7 +36,10 @@ import bson
 from bson.binary import Binary
 from bson.raw_bson import RawBSONDocument
 
-__all__ = ["KeyFetch", "ids_asked", "install"]
+__all__ = ["PRIMED_SECONDS", "KeyFetch", "ids_asked", "install"]
+
+#: How long a key document handed over by :meth:`KeyFetch.prime` may stand in for a read.
+PRIMED_SECONDS = 2.0
 
 Fetch = Callable[[bytes], AsyncGenerator[Any, None]]
 
@@ -63,6 +73,24 @@ class KeyFetch:
         self.by_id = 0
         self.finds = 0
         self.passed_on = 0
+        #: Keys served from a primed document instead of a find.
+        self.primed = 0
+        self._primed: dict[bytes, tuple[float, RawBSONDocument]] = {}
+
+    def prime(self, doc: RawBSONDocument) -> None:
+        """*doc*, a key document just read from the vault, serves the next fetch of its id
+        within :data:`PRIMED_SECONDS` (once)."""
+        now = time.monotonic()
+        self._primed = {k: v for k, v in self._primed.items() if v[0] > now}
+        key = doc["_id"]  # a UUID or a Binary, by the codec it was read with
+        self._primed[key.bytes if hasattr(key, "bytes") else bytes(key)] = (
+            now + PRIMED_SECONDS,
+            doc,
+        )
+
+    def _take(self, key_id: Binary) -> RawBSONDocument | None:
+        until, doc = self._primed.pop(bytes(key_id), (0.0, None))
+        return doc if until > time.monotonic() else None
 
     async def __call__(self, filter: bytes) -> AsyncGenerator[bytes | memoryview, None]:
         ids = ids_asked(filter)
@@ -73,11 +101,14 @@ class KeyFetch:
             return
         vault = self._io.key_vault_coll  # the IO's own: RawBSONDocument, majority reads
         self.by_id += 1
-        self.finds += len(ids)
+        primed = {bytes(key_id): self._take(key_id) for key_id in ids}
+        missing = [key_id for key_id in ids if primed[bytes(key_id)] is None]
+        self.primed += len(ids) - len(missing)
+        self.finds += len(missing)
         found: list[RawBSONDocument | None] = await asyncio.gather(
-            *(vault.find_one({"_id": key_id}) for key_id in ids)
+            *(vault.find_one({"_id": key_id}) for key_id in missing)
         )
-        for doc in found:
+        for doc in [d for d in primed.values() if d is not None] + found:
             if doc is not None:
                 yield doc.raw
 

@@ -54,6 +54,7 @@ from typing import Any, NoReturn, TypeVar
 import bson
 from bson.binary import Binary
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from cachetools import LRUCache
 
 from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE, RegionClient
@@ -83,6 +84,9 @@ log = logging.getLogger("enclave.storage.decryption")
 ENCRYPTED = 6
 _FLE1 = (1, 2)
 _RAW: CodecOptions[dict[str, Any]] = CodecOptions(uuid_representation=bson.binary.STANDARD)
+_RAW_DOCUMENTS: CodecOptions[RawBSONDocument] = CodecOptions(
+    document_class=RawBSONDocument, uuid_representation=bson.binary.STANDARD
+)
 _ID = re.compile(r"^[0-9A-Za-z_./-]{1,80}$")
 
 _TENANT: ContextVar[str | None] = ContextVar("enclave_decrypting_tenant", default=None)
@@ -161,13 +165,17 @@ def key_binding(tenant_id: str, key_id: bytes) -> dict[str, Any]:
 class KeyIds:
     """Each tenant's data key id (16 bytes), taken from the tenant's control record
     (``keyId``) only if the record binds it (``keyMac``) and the key vault's document of
-    that id names the tenant among its key alt names; bounded LRU."""
+    that id names the tenant among its key alt names; bounded LRU. The key document read
+    for that check is handed to libmongocrypt's key fetch (``regions.keyfetch``), which
+    asks for it next: a cold tenant's key is read once."""
 
     def __init__(
         self, region: RegionClient, documents: DocumentAuthenticator, size: int = TENANT_CACHE_SIZE
     ) -> None:
         vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
-        self._vault = region.plain[vault_db][vault_coll]
+        # Raw: the document found is handed to libmongocrypt's key fetch as it is.
+        self._vault = region.plain[vault_db][vault_coll].with_options(_RAW_DOCUMENTS)
+        self._fetches = region.key_fetches
         self._control = region.plain[_CONTROL[0]][_CONTROL[1]]
         self._documents = documents
         self.ids: LRUCache[str, bytes] = LRUCache(size)
@@ -202,9 +210,9 @@ class KeyIds:
         before the record held it) is looked up by key alt name (a scan on FerretDB)."""
         key_id = control.get("keyId")
         if key_id is None:
-            doc = await self._vault.find_one({"keyAltNames": tenant_id}, {"_id": 1})
+            doc = await self._vault.find_one({"keyAltNames": tenant_id})
         else:
-            doc = await self._vault.find_one({"_id": key_id}, {"_id": 1, "keyAltNames": 1})
+            doc = await self._vault.find_one({"_id": key_id})
             if doc is not None and tenant_id not in doc.get("keyAltNames", ()):
                 # Its alt names were rewritten in the vault: refused like a failing MAC.
                 log.error("refused the data key of %s: its key alt names were changed", tenant_id)
@@ -213,6 +221,8 @@ class KeyIds:
                 return None
         if doc is None:
             return None  # no key (yet, or purged): nothing can be decrypted for it
+        for fetch in self._fetches:
+            fetch.prime(doc)  # libmongocrypt asks for it next: no second read
         key = doc["_id"]
         return key.bytes if hasattr(key, "bytes") else bytes(key)
 
