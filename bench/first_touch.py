@@ -10,8 +10,9 @@ page as the first request of ``--sample`` other tenants, then once more (hot). E
 request's database commands are recorded with their start (from the request's start) and
 duration; the report gives the median of each command of the cold path, the request's
 median, and floors measured right after in the same process: the raw driver's ``find_one``
-of a control record, its key-vault read by key alt name, and libmongocrypt's key filter by
-``_id`` (what a cold tenant's decryption asks the key vault). All load goes to 127.0.0.1;
+of a control record, its key-vault read by key alt name, libmongocrypt's key filter by
+``_id`` (what a cold tenant's decryption asks the key vault) and the read by ``_id``
+equality the gateway sends instead (``regions.keyfetch``). All load goes to 127.0.0.1;
 the servers are stopped by their PIDs.
 """
 
@@ -42,6 +43,14 @@ from gateway.services import Services
 from gateway.settings import Settings
 
 KEY_FILTER = "raw: libmongocrypt's key filter"
+BY_NAME = "raw: key vault by alt name"
+BY_ID = "raw: key vault by _id"
+#: The same command before the key id came from the control record (issue 20).
+BEFORE = (
+    "Before (the key id looked up by alt name beside the control record, libmongocrypt's "
+    "filter sent as is: two scans of the vault, decryption waiting for the second), the same "
+    "command on this machine gave 15.7 -> 44.3 ms (load 2.5, 2.5, 3.9 as it ended; 2026-12-06)."
+)
 Command = tuple[str, str, float, float]  # name and namespace, start and duration (ms)
 
 
@@ -209,29 +218,32 @@ def remains(figures: dict[str, Any]) -> list[str]:
     low, high = profiles[0], profiles[-1]
     counts = f"{low['tenants'] // 2:,} to {high['tenants'] // 2:,} tenants per region"
     return [
-        "What remains, and why. Two of a cold tenant's commands read the key vault: the "
-        "gateway's key id lookup by key alt name (in the first, concurrent round trip) and "
-        "libmongocrypt's fetch of the key by `_id` (`{$or: [{_id: {$in: [...]}}, "
-        "{keyAltNames: {$in: []}}]}`), which decryption waits for. FerretDB's SQLite backend "
-        "answers neither from an index (equality on the array field `keyAltNames`; `$in` on "
-        "UUID `_id`s): it reads every key of the region, one per tenant, so both grow with "
-        f"the tenants: raw, from {counts}, by alt name "
-        f"{_floor(low, 'raw: key vault by alt name'):.1f} -> "
-        f"{_floor(high, 'raw: key vault by alt name'):.1f} ms, libmongocrypt's filter "
-        f"{_floor(low, KEY_FILTER):.1f} -> {_floor(high, KEY_FILTER):.1f} ms (p50), and the "
-        f"first touch {low['cold']['p50_ms']:.1f} -> {high['cold']['p50_ms']:.1f} ms. "
-        "libmongocrypt keeps a key `key_cache_ms` (5 s), so a tenant idle for longer pays "
-        "the fetch again (`spread` in the many-tenants section). On MongoDB both reads are "
-        "index lookups. Besides them the cold path is five round trips one after another "
-        "(the tenant record, its key by alt name, settings, the policy version and a users "
-        "read at once; the role definitions; the caller's user record, its e-mail "
-        "decrypted; the key; the page), each a few ms here: the 30 ms "
-        "goal is within reach only at small counts. Left: let the local server find keys by "
-        "index (extend `scripts/ferretdb/index-pushdown.patch` to `$in` on binary `_id`s and "
-        "to equality on an array's elements), and fetch the user with the tenant record "
-        "(one round trip less). Trusting the control record's `keyId` (bound by `keyMac`) "
-        "would skip the lookup by alt name but stop noticing an alt name rewritten in the "
-        "vault, which `tests/test_trusted_documents.py` requires.",
+        "What remains, and why. One of a cold tenant's commands reads the key vault: the "
+        "gateway's check of the key its control record names (`keyId`, bound by `keyMac`; "
+        "the vault's document of that id must still name the tenant among its key alt "
+        "names), by `_id` once the control record is in, beside the policy reads. "
+        "libmongocrypt then asks for that key, and decryption waits: it asks for `{$or: "
+        "[{_id: {$in: [...]}}, {keyAltNames: {$in: []}}]}`, and `regions.keyfetch` hands it "
+        "the document the check has just read (2 s at most), otherwise one find by `_id` "
+        "equality per key. FerretDB's SQLite backend answers no key read from an index: the "
+        "project's patch looks an `_id` up in its index only if it is a string or an "
+        "ObjectId, and key ids are UUIDs (binary), so each read goes over every key of the "
+        "region, one per tenant: raw, "
+        f"from {counts}, by alt name {_floor(low, BY_NAME):.1f} -> "
+        f"{_floor(high, BY_NAME):.1f} ms, libmongocrypt's filter "
+        f"{_floor(low, KEY_FILTER):.1f} -> {_floor(high, KEY_FILTER):.1f} ms, by `_id` "
+        f"{_floor(low, BY_ID):.1f} -> {_floor(high, BY_ID):.1f} ms (p50), and the first "
+        f"touch {low['cold']['p50_ms']:.1f} -> {high['cold']['p50_ms']:.1f} ms. {BEFORE} "
+        "libmongocrypt keeps a key `key_cache_ms` (5 s), so a tenant idle for longer, whose "
+        "key id the gateway still holds, pays a read by `_id` again (`spread` in the "
+        "many-tenants section). On MongoDB every key read is an index lookup. Besides it "
+        "the cold path is round trips one after another (the tenant record, settings, the "
+        "policy version, a users read and the blocks at once; the key check, the role "
+        "definitions and the blocks; the caller's user record, its e-mail decrypted; the "
+        "page), each a few ms here. Left: let the local server look binary `_id`s up in its "
+        "index (extend `scripts/ferretdb/index-pushdown.patch`; the key check would no "
+        "longer grow with the tenants), and fetch the user with the tenant record (one "
+        "round trip less).",
         "",
     ]
 

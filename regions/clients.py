@@ -8,6 +8,9 @@ Each region has:
   which hold no personal data; libmongocrypt also fetches data keys through it;
 - ``encryption``: the ``AsyncClientEncryption`` that writes use for explicit encryption.
 
+libmongocrypt's key fetches, for ``data`` and ``encryption`` alike, are served by ``_id``
+equality finds (:mod:`regions.keyfetch`), hooked here once when the clients are made.
+
 A region's clients only ever connect to that region's URI: nothing in a tenant's path can
 reach the other region, because the tenant id picks the registry entry.
 """
@@ -27,6 +30,8 @@ from pymongo.monitoring import _EventListener
 
 from regions.catalog import RegionConfig
 from regions.countries import RegionName
+from regions.keyfetch import KeyFetch
+from regions.keyfetch import install as fetch_keys_by_id
 from regions.nativecrypto import ensure_installed
 from regions.routing import region_of
 
@@ -47,6 +52,8 @@ class RegionClient:
     data: AsyncMongoClient[dict[str, Any]]
     plain: AsyncMongoClient[dict[str, Any]]
     encryption: AsyncClientEncryption[dict[str, Any]]
+    #: libmongocrypt's key fetches of ``data`` and of ``encryption`` (regions.keyfetch).
+    key_fetches: tuple[KeyFetch, ...] = ()
 
     @classmethod
     def from_config(
@@ -89,7 +96,11 @@ class RegionClient:
         encryption: AsyncClientEncryption[dict[str, Any]] = AsyncClientEncryption(
             kms, KEY_VAULT_NAMESPACE, plain, CODEC_OPTIONS, key_expiration_ms=config.key_cache_ms
         )
-        return cls(name=name, config=config, data=data, plain=plain, encryption=encryption)
+        # Private PyMongo API: each client's encryption IO (keyfetch.install checks it).
+        auto_io = getattr(getattr(data, "_encrypter", None), "_auto_encrypter", None)
+        io = (getattr(auto_io, "callback", None), getattr(encryption, "_io_callbacks", None))
+        fetches = tuple(fetch_keys_by_id(one) for one in io)
+        return cls(name, config, data, plain, encryption, key_fetches=fetches)
 
     @property
     def master_key(self) -> dict[str, Any] | None:

@@ -20,13 +20,15 @@ ciphertext read outside a tenant's scope is refused.
 
 The tenant being read for is set by the code, never taken from the reply: every async
 method of a class decorated with :func:`tenant_scoped` (the tenant store and the
-repositories it hands out) runs inside :func:`tenant_scope`. A tenant's key id is looked
-up once by key alt name (= tenant id) and cached per process (bounded; a tenant's data
-key never changes, only the master key wrapping it). The key vault is the database's, so
-the key found is taken only if the tenant's control record holds a MAC of (tenant, key id)
-made when the tenant was created, under a key the database never holds
-(:mod:`storage.documentmac`, kind ``data_key``): key alt names rewritten to point a tenant
-at another tenant's key find a key that fails it, and nothing is decrypted for the tenant.
+repositories it hands out) runs inside :func:`tenant_scope`. A tenant's key id is read
+once from its control record (``keyId``) and cached per process (bounded; a tenant's data
+key never changes, only the master key wrapping it). The control record and the key vault
+are the database's, so the key id is taken only if the control record holds a MAC of
+(tenant, key id) made when the tenant was created, under a key the database never holds
+(:mod:`storage.documentmac`, kind ``data_key``), and the vault's document of that key (read
+by ``_id``) still names the tenant among its key alt names: a key id rewritten in the
+record fails the MAC, key alt names rewritten in the vault fail the second check, and in
+either case nothing is decrypted for the tenant.
 Values are encrypted by that checked key id too (``FieldCodec``), never by alt name.
 
 Private PyMongo API: ``AsyncMongoClient._encrypter`` and its ``decrypt``.
@@ -40,7 +42,6 @@ record; deterministic ciphertexts of equal values are equal anyway).
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import logging
@@ -53,6 +54,7 @@ from typing import Any, NoReturn, TypeVar
 import bson
 from bson.binary import Binary
 from bson.codec_options import CodecOptions
+from bson.raw_bson import RawBSONDocument
 from cachetools import LRUCache
 
 from regions.clients import CODEC_OPTIONS, KEY_VAULT_NAMESPACE, RegionClient
@@ -82,6 +84,9 @@ log = logging.getLogger("enclave.storage.decryption")
 ENCRYPTED = 6
 _FLE1 = (1, 2)
 _RAW: CodecOptions[dict[str, Any]] = CodecOptions(uuid_representation=bson.binary.STANDARD)
+_RAW_DOCUMENTS: CodecOptions[RawBSONDocument] = CodecOptions(
+    document_class=RawBSONDocument, uuid_representation=bson.binary.STANDARD
+)
 _ID = re.compile(r"^[0-9A-Za-z_./-]{1,80}$")
 
 _TENANT: ContextVar[str | None] = ContextVar("enclave_decrypting_tenant", default=None)
@@ -158,14 +163,19 @@ def key_binding(tenant_id: str, key_id: bytes) -> dict[str, Any]:
 
 
 class KeyIds:
-    """Each tenant's data key id (16 bytes), looked up once by key alt name and taken only
-    if the tenant's control record binds it (``keyMac``); bounded LRU."""
+    """Each tenant's data key id (16 bytes), taken from the tenant's control record
+    (``keyId``) only if the record binds it (``keyMac``) and the key vault's document of
+    that id names the tenant among its key alt names; bounded LRU. The key document read
+    for that check is handed to libmongocrypt's key fetch (``regions.keyfetch``), which
+    asks for it next: a cold tenant's key is read once."""
 
     def __init__(
         self, region: RegionClient, documents: DocumentAuthenticator, size: int = TENANT_CACHE_SIZE
     ) -> None:
         vault_db, vault_coll = KEY_VAULT_NAMESPACE.split(".", 1)
-        self._vault = region.plain[vault_db][vault_coll]
+        # Raw: the document found is handed to libmongocrypt's key fetch as it is.
+        self._vault = region.plain[vault_db][vault_coll].with_options(_RAW_DOCUMENTS)
+        self._fetches = region.key_fetches
         self._control = region.plain[_CONTROL[0]][_CONTROL[1]]
         self._documents = documents
         self.ids: LRUCache[str, bytes] = LRUCache(size)
@@ -182,33 +192,47 @@ class KeyIds:
         found = self.ids.get(tenant_id)
         if found is not None:
             return found
-        # The key and the control record binding it, in one round trip.
-        doc, control = await asyncio.gather(
-            self._vault.find_one({"keyAltNames": tenant_id}, {"_id": 1}),
-            self._control.find_one({"_id": tenant_id}, {"keyMac": 1}),
-        )
-        return self._bind(tenant_id, doc, control)
+        control = await self._control.find_one({"_id": tenant_id}, {"keyId": 1, "keyMac": 1})
+        return await self._bind(tenant_id, control)
 
     async def control_record(self, tenant_id: str) -> dict[str, Any] | None:
-        """The tenant's whole control record; the first time, its key id is looked up in
-        the same round trip and bound by that record (a first request needs both)."""
-        if self.known(tenant_id):
-            return await self._control.find_one({"_id": tenant_id})
-        doc, control = await asyncio.gather(
-            self._vault.find_one({"keyAltNames": tenant_id}, {"_id": 1}),
-            self._control.find_one({"_id": tenant_id}),
-        )
-        self._bind(tenant_id, doc, control)
+        """The tenant's whole control record; the first time, the key id it holds is checked
+        too (a first request needs both)."""
+        control = await self._control.find_one({"_id": tenant_id})
+        if not self.known(tenant_id):
+            await self._bind(tenant_id, control)
         return control
 
-    def _bind(
-        self, tenant_id: str, doc: Mapping[str, Any] | None, control: Mapping[str, Any] | None
-    ) -> bytes | None:
+    async def _key(self, tenant_id: str, control: Mapping[str, Any]) -> bytes | None:
+        """The key the control record names, if the vault's document of it names the tenant.
+
+        By ``_id`` (an index lookup on every server); a record without ``keyId`` (written
+        before the record held it) is looked up by key alt name (a scan on FerretDB)."""
+        key_id = control.get("keyId")
+        if key_id is None:
+            doc = await self._vault.find_one({"keyAltNames": tenant_id})
+        else:
+            doc = await self._vault.find_one({"_id": key_id})
+            if doc is not None and tenant_id not in doc.get("keyAltNames", ()):
+                # Its alt names were rewritten in the vault: refused like a failing MAC.
+                log.error("refused the data key of %s: its key alt names were changed", tenant_id)
+                if self._documents.on_refused is not None:
+                    self._documents.on_refused("data_key")
+                return None
         if doc is None:
             return None  # no key (yet, or purged): nothing can be decrypted for it
+        for fetch in self._fetches:
+            fetch.prime(doc)  # libmongocrypt asks for it next: no second read
         key = doc["_id"]
-        found = key.bytes if hasattr(key, "bytes") else bytes(key)
-        binding = {**key_binding(tenant_id, found), MAC_FIELD: (control or {}).get("keyMac")}
+        return key.bytes if hasattr(key, "bytes") else bytes(key)
+
+    async def _bind(self, tenant_id: str, control: Mapping[str, Any] | None) -> bytes | None:
+        if control is None:
+            return None
+        found = await self._key(tenant_id, control)
+        if found is None:
+            return None
+        binding = {**key_binding(tenant_id, found), MAC_FIELD: control.get("keyMac")}
         if not self._documents.verify(database_name(tenant_id), "data_key", binding):
             return None  # not this tenant's key: nothing is decrypted for it (not cached)
         self.ids[tenant_id] = found
