@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import statistics
 import time
@@ -140,6 +141,8 @@ async def _profile(
             if len(v) * 2 >= len(cold)
         ],
         "floors": floors,
+        # other work shares the machine: the 1-min load average as this profile ends
+        "load": os.getloadavg()[0],
     }
 
 
@@ -189,7 +192,8 @@ def report(
             "",
             "Floors, raw driver, same tenants, right after: "
             + "; ".join(f"{m.name} p50 {m.p50:.1f} ms (p99 {m.p99:.1f})" for m in floors)
-            + f". First touch p50 / control-record floor p50: {cold.p50 / floors[0].p50:.1f}x.",
+            + f". First touch p50 / control-record floor p50: {cold.p50 / floors[0].p50:.1f}x."
+            + f" Load average (1 min) as this profile ended: {p['load']:.1f}.",
             "",
         ]
     figures = {
@@ -202,6 +206,7 @@ def report(
                 "hot": p["hot"].as_dict(),
                 "steps": p["steps"],
                 "floors": [m.as_dict() for m in p["floors"]],
+                "load": p["load"],
             }
             for p in profiles
         ],
@@ -238,7 +243,8 @@ def remains(figures: dict[str, Any]) -> list[str]:
         f"{_floor(high, BY_NAME):.1f} ms, libmongocrypt's filter "
         f"{_floor(low, KEY_FILTER):.1f} -> {_floor(high, KEY_FILTER):.1f} ms, by `_id` "
         f"{_floor(low, BY_ID):.1f} -> {_floor(high, BY_ID):.1f} ms (p50), and the first "
-        f"touch {low['cold']['p50_ms']:.1f} -> {high['cold']['p50_ms']:.1f} ms. {BEFORE} "
+        f"touch {low['cold']['p50_ms']:.1f} -> {high['cold']['p50_ms']:.1f} ms (1-min load "
+        f"{low['load']:.1f} -> {high['load']:.1f}). {BEFORE} "
         "libmongocrypt keeps a key `key_cache_ms` (5 s), so a tenant idle for longer, whose "
         "key id the gateway still holds, pays a read by `_id` again (`spread` in the "
         "many-tenants section). On MongoDB every key read is an index lookup. Besides it "
