@@ -5,12 +5,14 @@ collections, and `_id` lookups use the `_id` index."""
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from bson import ObjectId
+from bson.binary import Binary
 from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -25,6 +27,7 @@ from tests.support.ferretdb_ops import (
     TAG_VALUES,
     TAGS,
     TRICKY,
+    TRICKY_BINARY,
     Op,
     collections,
     operations,
@@ -105,6 +108,19 @@ def scenarios(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[Any]]:
         + [Op("find", {"_id": {"$gte": "a", "$lt": "b"}, "n": {"$ne": 1}}, sort=-1, skip=1)],
     )
 )
+@example(
+    scenario=(
+        [{"_id": i, "n": k % 3, "tag": TAG_VALUES[k % 6]} for k, i in enumerate(TRICKY_BINARY)],
+        [Op("find", {"_id": i}) for i in TRICKY_BINARY]
+        + [Op("find", {"_id": TRICKY_BINARY[0], "n": 0}, projection={"n": 1})]
+        + [Op("count", {"_id": i}) for i in TRICKY_BINARY[:4]]
+        + [Op("update_one", {"_id": i}, value=9) for i in TRICKY_BINARY[1:5]]
+        + [Op("update_many", {"_id": TRICKY_BINARY[0], "n": {"$ne": 5}}, value=5)]
+        + [Op("find", {"_id": {"$gte": TRICKY_BINARY[0]}}, sort=1)]
+        + [Op(k, {"_id": i}) for k in ("delete_one", "delete_many") for i in TRICKY_BINARY[::2]]
+        + [Op("find", {}, sort=-1)],
+    )
+)
 def test_patched_server_answers_as_the_unpatched_one(
     pair: Pair, scenario: tuple[list[dict[str, Any]], list[Any]]
 ) -> None:
@@ -130,3 +146,22 @@ def test_id_lookups_use_the_id_index(pair: Pair) -> None:
         "explain", {"find": stock.name, "filter": {"_id": "x", "_v": 1}}
     )["queryPlanner"]["Plan"]
     assert not any("USING INDEX" in line for line in stock_plan), stock_plan
+
+
+def test_binary_id_lookups_use_the_id_index_and_find_the_id(pair: Pair) -> None:
+    """A key vault read by its UUID `_id` (binary subtype 4) searches the `_id` index and finds
+    the key, not the same bytes of another subtype; the unpatched server scans the table."""
+    patched, stock = pair
+    key_ids = [Binary(uuid.uuid4().bytes, 4) for _ in range(20)]
+    twin = Binary(key_ids[3], 0)
+    for coll in pair:
+        _load(coll, [{"_id": i, "n": k} for k, i in enumerate(key_ids)])
+    query = {"find": patched.name, "filter": {"_id": key_ids[3], "n": {"$gte": 0}}}
+    plan = patched.database.command("explain", query)["queryPlanner"]["Plan"]
+    assert any("USING INDEX" in line and "_id_" in line for line in plan), plan
+    stock_plan = stock.database.command("explain", query)["queryPlanner"]["Plan"]
+    assert not any("USING INDEX" in line for line in stock_plan), stock_plan
+    assert list(patched.find({"_id": key_ids[3]})) == [{"_id": key_ids[3], "n": 3}]
+    assert list(patched.find({"_id": twin})) == []
+    assert patched.delete_one({"_id": key_ids[4]}).deleted_count == 1
+    assert patched.count_documents({}) == 19

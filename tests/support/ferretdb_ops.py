@@ -1,9 +1,11 @@
 """Generated collections and operations for the differential test of the project's FerretDB
-patch (tests/test_ferretdb_patch.py): mixed `_id` types, `_id` equality and ranges with other
-filters, both sort directions, skip, limit, projection, small batches, counts, updates, deletes."""
+patch (tests/test_ferretdb_patch.py): mixed `_id` types (binary ones of several subtypes among
+them), `_id` equality and ranges with other filters, both sort directions, skip, limit,
+projection, small batches, counts, updates, deletes."""
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +15,16 @@ from hypothesis import strategies as st
 from pymongo.collection import Collection
 from pymongo.errors import PyMongoError
 
-__all__ = ["TAGS", "TAG_VALUES", "TRICKY", "Op", "collections", "operations", "outcome"]
+__all__ = [
+    "TAGS",
+    "TAG_VALUES",
+    "TRICKY",
+    "TRICKY_BINARY",
+    "Op",
+    "collections",
+    "operations",
+    "outcome",
+]
 
 #: Strings as the gateway writes them (ULIDs), short ones that share prefixes, characters JSON
 #: escapes or that sort below its quote (space, "!", '"', "\\", "<", controls), NUL, non-ASCII.
@@ -22,11 +33,22 @@ short_text = st.text(
     alphabet=st.sampled_from(list('ab !"\\<>&\x00\x01\x7féÿ€\u2028😀A~')), min_size=0, max_size=4
 )
 object_ids = st.binary(min_size=12, max_size=12).map(ObjectId)
+#: Bytes of binary ids: a few shared ones, so that ids of the same bytes and another subtype meet
+#: (the patch looks binary ids up by the base64 of their bytes alone), and any, empty included.
+BIN_BYTES = [bytes(range(16)), b"\xfb\xff" * 8, b"ab"]
+#: Key vault ids are UUIDs (subtype 4); 0 (generic, read back as bytes), 3, 6 (encrypted), 128.
+binary_ids = st.builds(
+    Binary,
+    st.sampled_from(BIN_BYTES) | st.binary(max_size=17),
+    st.sampled_from([4, 4, 4, 0, 3, 6, 128]),
+)
 ids: st.SearchStrategy[Any] = st.one_of(
     short_text,
     short_text,
     ulids,
     object_ids,
+    binary_ids,
+    binary_ids,
     st.integers(min_value=-(2**40), max_value=2**40),
     st.floats(allow_nan=False, allow_infinity=False, width=64),
     st.none(),
@@ -50,6 +72,13 @@ fields = st.fixed_dictionaries(
 TRICKY: list[Any] = [
     *["a", "ab", "ab!", "ab c", "abc", 'a"b', "a\\b", "<x", "a\x00b", "a\x01", "é", "\u2028", "z"],
     *[1, 2.5, -3, None, {"k": 1}, True, ObjectId(b"\x00" * 12), ObjectId(b"\xff" * 12)],
+]
+#: Binary ids: UUIDs, the same bytes with other subtypes, the string of their base64 (the JSON
+#: text the patch compares), an empty one, and base64 with "+", "/" and "=".
+TRICKY_BINARY: list[Any] = [
+    *[Binary(BIN_BYTES[0], 4), Binary(BIN_BYTES[0], 0), Binary(BIN_BYTES[0], 3)],
+    *[base64.b64encode(BIN_BYTES[0]).decode(), Binary(BIN_BYTES[1], 4), Binary(BIN_BYTES[2], 128)],
+    *[Binary(b"", 4), Binary(b"\x00" * 16, 4), "x"],
 ]
 
 
