@@ -42,7 +42,7 @@ from storage.mongo.seals import MongoSeals
 from storage.mongo.sessions import SESSION_INDEXES, MongoSessions
 from storage.mongo.setup_codes import MongoSetupCodes
 from storage.mongo.users import USER_INDEXES, MongoUsers
-from storage.mongo.writes import AUDIT_INDEXES, WritePath
+from storage.mongo.writes import AUDIT, WritePath
 
 __all__ = ["ensure_tenant_indexes", "tenant_indexes", "tenant_store"]
 
@@ -87,6 +87,17 @@ def tenant_store(
         erasure=MongoErasure(db, codec, (records, audit, exports, operations), name),
         termination=MongoTermination(tenant_id, region, audit),
     )
+
+
+#: The audit log's indexes (its collection is the write path's: ``storage.mongo.writes``).
+AUDIT_INDEXES: dict[str, tuple[IndexModel, ...]] = {
+    AUDIT: (
+        IndexModel("claim", unique=True),
+        IndexModel("guard", unique=True),
+        IndexModel("values"),
+        IndexModel("leaseUntil"),
+    )
+}
 
 
 def tenant_indexes(sheets: Sequence[Datasheet]) -> dict[str, list[IndexModel]]:

@@ -34,7 +34,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from ulid import ULID
@@ -56,7 +55,7 @@ from storage.mongo.pending import PendingWork
 from storage.tracing import span
 from storage.values import Actor
 
-__all__ = ["AUDIT", "AUDIT_INDEXES", "LEASE", "OUTCOMES", "SEALS", "VALUES", "WritePath", "now"]
+__all__ = ["AUDIT", "LEASE", "OUTCOMES", "SEALS", "VALUES", "WritePath", "now"]
 
 log = logging.getLogger("enclave.storage.writes")
 
@@ -392,14 +391,3 @@ class WritePath:
         """Settle *seq* with *outcome*, unless it is settled already."""
         with contextlib.suppress(DuplicateKeyError):  # settled already
             await self._db[OUTCOMES].insert_one(self._outcome(seq, {"outcome": outcome}))
-
-
-#: The audit log's indexes, by collection (made with the tenant: ``storage.mongo.tenant``).
-AUDIT_INDEXES: dict[str, tuple[IndexModel, ...]] = {
-    AUDIT: (
-        IndexModel("claim", unique=True),
-        IndexModel("guard", unique=True),
-        IndexModel("values"),
-        IndexModel("leaseUntil"),
-    )
-}
